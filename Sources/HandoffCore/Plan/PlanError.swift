@@ -1,0 +1,36 @@
+/// Which side of a transfer a block list belongs to.
+public enum TransferSide: String, Sendable, Hashable, Codable {
+    case source
+    case destination
+}
+
+/// Why a transfer plan could not be built from two block lists.
+public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The lists name no block.
+    case empty
+    /// The source and destination lists have different lengths.
+    case lengthMismatch(source: Int, destination: Int)
+    /// A block id is negative or not below the pool's block count.
+    case blockOutOfRange(side: TransferSide, index: Int, blockID: Int, numBlocks: Int)
+    /// The same destination block appears twice, so one block would be written twice.
+    case duplicateDestination(blockID: Int, firstIndex: Int, secondIndex: Int)
+    /// The pools' blocks have different shapes and cannot be copied piece by piece.
+    case incompatibleLayouts(source: KVGeometry, destination: KVGeometry)
+
+    public var description: String {
+        switch self {
+        case .empty:
+            "the transfer names no blocks"
+        case let .lengthMismatch(source, destination):
+            "source lists \(source) blocks but destination lists \(destination)"
+        case let .blockOutOfRange(side, index, blockID, numBlocks):
+            "\(side.rawValue) block id \(blockID) at position \(index) is outside the pool's 0..<\(numBlocks)"
+        case let .duplicateDestination(blockID, first, second):
+            "destination block id \(blockID) appears twice, at positions \(first) and \(second)"
+        case let .incompatibleLayouts(source, destination):
+            "incompatible KV layouts: source has \(source.layers) layers × \(source.kindsPerBlock) kinds × "
+                + "\(source.pieceBytes) B pieces, destination \(destination.layers) × \(destination.kindsPerBlock) × "
+                + "\(destination.pieceBytes) B"
+        }
+    }
+}

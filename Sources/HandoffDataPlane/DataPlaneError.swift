@@ -1,0 +1,52 @@
+import HandoffCore
+
+/// Why a data-plane call failed. Every case carries what a user needs to find the cause.
+public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A peer's descriptor could not be decoded.
+    case invalidDescriptor(WireFormatError)
+    /// The descriptor decoded but cannot be used with this transport (another transport, memory type, …).
+    case incompatibleDescriptor(String)
+    /// This transport cannot register memory of this type in this build.
+    case unsupportedMemoryType(MemoryType, transport: String)
+    /// The plan has no ops.
+    case emptyPlan
+    /// The plan was built for other layouts than the pools it is executed between.
+    case layoutMismatch(String)
+    /// An op reaches outside a registered region.
+    case rangeOutsideRegion(side: TransferSide, region: Int, offset: Int, length: Int, regionLength: Int)
+    /// The pool or peer handle is not (or no longer) known to this transport.
+    case unknownHandle(String)
+    /// A UCX call failed.
+    case ucx(UCXError)
+    /// The peer went away or its connection broke; its descriptor must be fetched again.
+    case peerFailed(agent: UInt64, reason: String)
+    /// The transfer did not complete before its deadline.
+    case timedOut(after: Duration, completedOps: Int, totalOps: Int)
+    /// The caller cancelled the transfer.
+    case cancelled(completedOps: Int, totalOps: Int)
+    /// The transport was shut down.
+    case transportClosed
+    /// A notification is larger than notifications may be.
+    case notificationTooLarge(bytes: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidDescriptor(error): "invalid pool descriptor: \(error)"
+        case let .incompatibleDescriptor(reason): "incompatible pool descriptor: \(reason)"
+        case let .unsupportedMemoryType(type, transport):
+            "the \(transport) transport of this build cannot register \(type.rawValue) memory"
+        case .emptyPlan: "the transfer plan has no ops"
+        case let .layoutMismatch(reason): "the plan does not fit the pools: \(reason)"
+        case let .rangeOutsideRegion(side, region, offset, length, regionLength):
+            "\(side.rawValue) range [\(offset), \(offset + length)) is outside region \(region) of \(regionLength) bytes"
+        case let .unknownHandle(what): "unknown handle: \(what)"
+        case let .ucx(error): error.description
+        case let .peerFailed(agent, reason): "peer agent \(String(agent, radix: 16)) failed: \(reason)"
+        case let .timedOut(after, completed, total):
+            "transfer timed out after \(after) with \(completed) of \(total) ops complete"
+        case let .cancelled(completed, total): "transfer cancelled with \(completed) of \(total) ops complete"
+        case .transportClosed: "the transport is shut down"
+        case let .notificationTooLarge(bytes, limit): "notification of \(bytes) bytes exceeds \(limit)"
+        }
+    }
+}

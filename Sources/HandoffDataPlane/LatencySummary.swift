@@ -1,0 +1,24 @@
+import Histogram
+
+/// Percentiles of per-op latency, in microseconds.
+public struct LatencySummary: Sendable, Hashable, Codable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+
+    public init(p50: Double, p90: Double, p99: Double, max: Double) {
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.max = max
+    }
+
+    /// Reads the percentiles from a histogram of nanoseconds.
+    init(nanoseconds histogram: Histogram<UInt64>) {
+        func micros(_ value: UInt64) -> Double { Double(value) / 1_000 }
+        self.init(
+            p50: micros(histogram.valueAtPercentile(50)), p90: micros(histogram.valueAtPercentile(90)),
+            p99: micros(histogram.valueAtPercentile(99)), max: micros(histogram.max))
+    }
+}

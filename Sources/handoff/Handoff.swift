@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `handoff` command.
+@main
+struct Handoff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "handoff",
+        abstract: "Moves LLM KV caches from prefill workers to decode workers.",
+        subcommands: [])
+}

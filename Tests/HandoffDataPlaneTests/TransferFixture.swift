@@ -1,0 +1,57 @@
+import HandoffCore
+import HandoffDataPlane
+
+/// Two UCX transports in one process, a source pool filled with `BlockPattern` and an empty destination pool.
+struct TransferFixture {
+    let prefill: UCXTransport
+    let decode: UCXTransport
+    let sourcePool: LocalPool
+    let destinationPool: LocalPool
+    let pattern = BlockPattern(seed: 0x5EED)
+
+    /// - Parameters:
+    ///   - transports: UCX transport list for both sides (nil: UCX's default).
+    static func make(
+        transports: [String]?, layout: KVLayout, destinationLayout: KVLayout? = nil
+    ) async throws -> TransferFixture {
+        let configuration = UCXTransport.Configuration(transports: transports)
+        let prefill = try UCXTransport(configuration: configuration)
+        let decode = try UCXTransport(configuration: configuration)
+        let source = try await prefill.allocatePool(layout, memoryType: .host)
+        let destination = try await decode.allocatePool(destinationLayout ?? layout, memoryType: .host)
+        let fixture = TransferFixture(prefill: prefill, decode: decode, sourcePool: source, destinationPool: destination)
+        for layer in 0..<layout.regionCount {
+            source.withRegion(layer) { fixture.pattern.fill(region: $0, layout: layout, layer: layer) }
+        }
+        return fixture
+    }
+
+    /// Executes `plan` from the side `operation` names: decode for READ, prefill for WRITE.
+    func run(_ plan: TransferPlan, _ operation: TransferOperation, options: TransferOptions = TransferOptions()) async throws -> TransferReport {
+        switch operation {
+        case .read:
+            let peer = try await decode.connect(to: try prefill.descriptor(of: sourcePool))
+            return try await decode.execute(plan, .read, local: destinationPool, remote: peer, options: options)
+        case .write:
+            let peer = try await prefill.connect(to: try decode.descriptor(of: destinationPool))
+            return try await prefill.execute(plan, .write, local: sourcePool, remote: peer, options: options)
+        }
+    }
+
+    /// The first destination block whose content is not its source block's, or nil.
+    func firstMismatch(sources: [Int], destinations: [Int]) -> (source: Int, destination: Int, kind: Int)? {
+        let moves = Array(zip(sources, destinations)).map { (source: $0.0, destination: $0.1) }
+        for layer in 0..<destinationPool.layout.regionCount {
+            let mismatch = destinationPool.withRegion(layer) {
+                pattern.firstMismatch(region: UnsafeRawBufferPointer($0), layout: destinationPool.layout, layer: layer, moves: moves)
+            }
+            if let mismatch { return mismatch }
+        }
+        return nil
+    }
+
+    func shutdown() async {
+        await prefill.shutdown()
+        await decode.shutdown()
+    }
+}
