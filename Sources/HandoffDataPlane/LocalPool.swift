@@ -25,6 +25,7 @@ public final class LocalPool: Sendable {
     public func regionLength(_ index: Int) -> Int { regions[index].length }
 
     /// Calls `body` with region `index`'s memory (host memory only).
+    @discardableResult
     public func withRegion<Result>(
         _ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Result
     ) rethrows -> Result {

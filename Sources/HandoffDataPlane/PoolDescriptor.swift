@@ -31,6 +31,8 @@ public struct PoolDescriptor: Sendable, Hashable {
     public var transport: String
     /// The owning transport instance, unique per process start: a restarted worker has a new one.
     public var agent: UInt64
+    /// The owner's `HostIdentity`: a peer on the same host may use shared memory.
+    public var host: String
     /// The owner's transport address (UCX: its packed worker address).
     public var transportAddress: [UInt8]
     /// Where the pool's memory lives.
@@ -41,11 +43,12 @@ public struct PoolDescriptor: Sendable, Hashable {
     public var regions: [Region]
 
     public init(
-        transport: String, agent: UInt64, transportAddress: [UInt8], memoryType: MemoryType, layout: KVLayout,
-        regions: [Region]
+        transport: String, agent: UInt64, host: String, transportAddress: [UInt8], memoryType: MemoryType,
+        layout: KVLayout, regions: [Region]
     ) {
         self.transport = transport
         self.agent = agent
+        self.host = host
         self.transportAddress = transportAddress
         self.memoryType = memoryType
         self.layout = layout
@@ -59,6 +62,7 @@ public struct PoolDescriptor: Sendable, Hashable {
         writer.write(Self.formatVersion)
         writer.writeString(transport)
         writer.write(agent)
+        writer.writeString(host)
         writer.writeLengthPrefixed(transportAddress)
         writer.write(memoryType.wireValue)
         writer.write(UInt32(layout.geometry.layers))
@@ -105,6 +109,7 @@ public struct PoolDescriptor: Sendable, Hashable {
         }
         let transport = try reader.readString("transport", limit: Self.maxNameBytes)
         let agent = try reader.read(UInt64.self, "agent")
+        let host = try reader.readString("host", limit: Self.maxNameBytes)
         let address = try reader.readLengthPrefixed("transport address", limit: Self.maxAddressBytes)
         let memoryTypeValue = try reader.read(UInt8.self, "memory type")
         guard let memoryType = MemoryType(wireValue: memoryTypeValue) else {
@@ -133,7 +138,7 @@ public struct PoolDescriptor: Sendable, Hashable {
         }
         try reader.expectEnd()
         return PoolDescriptor(
-            transport: transport, agent: agent, transportAddress: address, memoryType: memoryType, layout: layout,
+            transport: transport, agent: agent, host: host, transportAddress: address, memoryType: memoryType, layout: layout,
             regions: regions)
     }
 

@@ -6,5 +6,5 @@ struct Handoff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handoff",
         abstract: "Moves LLM KV caches from prefill workers to decode workers.",
-        subcommands: [])
+        subcommands: [BenchCommand.self, BenchPeerCommand.self])
 }

@@ -20,9 +20,7 @@ struct TransferFixture {
         let source = try await prefill.allocatePool(layout, memoryType: .host)
         let destination = try await decode.allocatePool(destinationLayout ?? layout, memoryType: .host)
         let fixture = TransferFixture(prefill: prefill, decode: decode, sourcePool: source, destinationPool: destination)
-        for layer in 0..<layout.regionCount {
-            source.withRegion(layer) { fixture.pattern.fill(region: $0, layout: layout, layer: layer) }
-        }
+        source.fill(with: fixture.pattern)
         return fixture
     }
 
@@ -39,15 +37,8 @@ struct TransferFixture {
     }
 
     /// The first destination block whose content is not its source block's, or nil.
-    func firstMismatch(sources: [Int], destinations: [Int]) -> (source: Int, destination: Int, kind: Int)? {
-        let moves = Array(zip(sources, destinations)).map { (source: $0.0, destination: $0.1) }
-        for layer in 0..<destinationPool.layout.regionCount {
-            let mismatch = destinationPool.withRegion(layer) {
-                pattern.firstMismatch(region: UnsafeRawBufferPointer($0), layout: destinationPool.layout, layer: layer, moves: moves)
-            }
-            if let mismatch { return mismatch }
-        }
-        return nil
+    func firstMismatch(sources: [Int], destinations: [Int]) -> (layer: Int, source: Int, destination: Int, kind: Int)? {
+        destinationPool.firstMismatch(pattern: pattern, moves: zip(sources, destinations).map { ($0, $1) })
     }
 
     func shutdown() async {

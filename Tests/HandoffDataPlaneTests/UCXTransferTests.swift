@@ -11,7 +11,7 @@ struct UCXTransferTests {
     func scatteredPlanIsByteExact(transports: [String]?, operation: TransferOperation) async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 64)
         let fixture = try await TransferFixture.make(transports: transports, layout: layout)
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let sources = Array((0..<64).shuffled(using: &generator).prefix(40))
         let destinations = Array((0..<64).shuffled(using: &generator).prefix(40))
         let plan = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)

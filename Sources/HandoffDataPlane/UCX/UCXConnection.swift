@@ -28,7 +28,7 @@ final class UCXConnection {
     /// Creates the endpoint, unpacks every region's key and flushes the endpoint so the connection is known to
     /// work (or known not to) before any transfer relies on it.
     static func open(
-        worker: ucp_worker_h, id: UInt64, descriptor: PoolDescriptor, timeout: Duration
+        worker: ucp_worker_h, id: UInt64, descriptor: PoolDescriptor, detectFailures: Bool, timeout: Duration
     ) throws(DataPlaneError) -> UCXConnection {
         // The error handler needs a stable pointer before the endpoint exists: a box filled in once it does.
         let holder = UCXConnectionHolder()
@@ -36,7 +36,7 @@ final class UCXConnection {
         params.field_mask = UInt64(
             UCP_EP_PARAM_FIELD_REMOTE_ADDRESS.rawValue | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE.rawValue
                 | UCP_EP_PARAM_FIELD_ERR_HANDLER.rawValue)
-        params.err_mode = UCP_ERR_HANDLING_MODE_PEER
+        params.err_mode = detectFailures ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE
         params.err_handler.cb = { arg, _, status in
             guard let arg else { return }
             let holder = Unmanaged<UCXConnectionHolder>.fromOpaque(arg).takeUnretainedValue()

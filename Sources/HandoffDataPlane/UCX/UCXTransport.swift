@@ -16,11 +16,17 @@ public final class UCXTransport: Transport {
         public var options: [String: String]
         /// How long `connect(to:)` waits for a peer to answer.
         public var connectTimeout: Duration
+        /// Whether endpoints ask UCX to detect peer failure.
+        public var errorHandling: UCXErrorHandling
 
-        public init(transports: [String]? = nil, options: [String: String] = [:], connectTimeout: Duration = .seconds(10)) {
+        public init(
+            transports: [String]? = nil, options: [String: String] = [:], connectTimeout: Duration = .seconds(10),
+            errorHandling: UCXErrorHandling = .automatic
+        ) {
             self.transports = transports
             self.options = options
             self.connectTimeout = connectTimeout
+            self.errorHandling = errorHandling
         }
     }
 
@@ -85,7 +91,7 @@ public final class UCXTransport: Transport {
                 PoolDescriptor.Region(address: UInt64(region.address), length: UInt64(region.length), remoteKey: key)
             }
             let descriptor = PoolDescriptor(
-                transport: "ucx", agent: agent, transportAddress: address, memoryType: memoryType, layout: layout,
+                transport: "ucx", agent: agent, host: HostIdentity.current, transportAddress: address, memoryType: memoryType, layout: layout,
                 regions: regions)
             return (mapped.pool, descriptor)
         }
@@ -108,9 +114,11 @@ public final class UCXTransport: Transport {
             throw .unsupportedMemoryType(descriptor.memoryType, transport: name)
         }
         let timeout = configuration.connectTimeout
+        let detectFailures = configuration.errorHandling.detectsPeerFailure(peerHost: descriptor.host)
         let peer = try await loop.perform { state throws(DataPlaneError) in
             let id = state.makeID()
-            let connection = try UCXConnection.open(worker: state.worker, id: id, descriptor: descriptor, timeout: timeout)
+            let connection = try UCXConnection.open(
+                worker: state.worker, id: id, descriptor: descriptor, detectFailures: detectFailures, timeout: timeout)
             state.connections[id] = connection
             return RemotePeer(id: id, descriptor: descriptor, lowerTransports: connection.lowerTransports)
         }

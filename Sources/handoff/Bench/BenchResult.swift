@@ -1,0 +1,69 @@
+import Foundation
+import HandoffDataPlane
+
+/// One benchmark point: what `handoff bench --json` prints.
+struct BenchResult: Codable {
+    var transport: String
+    /// The UCX transports the connection's lanes use (what UCX actually chose), e.g. `["posix", "cma"]`.
+    var ucxTransports: [String]
+    /// The transports asked for with `--ucx-transports`, or `default`.
+    var ucxTransportsRequested: String
+    var op: TransferOperation
+    var pattern: String
+    var layers: Int
+    var blocks: Int
+    var blockBytes: Int
+    var bytes: Int
+    /// Ops posted per transfer after merging.
+    var ops: Int
+    /// Block pieces per transfer before merging (what a per-block data plane would post).
+    var pieces: Int
+    var iterations: Int
+    /// Median seconds per transfer, from the call to the last completion.
+    var seconds: Double
+    /// Median microseconds from the call until every op was in flight.
+    var postUs: Double
+    /// Median per-op latency percentiles of the median transfer, in microseconds.
+    var opLatencyUs: LatencySummary
+    /// bytes / seconds, in GB/s (1e9 bytes per second).
+    var gbps: Double
+    /// memcpy of the same byte count in this process, in GB/s.
+    var memcpyGbps: Double
+    /// gbps / memcpyGbps.
+    var ratio: Double
+    /// True only when every iteration's destination was checked byte for byte and matched.
+    var verified: Bool
+    /// The peer received the initiator's closing notification.
+    var notified: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
+        case notified
+        case ucxTransports = "ucx_transports"
+        case ucxTransportsRequested = "ucx_transports_requested"
+        case blockBytes = "block_bytes"
+        case postUs = "post_us"
+        case opLatencyUs = "op_latency_us"
+        case memcpyGbps = "memcpy_gbps"
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// A few readable lines for the terminal.
+    var summary: String {
+        func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+        return """
+            \(op.rawValue.uppercased()) \(pattern): \(bytes / (1 << 20)) MiB as \(pieces) pieces of \(blockBytes / 1024) KiB \
+            in \(ops) ops over \(transport) [\(ucxTransports.joined(separator: ","))]
+              transfer  \(format(seconds * 1000, 1)) ms  \(format(gbps)) GB/s   (median of \(iterations))
+              memcpy              \(format(memcpyGbps)) GB/s   ratio \(format(ratio)) × memcpy
+              post      \(format(postUs, 1)) µs   per-op latency p50 \(format(opLatencyUs.p50, 1)) µs  \
+            p99 \(format(opLatencyUs.p99, 1)) µs
+              verified  \(verified ? "yes, byte for byte" : "NO")
+            """
+    }
+}

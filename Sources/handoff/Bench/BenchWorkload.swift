@@ -1,0 +1,43 @@
+import HandoffCore
+
+/// The KV-shaped workload both benchmark processes derive from the same options: the layout and the block lists.
+struct BenchWorkload: Sendable {
+    /// How the destination block ids relate to the source ids.
+    enum Pattern: String, Sendable, CaseIterable {
+        /// Both sides `0..<blocks`, so each layer's region moves as one run.
+        case contiguous
+        /// Destination ids are a seeded shuffle of `0..<blocks`, so no two pieces merge.
+        case scattered
+    }
+
+    let layout: KVLayout
+    let pattern: Pattern
+    let sources: [Int]
+    let destinations: [Int]
+
+    /// - Parameters:
+    ///   - blockBytes: bytes of one piece (one block's K or V in one layer).
+    init(layers: Int, blocks: Int, pieceBytes: Int, pattern: Pattern, seed: UInt64) throws {
+        let geometry = KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: pieceBytes)
+        layout = try KVLayout(geometry: geometry, numBlocks: blocks, arrangement: .split)
+        self.pattern = pattern
+        sources = Array(0..<blocks)
+        switch pattern {
+        case .contiguous:
+            destinations = sources
+        case .scattered:
+            var generator = SplitMix64(seed: seed)
+            destinations = sources.shuffled(using: &generator)
+        }
+    }
+
+    /// The plan that moves every source block to its destination block.
+    func plan() throws -> TransferPlan {
+        try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+    }
+
+    /// The moves as (source, destination) pairs, for verification.
+    var moves: [(source: Int, destination: Int)] {
+        zip(sources, destinations).map { (source: $0.0, destination: $0.1) }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Text lines to and from another process over pipes: how `bench --local` talks to its peer process.
+/// Reads block a dispatch thread, never a task.
+final class LineChannel: Sendable {
+    enum Failure: Error, CustomStringConvertible {
+        case closed(String)
+
+        var description: String {
+            switch self {
+            case let .closed(what): "the peer process closed its end (\(what))"
+            }
+        }
+    }
+
+    private let input: FileHandle
+    private let output: FileHandle
+    private let queue = DispatchQueue(label: "handoff.line-channel")
+
+    init(input: FileHandle, output: FileHandle) {
+        self.input = input
+        self.output = output
+    }
+
+    /// Sends one line.
+    func send(_ line: String) throws {
+        try output.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// The next line, without its newline.
+    /// - Throws: `Failure.closed` at end of input.
+    func receive() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [input] in
+                var bytes: [UInt8] = []
+                while true {
+                    guard let chunk = try? input.read(upToCount: 1), let byte = chunk.first else {
+                        return continuation.resume(throwing: Failure.closed("end of input after \(bytes.count) bytes"))
+                    }
+                    if byte == UInt8(ascii: "\n") { break }
+                    bytes.append(byte)
+                }
+                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }
+        }
+    }
+
+    /// The next line, which must start with `keyword`; returns the rest after one space.
+    func receive(_ keyword: String) async throws -> String {
+        let line = try await receive()
+        guard line == keyword || line.hasPrefix(keyword + " ") else {
+            throw BenchError.protocolViolation(expected: keyword, got: String(line.prefix(200)))
+        }
+        return String(line.dropFirst(keyword.count).drop(while: { $0 == " " }))
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Glibc
+
+/// A child process running this same executable, with a line channel to its stdin and stdout.
+/// Its stderr goes to ours, so its errors are seen.
+final class PeerProcess {
+    let channel: LineChannel
+    private let process: Process
+
+    /// Starts `handoff <arguments>`.
+    init(arguments: [String]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.ownExecutable())
+        process.arguments = arguments
+        let toChild = Pipe()
+        let fromChild = Pipe()
+        process.standardInput = toChild
+        process.standardOutput = fromChild
+        try process.run()
+        channel = LineChannel(input: fromChild.fileHandleForReading, output: toChild.fileHandleForWriting)
+    }
+
+    /// Waits up to `timeout` for the process to exit; kills it if it does not. Returns its exit status.
+    @discardableResult
+    func finish(timeout: Duration = .seconds(10)) async -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// The path of the running executable.
+    static func ownExecutable() throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { throw BenchError.peerFailed("cannot find this executable: /proc/self/exe unreadable") }
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

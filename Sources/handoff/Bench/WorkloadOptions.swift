@@ -1,0 +1,52 @@
+import Foundation
+import ArgumentParser
+import HandoffDataPlane
+
+extension BenchWorkload.Pattern: ExpressibleByArgument {}
+extension TransferOperation: ExpressibleByArgument {}
+
+/// The options that shape a benchmark's workload and its UCX set-up; both benchmark processes take them.
+struct WorkloadOptions: ParsableArguments {
+    @Option(help: "Layers of the KV cache (one memory region each).")
+    var layers = 32
+
+    @Option(help: "Blocks in each pool; every block is transferred.")
+    var blocks = 256
+
+    @Option(name: .customLong("block-kib"), help: "KiB of one block's K (or V) in one layer: the size of one piece.")
+    var blockKiB = 32
+
+    @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled.")
+    var pattern: BenchWorkload.Pattern = .scattered
+
+    @Option(help: "Seed for the scattered shuffle and the block content.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("ucx-transports"), help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
+    var ucxTransports: String?
+
+    func validate() throws {
+        guard layers > 0, blocks > 0, blockKiB > 0 else {
+            throw ValidationError("--layers, --blocks and --block-kib must be positive")
+        }
+    }
+
+    func workload() throws -> BenchWorkload {
+        try BenchWorkload(layers: layers, blocks: blocks, pieceBytes: blockKiB * 1024, pattern: pattern, seed: seed)
+    }
+
+    /// The UCX transport list, or nil for UCX's default.
+    var transportList: [String]? {
+        ucxTransports.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+
+    /// The same options as command-line arguments, to start the peer process with.
+    var arguments: [String] {
+        var arguments = [
+            "--layers", "\(layers)", "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)",
+            "--pattern", pattern.rawValue, "--seed", "\(seed)",
+        ]
+        if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
+        return arguments
+    }
+}
