@@ -8,8 +8,6 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
     case incompatibleDescriptor(String)
     /// This transport cannot register memory of this type in this build.
     case unsupportedMemoryType(MemoryType, transport: String)
-    /// The plan has no ops.
-    case emptyPlan
     /// The plan was built for other layouts than the pools it is executed between.
     case layoutMismatch(String)
     /// An op reaches outside a registered region.
@@ -35,7 +33,6 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
         case let .incompatibleDescriptor(reason): "incompatible pool descriptor: \(reason)"
         case let .unsupportedMemoryType(type, transport):
             "the \(transport) transport of this build cannot register \(type.rawValue) memory"
-        case .emptyPlan: "the transfer plan has no ops"
         case let .layoutMismatch(reason): "the plan does not fit the pools: \(reason)"
         case let .rangeOutsideRegion(side, region, offset, length, regionLength):
             "\(side.rawValue) range [\(offset), \(offset + length)) is outside region \(region) of \(regionLength) bytes"

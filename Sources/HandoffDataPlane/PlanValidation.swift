@@ -3,11 +3,10 @@ import HandoffCore
 /// Checks, before anything is posted, that a plan fits the pools it is executed between: the layouts it was
 /// built for are theirs, and every op lies inside a region on both sides.
 enum PlanValidation {
-    /// - Throws: `DataPlaneError.emptyPlan`, `.layoutMismatch` or `.rangeOutsideRegion`.
+    /// - Throws: `DataPlaneError.layoutMismatch` or `.rangeOutsideRegion`.
     static func check(
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: PoolDescriptor
     ) throws(DataPlaneError) {
-        guard !plan.ops.isEmpty else { throw .emptyPlan }
         let (localLayout, remoteLayout) = operation == .read
             ? (plan.destination, plan.source) : (plan.source, plan.destination)
         guard localLayout == local.layout else {

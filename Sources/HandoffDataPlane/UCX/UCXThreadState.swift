@@ -50,8 +50,8 @@ final class UCXThreadState {
         return executions.count != before
     }
 
-    /// How long the loop may sleep: until the nearest transfer deadline (at most 100 ms while transfers are in
-    /// flight), or indefinitely when idle.
+    /// How long the loop may sleep: until the nearest transfer deadline, at most 100 ms while transfers are in
+    /// flight (so cancellations and their grace period are noticed), or indefinitely when idle.
     func pollTimeoutMillis() -> Int32 {
         guard let nearest = executions.map(\.deadlineNanos).min() else { return -1 }
         let now = MonotonicClock.nanos()

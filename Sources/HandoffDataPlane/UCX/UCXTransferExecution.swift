@@ -14,6 +14,9 @@ final class CancellationFlag: Sendable {
 /// a time, records each op's latency and finishes once every op has completed — or, after a failure, a
 /// cancellation or the deadline, once nothing it posted is still in flight.
 final class UCXTransferExecution {
+    /// How long a cancelled transfer waits for its in-flight ops before it closes the endpoint to stop them.
+    static let cancelGraceNanos: UInt64 = 1_000_000_000
+
     /// Bytes UCX reserves in each request for us: the op's start time.
     static let requestUserBytes = 8
 
@@ -44,6 +47,8 @@ final class UCXTransferExecution {
     private var requestParam = ucp_request_param_t()
     /// Set when ops outlived the deadline: the loop must close the endpoint to flush them out.
     private(set) var needsForcedClose = false
+    /// When the loop first saw the cancellation while ops were in flight.
+    private var cancelledAt: UInt64?
     /// For WRITE: the endpoint was flushed after the last put, so every byte is in the peer's memory.
     private var remotelyComplete = false
 
@@ -77,11 +82,15 @@ final class UCXTransferExecution {
         if failure == nil && cancellation.isSet { failure = .cancelled(completedOps: completedOps, totalOps: ops.count) }
         if failure == nil && nextOp < ops.count { post() }
         if inFlight > 0 {
-            guard MonotonicClock.nanos() > deadline else { return false }
+            let now = MonotonicClock.nanos()
+            if cancellation.isSet && cancelledAt == nil { cancelledAt = now }
+            let cancelGraceOver = cancelledAt.map { now > $0 &+ Self.cancelGraceNanos } ?? false
+            guard now > deadline || cancelGraceOver else { return false }
             let reason = failure ?? .timedOut(after: timeout, completedOps: completedOps, totalOps: ops.count)
             failure = reason
-            // Ops that outlive the deadline are stuck: the loop force-closes the endpoint, which completes them
-            // with an error, and the connection is marked unusable so that nobody relies on it again.
+            // Ops still in flight are stuck, and must never land later in memory the caller has moved on from:
+            // the loop force-closes the endpoint, which completes them with an error, and the connection is
+            // marked unusable so that nobody relies on it again.
             connection.markFailed(reason)
             needsForcedClose = true
             return false

@@ -114,7 +114,8 @@ public final class UCXTransport: Transport {
             throw .unsupportedMemoryType(descriptor.memoryType, transport: name)
         }
         let timeout = configuration.connectTimeout
-        let detectFailures = configuration.errorHandling.detectsPeerFailure(peerHost: descriptor.host)
+        let detectFailures = configuration.errorHandling.detectsPeerFailure(
+            peerHost: descriptor.host, transports: configuration.transports)
         let peer = try await loop.perform { state throws(DataPlaneError) in
             let id = state.makeID()
             let connection = try UCXConnection.open(

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+
+/// The `handoff` executable that `swift build` put next to this test binary, run as a child process.
+final class HandoffProcess {
+    enum Failure: Error {
+        case missingExecutable(String)
+        case closed
+    }
+
+    let process = Process()
+    private let toChild = Pipe()
+    private let fromChild = Pipe()
+
+    /// The path of `handoff` beside the test bundle.
+    static func executablePath() throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let own = String(decoding: buffer[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent("handoff").path
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw Failure.missingExecutable(path) }
+        return path
+    }
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: try Self.executablePath())
+        process.arguments = arguments
+        process.standardInput = toChild
+        process.standardOutput = fromChild
+        try process.run()
+    }
+
+    /// Reads one line of the child's output (blocking a dispatch thread, not the test's task).
+    func readLine() async throws -> String {
+        let handle = fromChild.fileHandleForReading
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var bytes: [UInt8] = []
+                while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first {
+                    if byte == UInt8(ascii: "\n") { return continuation.resume(returning: String(decoding: bytes, as: UTF8.self)) }
+                    bytes.append(byte)
+                }
+                continuation.resume(throwing: Failure.closed)
+            }
+        }
+    }
+
+    func send(_ line: String) throws {
+        try toChild.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Waits for exit and returns the whole remaining output and the exit status.
+    func finish() async throws -> (output: String, status: Int32) {
+        let handle = fromChild.fileHandleForReading
+        let output = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = (try? handle.readToEnd()) ?? Data()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+        process.waitUntilExit()
+        return (output, process.terminationStatus)
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}

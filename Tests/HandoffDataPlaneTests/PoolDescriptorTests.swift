@@ -1,0 +1,71 @@
+import HandoffCore
+import HandoffDataPlane
+import Testing
+
+@Suite("Pool descriptors")
+struct PoolDescriptorTests {
+    static func sample() throws -> PoolDescriptor {
+        let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 4, arrangement: .fused)
+        return PoolDescriptor(
+            transport: "ucx", agent: 0xABCD, host: "host-a", transportAddress: Array(repeating: 0x11, count: 40),
+            memoryType: .host, layout: layout,
+            regions: (0..<layout.regionCount).map {
+                .init(address: 0x1000 * UInt64($0 + 1), length: UInt64(layout.regionBytes), remoteKey: [UInt8($0), 2, 3])
+            })
+    }
+
+    @Test("a descriptor survives encoding, in binary and in text")
+    func roundTrip() throws {
+        let descriptor = try Self.sample()
+        #expect(try PoolDescriptor(decoding: descriptor.encoded()) == descriptor)
+        #expect(try PoolDescriptor(decodingText: descriptor.encodedText()) == descriptor)
+    }
+
+    @Test("every truncation of a descriptor is a typed error")
+    func truncated() throws {
+        let bytes = try Self.sample().encoded()
+        for length in 0..<bytes.count {
+            #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: Array(bytes.prefix(length))) }
+        }
+    }
+
+    @Test("corrupted descriptors decode to a descriptor or a typed error, never a crash")
+    func corrupted() throws {
+        let bytes = try Self.sample().encoded()
+        var generator = SplitMix64(seed: 3)
+        for _ in 0..<2_000 {
+            var mutated = bytes
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            _ = try? PoolDescriptor(decoding: mutated)
+        }
+        // Random bytes behind a valid header.
+        for _ in 0..<500 {
+            let noise = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: Array(bytes.prefix(6)) + noise) }
+        }
+    }
+
+    @Test("another format version, another magic, trailing bytes and non-base64 text are refused")
+    func refused() throws {
+        let bytes = try Self.sample().encoded()
+        var otherVersion = bytes
+        otherVersion[4] = 2
+        #expect(throws: DataPlaneError.invalidDescriptor(.unsupportedVersion(found: 2, supported: 1))) {
+            try PoolDescriptor(decoding: otherVersion)
+        }
+        var otherMagic = bytes
+        otherMagic[0] ^= 0xFF
+        #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: otherMagic) }
+        #expect(throws: DataPlaneError.invalidDescriptor(.trailingBytes(1))) { try PoolDescriptor(decoding: bytes + [0]) }
+        #expect(throws: DataPlaneError.invalidDescriptor(.notBase64)) { try PoolDescriptor(decodingText: "not base64 !!") }
+    }
+
+    @Test("a region shorter than the layout needs is refused")
+    func shortRegion() throws {
+        var descriptor = try Self.sample()
+        descriptor.regions[1].length -= 1
+        #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: descriptor.encoded()) }
+    }
+}

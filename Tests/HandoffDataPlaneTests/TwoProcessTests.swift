@@ -1,0 +1,118 @@
+import Foundation
+import HandoffCore
+import HandoffDataPlane
+import Testing
+
+@Suite("UCX transfers between two processes", .serialized)
+struct TwoProcessTests {
+    struct BenchOutput: Decodable {
+        let verified: Bool
+        let notified: Bool
+        let bytes: Int
+        let ops: Int
+        let pieces: Int
+        let ucx_transports: [String]
+    }
+
+    @Test(
+        "handoff bench --local moves a scattered plan byte-exactly",
+        arguments: [nil, "tcp"], TransferOperation.allCases)
+    func benchLocal(transports: String?, operation: TransferOperation) async throws {
+        var arguments = [
+            "bench", "--local", "--layers", "3", "--blocks", "24", "--block-kib", "4", "--pattern", "scattered",
+            "--op", operation.rawValue, "--iterations", "2", "--json",
+        ]
+        if let transports { arguments += ["--ucx-transports", transports] }
+        let (output, status) = try await HandoffProcess(arguments).finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
+        #expect(result.verified && result.notified)
+        #expect(result.bytes == 3 * 2 * 24 * 4096)
+        #expect(result.pieces == 3 * 2 * 24)
+        #expect(result.ops > 0 && result.ops <= result.pieces)
+        if transports == "tcp" { #expect(result.ucx_transports == ["tcp"]) }
+    }
+
+    /// Starts `handoff bench-peer` holding a filled source pool and connects this process's transport to it.
+    func connectToPeer(transports: [String]?) async throws -> (HandoffProcess, UCXTransport, LocalPool, RemotePeer, TransferPlan) {
+        var arguments = ["bench-peer", "--layers", "2", "--blocks", "16", "--block-kib", "64", "--role", "source", "--seed", "5"]
+        if let transports { arguments += ["--ucx-transports", transports.joined(separator: ",")] }
+        let peer = try HandoffProcess(arguments)
+        let line = try await peer.readLine()
+        #expect(line.hasPrefix("DESCRIPTOR "))
+        let descriptor = try PoolDescriptor(decodingText: String(line.dropFirst("DESCRIPTOR ".count)))
+        let transport = try UCXTransport(configuration: .init(transports: transports))
+        let pool = try await transport.allocatePool(descriptor.layout, memoryType: .host)
+        let remote = try await transport.connect(to: descriptor)
+        let plan = try TransferPlan(
+            sourceBlocks: Array(0..<16), destinationBlocks: Array((0..<16).reversed()), source: descriptor.layout,
+            destination: descriptor.layout)
+        return (peer, transport, pool, remote, plan)
+    }
+
+    @Test("a stalled peer fails the transfer at its deadline, and the connection is not used again")
+    func stalledPeerTimesOut() async throws {
+        // Over TCP, UCX emulates RMA with messages that the peer's worker must answer; a stopped peer answers none.
+        let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: ["tcp"])
+        peer.signal(SIGSTOP)
+        defer { peer.signal(SIGCONT) }
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .milliseconds(500)))
+        } throws: { error in
+            guard case .timedOut = error as? DataPlaneError else { return false }
+            return true
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        await #expect(throws: DataPlaneError.self) {
+            try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(2)))
+        }
+        await transport.shutdown()
+    }
+
+    @Test("cancelling the calling task cancels a stalled transfer")
+    func cancellation() async throws {
+        let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: ["tcp"])
+        peer.signal(SIGSTOP)
+        defer { peer.signal(SIGCONT) }
+        let task = Task { try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(20))) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        task.cancel()
+        await #expect {
+            _ = try await task.value
+        } throws: { error in
+            guard case .cancelled = error as? DataPlaneError else { return false }
+            return true
+        }
+        // In-flight ops get a grace second, then the endpoint is closed under them.
+        #expect(ContinuousClock.now - started < .seconds(5))
+        await transport.shutdown()
+    }
+
+    @Test("a peer process killed before the transfer gives an error, not a hang or a false success")
+    func killedPeer() async throws {
+        let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: ["tcp"])
+        peer.signal(SIGKILL)
+        _ = try await peer.finish()
+        let started = ContinuousClock.now
+        await #expect(throws: DataPlaneError.self) {
+            try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(5)))
+        }
+        #expect(ContinuousClock.now - started < .seconds(6))
+        await transport.shutdown()
+    }
+
+    @Test("a same-host peer is reached over shared memory and its blocks arrive byte-exactly")
+    func sharedMemoryPeer() async throws {
+        let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: nil)
+        #expect(remote.lowerTransports.contains { ["posix", "sysv", "cma"].contains($0) })
+        let report = try await transport.execute(plan, .read, local: pool, remote: remote, options: .init())
+        #expect(report.bytes == 16 * 2 * 2 * 65536)
+        let moves = zip(Array(0..<16), Array((0..<16).reversed())).map { (source: $0, destination: $1) }
+        #expect(pool.firstMismatch(pattern: BlockPattern(seed: 5), moves: moves) == nil)
+        try peer.send("QUIT")
+        await transport.shutdown()
+        #expect(try await peer.finish().status == 0)
+    }
+}
