@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages Handoff builds against, when they are missing (Debian/Ubuntu):
+# UCX (libucx-dev), RDMA verbs and connection manager (libibverbs-dev, librdmacm-dev), pkg-config.
+set -euo pipefail
+
+packages=(libucx-dev libibverbs-dev librdmacm-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+echo "installing: ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
