@@ -12,15 +12,20 @@ struct TwoProcessTests {
         let ops: Int
         let pieces: Int
         let ucx_transports: [String]
+        let memory: String
     }
+
+    /// UCX transports (nil: UCX's choice) and who allocates the pools.
+    static let setups: [(transports: String?, memory: String)] = [(nil, "ucx"), (nil, "engine"), ("tcp", "ucx")]
 
     @Test(
         "handoff bench --local moves a scattered plan byte-exactly",
-        arguments: [nil, "tcp"], TransferOperation.allCases)
-    func benchLocal(transports: String?, operation: TransferOperation) async throws {
+        arguments: setups, TransferOperation.allCases)
+    func benchLocal(setup: (transports: String?, memory: String), operation: TransferOperation) async throws {
+        let transports = setup.transports
         var arguments = [
             "bench", "--local", "--layers", "3", "--blocks", "24", "--block-kib", "4", "--pattern", "scattered",
-            "--op", operation.rawValue, "--iterations", "2", "--json",
+            "--op", operation.rawValue, "--iterations", "2", "--memory", setup.memory, "--json",
         ]
         if let transports { arguments += ["--ucx-transports", transports] }
         let (output, status) = try await HandoffProcess(arguments).finish()
@@ -30,6 +35,7 @@ struct TwoProcessTests {
         #expect(result.bytes == 3 * 2 * 24 * 4096)
         #expect(result.pieces == 3 * 2 * 24)
         #expect(result.ops > 0 && result.ops <= result.pieces)
+        #expect(result.memory == setup.memory)
         if transports == "tcp" { #expect(result.ucx_transports == ["tcp"]) }
     }
 

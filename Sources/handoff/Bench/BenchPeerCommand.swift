@@ -27,7 +27,8 @@ struct BenchPeerCommand: AsyncParsableCommand {
         let workload = try workloadOptions.workload()
         let pattern = BlockPattern(seed: workloadOptions.seed)
         let transport = try UCXTransport(configuration: .init(transports: workloadOptions.transportList))
-        let pool = try await transport.allocatePool(workload.layout, memoryType: .host)
+        let benchPool = try await BenchPool.make(workloadOptions.memory, layout: workload.layout, transport: transport)
+        let pool = benchPool.pool
         if role == .source { pool.fill(with: pattern) }
         // The initiator sends one "released" notification before QUIT; it counts as received if it arrives
         // within a second of QUIT.
@@ -61,6 +62,7 @@ struct BenchPeerCommand: AsyncParsableCommand {
         }
         let gotNotification = await released.value
         timer.cancel()
+        await benchPool.release(from: transport)
         await transport.shutdown()
         try channel.send("BYE \(gotNotification ? "notified" : "not-notified")")
     }

@@ -8,6 +8,8 @@ struct BenchResult: Codable {
     var ucxTransports: [String]
     /// The transports asked for with `--ucx-transports`, or `default`.
     var ucxTransportsRequested: String
+    /// Who allocated the pools: `ucx` or `engine`.
+    var memory: String
     var op: TransferOperation
     var pattern: String
     var layers: Int
@@ -38,7 +40,7 @@ struct BenchResult: Codable {
 
     enum CodingKeys: String, CodingKey {
         case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
-        case notified
+        case notified, memory
         case ucxTransports = "ucx_transports"
         case ucxTransportsRequested = "ucx_transports_requested"
         case blockBytes = "block_bytes"
@@ -58,7 +60,7 @@ struct BenchResult: Codable {
         func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
         return """
             \(op.rawValue.uppercased()) \(pattern): \(bytes / (1 << 20)) MiB as \(pieces) pieces of \(blockBytes / 1024) KiB \
-            in \(ops) ops over \(transport) [\(ucxTransports.joined(separator: ","))]
+            in \(ops) ops over \(transport) [\(ucxTransports.joined(separator: ","))], \(memory) memory
               transfer  \(format(seconds * 1000, 1)) ms  \(format(gbps)) GB/s   (median of \(iterations))
               memcpy              \(format(memcpyGbps)) GB/s   ratio \(format(ratio)) × memcpy
               post      \(format(postUs, 1)) µs   per-op latency p50 \(format(opLatencyUs.p50, 1)) µs  \

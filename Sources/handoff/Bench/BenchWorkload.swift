@@ -16,7 +16,7 @@ struct BenchWorkload: Sendable {
     let destinations: [Int]
 
     /// - Parameters:
-    ///   - blockBytes: bytes of one piece (one block's K or V in one layer).
+    ///   - pieceBytes: bytes of one piece (one block's K or V in one layer).
     init(layers: Int, blocks: Int, pieceBytes: Int, pattern: Pattern, seed: UInt64) throws {
         let geometry = KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: pieceBytes)
         layout = try KVLayout(geometry: geometry, numBlocks: blocks, arrangement: .split)

@@ -21,7 +21,8 @@ struct LocalBenchmark {
         let channel = peer.channel
 
         let transport = try UCXTransport(configuration: .init(transports: options.transportList))
-        let pool = try await transport.allocatePool(workload.layout, memoryType: .host)
+        let benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
+        let pool = benchPool.pool
         if operation == .write { pool.fill(with: pattern) }
         let remote = try await transport.connect(to: try PoolDescriptor(decodingText: try await channel.receive("DESCRIPTOR")))
 
@@ -35,6 +36,7 @@ struct LocalBenchmark {
         try await transport.notify(remote, payload: Array("released".utf8))
         try channel.send("QUIT")
         let bye = try await channel.receive("BYE")
+        await benchPool.release(from: transport)
         await transport.shutdown()
         let status = await peer.finish()
         guard status == 0 else { throw BenchError.peerFailed("exit status \(status)") }
@@ -46,7 +48,7 @@ struct LocalBenchmark {
         let memcpyGbps = Double(plan.totalBytes) / memcpySeconds / 1e9
         return BenchResult(
             transport: median.transport, ucxTransports: median.lowerTransports,
-            ucxTransportsRequested: options.ucxTransports ?? "default", op: operation,
+            ucxTransportsRequested: options.ucxTransports ?? "default", memory: options.memory.rawValue, op: operation,
             pattern: workload.pattern.rawValue, layers: options.layers, blocks: options.blocks,
             blockBytes: workload.layout.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
             pieces: plan.pieceCount, iterations: iterations, seconds: seconds,

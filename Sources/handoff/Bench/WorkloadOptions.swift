@@ -4,6 +4,7 @@ import HandoffDataPlane
 
 extension BenchWorkload.Pattern: ExpressibleByArgument {}
 extension TransferOperation: ExpressibleByArgument {}
+extension PoolMemory: ExpressibleByArgument {}
 
 /// The options that shape a benchmark's workload and its UCX set-up; both benchmark processes take them.
 struct WorkloadOptions: ParsableArguments {
@@ -25,6 +26,9 @@ struct WorkloadOptions: ParsableArguments {
     @Option(name: .customLong("ucx-transports"), help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
     var ucxTransports: String?
 
+    @Option(help: "Who allocates both pools: ucx (shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does).")
+    var memory: PoolMemory = .ucx
+
     func validate() throws {
         guard layers > 0, blocks > 0, blockKiB > 0 else {
             throw ValidationError("--layers, --blocks and --block-kib must be positive")
@@ -44,7 +48,7 @@ struct WorkloadOptions: ParsableArguments {
     var arguments: [String] {
         var arguments = [
             "--layers", "\(layers)", "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)",
-            "--pattern", pattern.rawValue, "--seed", "\(seed)",
+            "--pattern", pattern.rawValue, "--seed", "\(seed)", "--memory", memory.rawValue,
         ]
         if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
         return arguments
