@@ -2,7 +2,8 @@ import HandoffCore
 
 /// A data plane: registers KV pools, connects to peers' pools and moves block ranges between them.
 ///
-/// Implementations own their threads and native resources; every method is safe to call from any task.
+/// Implementations own their threads and native resources; every method is safe to call from any task. Call
+/// `shutdown()` before dropping a transport: its thread keeps it (and its registered memory) alive until then.
 /// The UCX implementation is `UCXTransport`.
 public protocol Transport: AnyObject, Sendable {
     /// The transport's name as it appears in descriptors and reports (`ucx`).
@@ -41,7 +42,8 @@ public protocol Transport: AnyObject, Sendable {
         options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport
 
-    /// Sends a small message (at most `maxNotificationBytes`) to the peer.
+    /// Sends a small message (at most `maxNotificationBytes`) to the peer. Returns once the transport has sent it;
+    /// it has no deadline of its own yet, so a peer that stopped reading can hold it until `disconnect`.
     func notify(_ remote: RemotePeer, payload: [UInt8]) async throws(DataPlaneError)
 
     /// Closes the connection to a peer. Later calls with `remote` fail with `unknownHandle`.

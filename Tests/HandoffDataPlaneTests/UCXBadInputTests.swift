@@ -66,6 +66,25 @@ struct UCXBadInputTests {
         await fixture.prefill.shutdown()
     }
 
+    @Test("a pool handle of another transport instance is refused, even when its id matches a local pool")
+    func foreignHandles() async throws {
+        let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 8)
+        let fixture = try await TransferFixture.make(transports: nil, layout: layout)
+        #expect(fixture.sourcePool.id == fixture.destinationPool.id)
+        let plan = try TransferPlan(sourceBlocks: [0], destinationBlocks: [1], source: layout, destination: layout)
+        let peer = try await fixture.decode.connect(to: try fixture.prefill.descriptor(of: fixture.sourcePool))
+        await #expect(throws: DataPlaneError.self) {
+            try await fixture.decode.execute(plan, .read, local: fixture.sourcePool, remote: peer, options: .init())
+        }
+        #expect(throws: DataPlaneError.self) { try fixture.decode.descriptor(of: fixture.sourcePool) }
+        await fixture.decode.release(fixture.sourcePool)
+        #expect(try fixture.prefill.descriptor(of: fixture.sourcePool).agent == fixture.prefill.agent)
+        // The source pool, released through the wrong transport, still serves its own.
+        _ = try await fixture.decode.execute(plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
+        #expect(fixture.firstMismatch(sources: [0], destinations: [1]) == nil)
+        await fixture.shutdown()
+    }
+
     @Test("notifications arrive, and oversized ones are refused")
     func notifications() async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 8)

@@ -7,6 +7,11 @@ final class UCXConnection {
     let descriptor: PoolDescriptor
     let endpoint: ucp_ep_h
     let remoteKeys: [ucp_rkey_h]
+    /// Whether the endpoint was created with UCX peer-failure handling (required for a forced close).
+    let detectsFailures: Bool
+    /// The handle given to the caller for this connection; jobs check it so that a handle from another transport
+    /// instance never reaches this one's endpoint.
+    weak var peer: RemotePeer?
     /// The transports of the endpoint's lanes, as `ucp_ep_print_info` reports them.
     private(set) var lowerTransports: [String] = []
     /// Set when UCX reported the endpoint failed; every later use fails with it.
@@ -15,9 +20,10 @@ final class UCXConnection {
     private let holder: Unmanaged<UCXConnectionHolder>
 
     private init(
-        id: UInt64, descriptor: PoolDescriptor, endpoint: ucp_ep_h, remoteKeys: [ucp_rkey_h],
+        id: UInt64, descriptor: PoolDescriptor, endpoint: ucp_ep_h, remoteKeys: [ucp_rkey_h], detectsFailures: Bool,
         holder: Unmanaged<UCXConnectionHolder>
     ) {
+        self.detectsFailures = detectsFailures
         self.id = id
         self.descriptor = descriptor
         self.endpoint = endpoint
@@ -58,15 +64,15 @@ final class UCXConnection {
             var key: ucp_rkey_h?
             let unpacked = region.remoteKey.withUnsafeBytes { ucp_ep_rkey_unpack(endpoint, $0.baseAddress, &key) }
             guard unpacked == UCS_OK, let key else {
+                closeEndpoint(worker: worker, endpoint: endpoint, force: detectFailures)
                 keys.forEach { ucp_rkey_destroy($0) }
-                closeEndpoint(worker: worker, endpoint: endpoint)
-                holderPointer.release()
                 throw .ucx(UCXError(operation: "ucp_ep_rkey_unpack(region \(index))", status: unpacked))
             }
             keys.append(key)
         }
         let connection = UCXConnection(
-            id: id, descriptor: descriptor, endpoint: endpoint, remoteKeys: keys, holder: holderPointer)
+            id: id, descriptor: descriptor, endpoint: endpoint, remoteKeys: keys, detectsFailures: detectFailures,
+            holder: holderPointer)
         holder.connection = connection
         do {
             try connection.flush(worker: worker, timeout: timeout)
@@ -106,20 +112,25 @@ final class UCXConnection {
     /// Whether `close` ran.
     private(set) var isClosed = false
 
-    /// Destroys the keys and force-closes the endpoint. Outstanding operations complete with an error. Idempotent.
+    /// Closes the endpoint, then destroys the keys (UCX wants keys outlived by every op that uses them).
+    /// With peer-failure handling the close is forced, so outstanding operations complete with an error at once;
+    /// without it (UCX allows forcing only with it) the close flushes, for at most 5 s. Idempotent.
+    ///
+    /// The error handler's argument is never released: UCX may still call the handler after a close that timed
+    /// out, and one small object per closed connection is the price of never dangling.
     func close(worker: ucp_worker_h) {
         guard !isClosed else { return }
         isClosed = true
         markFailed(.peerFailed(agent: descriptor.agent, reason: "the connection was closed"))
+        Self.closeEndpoint(worker: worker, endpoint: endpoint, force: detectsFailures)
         remoteKeys.forEach { ucp_rkey_destroy($0) }
-        Self.closeEndpoint(worker: worker, endpoint: endpoint)
-        holder.takeRetainedValue().connection = nil
+        holder.takeUnretainedValue().connection = nil
     }
 
-    private static func closeEndpoint(worker: ucp_worker_h, endpoint: ucp_ep_h) {
+    private static func closeEndpoint(worker: ucp_worker_h, endpoint: ucp_ep_h, force: Bool) {
         var param = ucp_request_param_t()
         param.op_attr_mask = UInt32(UCP_OP_ATTR_FIELD_FLAGS.rawValue)
-        param.flags = UInt32(UCP_EP_CLOSE_FLAG_FORCE.rawValue)
+        param.flags = force ? UInt32(UCP_EP_CLOSE_FLAG_FORCE.rawValue) : 0
         _ = wait(worker: worker, request: ucp_ep_close_nbx(endpoint, &param), timeout: .seconds(5))
     }
 

@@ -6,6 +6,10 @@ final class UCXMappedPool {
     let pool: LocalPool
     let memoryHandles: [ucp_mem_h]
     let packedKeys: [[UInt8]]
+    /// Transfers using the pool's memory right now; a released pool is unmapped when this reaches zero.
+    var transfersInFlight = 0
+    /// `release` was asked for while transfers were still using the memory.
+    var releasePending = false
 
     private init(pool: LocalPool, memoryHandles: [ucp_mem_h], packedKeys: [[UInt8]]) {
         self.pool = pool
@@ -71,8 +75,23 @@ final class UCXMappedPool {
         return Array(UnsafeRawBufferPointer(start: buffer, count: size))
     }
 
-    /// Deregisters (and, when UCX allocated them, frees) the regions.
+    private var isUnmapped = false
+
+    /// Deregisters (and, when UCX allocated them, frees) the regions. Idempotent.
     func unmap(context: ucp_context_h) {
+        guard !isUnmapped else { return }
+        isUnmapped = true
         for handle in memoryHandles { ucp_mem_unmap(context, handle) }
+    }
+
+    /// Unmaps now if no transfer uses the memory, else once the last one ends.
+    func release(context: ucp_context_h) {
+        if transfersInFlight == 0 { unmap(context: context) } else { releasePending = true }
+    }
+
+    /// Called when a transfer no longer touches the memory.
+    func transferEnded(context: ucp_context_h) {
+        transfersInFlight -= 1
+        if transfersInFlight == 0 && releasePending { unmap(context: context) }
     }
 }

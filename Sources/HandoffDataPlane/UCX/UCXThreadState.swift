@@ -16,6 +16,9 @@ final class UCXThreadState {
     var pools: [UInt64: UCXMappedPool] = [:]
     var connections: [UInt64: UCXConnection] = [:]
     private var executions: [UCXTransferExecution] = []
+    /// Transfers already answered whose ops UCX has not completed yet: kept alive because UCX holds them as
+    /// callback user data, and so are their pools' mappings.
+    private var abandoned: [UCXTransferExecution] = []
 
     init(
         context: ucp_context_h, worker: ucp_worker_h, agent: UInt64,
@@ -35,19 +38,48 @@ final class UCXThreadState {
 
     /// Starts a transfer; the loop pumps it until it finishes.
     func start(_ execution: UCXTransferExecution) {
-        if !execution.pump() { executions.append(execution) }
+        execution.localPool.transfersInFlight += 1
+        if execution.pump() {
+            execution.localPool.transferEnded(context: context)
+        } else {
+            executions.append(execution)
+        }
     }
 
     /// Pumps every transfer in flight, removes the finished ones.
     /// - Returns: whether any transfer made progress that warrants another pass before sleeping.
     func pumpExecutions() -> Bool {
-        guard !executions.isEmpty else { return false }
+        guard !executions.isEmpty || !abandoned.isEmpty else { return false }
         let before = executions.count
-        executions.removeAll { $0.pump() }
+        executions.removeAll { execution in
+            guard execution.pump() else { return false }
+            execution.localPool.transferEnded(context: context)
+            return true
+        }
         for execution in executions where execution.needsForcedClose {
             execution.connection.close(worker: worker)
         }
+        // Ops that even closing their endpoint did not complete: answer the caller, keep the object for UCX.
+        executions.removeAll { execution in
+            guard execution.needsForcedClose && execution.connection.isClosed && execution.hasOpsInFlight else {
+                return false
+            }
+            execution.abandon(with: .peerFailed(
+                agent: execution.connection.descriptor.agent, reason: "operations stuck after closing the endpoint"))
+            abandoned.append(execution)
+            return true
+        }
+        abandoned.removeAll { execution in
+            guard !execution.hasOpsInFlight else { return false }
+            execution.localPool.transferEnded(context: context)
+            return true
+        }
         return executions.count != before
+    }
+
+    /// Releases a pool: unmapped now, or once the transfers using it end.
+    func releasePool(id: UInt64) {
+        pools.removeValue(forKey: id)?.release(context: context)
     }
 
     /// How long the loop may sleep: until the nearest transfer deadline, at most 100 ms while transfers are in
@@ -88,6 +120,8 @@ final class UCXThreadState {
         while ucp_worker_progress(worker) != 0 {}
         executions.removeAll { $0.pump() }
         for execution in executions { execution.abandon(with: .transportClosed) }
+        // UCX may still hold them as user data until the worker is destroyed; the state outlives the worker.
+        abandoned += executions
         executions.removeAll()
         connections.removeAll()
         for pool in pools.values { pool.unmap(context: context) }

@@ -26,6 +26,8 @@ final class UCXTransferExecution {
     private let operation: TransferOperation
     /// The connection the ops go over.
     let connection: UCXConnection
+    /// The local pool, kept mapped while any op may still touch it.
+    let localPool: UCXMappedPool
     private let localBases: [UInt]
     private let localHandles: [ucp_mem_h]
     private let remoteBases: [UInt64]
@@ -61,6 +63,7 @@ final class UCXTransferExecution {
         self.ops = plan.ops
         self.operation = operation
         self.connection = connection
+        self.localPool = local
         self.localBases = local.pool.regions.map(\.address)
         self.localHandles = local.memoryHandles
         self.remoteBases = connection.descriptor.regions.map(\.address)
@@ -198,14 +201,21 @@ final class UCXTransferExecution {
         }
     }
 
-    /// Ends the transfer with `error` whatever is still in flight; only for a loop that is shutting down, after
-    /// closing every endpoint.
+    /// Whether ops the transfer posted may still complete (and so touch its memory and call back into it).
+    var hasOpsInFlight: Bool { inFlight > 0 }
+
+    /// Answers the caller with `error` although ops are still in flight, after closing their endpoint did not
+    /// complete them. The loop keeps the object alive until they do, since UCX still holds it as user data.
     func abandon(with error: DataPlaneError) {
         failure = failure ?? error
         finish()
     }
 
+    private var answered = false
+
     private func finish() {
+        guard !answered else { return }
+        answered = true
         if let failure { return completion(.failure(failure)) }
         let end = MonotonicClock.nanos()
         let posted = allPostedNanos ?? end
@@ -222,7 +232,8 @@ extension Duration {
     var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         guard seconds >= 0 else { return 0 }
-        return UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000).partialValue
-            &+ UInt64(attoseconds / 1_000_000_000)
+        let (whole, overflow) = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return UInt64.max / 2 }
+        return min(whole &+ UInt64(attoseconds / 1_000_000_000), UInt64.max / 2)
     }
 }

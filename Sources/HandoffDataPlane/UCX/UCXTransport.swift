@@ -36,7 +36,8 @@ public final class UCXTransport: Transport {
     /// The configuration the instance was created with.
     public let configuration: Configuration
     private let loop: UCXWorkerLoop
-    private let descriptors = Mutex<[UInt64: PoolDescriptor]>([:])
+    /// Registered pools and their descriptors, by pool id.
+    private let descriptors = Mutex<[UInt64: (pool: LocalPool, descriptor: PoolDescriptor)]>([:])
     private let logger: Logger
 
     /// Creates the ucp context and worker and starts the progress thread.
@@ -95,15 +96,15 @@ public final class UCXTransport: Transport {
                 regions: regions)
             return (mapped.pool, descriptor)
         }
-        descriptors.withLock { $0[pool.id] = descriptor }
+        descriptors.withLock { $0[pool.id] = (pool, descriptor) }
         return pool
     }
 
     public func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor {
-        guard let descriptor = descriptors.withLock({ $0[pool.id] }), descriptor.layout == pool.layout else {
+        guard let entry = descriptors.withLock({ $0[pool.id] }), entry.pool === pool else {
             throw .unknownHandle("pool \(pool.id) is not registered with this UCX transport")
         }
-        return descriptor
+        return entry.descriptor
     }
 
     public func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {
@@ -121,7 +122,9 @@ public final class UCXTransport: Transport {
             let connection = try UCXConnection.open(
                 worker: state.worker, id: id, descriptor: descriptor, detectFailures: detectFailures, timeout: timeout)
             state.connections[id] = connection
-            return RemotePeer(id: id, descriptor: descriptor, lowerTransports: connection.lowerTransports)
+            let peer = RemotePeer(id: id, descriptor: descriptor, lowerTransports: connection.lowerTransports)
+            connection.peer = peer
+            return peer
         }
         logger.debug(
             "connected",
@@ -141,11 +144,13 @@ public final class UCXTransport: Transport {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<TransferReport, DataPlaneError>, Never>) in
                 loop.submit { state in
                     guard !state.isClosed else { return continuation.resume(returning: .failure(.transportClosed)) }
-                    guard let pool = state.pools[poolID] else {
-                        return continuation.resume(returning: .failure(.unknownHandle("pool \(poolID) was released")))
+                    guard let pool = state.pools[poolID], pool.pool === local else {
+                        return continuation.resume(returning: .failure(
+                            .unknownHandle("pool \(poolID) is released or belongs to another transport")))
                     }
-                    guard let connection = state.connections[peerID] else {
-                        return continuation.resume(returning: .failure(.unknownHandle("peer \(peerID) was disconnected")))
+                    guard let connection = state.connections[peerID], connection.peer === remote else {
+                        return continuation.resume(returning: .failure(
+                            .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
                     }
                     if let failure = connection.failure { return continuation.resume(returning: .failure(failure)) }
                     state.start(UCXTransferExecution(
@@ -168,8 +173,9 @@ public final class UCXTransport: Transport {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, DataPlaneError>, Never>) in
             loop.submit { state in
                 guard !state.isClosed else { return continuation.resume(returning: .failure(.transportClosed)) }
-                guard let connection = state.connections[peerID] else {
-                    return continuation.resume(returning: .failure(.unknownHandle("peer \(peerID) was disconnected")))
+                guard let connection = state.connections[peerID], connection.peer === remote else {
+                    return continuation.resume(returning: .failure(
+                        .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
                 }
                 if let failure = connection.failure { return continuation.resume(returning: .failure(failure)) }
                 UCXNotificationSend.start(
@@ -182,16 +188,19 @@ public final class UCXTransport: Transport {
     public func disconnect(_ remote: RemotePeer) async {
         let id = remote.id
         _ = try? await loop.perform { state in
+            guard state.connections[id]?.peer === remote else { return }
             state.connections.removeValue(forKey: id)?.close(worker: state.worker)
         }
     }
 
     public func release(_ pool: LocalPool) async {
         let id = pool.id
-        descriptors.withLock { _ = $0.removeValue(forKey: id) }
-        _ = try? await loop.perform { state in
-            state.pools.removeValue(forKey: id)?.unmap(context: state.context)
+        let released = try? await loop.perform { state -> Bool in
+            guard state.pools[id]?.pool === pool else { return false }
+            state.releasePool(id: id)
+            return true
         }
+        if released == true { descriptors.withLock { _ = $0.removeValue(forKey: id) } }
     }
 
     public func shutdown() async {

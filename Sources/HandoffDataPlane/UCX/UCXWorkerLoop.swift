@@ -74,6 +74,7 @@ final class UCXWorkerLoop: @unchecked Sendable {
             piped = fcntl(fd, F_SETFL, O_NONBLOCK) == 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? 0 : -1
         }
         guard fdStatus == UCS_OK, piped == 0 else {
+            pipeFDs.filter { $0 >= 0 }.forEach { _ = Glibc.close($0) }
             ucp_worker_destroy(worker)
             ucp_cleanup(context)
             throw .ucx(UCXError(operation: "ucp_worker_get_efd / eventfd", status: fdStatus == UCS_OK ? UCS_ERR_IO_ERROR : fdStatus))
@@ -106,8 +107,7 @@ final class UCXWorkerLoop: @unchecked Sendable {
         } catch {
             ucp_worker_destroy(worker)
             ucp_cleanup(context)
-            pipeFDs.forEach { _ = Glibc.close($0) }
-            throw error
+            throw error  // deinit closes the pipe
         }
         let thread = Thread { [self] in run() }
         thread.name = "handoff-ucx-\(String(agent, radix: 16))"
@@ -181,8 +181,10 @@ final class UCXWorkerLoop: @unchecked Sendable {
             if busy { continue }
             let status = ucp_worker_arm(worker)
             if status == UCS_ERR_BUSY { continue }
+            // If the worker could not be armed its fd may never wake us: poll briefly instead of sleeping.
+            let timeout = status == UCS_OK ? state.pollTimeoutMillis() : 1
             var fds = [pollfd(fd: workerFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, 2, state.pollTimeoutMillis())
+            _ = poll(&fds, 2, timeout)
             var drained = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             while Glibc.read(wakePipe.read, &drained, 32) == 32 {}
         }
