@@ -29,10 +29,8 @@ struct UCXTransferTests {
 
     @Test("a plan between split and fused layouts lands in the destination's arrangement")
     func splitToFused() async throws {
-        let geometry = ModelPreset.deepseekV3.geometry(blockTokens: 2)
         let source = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 16, arrangement: .split)
         let destination = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 20, arrangement: .fused)
-        _ = geometry
         let fixture = try await TransferFixture.make(transports: nil, layout: source, destinationLayout: destination)
         let sources = [3, 4, 5, 9, 0]
         let destinations = [19, 2, 3, 4, 11]
