@@ -8,11 +8,21 @@ let package = Package(
         .executable(name: "handoff", targets: ["handoff"]),
         .library(name: "HandoffCore", targets: ["HandoffCore"]),
         .library(name: "HandoffDataPlane", targets: ["HandoffDataPlane"]),
+        .library(name: "HandoffControlPlane", targets: ["HandoffControlPlane"]),
+        .library(name: "HandoffWorker", targets: ["HandoffWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // UCX's ucp API as a system library, plus a shim for its function-like macros.
@@ -34,20 +44,85 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // The `handoff` command: bench (and later demo, coordinator, worker, topo).
+        // The handoff.v1 API: messages and gRPC stubs generated from Protos/ by scripts/generate-proto.sh.
+        .target(
+            name: "HandoffProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        // The coordinator: registry, pairing, ticket state machines, leases, TTFT accounts, metrics, gRPC service.
+        .target(
+            name: "HandoffControlPlane",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The worker side: a session with the coordinator that an engine's KV connector embeds,
+        // and the simulated engine that the `handoff worker` command runs on top of it.
+        .target(
+            name: "HandoffWorker",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffProto",
+                "HandoffControlPlane",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The `handoff` command: bench, coordinator, worker, demo.
         .executableTarget(
             name: "handoff",
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
+                "HandoffProto",
+                "HandoffControlPlane",
+                "HandoffWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Runs the built `handoff` executable as a child process in tests.
+        .target(name: "HandoffTestSupport", path: "Tests/HandoffTestSupport"),
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
         .testTarget(
             name: "HandoffDataPlaneTests",
-            dependencies: ["HandoffCore", "HandoffDataPlane", "CUCX"]
+            dependencies: ["HandoffCore", "HandoffDataPlane", "CUCX", "HandoffTestSupport"]
+        ),
+        .testTarget(
+            name: "HandoffControlPlaneTests",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffProto",
+                "HandoffControlPlane",
+                "HandoffWorker",
+                "HandoffTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
     ]
 )

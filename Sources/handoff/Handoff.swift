@@ -6,5 +6,8 @@ struct Handoff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handoff",
         abstract: "Moves LLM KV caches from prefill workers to decode workers.",
-        subcommands: [BenchCommand.self, BenchPeerCommand.self])
+        subcommands: [
+            DemoCommand.self, CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self,
+            BenchControlPlaneCommand.self, BenchPeerCommand.self,
+        ])
 }

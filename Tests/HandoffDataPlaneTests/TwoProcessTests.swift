@@ -1,6 +1,7 @@
 import Foundation
 import HandoffCore
 import HandoffDataPlane
+import HandoffTestSupport
 import Testing
 
 @Suite("UCX transfers between two processes", .serialized)

@@ -2,18 +2,18 @@ import Foundation
 import Glibc
 
 /// The `handoff` executable that `swift build` put next to this test binary, run as a child process.
-final class HandoffProcess {
-    enum Failure: Error {
+public final class HandoffProcess {
+    public enum Failure: Error {
         case missingExecutable(String)
         case closed
     }
 
-    let process = Process()
+    public let process = Process()
     private let toChild = Pipe()
     private let fromChild = Pipe()
 
     /// The path of `handoff` beside the test bundle.
-    static func executablePath() throws -> String {
+    public static func executablePath() throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         let own = String(decoding: buffer[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -22,7 +22,7 @@ final class HandoffProcess {
         return path
     }
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: try Self.executablePath())
         process.arguments = arguments
         process.standardInput = toChild
@@ -31,7 +31,7 @@ final class HandoffProcess {
     }
 
     /// Reads one line of the child's output (blocking a dispatch thread, not the test's task).
-    func readLine() async throws -> String {
+    public func readLine() async throws -> String {
         let handle = fromChild.fileHandleForReading
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
@@ -45,12 +45,12 @@ final class HandoffProcess {
         }
     }
 
-    func send(_ line: String) throws {
+    public func send(_ line: String) throws {
         try toChild.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Waits for exit and returns the whole remaining output and the exit status.
-    func finish() async throws -> (output: String, status: Int32) {
+    public func finish() async throws -> (output: String, status: Int32) {
         let handle = fromChild.fileHandleForReading
         let output = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
@@ -62,7 +62,7 @@ final class HandoffProcess {
         return (output, process.terminationStatus)
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     deinit {
         if process.isRunning {

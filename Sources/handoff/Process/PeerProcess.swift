@@ -7,11 +7,12 @@ final class PeerProcess {
     let channel: LineChannel
     private let process: Process
 
-    /// Starts `handoff <arguments>`.
-    init(arguments: [String]) throws {
+    /// Starts `handoff <arguments>`, with `environment` added to ours.
+    init(arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.ownExecutable())
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let toChild = Pipe()
         let fromChild = Pipe()
         process.standardInput = toChild
@@ -32,6 +33,14 @@ final class PeerProcess {
             process.waitUntilExit()
         }
         return process.terminationStatus
+    }
+
+    /// Whether the process is still running.
+    var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` (e.g. SIGTERM for a graceful stop, SIGKILL to simulate a crash).
+    func send(signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     deinit {

@@ -1,0 +1,77 @@
+import CoreMetrics
+
+/// The coordinator's Prometheus-facing metrics, through swift-metrics.
+///
+/// Transfer metrics are shaped like vLLM's NIXL connector metrics so existing dashboards map onto them:
+/// `handoff_kv_transfer_seconds` ≈ `nixl_xfer_time_seconds`, `handoff_kv_post_seconds` ≈ `nixl_post_time_seconds`,
+/// `handoff_kv_transfer_bytes` ≈ `nixl_bytes_transferred`, `handoff_kv_descriptors` ≈ `nixl_num_descriptors`,
+/// and the failed-transfer, failed-notification and expired-lease counters.
+public final class CoordinatorMetrics: Sendable {
+    let ttft: Timer
+    let components: [String: Timer]
+    let kvTransferSeconds: Timer
+    let kvPostSeconds: Timer
+    let kvTransferBytes: Recorder
+    let kvDescriptors: Recorder
+    let kvBytesTotal: Counter
+    let outcomes: [TicketState: Counter]
+    let failedTransfers: Counter
+    let failedNotifications: Counter
+    let expiredLeases: Counter
+    let decisionSeconds: Timer
+    let workerGauges: [String: Gauge]
+    let factory: any MetricsFactory
+
+    /// Metrics created through `factory` (by default the process-wide `MetricsSystem.factory`).
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        ttft = Timer(label: "handoff_ttft_seconds", factory: factory)
+        components = Dictionary(
+            uniqueKeysWithValues: ["queue", "prefill", "kv_transfer", "first_decode", "coordination"].map {
+                ($0, Timer(label: "handoff_ttft_component_seconds", dimensions: [("component", $0)], factory: factory))
+            })
+        kvTransferSeconds = Timer(label: "handoff_kv_transfer_seconds", factory: factory)
+        kvPostSeconds = Timer(label: "handoff_kv_post_seconds", factory: factory)
+        kvTransferBytes = Recorder(label: "handoff_kv_transfer_bytes", factory: factory)
+        kvDescriptors = Recorder(label: "handoff_kv_descriptors", factory: factory)
+        kvBytesTotal = Counter(label: "handoff_kv_transfer_bytes_total", factory: factory)
+        outcomes = Dictionary(
+            uniqueKeysWithValues: [TicketState.done, .failed, .expired].map {
+                ($0, Counter(label: "handoff_transfers_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
+            })
+        failedTransfers = Counter(label: "handoff_kv_failed_transfers_total", factory: factory)
+        failedNotifications = Counter(label: "handoff_kv_failed_notifications_total", factory: factory)
+        expiredLeases = Counter(label: "handoff_kv_expired_leases_total", factory: factory)
+        decisionSeconds = Timer(label: "handoff_decision_seconds", factory: factory)
+        var gauges: [String: Gauge] = [:]
+        for role in WorkerRole.allCases {
+            for state in ["live", "lost"] {
+                gauges["\(role.rawValue)/\(state)"] = Gauge(
+                    label: "handoff_workers", dimensions: [("role", role.rawValue), ("state", state)], factory: factory)
+            }
+        }
+        workerGauges = gauges
+    }
+
+    func completed(_ parts: TTFTComponents) {
+        ttft.recordNanoseconds(Int64(clamping: parts.ttft))
+        for (name, value) in parts.named where name != "ttft" {
+            components[name]?.recordNanoseconds(Int64(clamping: value))
+        }
+    }
+
+    func transferred(_ stats: TransferStats) {
+        kvTransferSeconds.recordNanoseconds(Int64(stats.totalSeconds * 1e9))
+        kvPostSeconds.recordNanoseconds(Int64(stats.postSeconds * 1e9))
+        kvTransferBytes.record(stats.bytes)
+        kvDescriptors.record(stats.descriptors)
+        kvBytesTotal.increment(by: stats.bytes)
+    }
+
+    func outcome(_ state: TicketState) { outcomes[state]?.increment() }
+    func transferFailed() { failedTransfers.increment() }
+    func notificationFailed() { failedNotifications.increment() }
+    func leaseExpired() { expiredLeases.increment() }
+    func decision(nanoseconds: UInt64) { decisionSeconds.recordNanoseconds(Int64(clamping: nanoseconds)) }
+    func workers(role: WorkerRole, state: String, count: Int) { workerGauges["\(role.rawValue)/\(state)"]?.record(count) }
+}

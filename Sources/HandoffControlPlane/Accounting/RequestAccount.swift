@@ -1,0 +1,20 @@
+/// One request's record: where it went, how it ended, and where its time to first token went.
+public struct RequestAccount: Sendable, Hashable {
+    public var requestID: String
+    /// The current (or last) attempt's ticket.
+    public var ticket: String
+    public var state: TicketState
+    /// Why it failed or expired; empty otherwise.
+    public var failure: String
+    public var prefill: WorkerIdentity?
+    public var decode: WorkerIdentity?
+    public var promptTokens: Int
+    public var attempts: Int
+    public var timeline: TicketTimeline
+    /// The transfer as the data plane reported it, once done.
+    public var transfer: TransferStats?
+    public var verified: Bool
+
+    /// The TTFT components, once the first token has come.
+    public var components: TTFTComponents? { timeline.components() }
+}

@@ -1,0 +1,88 @@
+extension Coordinator {
+    /// Admits a request: pairs a prefill and a decode worker, orders the prefill and the decode reservation.
+    ///
+    /// - Throws: `.unavailable` while shutting down; `.invalidArgument` for an empty id or a non-positive prompt;
+    ///   `.alreadyExists` for a request id in flight or still on record; `.resourceExhausted` when no compatible
+    ///   pair has room.
+    public func admit(_ request: AdmitRequest) throws(CoordinatorError) -> Admission {
+        let started = now()
+        guard admitting else { throw .unavailable("the coordinator is shutting down and admits no new requests") }
+        if request.requestID.isEmpty || request.requestID.utf8.count > 256 {
+            throw .invalidArgument("request id must be 1 to 256 bytes long")
+        }
+        if request.promptTokens <= 0 { throw .invalidArgument("prompt tokens must be positive, got \(request.promptTokens)") }
+        if activeRequests[request.requestID] != nil || accounts[request.requestID] != nil {
+            throw .alreadyExists("request id \(request.requestID) was already admitted")
+        }
+        var timeline = TicketTimeline(admitted: started)
+        timeline.admitted = started
+        let ticket = try startAttempt(
+            request: request, attempt: 1, timeline: timeline, contentSeed: contentSeed(request.requestID))
+        totals.admitted += 1
+        let decision = now() - started
+        recordDecision(nanoseconds: decision)
+        return Admission(
+            ticket: ticket.id, prefill: ticket.prefill, decode: ticket.decode, blocks: ticket.blocks,
+            decisionSeconds: Double(decision) / 1e9)
+    }
+
+    /// Pairs workers for one attempt, stores the ticket and sends its orders.
+    @discardableResult
+    func startAttempt(
+        request: AdmitRequest, attempt: Int, timeline: TicketTimeline, contentSeed: UInt64,
+        avoidPrefill: Set<String> = []
+    ) throws(CoordinatorError) -> Ticket {
+        let live = workers.values.filter(\.live)
+        guard let spec = live.first(where: { $0.registration.layout.model.lowercased() == request.model.lowercased() })?
+            .registration.layout
+        else {
+            throw .resourceExhausted("no live worker serves model \(request.model)")
+        }
+        let blocks = spec.blocks(forTokens: request.promptTokens)
+        let demand = PairingDemand(model: request.model, blocks: blocks, avoidPrefill: avoidPrefill)
+        guard
+            let pair = policy.choose(
+                demand, prefill: live.filter { $0.role == .prefill }.map { $0.candidate() },
+                decode: live.filter { $0.role == .decode }.map { $0.candidate() })
+        else {
+            throw .resourceExhausted(
+                "no compatible prefill and decode pair for model \(request.model) has \(blocks) free blocks "
+                    + "(\(request.promptTokens) tokens)")
+        }
+        nextTicket += 1
+        let time = now()
+        let ticket = Ticket(
+            id: "t\(nextTicket)", request: request, attempt: attempt, state: .admitted,
+            deadline: time + configuration.queueTimeout.nanoseconds, prefill: pair.prefill.identity,
+            decode: pair.decode.identity, blocks: blocks, contentSeed: contentSeed, timeline: timeline)
+        tickets[ticket.id] = ticket
+        activeRequests[request.requestID] = ticket.id
+        for identity in [ticket.prefill, ticket.decode] {
+            workers[identity.id]?.pendingBlocks += blocks
+            workers[identity.id]?.inFlight += 1
+        }
+        pairs[PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id), default: PairStats()].inFlight += 1
+        workers[ticket.prefill.id]?.send(
+            .prefill(
+                PrefillOrder(
+                    ticket: ticket.id, requestID: request.requestID, promptTokens: request.promptTokens, blocks: blocks,
+                    contentSeed: contentSeed, lease: configuration.lease)))
+        workers[ticket.decode.id]?.send(.reserve(ticket: ticket.id, blocks: blocks))
+        return ticket
+    }
+
+    /// The seed of a request's deterministic KV content: FNV-1a of its id.
+    func contentSeed(_ requestID: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in requestID.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    func recordDecision(nanoseconds: UInt64) {
+        decisionWindow.record(Double(nanoseconds) / 1e9)
+        metrics.decision(nanoseconds: nanoseconds)
+    }
+}

@@ -1,0 +1,143 @@
+extension Coordinator {
+    /// A request's KV could not be loaded: prefill again elsewhere under `recompute`, otherwise fail.
+    func loadFailed(_ ticketID: String, reason: String) {
+        guard let ticket = tickets[ticketID] else { return }
+        guard ticket.request.loadFailurePolicy == .recompute, ticket.attempt < configuration.maxAttempts, admitting else {
+            finish(ticketID, as: .failed, reason: reason)
+            return
+        }
+        endAttempt(ticket, releaseDecode: true, reason: reason)
+        var timeline = TicketTimeline(admitted: ticket.timeline.admitted)
+        timeline.admitted = ticket.timeline.admitted
+        do {
+            var next = try startAttempt(
+                request: ticket.request, attempt: ticket.attempt + 1, timeline: timeline, contentSeed: ticket.contentSeed,
+                avoidPrefill: ticket.failedPrefill.union([ticket.prefill.id]))
+            next.failedPrefill = ticket.failedPrefill.union([ticket.prefill.id])
+            tickets[next.id] = next
+            totals.recomputed += 1
+            logger.notice(
+                "recomputing request",
+                metadata: ["request": "\(ticket.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(reason)"])
+        } catch {
+            var failed = ticket
+            failed.state = .failed
+            retire(failed.account(state: .failed, failure: "\(reason); recompute found no pair: \(error)"))
+        }
+    }
+
+    /// Ends a ticket for good: frees what it held and files its account.
+    func finish(_ ticketID: String, as state: TicketState, reason: String) {
+        guard let ticket = tickets[ticketID] else { return }
+        endAttempt(ticket, releaseDecode: state != .done, reason: reason.isEmpty ? "request done" : reason)
+        if state == .done {
+            pairs[PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id), default: PairStats()].completed += 1
+        } else {
+            logger.warning(
+                "request \(state.rawValue)", metadata: ["request": "\(ticket.request.requestID)", "reason": "\(reason)"])
+        }
+        retire(ticket.account(state: state, failure: reason))
+    }
+
+    /// Removes an attempt's ticket and undoes its holds on both workers.
+    func endAttempt(_ ticket: Ticket, releaseDecode: Bool, reason: String) {
+        tickets[ticket.id] = nil
+        activeRequests[ticket.request.requestID] = nil
+        let key = PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id)
+        pairs[key]?.inFlight -= 1
+        for identity in [ticket.prefill, ticket.decode] where workers[identity.id]?.identity == identity {
+            workers[identity.id]?.inFlight -= 1
+        }
+        if ticket.sourceBlocks == nil, workers[ticket.prefill.id]?.identity == ticket.prefill {
+            workers[ticket.prefill.id]?.pendingBlocks -= ticket.blocks
+        }
+        if ticket.destinationBlocks == nil, workers[ticket.decode.id]?.identity == ticket.decode {
+            workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
+        }
+        if !ticket.prefillReleased {
+            tickets[ticket.id] = ticket
+            releasePrefill(ticket.id, reason: reason)
+            tickets[ticket.id] = nil
+        }
+        if releaseDecode, let decode = workers[ticket.decode.id], decode.identity == ticket.decode {
+            decode.send(.release(ticket: ticket.id, reason: reason))
+            if ticket.destinationBlocks != nil { workers[ticket.decode.id]?.reportedFree += ticket.blocks }
+        }
+    }
+
+    /// Tells the prefill worker to free the ticket's blocks.
+    func releasePrefill(_ ticketID: String, reason: String) {
+        guard var ticket = tickets[ticketID], !ticket.prefillReleased else { return }
+        ticket.prefillReleased = true
+        tickets[ticketID] = ticket
+        guard let prefill = workers[ticket.prefill.id], prefill.identity == ticket.prefill else { return }
+        prefill.send(.release(ticket: ticketID, reason: reason))
+        if ticket.sourceBlocks != nil { workers[ticket.prefill.id]?.reportedFree += ticket.blocks }
+    }
+
+    /// Files a finished request's account, updates totals and metrics, and wakes its waiters.
+    func retire(_ account: RequestAccount) {
+        activeRequests[account.requestID] = nil
+        accounts[account.requestID] = account
+        retiredOrder.append(account.requestID)
+        while accounts.count > configuration.retainedAccounts, retiredHead < retiredOrder.count {
+            accounts[retiredOrder[retiredHead]] = nil
+            retiredHead += 1
+        }
+        if retiredHead > 4096 && retiredHead * 2 > retiredOrder.count {
+            retiredOrder.removeFirst(retiredHead)
+            retiredHead = 0
+        }
+        switch account.state {
+        case .done:
+            totals.done += 1
+            if let transfer = account.transfer {
+                totals.kvBytes += transfer.bytes
+                totals.transports[transfer.transport, default: 0] += 1
+            }
+            if let components = account.components {
+                for (name, value) in components.named {
+                    componentWindows[name, default: RollingPercentiles(capacity: configuration.rollingWindow)]
+                        .record(Double(value) / 1e9)
+                }
+                metrics.completed(components)
+            }
+        case .expired: totals.expired += 1
+        default: totals.failed += 1
+        }
+        metrics.outcome(account.state)
+        if let waiting = waiters.removeValue(forKey: account.requestID) {
+            for continuation in waiting.values { continuation.resume(returning: account) }
+        }
+    }
+
+    /// Expires or fails every ticket whose deadline or lease has passed, and loses silent workers.
+    public func sweep() {
+        let time = now()
+        checkLiveness(at: time)
+        for ticket in tickets.values {
+            if let lease = ticket.leaseDeadline, time > lease, !ticket.prefillReleased {
+                metrics.leaseExpired()
+                finish(ticket.id, as: .expired, reason: "the lease on the prefill blocks ran out (\(configuration.lease)) before decode confirmed")
+                continue
+            }
+            guard time > ticket.deadline else { continue }
+            switch ticket.state {
+            case .admitted:
+                finish(ticket.id, as: .expired, reason: "prefill worker \(ticket.prefill) did not start within \(configuration.queueTimeout)")
+            case .prefilling:
+                finish(ticket.id, as: .expired, reason: "prefill on \(ticket.prefill) did not finish within \(configuration.prefillTimeout)")
+            case .ready:
+                metrics.transferFailed()
+                loadFailed(ticket.id, reason: "decode worker \(ticket.decode) did not reserve blocks within \(configuration.reserveTimeout)")
+            case .transferring:
+                metrics.transferFailed()
+                loadFailed(ticket.id, reason: "transfer stalled: no report from decode worker \(ticket.decode) within \(configuration.transferTimeout)")
+            case .decoding:
+                finish(ticket.id, as: .expired, reason: "no first token from \(ticket.decode) within \(configuration.firstTokenTimeout)")
+            case .done, .failed, .expired:
+                break
+            }
+        }
+    }
+}

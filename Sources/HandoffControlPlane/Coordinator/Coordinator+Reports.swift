@@ -1,0 +1,126 @@
+extension Coordinator {
+    /// Applies a worker's report about a ticket.
+    ///
+    /// - Throws: `.notFound` for an unknown (or finished) ticket; `.permissionDenied` when `sender` is not the
+    ///   ticket's worker for that report; `.failedPrecondition` when the ticket is in the wrong state;
+    ///   `.invalidArgument` / `.outOfRange` for a bad block list or transfer report. The ticket is unchanged then.
+    public func report(_ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity) throws(CoordinatorError) {
+        guard var ticket = tickets[ticketID] else {
+            throw .notFound("unknown ticket \(ticketID) (never issued, or already finished)")
+        }
+        let owner = event.sender == .prefill ? ticket.prefill : ticket.decode
+        guard sender == owner else {
+            throw .permissionDenied(
+                "\(event.name) for ticket \(ticketID) must come from its \(event.sender.rawValue) worker \(owner), not \(sender)")
+        }
+        let time = now()
+        switch event {
+        case .prefillStarted:
+            try expect(ticket, in: [.admitted], for: event)
+            ticket.state = .prefilling
+            ticket.timeline.prefillStarted = time
+            ticket.deadline = time + configuration.prefillTimeout.nanoseconds
+            tickets[ticketID] = ticket
+        case let .prefillDone(sourceBlocks):
+            try expect(ticket, in: [.admitted, .prefilling], for: event)
+            try checkBlocks(sourceBlocks, of: ticket, in: ticket.prefill, what: "source")
+            if ticket.timeline.prefillStarted == nil { ticket.timeline.prefillStarted = time }
+            ticket.timeline.prefillDone = time
+            ticket.sourceBlocks = sourceBlocks
+            ticket.state = .ready
+            ticket.deadline = time + configuration.reserveTimeout.nanoseconds
+            ticket.leaseDeadline = time + configuration.lease.nanoseconds
+            workers[ticket.prefill.id]?.pendingBlocks -= ticket.blocks
+            workers[ticket.prefill.id]?.reportedFree -= ticket.blocks
+            tickets[ticketID] = ticket
+            issuePullIfReady(ticketID)
+            recordDecision(nanoseconds: now() - time)
+        case let .reserved(destinationBlocks):
+            try expect(ticket, in: [.admitted, .prefilling, .ready], for: event)
+            if ticket.destinationBlocks != nil {
+                throw .failedPrecondition("ticket \(ticketID) already has destination blocks")
+            }
+            try checkBlocks(destinationBlocks, of: ticket, in: ticket.decode, what: "destination")
+            ticket.destinationBlocks = destinationBlocks
+            workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
+            workers[ticket.decode.id]?.reportedFree -= ticket.blocks
+            tickets[ticketID] = ticket
+            issuePullIfReady(ticketID)
+        case let .transferDone(stats, verified):
+            try expect(ticket, in: [.transferring], for: event)
+            let expectedBytes = ticket.blocks * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
+            if stats.bytes != expectedBytes {
+                throw .invalidArgument(
+                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(ticket.blocks) blocks are \(expectedBytes) B")
+            }
+            if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0 && stats.totalSeconds.isFinite) {
+                throw .invalidArgument("ticket \(ticketID): transfer times must be finite and non-negative")
+            }
+            guard verified else {
+                metrics.transferFailed()
+                loadFailed(ticketID, reason: "decode worker \(sender) found the pulled KV did not match")
+                return
+            }
+            ticket.timeline.transferDone = time
+            ticket.timeline.kvTransferMeasured = UInt64(stats.totalSeconds * 1e9)
+            ticket.transfer = stats
+            ticket.verified = true
+            ticket.state = .decoding
+            ticket.deadline = time + configuration.firstTokenTimeout.nanoseconds
+            tickets[ticketID] = ticket
+            releasePrefill(ticketID, reason: "decode confirmed the transfer")
+            metrics.transferred(stats)
+        case let .transferFailed(reason):
+            try expect(ticket, in: [.admitted, .prefilling, .ready, .transferring], for: event)
+            metrics.transferFailed()
+            loadFailed(ticketID, reason: "decode worker \(sender) could not load the KV: \(reason)")
+        case let .firstToken(decodeSeconds):
+            try expect(ticket, in: [.decoding], for: event)
+            if !(decodeSeconds >= 0 && decodeSeconds.isFinite) {
+                throw .invalidArgument("ticket \(ticketID): decode seconds must be finite and non-negative")
+            }
+            ticket.timeline.firstToken = time
+            tickets[ticketID] = ticket
+            finish(ticketID, as: .done, reason: "")
+        }
+    }
+
+    private func expect(_ ticket: Ticket, in states: Set<TicketState>, for event: ProgressEvent) throws(CoordinatorError) {
+        guard states.contains(ticket.state) else {
+            throw .failedPrecondition(
+                "\(event.name) for ticket \(ticket.id) does not fit its state \(ticket.state.rawValue)")
+        }
+    }
+
+    /// A block list must have one id per ticket block, each inside the worker's pool, none twice.
+    private func checkBlocks(_ blocks: [Int], of ticket: Ticket, in worker: WorkerIdentity, what: String) throws(CoordinatorError) {
+        guard blocks.count == ticket.blocks else {
+            throw .invalidArgument("ticket \(ticket.id): \(blocks.count) \(what) blocks, the prompt needs \(ticket.blocks)")
+        }
+        let capacity = workers[worker.id]?.registration.layout.numBlocks ?? 0
+        if let bad = blocks.first(where: { $0 < 0 || $0 >= capacity }) {
+            throw .outOfRange("ticket \(ticket.id): \(what) block \(bad) is outside worker \(worker.id)'s pool of \(capacity) blocks")
+        }
+        if Set(blocks).count != blocks.count {
+            throw .invalidArgument("ticket \(ticket.id): \(what) block list names a block twice")
+        }
+    }
+
+    /// Sends the pull once prefill is done and the decode worker has its blocks.
+    private func issuePullIfReady(_ ticketID: String) {
+        guard var ticket = tickets[ticketID], ticket.state == .ready, let source = ticket.sourceBlocks,
+            let destination = ticket.destinationBlocks, let prefill = workers[ticket.prefill.id]
+        else { return }
+        let time = now()
+        ticket.state = .transferring
+        ticket.timeline.pullSent = time
+        ticket.deadline = time + configuration.transferTimeout.nanoseconds
+        tickets[ticketID] = ticket
+        workers[ticket.decode.id]?.send(
+            .pull(
+                PullOrder(
+                    ticket: ticketID, source: ticket.prefill, sourceDescriptor: prefill.registration.descriptor,
+                    sourceBlocks: source, destinationBlocks: destination, contentSeed: ticket.contentSeed,
+                    promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9)))
+    }
+}

@@ -1,0 +1,133 @@
+import HandoffDataPlane
+
+extension Coordinator {
+    /// Registers a worker instance whose session pushes instructions into `outbox`.
+    ///
+    /// Sends `registered` to it, then announces compatible prefill workers to every decode worker involved so that
+    /// data-plane connections come up now rather than on a request's path.
+    ///
+    /// - Throws: `.invalidArgument` for an empty id, a layout that contradicts itself, its model or its descriptor,
+    ///   or a hash that is not the spec's; `.alreadyExists` when a live instance already holds the id.
+    public func register(
+        _ registration: WorkerRegistration, outbox: AsyncStream<WorkerInstruction>.Continuation
+    ) throws(CoordinatorError) {
+        try Self.validate(registration)
+        let identity = registration.identity
+        if let existing = workers[identity.id], existing.live {
+            throw .alreadyExists(
+                "worker id \(identity.id) is held by live instance \(existing.identity); a restarted worker registers "
+                    + "once the old session has ended")
+        }
+        let record = WorkerRecord(
+            registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(), reportedFree: registration.layout.numBlocks)
+        workers[identity.id] = record
+        record.send(.registered(heartbeatInterval: configuration.heartbeatInterval))
+        logger.info(
+            "worker registered",
+            metadata: [
+                "worker": "\(identity)", "role": "\(registration.role.rawValue)", "model": "\(registration.layout.model)",
+                "blocks": "\(registration.layout.numBlocks)", "node": "\(registration.node)",
+            ])
+        announce(record)
+        publishWorkerGauges()
+    }
+
+    /// Records a heartbeat from `identity`; ignored when that instance is no longer registered.
+    public func heartbeat(_ identity: WorkerIdentity, freeBlocks: Int, queueDepth: Int) {
+        guard var record = workers[identity.id], record.identity == identity, record.live else { return }
+        record.lastHeartbeat = now()
+        record.reportedFree = max(0, freeBlocks)
+        record.queueDepth = max(0, queueDepth)
+        workers[identity.id] = record
+    }
+
+    /// The worker's session ended (stream closed, process gone): the instance is lost.
+    public func sessionEnded(_ identity: WorkerIdentity, reason: String) {
+        loseWorker(identity, reason: reason)
+    }
+
+    /// Takes an instance out of service: peers are told, its tickets are re-paired or failed.
+    func loseWorker(_ identity: WorkerIdentity, reason: String) {
+        guard var record = workers[identity.id], record.identity == identity, record.live else { return }
+        record.live = false
+        record.lostReason = reason
+        record.outbox.finish()
+        workers[identity.id] = record
+        logger.warning("worker lost", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
+        if record.role == .prefill {
+            for peer in workers.values where peer.live && peer.role == .decode
+                && peer.registration.compatibility == record.registration.compatibility {
+                peer.send(.peerDown(identity, reason: reason))
+            }
+        }
+        for ticket in tickets.values where ticket.prefill == identity || ticket.decode == identity {
+            loadFailed(ticket.id, reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")
+        }
+        publishWorkerGauges()
+    }
+
+    /// Sends the new worker's peers to it (decode) or it to its peers (prefill).
+    private func announce(_ record: WorkerRecord) {
+        let compatible = workers.values.filter {
+            $0.live && $0.role == record.role.counterpart && $0.registration.compatibility == record.registration.compatibility
+        }
+        switch record.role {
+        case .decode:
+            for prefill in compatible { record.send(.peerUp(prefill.announcement)) }
+        case .prefill:
+            for decode in compatible { decode.send(.peerUp(record.announcement)) }
+        }
+    }
+
+    /// Declares lost every live worker whose last heartbeat is older than the liveness timeout.
+    func checkLiveness(at time: UInt64) {
+        let timeout = configuration.livenessTimeout.nanoseconds
+        for record in workers.values where record.live && time > record.lastHeartbeat && time - record.lastHeartbeat > timeout {
+            loseWorker(record.identity, reason: "no heartbeat for \(configuration.livenessTimeout)")
+        }
+    }
+
+    func publishWorkerGauges() {
+        for role in WorkerRole.allCases {
+            let live = workers.values.filter { $0.role == role && $0.live }.count
+            let lost = workers.values.filter { $0.role == role && !$0.live }.count
+            metrics.workers(role: role, state: "live", count: live)
+            metrics.workers(role: role, state: "lost", count: lost)
+        }
+    }
+
+    static func validate(_ registration: WorkerRegistration) throws(CoordinatorError) {
+        let identity = registration.identity
+        if identity.id.isEmpty || identity.id.utf8.count > 256 {
+            throw .invalidArgument("worker id must be 1 to 256 bytes long")
+        }
+        let problems = registration.layout.contradictions()
+        if !problems.isEmpty {
+            throw .invalidArgument("worker \(identity.id): layout rejected: " + problems.joined(separator: "; "))
+        }
+        let expectedHash = CompatibilityHash.of(registration.layout)
+        if registration.compatibility != expectedHash {
+            throw .invalidArgument(
+                "worker \(identity.id): compatibility hash \(registration.compatibility) is not the hash of its declared "
+                    + "layout (\(expectedHash)); are both sides the same Handoff protocol version?")
+        }
+        let descriptor: PoolDescriptor
+        do {
+            descriptor = try PoolDescriptor(decoding: registration.descriptor)
+        } catch {
+            throw .invalidArgument("worker \(identity.id): data-plane descriptor rejected: \(error)")
+        }
+        guard let layout = try? registration.layout.layout(), descriptor.layout == layout else {
+            throw .invalidArgument(
+                "worker \(identity.id): the descriptor's pool layout (\(descriptor.layout.numBlocks) blocks of "
+                    + "\(descriptor.layout.geometry.blockBytes) B) is not the declared one")
+        }
+    }
+}
+
+extension WorkerRecord {
+    var announcement: PeerAnnouncement {
+        PeerAnnouncement(
+            identity: identity, descriptor: registration.descriptor, node: registration.node, rack: registration.rack)
+    }
+}

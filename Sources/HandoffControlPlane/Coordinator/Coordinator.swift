@@ -1,0 +1,116 @@
+import HandoffDataPlane
+import Logging
+
+/// The control plane's single source of truth: registered workers, tickets in flight, finished accounts.
+///
+/// Workers register over a session and get instructions pushed to their outbox; the router admits requests;
+/// workers report progress. Every call either changes state consistently or throws a `CoordinatorError` and
+/// changes nothing. `run()` enforces deadlines and liveness until cancelled.
+public actor Coordinator {
+    public let configuration: CoordinatorConfiguration
+    let policy: any PairingPolicy
+    let metrics: CoordinatorMetrics
+    let logger: Logger
+    let clock: @Sendable () -> UInt64
+
+    var workers: [String: WorkerRecord] = [:]
+    var tickets: [String: Ticket] = [:]
+    /// Request id → ticket id of the active attempt.
+    var activeRequests: [String: String] = [:]
+    /// Finished requests, oldest first in `retiredOrder`.
+    var accounts: [String: RequestAccount] = [:]
+    var retiredOrder: [String] = []
+    var retiredHead = 0
+    var waiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]
+    var nextWaiter: UInt64 = 0
+    var nextTicket: UInt64 = 0
+    var admitting = true
+    var pairs: [PairKey: PairStats] = [:]
+
+    var totals = Totals()
+    var componentWindows: [String: RollingPercentiles] = [:]
+    var decisionWindow: RollingPercentiles
+
+    /// - Parameters:
+    ///   - metrics: where counters and histograms go (a Prometheus registry in the service).
+    ///   - clock: monotonic nanoseconds; tests may drive their own.
+    public init(
+        configuration: CoordinatorConfiguration = CoordinatorConfiguration(),
+        policy: any PairingPolicy = DefaultPairingPolicy(),
+        metrics: CoordinatorMetrics = CoordinatorMetrics(),
+        logger: Logger = Logger(label: "handoff.coordinator"),
+        clock: @escaping @Sendable () -> UInt64 = { MonotonicClock.nanos() }
+    ) {
+        self.configuration = configuration
+        self.policy = policy
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+        self.decisionWindow = RollingPercentiles(capacity: configuration.rollingWindow)
+    }
+
+    /// Checks deadlines and liveness every `sweepInterval` until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.sweepInterval)
+            sweep()
+        }
+    }
+
+    /// Stops admitting, waits up to `grace` for tickets in flight to finish, then fails the rest with a reason.
+    public func shutDown(grace: Duration) async {
+        admitting = false
+        logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(tickets.count)"])
+        let deadline = clock() + grace.nanoseconds
+        while !tickets.isEmpty && clock() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for ticketID in Array(tickets.keys) {
+            finish(ticketID, as: .failed, reason: "coordinator shut down before the request finished")
+        }
+        for identity in workers.values.filter(\.live).map(\.identity) {
+            loseWorker(identity, reason: "coordinator shut down")
+        }
+    }
+
+    /// Whether new requests are admitted.
+    public var isAdmitting: Bool { admitting }
+
+    func now() -> UInt64 { clock() }
+
+    struct Totals {
+        var admitted = 0
+        var done = 0
+        var failed = 0
+        var expired = 0
+        var recomputed = 0
+        var kvBytes = 0
+        var transports: [String: Int] = [:]
+    }
+
+    struct PairKey: Hashable {
+        var prefill: String
+        var decode: String
+    }
+
+    struct PairStats {
+        var inFlight = 0
+        var completed = 0
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at `UInt64.max` and 0.
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return .max }
+        return whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).overflow ? .max : whole + UInt64(attoseconds / 1_000_000_000)
+    }
+
+    /// The duration in seconds.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

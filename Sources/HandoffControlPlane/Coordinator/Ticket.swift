@@ -1,0 +1,31 @@
+/// One attempt at moving a request's KV from a prefill worker to a decode worker.
+struct Ticket {
+    var id: String
+    var request: AdmitRequest
+    var attempt: Int
+    var state: TicketState
+    /// When the current state's deadline passes (coordinator clock, ns).
+    var deadline: UInt64
+    /// When the prefill worker's hold on the blocks ends, once prefill is done.
+    var leaseDeadline: UInt64?
+    var prefill: WorkerIdentity
+    var decode: WorkerIdentity
+    var blocks: Int
+    var contentSeed: UInt64
+    var sourceBlocks: [Int]?
+    var destinationBlocks: [Int]?
+    var timeline: TicketTimeline
+    var transfer: TransferStats?
+    var verified = false
+    /// The prefill worker has been told to free the blocks.
+    var prefillReleased = false
+    /// Prefill workers whose attempts at this request failed.
+    var failedPrefill: Set<String> = []
+
+    func account(state: TicketState? = nil, failure: String = "") -> RequestAccount {
+        RequestAccount(
+            requestID: request.requestID, ticket: id, state: state ?? self.state, failure: failure, prefill: prefill,
+            decode: decode, promptTokens: request.promptTokens, attempts: attempt, timeline: timeline,
+            transfer: transfer, verified: verified)
+    }
+}

@@ -1,0 +1,37 @@
+/// The coordinator's view of one registered worker instance.
+struct WorkerRecord {
+    var registration: WorkerRegistration
+    /// Instructions to the worker's session.
+    var outbox: AsyncStream<WorkerInstruction>.Continuation
+    /// Counts instructions that could not be delivered.
+    var metrics: CoordinatorMetrics
+    var live = true
+    var lostReason = ""
+    var lastHeartbeat: UInt64
+    /// Free blocks as of the last heartbeat, adjusted by what the coordinator learned since.
+    var reportedFree: Int
+    /// Blocks promised to admitted tickets that the worker has not allocated yet.
+    var pendingBlocks = 0
+    var queueDepth = 0
+    /// Tickets in flight on this worker.
+    var inFlight = 0
+
+    var identity: WorkerIdentity { registration.identity }
+    var role: WorkerRole { registration.role }
+
+    /// Blocks the worker can still take.
+    var effectiveFree: Int { max(0, reportedFree - pendingBlocks) }
+
+    func candidate() -> PairingCandidate {
+        PairingCandidate(
+            identity: identity, role: role, model: registration.layout.model,
+            compatibility: registration.compatibility, node: registration.node, rack: registration.rack,
+            freeBlocks: effectiveFree, load: inFlight + queueDepth)
+    }
+
+    /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone.
+    func send(_ instruction: WorkerInstruction) {
+        guard live else { return }
+        if case .terminated = outbox.yield(instruction) { metrics.notificationFailed() }
+    }
+}

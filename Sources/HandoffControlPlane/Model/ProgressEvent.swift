@@ -1,0 +1,35 @@
+/// A worker's report about one ticket.
+public enum ProgressEvent: Sendable, Hashable {
+    /// Prefill left the worker's queue and began computing.
+    case prefillStarted
+    /// Prefill finished; the prompt's KV is in these source blocks, in token order.
+    case prefillDone(sourceBlocks: [Int])
+    /// The decode worker allocated these destination blocks, in token order.
+    case reserved(destinationBlocks: [Int])
+    /// The decode worker pulled the KV; `verified` says every block was checked.
+    case transferDone(TransferStats, verified: Bool)
+    /// The decode worker could not load the KV.
+    case transferFailed(reason: String)
+    /// The decode worker produced the first token; `decodeSeconds` is the step as it measured it.
+    case firstToken(decodeSeconds: Double)
+
+    /// A short name for logs and errors.
+    public var name: String {
+        switch self {
+        case .prefillStarted: "prefill started"
+        case .prefillDone: "prefill done"
+        case .reserved: "reserved"
+        case .transferDone: "transfer done"
+        case .transferFailed: "transfer failed"
+        case .firstToken: "first token"
+        }
+    }
+
+    /// The role that may send this report.
+    public var sender: WorkerRole {
+        switch self {
+        case .prefillStarted, .prefillDone: .prefill
+        case .reserved, .transferDone, .transferFailed, .firstToken: .decode
+        }
+    }
+}

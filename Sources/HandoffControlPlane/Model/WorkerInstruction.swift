@@ -1,0 +1,82 @@
+/// What the coordinator tells a worker on its session.
+public enum WorkerInstruction: Sendable, Hashable {
+    /// The session is open; heartbeat at this interval.
+    case registered(heartbeatInterval: Duration)
+    /// A compatible worker on the other side is up: connect the data plane to it now, off any request's path.
+    case peerUp(PeerAnnouncement)
+    /// That instance is gone; drop its connection and never use its keys again.
+    case peerDown(WorkerIdentity, reason: String)
+    /// Compute a prompt and hold its blocks until `release` or the lease ends.
+    case prefill(PrefillOrder)
+    /// Allocate destination blocks for a ticket.
+    case reserve(ticket: String, blocks: Int)
+    /// Pull KV from a prefill worker into the reserved blocks.
+    case pull(PullOrder)
+    /// The ticket is over: free its blocks.
+    case release(ticket: String, reason: String)
+    /// A report sent on the session was refused (gRPC status code and message).
+    case rejected(ticket: String, code: Int, message: String)
+}
+
+/// A peer worker and the descriptor to reach it with.
+public struct PeerAnnouncement: Sendable, Hashable {
+    public var identity: WorkerIdentity
+    public var descriptor: [UInt8]
+    public var node: String
+    public var rack: String
+
+    public init(identity: WorkerIdentity, descriptor: [UInt8], node: String, rack: String) {
+        self.identity = identity
+        self.descriptor = descriptor
+        self.node = node
+        self.rack = rack
+    }
+}
+
+/// The prefill side of a ticket.
+public struct PrefillOrder: Sendable, Hashable {
+    public var ticket: String
+    public var requestID: String
+    public var promptTokens: Int
+    public var blocks: Int
+    /// Seed of the request's deterministic KV content (simulated engines write it, decode verifies it).
+    public var contentSeed: UInt64
+    /// How long the worker keeps the blocks if no release comes.
+    public var lease: Duration
+
+    public init(ticket: String, requestID: String, promptTokens: Int, blocks: Int, contentSeed: UInt64, lease: Duration) {
+        self.ticket = ticket
+        self.requestID = requestID
+        self.promptTokens = promptTokens
+        self.blocks = blocks
+        self.contentSeed = contentSeed
+        self.lease = lease
+    }
+}
+
+/// The decode side of a ticket, once prefill is done.
+public struct PullOrder: Sendable, Hashable {
+    public var ticket: String
+    public var source: WorkerIdentity
+    public var sourceDescriptor: [UInt8]
+    public var sourceBlocks: [Int]
+    public var destinationBlocks: [Int]
+    public var contentSeed: UInt64
+    public var promptTokens: Int
+    /// The data plane gives up after this long.
+    public var timeout: Duration
+
+    public init(
+        ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int], destinationBlocks: [Int],
+        contentSeed: UInt64, promptTokens: Int, timeout: Duration
+    ) {
+        self.ticket = ticket
+        self.source = source
+        self.sourceDescriptor = sourceDescriptor
+        self.sourceBlocks = sourceBlocks
+        self.destinationBlocks = destinationBlocks
+        self.contentSeed = contentSeed
+        self.promptTokens = promptTokens
+        self.timeout = timeout
+    }
+}

@@ -1,0 +1,79 @@
+import HandoffProto
+
+extension TransferStats {
+    public init(proto: Handoff_V1_TransferStats) {
+        self.init(
+            bytes: Int(clamping: proto.bytes), ops: Int(proto.ops), descriptors: Int(proto.descriptors),
+            transport: proto.transport, lowerTransports: proto.lowerTransports, postSeconds: proto.postSeconds,
+            completionSeconds: proto.completionSeconds)
+    }
+
+    public var proto: Handoff_V1_TransferStats {
+        var message = Handoff_V1_TransferStats()
+        message.bytes = UInt64(clamping: bytes)
+        message.ops = UInt32(clamping: ops)
+        message.descriptors = UInt32(clamping: descriptors)
+        message.transport = transport
+        message.lowerTransports = lowerTransports
+        message.postSeconds = postSeconds
+        message.completionSeconds = completionSeconds
+        return message
+    }
+}
+
+extension ProgressEvent {
+    /// The event and the ticket it is about.
+    ///
+    /// - Throws: `ProtocolError` for a report with no kind or no ticket.
+    public static func from(proto: Handoff_V1_ProgressReport) throws(ProtocolError) -> (ticket: String, event: ProgressEvent) {
+        let result: (String, ProgressEvent)
+        switch proto.kind {
+        case let .prefillStarted(message): result = (message.ticket, .prefillStarted)
+        case let .prefillDone(message): result = (message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init)))
+        case let .reserved(message): result = (message.ticket, .reserved(destinationBlocks: message.destinationBlocks.map(Int.init)))
+        case let .transferDone(message):
+            result = (message.ticket, .transferDone(TransferStats(proto: message.stats), verified: message.verified))
+        case let .transferFailed(message): result = (message.ticket, .transferFailed(reason: message.reason))
+        case let .firstToken(message): result = (message.ticket, .firstToken(decodeSeconds: message.decodeSeconds))
+        case nil: throw ProtocolError("progress report without a kind")
+        }
+        if result.0.isEmpty { throw ProtocolError("progress report without a ticket") }
+        return result
+    }
+
+    /// The report message for `ticket`.
+    public func proto(ticket: String) -> Handoff_V1_ProgressReport {
+        var report = Handoff_V1_ProgressReport()
+        switch self {
+        case .prefillStarted:
+            report.prefillStarted = .with { $0.ticket = ticket }
+        case let .prefillDone(blocks):
+            report.prefillDone = .with {
+                $0.ticket = ticket
+                $0.sourceBlocks = blocks.map { UInt32(clamping: $0) }
+            }
+        case let .reserved(blocks):
+            report.reserved = .with {
+                $0.ticket = ticket
+                $0.destinationBlocks = blocks.map { UInt32(clamping: $0) }
+            }
+        case let .transferDone(stats, verified):
+            report.transferDone = .with {
+                $0.ticket = ticket
+                $0.stats = stats.proto
+                $0.verified = verified
+            }
+        case let .transferFailed(reason):
+            report.transferFailed = .with {
+                $0.ticket = ticket
+                $0.reason = reason
+            }
+        case let .firstToken(seconds):
+            report.firstToken = .with {
+                $0.ticket = ticket
+                $0.decodeSeconds = seconds
+            }
+        }
+        return report
+    }
+}

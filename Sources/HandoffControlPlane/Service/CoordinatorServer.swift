@@ -1,0 +1,91 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The coordinator process as a swift-service-lifecycle `Service`: the gRPC API, the deadline sweeper and the
+/// Prometheus endpoint. On graceful shutdown (SIGINT/SIGTERM through a `ServiceGroup`) it stops admitting, lets
+/// tickets in flight finish for `shutdownGrace`, fails the rest with a reason, and returns.
+public struct CoordinatorServer: Service {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Where `/metrics` is served; nil for no endpoint.
+        public var metricsHost: String?
+        public var metricsPort: Int
+        public var token: BearerToken
+        public var shutdownGrace: Duration
+
+        public init(host: String, port: Int, metricsHost: String?, metricsPort: Int, token: BearerToken, shutdownGrace: Duration = .seconds(10)) {
+            self.host = host
+            self.port = port
+            self.metricsHost = metricsHost
+            self.metricsPort = metricsPort
+            self.token = token
+            self.shutdownGrace = shutdownGrace
+        }
+    }
+
+    public let configuration: Configuration
+    public let coordinator: Coordinator
+    public let registry: PrometheusCollectorRegistry
+    let logger: Logger
+    let onListening: @Sendable (_ grpcPort: Int, _ metricsPort: Int?) -> Void
+
+    /// - Parameter onListening: called once with the bound ports (useful with port 0).
+    public init(
+        configuration: Configuration, coordinator: Coordinator, registry: PrometheusCollectorRegistry,
+        logger: Logger = Logger(label: "handoff.coordinator"),
+        onListening: @escaping @Sendable (_ grpcPort: Int, _ metricsPort: Int?) -> Void = { _, _ in }
+    ) {
+        self.configuration = configuration
+        self.coordinator = coordinator
+        self.registry = registry
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: .plaintext)
+        let server = GRPCServer(
+            transport: transport, services: [CoordinatorService(coordinator: coordinator)],
+            interceptors: [BearerTokenServerInterceptor(token: configuration.token)])
+        let coordinator = self.coordinator
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            group.addTask { await coordinator.run() }
+            let metricsPort = AsyncStream.makeStream(of: Int.self)
+            if let metricsHost = configuration.metricsHost {
+                let endpoint = MetricsEndpoint(registry: registry, host: metricsHost, port: configuration.metricsPort)
+                group.addTask {
+                    defer { metricsPort.continuation.finish() }
+                    try await endpoint.run { port in
+                        metricsPort.continuation.yield(port)
+                        metricsPort.continuation.finish()
+                    }
+                }
+            } else {
+                metricsPort.continuation.finish()
+            }
+            guard let address = try await transport.listeningAddress.ipv4 else {
+                throw RPCError(code: .internalError, message: "the gRPC server is not listening on IPv4")
+            }
+            var boundMetrics: Int?
+            for await port in metricsPort.stream { boundMetrics = port }
+            if configuration.metricsHost != nil && boundMetrics == nil {
+                try await group.next()  // the metrics endpoint failed to bind: surface its error
+            }
+            logger.info("coordinator listening", metadata: ["grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")"])
+            onListening(address.port, boundMetrics)
+
+            try? await gracefulShutdown()
+            await coordinator.shutDown(grace: configuration.shutdownGrace)
+            server.beginGracefulShutdown()
+            try await group.next()
+            group.cancelAll()
+        }
+        logger.info("coordinator stopped")
+    }
+}

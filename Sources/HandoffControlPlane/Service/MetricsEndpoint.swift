@@ -1,0 +1,77 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+
+/// A small HTTP server for Prometheus: `GET /metrics` returns the registry in the text exposition format,
+/// `GET /healthz` returns `ok`.
+public struct MetricsEndpoint: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let host: String
+    public let port: Int
+    let logger: Logger
+
+    public init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger = Logger(label: "handoff.metrics")) {
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Serves until cancelled; `onListening` gets the bound port.
+    public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        onListening(server.channel.localAddress?.port ?? port)
+        try await withTaskCancellationHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await serve(connection) }
+                    }
+                }
+            }
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var path = ""
+                for try await part in inbound {
+                    switch part {
+                    case let .head(head): path = head.uri
+                    case .body: break
+                    case .end:
+                        let (status, body, type) = response(for: path)
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: type)
+                        headers.add(name: "Content-Length", value: "\(body.count)")
+                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
+                        try await outbound.write(.end(nil))
+                    }
+                }
+            }
+        } catch {
+            logger.debug("metrics connection ended: \(error)")
+        }
+    }
+
+    private func response(for path: String) -> (HTTPResponseStatus, [UInt8], String) {
+        switch path.split(separator: "?").first.map(String.init) ?? path {
+        case "/metrics": (.ok, registry.emitToBuffer(), "text/plain; version=0.0.4; charset=utf-8")
+        case "/healthz": (.ok, Array("ok\n".utf8), "text/plain")
+        default: (.notFound, Array("not found; try /metrics\n".utf8), "text/plain")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import GRPCCore
+import HandoffControlPlane
+import HandoffProto
+import Logging
+import Synchronization
+
+/// A worker's session with the coordinator: the part an inference engine's KV connector embeds.
+///
+/// `run` opens the Session stream, registers, heartbeats with the engine's load, and hands every instruction to
+/// the engine in order. The engine answers with `report`. One session runs at a time; after it ends (coordinator
+/// restart, network), call `run` again: the worker registers anew.
+public final class WorkerSession: Sendable {
+    public let registration: WorkerRegistration
+    public let coordinator: CoordinatorAddress
+    let logger: Logger
+    /// The stream of the session now open, if any.
+    private let outbox = Mutex<AsyncStream<Handoff_V1_WorkerMessage>.Continuation?>(nil)
+
+    public init(registration: WorkerRegistration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
+        self.registration = registration
+        self.coordinator = coordinator
+        self.logger = logger
+    }
+
+    /// Runs one session until the coordinator ends it.
+    ///
+    /// - Parameters:
+    ///   - load: the engine's current load, read for every heartbeat.
+    ///   - handle: called for each instruction, in order; it should hand long work off rather than block.
+    /// - Throws: the coordinator's `RPCError` when it refuses the registration, or a transport error.
+    public func run(
+        load: @escaping @Sendable () async -> WorkerLoad,
+        handle: @escaping @Sendable (WorkerInstruction) async -> Void
+    ) async throws {
+        let (messages, continuation) = AsyncStream.makeStream(of: Handoff_V1_WorkerMessage.self)
+        continuation.yield(.with { $0.register = registration.proto })
+        outbox.withLock { $0 = continuation }
+        defer {
+            continuation.finish()
+            outbox.withLock { $0 = nil }
+        }
+        let logger = self.logger
+        try await withCoordinatorClient(coordinator) { client in
+            let request = StreamingClientRequest(of: Handoff_V1_WorkerMessage.self) { writer in
+                for await message in messages { try await writer.write(message) }
+            }
+            try await client.session(request: request) { response in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for try await message in response.messages {
+                        let instruction: WorkerInstruction
+                        do {
+                            instruction = try WorkerInstruction(proto: message)
+                        } catch {
+                            logger.warning("ignoring a malformed instruction: \(error)")
+                            continue
+                        }
+                        if case let .registered(interval) = instruction {
+                            group.addTask {
+                                while !Task.isCancelled {
+                                    let current = await load()
+                                    continuation.yield(.with {
+                                        $0.heartbeat = .with {
+                                            $0.freeBlocks = UInt32(clamping: current.freeBlocks)
+                                            $0.queueDepth = UInt32(clamping: current.queueDepth)
+                                        }
+                                    })
+                                    try await Task.sleep(for: interval)
+                                }
+                            }
+                        }
+                        await handle(instruction)
+                    }
+                    continuation.finish()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    /// Sends a progress report on the open session; returns false when no session is open.
+    @discardableResult
+    public func report(_ event: ProgressEvent, ticket: String) -> Bool {
+        let message = Handoff_V1_WorkerMessage.with { $0.report = event.proto(ticket: ticket) }
+        return outbox.withLock { continuation in
+            guard let continuation else { return false }
+            if case .enqueued = continuation.yield(message) { return true }
+            return false
+        }
+    }
+}

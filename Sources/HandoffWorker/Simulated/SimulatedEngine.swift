@@ -1,0 +1,109 @@
+import HandoffControlPlane
+import HandoffDataPlane
+import Logging
+
+/// A stand-in for an inference engine on top of the worker library: a real KV pool, a free list, a prefill timing
+/// model that writes each request's deterministic content layer by layer, and a decode side that pulls through
+/// the data plane, verifies every block and reports the first token.
+public actor SimulatedEngine {
+    public let configuration: SimulatedWorkerConfiguration
+    let pool: LocalPool
+    let session: WorkerSession
+    let puller: KVPuller
+    let logger: Logger
+    var allocator: BlockAllocator
+    /// Blocks held per ticket, with when the hold ends (lease on prefill, end of generation on decode).
+    var holds: [String: Hold] = [:]
+    /// Decode blocks reserved per ticket, not yet pulled into.
+    var reserved: [String: [Int]] = [:]
+    /// Tickets released while still queued or running; their work is dropped.
+    var cancelled: Set<String> = []
+    var queued = 0
+    let prefillOrders: AsyncStream<PrefillOrder>.Continuation
+    let prefillQueue: AsyncStream<PrefillOrder>
+    let pullOrders: AsyncStream<PullOrder>.Continuation
+    let pullQueue: AsyncStream<PullOrder>
+
+    struct Hold {
+        var blocks: [Int]
+        var until: ContinuousClock.Instant?
+    }
+
+    public init(configuration: SimulatedWorkerConfiguration, pool: LocalPool, session: WorkerSession, puller: KVPuller, logger: Logger) {
+        self.configuration = configuration
+        self.pool = pool
+        self.session = session
+        self.puller = puller
+        self.logger = logger
+        allocator = BlockAllocator(capacity: pool.layout.numBlocks, shuffleSeed: configuration.shuffleSeed)
+        (prefillQueue, prefillOrders) = AsyncStream.makeStream(of: PrefillOrder.self)
+        (pullQueue, pullOrders) = AsyncStream.makeStream(of: PullOrder.self)
+    }
+
+    /// The load reported in heartbeats.
+    public func load() -> WorkerLoad { WorkerLoad(freeBlocks: allocator.freeCount, queueDepth: queued) }
+
+    /// Handles one instruction from the coordinator.
+    public func handle(_ instruction: WorkerInstruction) async {
+        switch instruction {
+        case .registered:
+            logger.info("registered with the coordinator")
+        case let .peerUp(peer):
+            await puller.peers.peerUp(peer)
+        case let .peerDown(identity, reason):
+            await puller.peers.peerDown(identity, reason: reason)
+        case let .prefill(order):
+            queued += 1
+            prefillOrders.yield(order)
+        case let .reserve(ticket, blocks):
+            reserve(ticket: ticket, blocks: blocks)
+        case let .pull(order):
+            guard reserved[order.ticket] == order.destinationBlocks else {
+                session.report(
+                    .transferFailed(reason: KVConnectorError.unreservedDestination(ticket: order.ticket).description), ticket: order.ticket)
+                return
+            }
+            queued += 1
+            pullOrders.yield(order)
+        case let .release(ticket, reason):
+            release(ticket: ticket, reason: reason)
+        case let .rejected(ticket, code, message):
+            logger.warning("coordinator rejected a report", metadata: ["ticket": "\(ticket)", "code": "\(code)", "message": "\(message)"])
+        }
+    }
+
+    /// Runs the compute, transfer and hold-expiry loops until cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.prefillLoop() }
+            group.addTask { await self.pullLoop() }
+            group.addTask { await self.expiryLoop() }
+        }
+    }
+
+    func release(ticket: String, reason: String) {
+        if let blocks = reserved.removeValue(forKey: ticket) { allocator.release(blocks) }
+        if let hold = holds.removeValue(forKey: ticket) {
+            allocator.release(hold.blocks)
+        } else {
+            cancelled.insert(ticket)
+        }
+        logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
+    }
+
+    private func expiryLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+            let now = ContinuousClock.now
+            for (ticket, hold) in holds {
+                if let until = hold.until, until <= now {
+                    holds[ticket] = nil
+                    allocator.release(hold.blocks)
+                    if configuration.role == .prefill {
+                        logger.warning("lease expired before decode confirmed; blocks freed", metadata: ["ticket": "\(ticket)"])
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import GRPCCore
+import HandoffControlPlane
+import HandoffDataPlane
+import Logging
+
+/// A whole simulated worker process: its data plane, its KV pool, its session with the coordinator (reconnecting
+/// after the coordinator goes away) and its engine.
+public struct SimulatedWorker: Sendable {
+    public let configuration: SimulatedWorkerConfiguration
+    public let coordinator: CoordinatorAddress
+    let logger: Logger
+
+    public init(configuration: SimulatedWorkerConfiguration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
+        self.configuration = configuration
+        self.coordinator = coordinator
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.id)"
+        self.logger = logger
+    }
+
+    /// Runs until cancelled. A refused registration is not retried: it throws.
+    public func run() async throws {
+        let transport = try UCXTransport(configuration: .init(transports: configuration.ucxTransports), logger: logger)
+        let pool = try await transport.allocatePool(try configuration.layoutSpec.layout(), memoryType: .host)
+        let descriptor = try transport.descriptor(of: pool)
+        let spec = configuration.layoutSpec
+        let registration = WorkerRegistration(
+            identity: WorkerIdentity(id: configuration.id, instance: UInt64.random(in: 1...UInt64.max)),
+            role: configuration.role, layout: spec, descriptor: descriptor.encoded(), node: configuration.node,
+            rack: configuration.rack, compatibility: CompatibilityHash.of(spec), transports: [transport.name])
+        let session = WorkerSession(registration: registration, coordinator: coordinator, logger: logger)
+        let peers = KVPeerTable(transport: transport, logger: logger)
+        let engine = SimulatedEngine(
+            configuration: configuration, pool: pool, session: session,
+            puller: KVPuller(transport: transport, pool: pool, peers: peers), logger: logger)
+        logger.info(
+            "worker up", metadata: ["role": "\(configuration.role.rawValue)", "pool_bytes": "\(pool.layout.totalBytes)", "instance": "\(registration.identity)"])
+        defer { logger.info("worker stopping") }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await engine.run() }
+                group.addTask { try await Self.keepSession(session, engine: engine, logger: logger) }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            await peers.closeAll()
+            await transport.shutdown()
+            throw error
+        }
+        await peers.closeAll()
+        await transport.shutdown()
+    }
+
+    /// Runs the session again after it ends, with back-off; a refused registration ends the worker.
+    static func keepSession(_ session: WorkerSession, engine: SimulatedEngine, logger: Logger) async throws {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await session.run(load: { await engine.load() }, handle: { await engine.handle($0) })
+                logger.warning("session ended by the coordinator; reconnecting")
+                backoff = .milliseconds(100)
+            } catch let error as RPCError where [.invalidArgument, .unauthenticated, .permissionDenied].contains(error.code) {
+                throw error  // retrying cannot help: wrong layout, hash or token
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("session failed: \(error); retrying in \(backoff)")
+            }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(2))
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import HandoffControlPlane
+import HandoffCore
+
+/// Settings of a simulated engine worker (`handoff worker`).
+public struct SimulatedWorkerConfiguration: Sendable {
+    public var id: String
+    public var role: WorkerRole
+    public var model: ModelPreset
+    public var blockTokens: Int = KVGeometry.defaultBlockTokens
+    public var numBlocks: Int = 384
+    public var arrangement: KVArrangement = .split
+    public var node: String = ""
+    public var rack: String = ""
+    /// Prefill speed of the timing model; the time is spread evenly over the layers.
+    public var prefillTokensPerSecond: Double = 20_000
+    /// Time of the first decode step after the KV is loaded.
+    public var decodeStep: Duration = .milliseconds(15)
+    /// How long decode keeps a request's blocks after the first token (the rest of its generation).
+    public var decodeHold: Duration = .milliseconds(100)
+    /// UCX transports (UCX_TLS), nil for UCX's choice.
+    public var ucxTransports: [String]?
+    /// Seed of the free list's initial shuffle.
+    public var shuffleSeed: UInt64 = 1
+
+    public init(id: String, role: WorkerRole, model: ModelPreset) {
+        self.id = id
+        self.role = role
+        self.model = model
+    }
+
+    /// The layout spec of the pool this worker allocates.
+    public var layoutSpec: KVLayoutSpec {
+        KVLayoutSpec(preset: model, blockTokens: blockTokens, arrangement: arrangement, numBlocks: numBlocks)
+    }
+}

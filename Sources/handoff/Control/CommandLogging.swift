@@ -1,0 +1,15 @@
+import ArgumentParser
+import Logging
+
+/// Process-wide logging for the long-running commands: swift-log to standard error.
+enum CommandLogging {
+    static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import HandoffControlPlane
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `handoff coordinator`: the control-plane service.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: registers workers, pairs them per request, negotiates transfers, accounts TTFT.",
+        discussion: """
+            Every call must carry the bearer token from --token-file or $HANDOFF_TOKEN. On SIGINT/SIGTERM the \
+            coordinator stops admitting, lets transfers in flight finish (up to --shutdown-grace-seconds), fails the \
+            rest with a reason and exits 0. Prints `LISTENING grpc=PORT metrics=PORT` on stdout once bound.
+            """)
+
+    @Option(help: "Address of the gRPC API.") var listen = HostPort(host: "0.0.0.0", port: 50051)
+    @Option(help: "Address of the Prometheus /metrics endpoint.") var metrics = HostPort(host: "0.0.0.0", port: 9464)
+    @Flag(help: "Serve no /metrics endpoint.") var noMetrics = false
+    @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @Option(help: "Worker heartbeat interval, ms; three missed heartbeats take a worker out.") var heartbeatMs = 1000
+    @Option(help: "Lease on prefill blocks after prefill, seconds.") var leaseSeconds = 30.0
+    @Option(help: "Stall timeout of a transfer, seconds.") var transferTimeoutSeconds = 30.0
+    @Option(help: "Deadline of every other ticket state, seconds.") var stateTimeoutSeconds = 60.0
+    @Option(help: "Grace for transfers in flight at shutdown, seconds.") var shutdownGraceSeconds = 10.0
+    @Option(help: "Log level.") var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        CommandLogging.bootstrap(level: logLevel)
+        let token = try BearerToken.load(file: tokenFile)
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            .seconds(30),
+        ]
+        factory.valueHistogramBuckets["handoff_kv_transfer_bytes"] = (16...36).map { Double(1 << $0) }
+        factory.valueHistogramBuckets["handoff_kv_descriptors"] = (0...20).map { Double(1 << $0) }
+        MetricsSystem.bootstrap(factory)
+
+        var configuration = CoordinatorConfiguration()
+        configuration.heartbeatInterval = .milliseconds(heartbeatMs)
+        configuration.lease = .seconds(leaseSeconds)
+        configuration.transferTimeout = .seconds(transferTimeoutSeconds)
+        for keyPath: WritableKeyPath<CoordinatorConfiguration, Duration> in [
+            \.queueTimeout, \.prefillTimeout, \.reserveTimeout, \.firstTokenTimeout,
+        ] {
+            configuration[keyPath: keyPath] = .seconds(stateTimeoutSeconds)
+        }
+        let logger = Logger(label: "handoff.coordinator")
+        let coordinator = Coordinator(configuration: configuration, metrics: CoordinatorMetrics(factory: factory), logger: logger)
+        let server = CoordinatorServer(
+            configuration: .init(
+                host: listen.host, port: listen.port, metricsHost: noMetrics ? nil : metrics.host, metricsPort: metrics.port,
+                token: token, shutdownGrace: .seconds(shutdownGraceSeconds)),
+            coordinator: coordinator, registry: registry, logger: logger
+        ) { grpcPort, metricsPort in
+            FileHandle.standardOutput.write(Data("LISTENING grpc=\(grpcPort) metrics=\(metricsPort.map(String.init) ?? "off")\n".utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import HandoffControlPlane
+import HandoffCore
+import HandoffWorker
+import Logging
+import ServiceLifecycle
+
+/// `handoff worker`: a simulated engine worker with a real KV pool on the real data plane.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a prefill or decode worker: a KV pool laid out by the model preset, registered with a coordinator.",
+        discussion: """
+            Prefill computes with a timing model and writes each request's deterministic KV; decode reserves blocks \
+            from a free list, pulls them through the data plane, verifies every block and reports the first token. \
+            The token comes from --token-file or $HANDOFF_TOKEN.
+            """)
+
+    @Option(help: "prefill or decode.") var role: String
+    @Option(help: "The coordinator's HOST:PORT.") var coordinator: String
+    @Option(help: "Model preset: \(ModelPreset.all.map(\.name).joined(separator: ", ")).") var model = "llama-3.1-8b"
+    @Option(help: "Worker id (default: ROLE-PID).") var id: String?
+    @Option(help: "Blocks in the KV pool.") var blocks = 384
+    @Option(help: "Tokens per block.") var blockTokens = KVGeometry.defaultBlockTokens
+    @Option(help: "split or fused.") var arrangement = "split"
+    @Option(help: "Node label (default: the host name).") var node: String?
+    @Option(help: "Rack label.") var rack = ""
+    @Option(help: "Prefill speed of the timing model, tokens/s.") var prefillTokensPerSecond = 20_000.0
+    @Option(help: "First decode step, ms.") var decodeStepMs = 15
+    @Option(help: "How long decode keeps a request's blocks after its first token, ms.") var decodeHoldMs = 100
+    @Option(help: "UCX transports (UCX_TLS), comma separated.") var ucxTransports: String?
+    @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @Option(help: "Log level.") var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        CommandLogging.bootstrap(level: logLevel)
+        guard let role = WorkerRole(rawValue: role) else { throw ValidationError("--role must be prefill or decode") }
+        guard let arrangement = KVArrangement(rawValue: arrangement) else { throw ValidationError("--arrangement must be split or fused") }
+        let token = try BearerToken.load(file: tokenFile)
+        let address = try CoordinatorAddress(parsing: coordinator, token: token)
+        var configuration = SimulatedWorkerConfiguration(
+            id: id ?? "\(role.rawValue)-\(getpid())", role: role, model: try ModelPreset.named(model))
+        configuration.numBlocks = blocks
+        configuration.blockTokens = blockTokens
+        configuration.arrangement = arrangement
+        configuration.node = node ?? ProcessInfo.processInfo.hostName
+        configuration.rack = rack
+        configuration.prefillTokensPerSecond = prefillTokensPerSecond
+        configuration.decodeStep = .milliseconds(decodeStepMs)
+        configuration.decodeHold = .milliseconds(decodeHoldMs)
+        configuration.ucxTransports = ucxTransports?.split(separator: ",").map(String.init)
+        let worker = SimulatedWorker(configuration: configuration, coordinator: address)
+        let logger = Logger(label: "handoff.worker")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// Runs a worker under the service group; a graceful shutdown cancels it.
+struct WorkerService: Service {
+    let worker: SimulatedWorker
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await worker.run() }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import GRPCCore
+import HandoffControlPlane
+import HandoffCore
+import HandoffProto
+
+/// `handoff demo`: the whole P/D flow on one machine — a coordinator and workers as separate processes on
+/// loopback, every byte of KV through the data plane — and where each request's time to first token went.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a coordinator and prefill/decode workers on loopback, drive requests, print the TTFT account.")
+
+    @Option(help: "Requests to drive.") var requests = 40
+    @Option(help: "Requests started per second.") var rate = 10.0
+    @Option(help: "Prompt lengths in tokens to draw from, comma separated.") var promptTokens = "256,512,1024,2048"
+    @Option(help: "Model preset: \(ModelPreset.all.map(\.name).joined(separator: ", ")).") var model = "llama-3.1-8b"
+    @Option(help: "Prefill worker processes.") var prefillWorkers = 2
+    @Option(help: "Decode worker processes.") var decodeWorkers = 2
+    @Option(help: "Blocks in each worker's KV pool.") var blocks = 384
+    @Option(help: "Prefill speed of the timing model, tokens/s.") var prefillTokensPerSecond = 20_000.0
+    @Option(help: "Load-failure policy: fail or recompute.") var policy = "fail"
+    @Option(help: "Kill prefill-0 (SIGKILL) after this many requests have started, and restart it a second later.")
+    var killPrefillAfter: Int?
+    @Option(help: "UCX transports (UCX_TLS) for the workers, comma separated.") var ucxTransports: String?
+    @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
+    @Flag(help: "Print one JSON object instead of the table.") var json = false
+    @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
+
+    func run() async throws {
+        let mix = promptTokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !mix.isEmpty, mix.allSatisfy({ $0 > 0 }) else { throw ValidationError("--prompt-tokens needs positive numbers") }
+        guard let policy = LoadFailurePolicy(rawValue: policy) else { throw ValidationError("--policy must be fail or recompute") }
+        guard requests > 0, rate > 0 else { throw ValidationError("--requests and --rate must be positive") }
+        let preset = try ModelPreset.named(model)
+        let spec = KVLayoutSpec(preset: preset, blockTokens: KVGeometry.defaultBlockTokens, arrangement: .split, numBlocks: blocks)
+        if let largest = mix.max(), spec.blocks(forTokens: largest) > blocks {
+            throw ValidationError("a \(largest)-token prompt needs \(spec.blocks(forTokens: largest)) blocks; --blocks is \(blocks)")
+        }
+
+        var workers: [(id: String, arguments: [String])] = []
+        for (role, count) in [("prefill", prefillWorkers), ("decode", decodeWorkers)] {
+            for index in 0..<count {
+                var arguments = [
+                    "worker", "--role", role, "--id", "\(role)-\(index)", "--model", preset.name, "--blocks", "\(blocks)",
+                    "--prefill-tokens-per-second", "\(prefillTokensPerSecond)", "--log-level", "warning",
+                ]
+                if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
+                workers.append(("\(role)-\(index)", arguments))
+            }
+        }
+        let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        say("starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)")
+        let cluster = try await DemoCluster(
+            coordinatorArguments: ["--heartbeat-ms", "500", "--transfer-timeout-seconds", "10", "--state-timeout-seconds", "30", "--log-level", "warning"],
+            workers: workers)
+        let outcome: DemoOutcome
+        do {
+            outcome = try await withCoordinatorClient(cluster.address) { client in
+                try await Self.waitForWorkers(client, count: prefillWorkers + decodeWorkers)
+                say("workers registered; driving \(requests) requests at \(rate)/s")
+                return try await DemoDriver(
+                    client: client, cluster: cluster, model: preset.name, mix: mix, requests: requests, rate: rate,
+                    policy: policy, killPrefillAfter: killPrefillAfter, seed: seed
+                ).run()
+            }
+        } catch {
+            _ = await cluster.stop()
+            throw error
+        }
+        let coordinatorStatus = await cluster.stop()
+        let statistics = DemoStatistics(succeeded: outcome.succeeded, failed: outcome.failed)
+        if json {
+            print(statistics.json(requests: requests, extra: [
+                "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
+                "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
+                "killed_workers": outcome.killed,
+            ]))
+        } else {
+            print(statistics.table())
+            print(String(format: "requests: %d, succeeded: %d, failed: %d; coordinator decision p99 %.3f ms; admission retries %d",
+                requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000, outcome.admissionRetries))
+            if !outcome.killed.isEmpty { print("killed and restarted: \(outcome.killed.joined(separator: ", ")); recomputed: \(outcome.recomputed)") }
+            for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
+        }
+        if !outcome.failed.isEmpty && !allowFailures { throw ExitCode(1) }
+    }
+
+    static func waitForWorkers(_ client: Handoff_V1_Coordinator.Client<some ClientTransport>, count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let workers = try await client.listWorkers(Handoff_V1_ListWorkersRequest()).workers
+            if workers.filter({ $0.state == "live" }).count >= count {
+                try await Task.sleep(for: .milliseconds(300))  // let decode workers finish their eager connections
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchError.peerFailed("workers did not register within 60 s")
+    }
+}

@@ -1,0 +1,93 @@
+import HandoffControlPlane
+import HandoffCore
+import HandoffDataPlane
+import Synchronization
+
+/// A coordinator on a hand-driven clock with workers whose instructions land in inspectable mailboxes.
+struct CoordinatorFixture {
+    let coordinator: Coordinator
+    let clock: ManualClock
+    static let spec = KVLayoutSpec(preset: .tiny, blockTokens: 16, arrangement: .split, numBlocks: 64)
+
+    init(configure: (inout CoordinatorConfiguration) -> Void = { _ in }) {
+        let clock = ManualClock()
+        var configuration = CoordinatorConfiguration()
+        configure(&configuration)
+        self.clock = clock
+        coordinator = Coordinator(configuration: configuration, clock: { clock.now })
+    }
+
+    /// Registers a worker and returns its mailbox.
+    @discardableResult
+    func register(_ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = "")
+        async throws -> Mailbox
+    {
+        let mailbox = Mailbox(identity: WorkerIdentity(id: id, instance: instance))
+        try await coordinator.register(Self.registration(id, role, instance: instance, spec: spec, node: node), outbox: mailbox.continuation)
+        return mailbox
+    }
+
+    static func registration(_ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = "")
+        -> WorkerRegistration
+    {
+        let layout = try! spec.layout()
+        let descriptor = PoolDescriptor(
+            transport: "test", agent: instance, host: "host", transportAddress: [], memoryType: .host, layout: layout,
+            regions: (0..<layout.regionCount).map { _ in .init(address: 4096, length: UInt64(layout.regionBytes), remoteKey: []) })
+        return WorkerRegistration(
+            identity: WorkerIdentity(id: id, instance: instance), role: role, layout: spec, descriptor: descriptor.encoded(),
+            node: node, rack: "", compatibility: CompatibilityHash.of(spec), transports: ["test"])
+    }
+
+    static func stats(blocks: Int, seconds: Double = 0.004) -> TransferStats {
+        TransferStats(
+            bytes: blocks * spec.blockBytes, ops: 2, descriptors: blocks * 4, transport: "test", lowerTransports: ["shm"],
+            postSeconds: seconds / 4, completionSeconds: seconds * 3 / 4)
+    }
+}
+
+/// Monotonic nanoseconds that only move when a test says so.
+final class ManualClock: Sendable {
+    private let value = Mutex<UInt64>(1_000_000_000)
+    var now: UInt64 { value.withLock { $0 } }
+    func advance(milliseconds: UInt64) { value.withLock { $0 += milliseconds * 1_000_000 } }
+}
+
+/// Collects the instructions sent to one worker.
+final class Mailbox: Sendable {
+    let identity: WorkerIdentity
+    let continuation: AsyncStream<WorkerInstruction>.Continuation
+    private let received = Mutex<[WorkerInstruction]>([])
+    private let stream: AsyncStream<WorkerInstruction>
+
+    init(identity: WorkerIdentity) {
+        self.identity = identity
+        (stream, continuation) = AsyncStream.makeStream(of: WorkerInstruction.self)
+    }
+
+    /// Everything received so far (drains what is buffered).
+    func drain() async -> [WorkerInstruction] {
+        continuation.yield(.rejected(ticket: "__marker__", code: 0, message: ""))
+        for await instruction in stream {
+            if case let .rejected(ticket, _, _) = instruction, ticket == "__marker__" { break }
+            received.withLock { $0.append(instruction) }
+        }
+        return received.withLock { $0 }
+    }
+
+    func prefillOrders() async -> [PrefillOrder] {
+        await drain().compactMap { if case let .prefill(order) = $0 { order } else { nil } }
+    }
+
+    func pulls() async -> [PullOrder] {
+        await drain().compactMap { if case let .pull(order) = $0 { order } else { nil } }
+    }
+
+    func releases() async -> [String] {
+        await drain().compactMap { if case let .release(ticket, _) = $0 { ticket } else { nil } }
+    }
+
+    func peersUp() async -> [WorkerIdentity] {
+        await drain().compactMap { if case let .peerUp(peer) = $0 { peer.identity } else { nil } }
+    }
+}

@@ -1,0 +1,143 @@
+import HandoffControlPlane
+import Testing
+
+@Suite struct CoordinatorLifecycleTests {
+    @Test func fullLifecycleAccountsEveryComponentAndTheySumToTTFT() async throws {
+        let fixture = CoordinatorFixture()
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let admission = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40))
+        #expect(admission.blocks == 3)
+        #expect(admission.prefill == prefill.identity && admission.decode == decode.identity)
+        let t = admission.ticket
+
+        fixture.clock.advance(milliseconds: 7)  // queue
+        try await c.report(.prefillStarted, ticket: t, from: prefill.identity)
+        try await c.report(.reserved(destinationBlocks: [9, 3, 60]), ticket: t, from: decode.identity)
+        fixture.clock.advance(milliseconds: 50)  // prefill
+        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1]), ticket: t, from: prefill.identity)
+        let pull = try #require(await decode.pulls().first)
+        #expect(pull.sourceBlocks == [5, 6, 1] && pull.destinationBlocks == [9, 3, 60] && pull.source == prefill.identity)
+        fixture.clock.advance(milliseconds: 6)  // transfer window: 4 ms measured + 2 ms around it
+        try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 3, seconds: 0.004), verified: true), ticket: t, from: decode.identity)
+        #expect(await prefill.releases() == [t])  // prefill frees its blocks once decode confirms
+        fixture.clock.advance(milliseconds: 15)  // first decode step
+        try await c.report(.firstToken(decodeSeconds: 0.015), ticket: t, from: decode.identity)
+
+        let account = try await c.account(of: "r1")
+        #expect(account.state == .done)
+        let parts = try #require(account.components)
+        #expect(parts.queue == 7_000_000)
+        #expect(parts.prefill == 50_000_000)
+        #expect(parts.kvTransfer == 4_000_000)
+        #expect(parts.coordination == 2_000_000)
+        #expect(parts.firstDecode == 15_000_000)
+        #expect(parts.ttft == 78_000_000)
+        #expect(parts.sumOfParts == parts.ttft)
+        #expect(account.transfer?.bytes == 3 * CoordinatorFixture.spec.blockBytes)
+        let aggregates = await c.aggregates()
+        #expect(aggregates.done == 1 && aggregates.transports["test"] == 1)
+        #expect(abs((aggregates.components["ttft"]?.p50 ?? 0) - 0.078) < 1e-9)
+    }
+
+    @Test func decodeWorkersLearnCompatiblePrefillPeersAtRegistrationNotPerRequest() async throws {
+        let fixture = CoordinatorFixture()
+        let early = try await fixture.register("d0", .decode)
+        let prefill = try await fixture.register("p0", .prefill)
+        let late = try await fixture.register("d1", .decode)
+        #expect(await early.peersUp() == [prefill.identity])
+        #expect(await late.peersUp() == [prefill.identity])
+        var other = CoordinatorFixture.spec
+        other.blockTokens = 32
+        other.pieceBytes *= 2
+        let incompatible = try await fixture.register("d2", .decode, spec: other)
+        #expect(await incompatible.peersUp().isEmpty)
+    }
+
+    @Test func aRestartedPrefillWorkerIsPairedAgainAndItsOldTicketsFail() async throws {
+        let fixture = CoordinatorFixture()
+        let old = try await fixture.register("p0", .prefill, instance: 1)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let first = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        await c.sessionEnded(old.identity, reason: "killed")
+        let failed = try await c.account(of: "r1")
+        #expect(failed.state == .failed && failed.failure.contains("lost"))
+        #expect(await decode.releases().contains(first.ticket))
+        let restarted = try await fixture.register("p0", .prefill, instance: 2)
+        let instructions = await decode.drain()
+        #expect(instructions.contains(.peerDown(old.identity, reason: "killed")))
+        #expect(await decode.peersUp().last == restarted.identity)
+        let second = try await c.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16))
+        #expect(second.prefill == restarted.identity)
+        // A report from the dead instance is refused.
+        await #expect(throws: CoordinatorError.self) {
+            try await c.report(.prefillStarted, ticket: second.ticket, from: old.identity)
+        }
+    }
+
+    @Test func recomputePolicyPrefillsAgainOnAnotherWorkerAfterAFailedLoad() async throws {
+        let fixture = CoordinatorFixture()
+        let p0 = try await fixture.register("p0", .prefill)
+        let p1 = try await fixture.register("p1", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let admission = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, loadFailurePolicy: .recompute))
+        let first = admission.prefill == p0.identity ? p0 : p1
+        let second = admission.prefill == p0.identity ? p1 : p0
+        try await c.report(.reserved(destinationBlocks: [2]), ticket: admission.ticket, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [0]), ticket: admission.ticket, from: first.identity)
+        try await c.report(.transferFailed(reason: "endpoint reset"), ticket: admission.ticket, from: decode.identity)
+        let account = try await c.account(of: "r1")
+        #expect(account.state == .admitted && account.attempts == 2 && account.prefill == second.identity)
+        #expect(await second.prefillOrders().count == 1)
+        #expect(await first.releases() == [admission.ticket])
+        #expect(await c.aggregates().recomputed == 1)
+    }
+
+    @Test func aStalledTransferFailsWithAReasonAfterTheStallTimeout() async throws {
+        let fixture = CoordinatorFixture { $0.transferTimeout = .seconds(2) }
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16)).ticket
+        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [0]), ticket: t, from: prefill.identity)
+        for _ in 0..<3 {
+            fixture.clock.advance(milliseconds: 500)  // heartbeats keep both workers live
+            await c.heartbeat(prefill.identity, freeBlocks: 63, queueDepth: 0)
+            await c.heartbeat(decode.identity, freeBlocks: 63, queueDepth: 0)
+        }
+        await c.sweep()
+        #expect(try await c.account(of: "r1").state == .transferring)
+        fixture.clock.advance(milliseconds: 600)
+        await c.heartbeat(prefill.identity, freeBlocks: 63, queueDepth: 0)
+        await c.heartbeat(decode.identity, freeBlocks: 63, queueDepth: 0)
+        await c.sweep()
+        let account = try await c.account(of: "r1")
+        #expect(account.state == .failed && account.failure.contains("stalled"))
+    }
+
+    @Test func aSilentWorkerIsLostAfterMissedHeartbeats() async throws {
+        let fixture = CoordinatorFixture()
+        let prefill = try await fixture.register("p0", .prefill)
+        fixture.clock.advance(milliseconds: 3_500)
+        await fixture.coordinator.sweep()
+        let status = await fixture.coordinator.workerStatuses()
+        #expect(status.first { $0.registration.identity == prefill.identity }?.live == false)
+    }
+
+    @Test func shutdownStopsAdmittingAndFailsWhatIsLeftWithAReason() async throws {
+        let fixture = CoordinatorFixture()
+        try await fixture.register("p0", .prefill)
+        try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        _ = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        await c.shutDown(grace: .zero)
+        #expect(try await c.account(of: "r1").failure.contains("shut down"))
+        await #expect(throws: CoordinatorError.unavailable("the coordinator is shutting down and admits no new requests")) {
+            _ = try await c.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import GRPCCore
+import HandoffControlPlane
+import HandoffProto
+import HandoffTestSupport
+import Prometheus
+import Testing
+
+@Suite struct CoordinatorServiceTests {
+    /// Runs a coordinator server on a free loopback port for the duration of `body`.
+    private func withServer(_ body: (CoordinatorAddress, Coordinator) async throws -> Void) async throws {
+        let token = BearerToken.random()
+        let coordinator = Coordinator()
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let server = CoordinatorServer(
+            configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),
+            coordinator: coordinator, registry: PrometheusCollectorRegistry()
+        ) { port, _ in
+            ports.continuation.yield(port)
+            ports.continuation.finish()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var port = 0
+            for await bound in ports.stream { port = bound }
+            try await body(CoordinatorAddress(host: "127.0.0.1", port: port, token: token), coordinator)
+            group.cancelAll()
+        }
+    }
+
+    @Test func callsWithoutTheTokenAreRefusedAsUnauthenticated() async throws {
+        try await withServer { address, _ in
+            var wrong = address
+            wrong.token = BearerToken.random()
+            await #expect {
+                try await withCoordinatorClient(wrong) { client in
+                    _ = try await client.listWorkers(Handoff_V1_ListWorkersRequest())
+                }
+            } throws: { error in
+                (error as? RPCError)?.code == .unauthenticated
+            }
+            let workers = try await withCoordinatorClient(address) { client in
+                try await client.listWorkers(Handoff_V1_ListWorkersRequest()).workers
+            }
+            #expect(workers.isEmpty)
+        }
+    }
+
+    @Test func badReportsAndAdmissionsComeBackAsClearStatuses() async throws {
+        try await withServer { address, coordinator in
+            try await withCoordinatorClient(address) { client in
+                await #expect {
+                    _ = try await client.report(.with {
+                        $0.workerID = "p0"
+                        $0.prefillStarted = .with { $0.ticket = "t999" }
+                    })
+                } throws: { error in
+                    guard let error = error as? RPCError else { return false }
+                    return error.code == .notFound && error.message.contains("t999")
+                }
+                await #expect {
+                    _ = try await client.report(.with { $0.workerID = "p0" })
+                } throws: { error in
+                    (error as? RPCError)?.code == .invalidArgument
+                }
+                await #expect {
+                    _ = try await client.admit(.with {
+                        $0.requestID = "r"
+                        $0.model = "tiny"
+                        $0.promptTokens = 16
+                    })
+                } throws: { error in
+                    (error as? RPCError)?.code == .resourceExhausted
+                }
+                await #expect {
+                    _ = try await client.getAccount(.with { $0.requestID = "nope" })
+                } throws: { error in
+                    (error as? RPCError)?.code == .notFound
+                }
+            }
+            #expect(await coordinator.aggregates().admitted == 0)
+        }
+    }
+}
+
+@Suite(.serialized) struct DemoProcessTests {
+    @Test func theDemoMovesVerifiedKVForEveryRequestAndPrintsItsAccount() async throws {
+        let demo = try HandoffProcess([
+            "demo", "--requests", "8", "--rate", "40", "--blocks", "128", "--prompt-tokens", "128,512", "--json",
+        ])
+        let (output, status) = try await demo.finish()
+        #expect(status == 0, "demo output: \(output)")
+        let line = try #require(output.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["requests"] as? Int == 8)
+        #expect(object["succeeded"] as? Int == 8)
+        #expect(object["failed"] as? Int == 0)
+        #expect((object["kv_bytes"] as? Int ?? 0) >= 8 * 128 * 128 * 1024)
+        #expect((object["transports"] as? [String: Int])?["ucx"] == 8)
+        for component in ["ttft", "queue", "prefill", "kv_transfer", "first_decode"] {
+            let percentiles = try #require(object[component] as? [String: Double], "missing \(component)")
+            #expect((percentiles["p50"] ?? -1) >= 0 && (percentiles["p99"] ?? -1) >= (percentiles["p50"] ?? 0))
+        }
+        let ttft = try #require(object["ttft"] as? [String: Double])
+        let kv = try #require(object["kv_transfer"] as? [String: Double])
+        #expect((kv["p50"] ?? 0) > 0 && (kv["p50"] ?? 0) < (ttft["p50"] ?? 0))
+    }
+}
