@@ -24,12 +24,7 @@ public struct RollingPercentiles: Sendable {
     /// The p50, p90 and p99 of the window (nearest rank); zeros when empty.
     public func summary() -> Percentiles {
         guard !values.isEmpty else { return Percentiles(p50: 0, p90: 0, p99: 0) }
-        let sorted = values.sorted()
-        func rank(_ quantile: Double) -> Double {
-            let index = Int((quantile * Double(sorted.count)).rounded(.up)) - 1
-            return sorted[min(max(index, 0), sorted.count - 1)]
-        }
-        return Percentiles(p50: rank(0.5), p90: rank(0.9), p99: rank(0.99))
+        return Percentiles(sorted: values.sorted())
     }
 }
 
@@ -43,5 +38,17 @@ public struct Percentiles: Sendable, Hashable, Codable {
         self.p50 = p50
         self.p90 = p90
         self.p99 = p99
+    }
+
+    /// Nearest-rank percentiles of ascending `sorted` values; zeros when empty.
+    public init(sorted: [Double]) {
+        self.init(p50: Self.nearestRank(sorted, 0.5), p90: Self.nearestRank(sorted, 0.9), p99: Self.nearestRank(sorted, 0.99))
+    }
+
+    /// The nearest-rank `quantile` (0...1) of ascending `sorted` values; 0 when empty.
+    public static func nearestRank(_ sorted: [Double], _ quantile: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let index = Int((quantile * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(index, 0), sorted.count - 1)]
     }
 }

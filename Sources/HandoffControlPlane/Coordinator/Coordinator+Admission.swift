@@ -72,14 +72,7 @@ extension Coordinator {
     }
 
     /// The seed of a request's deterministic KV content: FNV-1a of its id.
-    func contentSeed(_ requestID: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in requestID.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
+    func contentSeed(_ requestID: String) -> UInt64 { CompatibilityHash.fnv1a(requestID) }
 
     func recordDecision(nanoseconds: UInt64) {
         decisionWindow.record(Double(nanoseconds) / 1e9)

@@ -18,12 +18,18 @@ public enum CompatibilityHash {
 
     /// The hash of `spec`, as 16 lowercase hex digits.
     public static func of(_ spec: KVLayoutSpec) -> String {
+        let hash = fnv1a(canonicalText(of: spec))
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// FNV-1a, 64-bit, of `text`'s UTF-8 bytes.
+    static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in canonicalText(of: spec).utf8 {
+        for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return hash
     }
 }

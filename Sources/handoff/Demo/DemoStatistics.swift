@@ -1,4 +1,5 @@
 import Foundation
+import HandoffControlPlane
 import HandoffProto
 
 /// Percentiles and totals over the accounts of a demo run.
@@ -10,10 +11,8 @@ struct DemoStatistics {
 
     /// Nearest-rank percentiles of a component, in milliseconds.
     func percentiles(_ component: String) -> (p50: Double, p90: Double, p99: Double) {
-        let values = succeeded.map { Self.value(component, of: $0.components) * 1000 }.sorted()
-        guard !values.isEmpty else { return (0, 0, 0) }
-        func rank(_ q: Double) -> Double { values[min(values.count - 1, max(0, Int((q * Double(values.count)).rounded(.up)) - 1))] }
-        return (rank(0.5), rank(0.9), rank(0.99))
+        let p = Percentiles(sorted: succeeded.map { Self.value(component, of: $0.components) * 1000 }.sorted())
+        return (p.p50, p.p90, p.p99)
     }
 
     static func value(_ component: String, of parts: Handoff_V1_TTFTComponents) -> Double {

@@ -117,7 +117,7 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
     private func report(seconds: Double, latency unsorted: [Double], failures: Int, aggregates: CoordinatorAggregates, done: Int) {
         let rate = Double(lifecycles) / seconds
         let sorted = unsorted.sorted()
-        let latency = (p50: Self.rank(sorted, 0.5), p99: Self.rank(sorted, 0.99))
+        let latency = (p50: Percentiles.nearestRank(sorted, 0.5), p99: Percentiles.nearestRank(sorted, 0.99))
         let decision = aggregates.decisionSeconds
         if json {
             let object: [String: Any] = [
@@ -135,11 +135,6 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             print(String(format: "router-side lifecycle latency (admit + await): p50 %.0f µs, p99 %.0f µs", latency.p50, latency.p99))
             print(String(format: "coordinator decision time: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs", decision.p50 * 1e6, decision.p90 * 1e6, decision.p99 * 1e6))
         }
-    }
-
-    static func rank(_ sorted: [Double], _ quantile: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, max(0, Int((quantile * Double(sorted.count)).rounded(.up)) - 1))]
     }
 }
 
