@@ -14,10 +14,8 @@ extension Coordinator {
         if activeRequests[request.requestID] != nil || accounts[request.requestID] != nil {
             throw .alreadyExists("request id \(request.requestID) was already admitted")
         }
-        var timeline = TicketTimeline(admitted: started)
-        timeline.admitted = started
         let ticket = try startAttempt(
-            request: request, attempt: 1, timeline: timeline, contentSeed: contentSeed(request.requestID))
+            request: request, attempt: 1, timeline: TicketTimeline(admitted: started), contentSeed: contentSeed(request.requestID))
         totals.admitted += 1
         let decision = now() - started
         recordDecision(nanoseconds: decision)

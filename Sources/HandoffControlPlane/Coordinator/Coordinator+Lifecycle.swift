@@ -7,11 +7,9 @@ extension Coordinator {
             return
         }
         endAttempt(ticket, releaseDecode: true, reason: reason)
-        var timeline = TicketTimeline(admitted: ticket.timeline.admitted)
-        timeline.admitted = ticket.timeline.admitted
         do {
             var next = try startAttempt(
-                request: ticket.request, attempt: ticket.attempt + 1, timeline: timeline, contentSeed: ticket.contentSeed,
+                request: ticket.request, attempt: ticket.attempt + 1, timeline: TicketTimeline(admitted: ticket.timeline.admitted), contentSeed: ticket.contentSeed,
                 avoidPrefill: ticket.failedPrefill.union([ticket.prefill.id]))
             next.failedPrefill = ticket.failedPrefill.union([ticket.prefill.id])
             tickets[next.id] = next
@@ -20,9 +18,7 @@ extension Coordinator {
                 "recomputing request",
                 metadata: ["request": "\(ticket.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(reason)"])
         } catch {
-            var failed = ticket
-            failed.state = .failed
-            retire(failed.account(state: .failed, failure: "\(reason); recompute found no pair: \(error)"))
+            retire(ticket.account(state: .failed, failure: "\(reason); recompute found no pair: \(error)"))
         }
     }
 
@@ -54,11 +50,7 @@ extension Coordinator {
         if ticket.destinationBlocks == nil, workers[ticket.decode.id]?.identity == ticket.decode {
             workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
         }
-        if !ticket.prefillReleased {
-            tickets[ticket.id] = ticket
-            releasePrefill(ticket.id, reason: reason)
-            tickets[ticket.id] = nil
-        }
+        if !ticket.prefillReleased { sendPrefillRelease(for: ticket, reason: reason) }
         if releaseDecode, let decode = workers[ticket.decode.id], decode.identity == ticket.decode {
             decode.send(.release(ticket: ticket.id, reason: reason))
             if ticket.destinationBlocks != nil { workers[ticket.decode.id]?.reportedFree += ticket.blocks }
@@ -67,11 +59,15 @@ extension Coordinator {
 
     /// Tells the prefill worker to free the ticket's blocks.
     func releasePrefill(_ ticketID: String, reason: String) {
-        guard var ticket = tickets[ticketID], !ticket.prefillReleased else { return }
-        ticket.prefillReleased = true
-        tickets[ticketID] = ticket
+        guard let ticket = tickets[ticketID], !ticket.prefillReleased else { return }
+        tickets[ticketID]?.prefillReleased = true
+        sendPrefillRelease(for: ticket, reason: reason)
+    }
+
+    /// Sends `release` to the ticket's prefill instance (if still registered) and counts its blocks free again.
+    private func sendPrefillRelease(for ticket: Ticket, reason: String) {
         guard let prefill = workers[ticket.prefill.id], prefill.identity == ticket.prefill else { return }
-        prefill.send(.release(ticket: ticketID, reason: reason))
+        prefill.send(.release(ticket: ticket.id, reason: reason))
         if ticket.sourceBlocks != nil { workers[ticket.prefill.id]?.reportedFree += ticket.blocks }
     }
 
