@@ -2,7 +2,8 @@
 ///
 /// Workers (prefill and decode engines, or their KV connectors) hold one bidirectional Session stream with the
 /// coordinator: they register, heartbeat and report progress on it, and receive instructions on it. The router
-/// admits requests with Admit and may wait for their outcome with Await. Queries serve operators and tools.
+/// admits requests with Admit and may wait for their outcome with Await, or holds a Route stream that does both
+/// for many requests at once. Queries serve operators and tools.
 ///
 /// Every call carries `authorization: Bearer <token>`; calls without the coordinator's token are refused with
 /// UNAUTHENTICATED. Regenerate the Swift code with scripts/generate-proto.sh after editing this file.
@@ -81,6 +82,19 @@ public enum Handoff_V1_Coordinator: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Route" metadata.
+        public enum Route: Sendable {
+            /// Request type for "Route".
+            public typealias Input = Handoff_V1_RouteRequest
+            /// Response type for "Route".
+            public typealias Output = Handoff_V1_RouteEvent
+            /// Descriptor for "Route".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "handoff.v1.Coordinator"),
+                method: "Route",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Namespace for "ListWorkers" metadata.
         public enum ListWorkers: Sendable {
             /// Request type for "ListWorkers".
@@ -139,6 +153,7 @@ public enum Handoff_V1_Coordinator: Sendable {
             Report.descriptor,
             Admit.descriptor,
             Await.descriptor,
+            Route.descriptor,
             ListWorkers.descriptor,
             ListPairs.descriptor,
             GetAccount.descriptor,
@@ -241,6 +256,25 @@ extension Handoff_V1_Coordinator {
             request: GRPCCore.StreamingServerRequest<Handoff_V1_AwaitRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_RequestAccount>
+
+        /// Handle the "Route" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+        /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Handoff_V1_RouteRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Handoff_V1_RouteEvent` messages.
+        func route(
+            request: GRPCCore.StreamingServerRequest<Handoff_V1_RouteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_RouteEvent>
 
         /// Handle the "ListWorkers" method.
         ///
@@ -380,6 +414,25 @@ extension Handoff_V1_Coordinator {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Handoff_V1_RequestAccount>
 
+        /// Handle the "Route" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+        /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Handoff_V1_RouteRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Handoff_V1_RouteEvent` messages.
+        func route(
+            request: GRPCCore.StreamingServerRequest<Handoff_V1_RouteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_RouteEvent>
+
         /// Handle the "ListWorkers" method.
         ///
         /// - Parameters:
@@ -517,6 +570,26 @@ extension Handoff_V1_Coordinator {
             context: GRPCCore.ServerContext
         ) async throws -> Handoff_V1_RequestAccount
 
+        /// Handle the "Route" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+        /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Handoff_V1_RouteRequest` messages.
+        ///   - response: A response stream of `Handoff_V1_RouteEvent` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func route(
+            request: GRPCCore.RPCAsyncSequence<Handoff_V1_RouteRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Handoff_V1_RouteEvent>,
+            context: GRPCCore.ServerContext
+        ) async throws
+
         /// Handle the "ListWorkers" method.
         ///
         /// - Parameters:
@@ -618,6 +691,17 @@ extension Handoff_V1_Coordinator.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_RequestAccount>(),
             handler: { request, context in
                 try await self.await(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Handoff_V1_Coordinator.Method.Route.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Handoff_V1_RouteRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_RouteEvent>(),
+            handler: { request, context in
+                try await self.route(
                     request: request,
                     context: context
                 )
@@ -810,6 +894,23 @@ extension Handoff_V1_Coordinator.SimpleServiceProtocol {
         )
     }
 
+    public func route(
+        request: GRPCCore.StreamingServerRequest<Handoff_V1_RouteRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_RouteEvent> {
+        return GRPCCore.StreamingServerResponse<Handoff_V1_RouteEvent>(
+            metadata: [:],
+            producer: { writer in
+                try await self.route(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
     public func listWorkers(
         request: GRPCCore.ServerRequest<Handoff_V1_ListWorkersRequest>,
         context: GRPCCore.ServerContext
@@ -963,6 +1064,30 @@ extension Handoff_V1_Coordinator {
             deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_RequestAccount>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_RequestAccount>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Route" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+        /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Handoff_V1_RouteRequest` messages.
+        ///   - serializer: A serializer for `Handoff_V1_RouteRequest` messages.
+        ///   - deserializer: A deserializer for `Handoff_V1_RouteEvent` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func route<Result>(
+            request: GRPCCore.StreamingClientRequest<Handoff_V1_RouteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Handoff_V1_RouteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_RouteEvent>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Handoff_V1_RouteEvent>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListWorkers" method.
@@ -1186,6 +1311,39 @@ extension Handoff_V1_Coordinator {
             try await self.client.unary(
                 request: request,
                 descriptor: Handoff_V1_Coordinator.Method.Await.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Route" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+        /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Handoff_V1_RouteRequest` messages.
+        ///   - serializer: A serializer for `Handoff_V1_RouteRequest` messages.
+        ///   - deserializer: A deserializer for `Handoff_V1_RouteEvent` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func route<Result>(
+            request: GRPCCore.StreamingClientRequest<Handoff_V1_RouteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Handoff_V1_RouteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_RouteEvent>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Handoff_V1_RouteEvent>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Handoff_V1_Coordinator.Method.Route.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1433,6 +1591,34 @@ extension Handoff_V1_Coordinator.ClientProtocol {
         )
     }
 
+    /// Call the "Route" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+    /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Handoff_V1_RouteRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func route<Result>(
+        request: GRPCCore.StreamingClientRequest<Handoff_V1_RouteRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Handoff_V1_RouteEvent>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.route(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_RouteRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Handoff_V1_RouteEvent>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListWorkers" method.
     ///
     /// - Parameters:
@@ -1663,6 +1849,39 @@ extension Handoff_V1_Coordinator.ClientProtocol {
             metadata: metadata
         )
         return try await self.await(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Route" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A router's stream: every AdmitRequest sent is answered with `admitted` (or `refused`), then, when the request
+    /// > is done, failed or expired, with `finished`. Cheaper than Admit + Await per request under load.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func route<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Handoff_V1_RouteRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Handoff_V1_RouteEvent>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Handoff_V1_RouteRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.route(
             request: request,
             options: options,
             onResponse: handleResponse

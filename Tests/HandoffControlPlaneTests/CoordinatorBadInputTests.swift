@@ -1,4 +1,5 @@
 import HandoffControlPlane
+import HandoffCore
 import Testing
 
 @Suite struct CoordinatorBadInputTests {
@@ -28,7 +29,7 @@ import Testing
         let fixture = CoordinatorFixture()
         var registration = CoordinatorFixture.registration("p0", .prefill)
         registration.compatibility = "0123456789abcdef"
-        let (_, outbox) = AsyncStream.makeStream(of: WorkerInstruction.self)
+        let outbox = BatchingOutbox<WorkerInstruction>()
         await #expect(throws: CoordinatorError.self) { try await fixture.coordinator.register(registration, outbox: outbox) }
         registration = CoordinatorFixture.registration("p0", .prefill)
         registration.descriptor = Array(registration.descriptor.prefix(10))

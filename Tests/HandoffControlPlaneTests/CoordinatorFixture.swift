@@ -23,7 +23,7 @@ struct CoordinatorFixture {
         async throws -> Mailbox
     {
         let mailbox = Mailbox(identity: WorkerIdentity(id: id, instance: instance))
-        try await coordinator.register(Self.registration(id, role, instance: instance, spec: spec, node: node), outbox: mailbox.continuation)
+        try await coordinator.register(Self.registration(id, role, instance: instance, spec: spec, node: node), outbox: mailbox.outbox)
         return mailbox
     }
 
@@ -56,21 +56,18 @@ final class ManualClock: Sendable {
 /// Collects the instructions sent to one worker.
 final class Mailbox: Sendable {
     let identity: WorkerIdentity
-    let continuation: AsyncStream<WorkerInstruction>.Continuation
+    let outbox = BatchingOutbox<WorkerInstruction>()
     private let received = Mutex<[WorkerInstruction]>([])
-    private let stream: AsyncStream<WorkerInstruction>
 
-    init(identity: WorkerIdentity) {
-        self.identity = identity
-        (stream, continuation) = AsyncStream.makeStream(of: WorkerInstruction.self)
-    }
+    init(identity: WorkerIdentity) { self.identity = identity }
 
-    /// Everything received so far (drains what is buffered).
+    /// Everything received so far (takes what is queued).
     func drain() async -> [WorkerInstruction] {
-        continuation.yield(.rejected(ticket: "__marker__", code: 0, message: ""))
-        for await instruction in stream {
-            if case let .rejected(ticket, _, _) = instruction, ticket == "__marker__" { break }
-            received.withLock { $0.append(instruction) }
+        outbox.send(.rejected(ticket: "__marker__", code: 0, message: ""))
+        while let batch = await outbox.nextBatch() {
+            let arrived = batch.filter { if case let .rejected(ticket, _, _) = $0 { ticket != "__marker__" } else { true } }
+            received.withLock { $0.append(contentsOf: arrived) }
+            if arrived.count < batch.count { break }
         }
         return received.withLock { $0 }
     }

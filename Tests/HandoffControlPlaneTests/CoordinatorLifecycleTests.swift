@@ -96,6 +96,40 @@ import Testing
         #expect(await c.aggregates().recomputed == 1)
     }
 
+    @Test func aRecomputeWaitsForAPairWithRoomAndFailsOnlyWhenTheQueueTimeoutRunsOut() async throws {
+        let fixture = CoordinatorFixture { $0.queueTimeout = .seconds(5) }
+        let p0 = try await fixture.register("p0", .prefill)
+        try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        for id in ["r1", "r2"] {
+            _ = try await c.admit(AdmitRequest(requestID: id, model: "tiny", promptTokens: 40, loadFailurePolicy: .recompute))
+        }
+        await c.sessionEnded(p0.identity, reason: "killed")
+        // No prefill worker is left: both requests wait, still in flight, their ids still taken.
+        #expect(try await c.account(of: "r1").state == .admitted)
+        #expect(await c.inFlight == 2)
+        await #expect(throws: CoordinatorError.self) {
+            try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40))
+        }
+        fixture.clock.advance(milliseconds: 1000)
+        await c.sweep()
+        let p1 = try await fixture.register("p1", .prefill)
+        await c.sweep()
+        #expect(await p1.prefillOrders().count == 2)
+        let recomputed = try await c.account(of: "r1")
+        #expect(recomputed.attempts == 2 && recomputed.prefill == p1.identity)
+
+        await c.sessionEnded(p1.identity, reason: "killed again")
+        fixture.clock.advance(milliseconds: 4000)
+        await c.sweep()
+        #expect(try await c.account(of: "r2").state == .admitted)  // still inside the queue timeout
+        fixture.clock.advance(milliseconds: 2000)
+        await c.sweep()
+        let failed = try await c.account(of: "r2")
+        #expect(failed.state == .failed && failed.failure.contains("killed again") && failed.failure.contains("no other pair had room"))
+        #expect(await c.inFlight == 0)
+    }
+
     @Test func aStalledTransferFailsWithAReasonAfterTheStallTimeout() async throws {
         let fixture = CoordinatorFixture { $0.transferTimeout = .seconds(2) }
         let prefill = try await fixture.register("p0", .prefill)

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import HandoffControlPlane
+import HandoffCore
 import HandoffProto
 import HandoffTestSupport
 import Prometheus
@@ -81,6 +82,55 @@ import Testing
             #expect(await coordinator.aggregates().admitted == 0)
         }
     }
+
+    @Test func aRouteStreamAdmitsRefusesAndReportsEachOutcomeThenEndsAfterTheLastOne() async throws {
+        try await withServer { address, coordinator in
+            let prefill = Mailbox(identity: WorkerIdentity(id: "p0", instance: 1))
+            let decode = Mailbox(identity: WorkerIdentity(id: "d0", instance: 1))
+            try await coordinator.register(CoordinatorFixture.registration("p0", .prefill), outbox: prefill.outbox)
+            try await coordinator.register(CoordinatorFixture.registration("d0", .decode), outbox: decode.outbox)
+            let admits = BatchingOutbox<Handoff_V1_RouteRequest>()
+            @Sendable func admit(_ id: String, model: String = "tiny") {
+                admits.send(.with {
+                    $0.admit = .with {
+                        $0.requestID = id
+                        $0.model = model
+                        $0.promptTokens = 40
+                    }
+                })
+            }
+            let request = StreamingClientRequest(of: Handoff_V1_RouteRequest.self) { writer in
+                while let batch = await admits.nextBatch() { try await writer.write(contentsOf: batch) }
+            }
+            try await withCoordinatorClient(address) { client in
+                try await client.route(request: request) { response in
+                    var events = response.messages.makeAsyncIterator()
+                    admit("r1")
+                    let admitted = try #require(try await events.next())
+                    #expect(admitted.requestID == "r1" && admitted.admitted.prefillWorker == "p0" && admitted.admitted.blocks == 3)
+                    admit("r1")
+                    admit("r2", model: "no-such-model")
+                    let duplicate = try #require(try await events.next())
+                    #expect(duplicate.requestID == "r1" && duplicate.refused.code == Int32(RPCError.Code.alreadyExists.rawValue))
+                    let unknownModel = try #require(try await events.next())
+                    #expect(unknownModel.requestID == "r2" && unknownModel.refused.code == Int32(RPCError.Code.resourceExhausted.rawValue))
+                    admits.finish()  // half-close: the stream must stay open until r1 finishes
+
+                    let ticket = admitted.admitted.ticket
+                    try await coordinator.report(.prefillDone(sourceBlocks: [0, 1, 2]), ticket: ticket, from: prefill.identity)
+                    try await coordinator.report(.reserved(destinationBlocks: [7, 8, 9]), ticket: ticket, from: decode.identity)
+                    try await coordinator.report(
+                        .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: ticket, from: decode.identity)
+                    try await coordinator.report(.firstToken(decodeSeconds: 0.001), ticket: ticket, from: decode.identity)
+                    let finished = try #require(try await events.next())
+                    #expect(finished.requestID == "r1" && finished.finished.state == "done" && finished.finished.verified)
+                    #expect(finished.finished.kvBytes == UInt64(3 * CoordinatorFixture.spec.blockBytes))
+                    #expect(try await events.next() == nil)
+                }
+            }
+            #expect(await coordinator.aggregates().admitted == 1)
+        }
+    }
 }
 
 @Suite(.serialized) struct DemoProcessTests {
@@ -104,5 +154,26 @@ import Testing
         let ttft = try #require(object["ttft"] as? [String: Double])
         let kv = try #require(object["kv_transfer"] as? [String: Double])
         #expect((kv["p50"] ?? 0) > 0 && (kv["p50"] ?? 0) < (ttft["p50"] ?? 0))
+    }
+
+    @Test func aPrefillWorkerKilledMidRunLosesNoRequestAndServesAgainWithinOneHeartbeatOfRestarting() async throws {
+        let demo = try HandoffProcess([
+            "demo", "--requests", "80", "--rate", "20", "--blocks", "128", "--prompt-tokens", "128,512",
+            "--kill-prefill-after", "6", "--policy", "recompute", "--json",
+        ])
+        let (output, status) = try await demo.finish()
+        #expect(status == 0, "demo output: \(output)")
+        let line = try #require(output.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        // Tickets on the killed worker were prefilled again elsewhere; every request succeeded, verified.
+        #expect(object["succeeded"] as? Int == 80)
+        #expect(object["failed"] as? Int == 0)
+        #expect(object["killed_workers"] as? [String] == ["prefill-0"])
+        let restart = try #require(object["restart"] as? [String: Any], "no restart report in \(line)")
+        let heartbeat = try #require((restart["heartbeat_ms"] as? NSNumber)?.doubleValue)
+        #expect(restart["rejoin_ms"] as? Double != nil, "the restarted worker never registered again")
+        let firstPair = try #require(restart["first_pair_after_rejoin_ms"] as? Double, "never paired again: \(restart)")
+        #expect(firstPair < heartbeat)
+        #expect((restart["served_after_rejoin"] as? Int ?? 0) >= 1)
     }
 }

@@ -61,8 +61,11 @@ struct TwoProcessTests {
     func stalledPeerTimesOut() async throws {
         // Over TCP, UCX emulates RMA with messages that the peer's worker must answer; a stopped peer answers none.
         let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: ["tcp"])
-        peer.signal(SIGSTOP)
-        defer { peer.signal(SIGCONT) }
+        try await peer.stop()
+        // Killed, never continued: over TCP, UCX serves a READ in the peer's software (AM-based RMA), and a peer
+        // that wakes to a request whose requester has closed its endpoint aborts inside UCX (ucp_request_send:
+        // "unexpected error").
+        defer { peer.signal(SIGKILL) }
         let started = ContinuousClock.now
         await #expect {
             _ = try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .milliseconds(500)))
@@ -80,8 +83,9 @@ struct TwoProcessTests {
     @Test("cancelling the calling task cancels a stalled transfer")
     func cancellation() async throws {
         let (peer, transport, pool, remote, plan) = try await connectToPeer(transports: ["tcp"])
-        peer.signal(SIGSTOP)
-        defer { peer.signal(SIGCONT) }
+        try await peer.stop()
+        // Killed, never continued (see stalledPeerTimesOut).
+        defer { peer.signal(SIGKILL) }
         let task = Task { try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(20))) }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now

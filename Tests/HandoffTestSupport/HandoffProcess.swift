@@ -6,6 +6,7 @@ public final class HandoffProcess {
     public enum Failure: Error {
         case missingExecutable(String)
         case closed
+        case notStopped(Int32)
     }
 
     public let process = Process()
@@ -63,6 +64,27 @@ public final class HandoffProcess {
     }
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Stops the child with SIGSTOP and waits until every one of its threads has stopped: a group stop is not
+    /// immediate, and on a busy machine a thread can run on for milliseconds after `kill` returns.
+    public func stop() async throws {
+        signal(SIGSTOP)
+        let pid = process.processIdentifier
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            let states = threads.map { Self.state(of: "/proc/\(pid)/task/\($0)/stat") }
+            if !states.isEmpty && states.allSatisfy({ $0 == "T" || $0 == "t" }) { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        throw Failure.notStopped(pid)
+    }
+
+    /// The state letter of a /proc stat file ("R", "S", "T", …); "?" when unreadable.
+    private static func state(of statPath: String) -> Character {
+        guard let stat = try? String(contentsOfFile: statPath, encoding: .utf8), let end = stat.lastIndex(of: ")") else { return "?" }
+        return stat[stat.index(after: end)...].first { $0 != " " } ?? "?"
+    }
 
     deinit {
         if process.isRunning {

@@ -4,14 +4,15 @@ extension Coordinator {
     /// - Throws: `.unavailable` while shutting down; `.invalidArgument` for an empty id or a non-positive prompt;
     ///   `.alreadyExists` for a request id in flight or still on record; `.resourceExhausted` when no compatible
     ///   pair has room.
-    public func admit(_ request: AdmitRequest) throws(CoordinatorError) -> Admission {
+    /// - Parameter watcher: when given, hears `.admitted` before this returns and `.finished` when the request ends.
+    public func admit(_ request: AdmitRequest, watcher: RequestWatcher? = nil) throws(CoordinatorError) -> Admission {
         let started = now()
         guard admitting else { throw .unavailable("the coordinator is shutting down and admits no new requests") }
         if request.requestID.isEmpty || request.requestID.utf8.count > 256 {
             throw .invalidArgument("request id must be 1 to 256 bytes long")
         }
         if request.promptTokens <= 0 { throw .invalidArgument("prompt tokens must be positive, got \(request.promptTokens)") }
-        if activeRequests[request.requestID] != nil || accounts[request.requestID] != nil {
+        if activeRequests[request.requestID] != nil || awaitingPair[request.requestID] != nil || accounts[request.requestID] != nil {
             throw .alreadyExists("request id \(request.requestID) was already admitted")
         }
         let ticket = try startAttempt(
@@ -19,9 +20,14 @@ extension Coordinator {
         totals.admitted += 1
         let decision = now() - started
         recordDecision(nanoseconds: decision)
-        return Admission(
+        let admission = Admission(
             ticket: ticket.id, prefill: ticket.prefill, decode: ticket.decode, blocks: ticket.blocks,
             decisionSeconds: Double(decision) / 1e9)
+        if let watcher {
+            watchers[request.requestID] = watcher
+            watcher(.admitted(requestID: request.requestID, admission))
+        }
+        return admission
     }
 
     /// Pairs workers for one attempt, stores the ticket and sends its orders.

@@ -1,5 +1,8 @@
 extension Coordinator {
     /// A request's KV could not be loaded: prefill again elsewhere under `recompute`, otherwise fail.
+    ///
+    /// When no other pair has room right now, the request waits for one (checked on every sweep) until the queue
+    /// timeout, then fails with both reasons.
     func loadFailed(_ ticketID: String, reason: String) {
         guard let ticket = tickets[ticketID] else { return }
         guard ticket.request.loadFailurePolicy == .recompute, ticket.attempt < configuration.maxAttempts, admitting else {
@@ -7,18 +10,41 @@ extension Coordinator {
             return
         }
         endAttempt(ticket, releaseDecode: true, reason: reason)
-        do {
-            var next = try startAttempt(
-                request: ticket.request, attempt: ticket.attempt + 1, timeline: TicketTimeline(admitted: ticket.timeline.admitted), contentSeed: ticket.contentSeed,
-                avoidPrefill: ticket.failedPrefill.union([ticket.prefill.id]))
-            next.failedPrefill = ticket.failedPrefill.union([ticket.prefill.id])
-            tickets[next.id] = next
-            totals.recomputed += 1
-            logger.notice(
-                "recomputing request",
-                metadata: ["request": "\(ticket.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(reason)"])
-        } catch {
-            retire(ticket.account(state: .failed, failure: "\(reason); recompute found no pair: \(error)"))
+        var failed = ticket
+        failed.failedPrefill.insert(ticket.prefill.id)
+        let waiting = RecomputeWait(failed: failed, reason: reason, deadline: now() + configuration.queueTimeout.nanoseconds)
+        if !recompute(waiting) { awaitingPair[ticket.request.requestID] = waiting }
+    }
+
+    /// Starts the next attempt of a request whose load failed, avoiding the prefill workers that failed it;
+    /// false while no pair has room.
+    func recompute(_ waiting: RecomputeWait) -> Bool {
+        let failed = waiting.failed
+        guard
+            var next = try? startAttempt(
+                request: failed.request, attempt: failed.attempt + 1, timeline: TicketTimeline(admitted: failed.timeline.admitted),
+                contentSeed: failed.contentSeed, avoidPrefill: failed.failedPrefill)
+        else { return false }
+        next.failedPrefill = failed.failedPrefill
+        tickets[next.id] = next
+        totals.recomputed += 1
+        logger.notice(
+            "recomputing request",
+            metadata: ["request": "\(failed.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(waiting.reason)"])
+        return true
+    }
+
+    /// Retries the requests waiting for a pair to recompute on; fails those whose wait ran out.
+    private func retryAwaitingPairs(at time: UInt64) {
+        for (requestID, waiting) in awaitingPair {
+            if recompute(waiting) {
+                awaitingPair[requestID] = nil
+            } else if time > waiting.deadline {
+                awaitingPair[requestID] = nil
+                retire(waiting.failed.account(
+                    state: .failed,
+                    failure: "\(waiting.reason); no other pair had room to recompute within \(configuration.queueTimeout)"))
+            }
         }
     }
 
@@ -71,7 +97,7 @@ extension Coordinator {
         if ticket.sourceBlocks != nil { workers[ticket.prefill.id]?.reportedFree += ticket.blocks }
     }
 
-    /// Files a finished request's account, updates totals and metrics, and wakes its waiters.
+    /// Files a finished request's account, updates totals and metrics, and tells its watcher and waiters.
     func retire(_ account: RequestAccount) {
         activeRequests[account.requestID] = nil
         accounts[account.requestID] = account
@@ -102,6 +128,7 @@ extension Coordinator {
         default: totals.failed += 1
         }
         metrics.outcome(account.state)
+        watchers.removeValue(forKey: account.requestID)?(.finished(account))
         if let waiting = waiters.removeValue(forKey: account.requestID) {
             for continuation in waiting.values { continuation.resume(returning: account) }
         }
@@ -111,6 +138,7 @@ extension Coordinator {
     public func sweep() {
         let time = now()
         checkLiveness(at: time)
+        retryAwaitingPairs(at: time)
         for ticket in tickets.values {
             if let lease = ticket.leaseDeadline, time > lease, !ticket.prefillReleased {
                 metrics.leaseExpired()

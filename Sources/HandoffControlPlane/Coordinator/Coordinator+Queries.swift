@@ -4,6 +4,9 @@ extension Coordinator {
     /// - Throws: `.notFound` for an id never admitted (or no longer retained).
     public func account(of requestID: String) throws(CoordinatorError) -> RequestAccount {
         if let ticketID = activeRequests[requestID], let ticket = tickets[ticketID] { return ticket.account() }
+        if let waiting = awaitingPair[requestID] {
+            return waiting.failed.account(state: .admitted, failure: "waiting for a pair to recompute on: \(waiting.reason)")
+        }
         if let account = accounts[requestID] { return account }
         throw .notFound("unknown request \(requestID)")
     }
@@ -13,7 +16,7 @@ extension Coordinator {
     /// - Throws: `.notFound` for an id never admitted.
     public func outcome(of requestID: String) async throws(CoordinatorError) -> RequestAccount? {
         if let account = accounts[requestID] { return account }
-        guard activeRequests[requestID] != nil else { throw .notFound("unknown request \(requestID)") }
+        guard activeRequests[requestID] != nil || awaitingPair[requestID] != nil else { throw .notFound("unknown request \(requestID)") }
         nextWaiter += 1
         let waiter = nextWaiter
         return await withTaskCancellationHandler {
@@ -60,8 +63,8 @@ extension Coordinator {
             decisionSeconds: decisionWindow.summary(), kvBytes: totals.kvBytes, transports: totals.transports)
     }
 
-    /// Tickets in flight.
-    public var inFlight: Int { tickets.count }
+    /// Requests in flight: tickets, and requests waiting for a pair to recompute on.
+    public var inFlight: Int { tickets.count + awaitingPair.count }
 }
 
 /// A worker as queries report it.

@@ -1,4 +1,6 @@
+import HandoffCore
 import HandoffDataPlane
+import Logging
 
 extension Coordinator {
     /// Registers a worker instance whose session pushes instructions into `outbox`.
@@ -9,7 +11,7 @@ extension Coordinator {
     /// - Throws: `.invalidArgument` for an empty id, a layout that contradicts itself, its model or its descriptor,
     ///   or a hash that is not the spec's; `.alreadyExists` when a live instance already holds the id.
     public func register(
-        _ registration: WorkerRegistration, outbox: AsyncStream<WorkerInstruction>.Continuation
+        _ registration: WorkerRegistration, outbox: BatchingOutbox<WorkerInstruction>
     ) throws(CoordinatorError) {
         try Self.validate(registration)
         let identity = registration.identity
@@ -41,19 +43,20 @@ extension Coordinator {
         workers[identity.id] = record
     }
 
-    /// The worker's session ended (stream closed, process gone): the instance is lost.
-    public func sessionEnded(_ identity: WorkerIdentity, reason: String) {
-        loseWorker(identity, reason: reason)
+    /// The worker's session ended: the instance is out of service. `graceful` when the worker closed it itself
+    /// (a shutdown), otherwise the stream broke (process gone, network).
+    public func sessionEnded(_ identity: WorkerIdentity, reason: String, graceful: Bool = false) {
+        loseWorker(identity, reason: reason, level: graceful ? .info : .warning)
     }
 
     /// Takes an instance out of service: peers are told, its tickets are re-paired or failed.
-    func loseWorker(_ identity: WorkerIdentity, reason: String) {
+    func loseWorker(_ identity: WorkerIdentity, reason: String, level: Logger.Level = .warning) {
         guard var record = workers[identity.id], record.identity == identity, record.live else { return }
         record.live = false
         record.lostReason = reason
         record.outbox.finish()
         workers[identity.id] = record
-        logger.warning("worker lost", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
+        logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
         if record.role == .prefill {
             for peer in workers.values where peer.live && peer.role == .decode
                 && peer.registration.compatibility == record.registration.compatibility {

@@ -17,12 +17,16 @@ public actor Coordinator {
     var tickets: [String: Ticket] = [:]
     /// Request id → ticket id of the active attempt.
     var activeRequests: [String: String] = [:]
+    /// Requests between a failed attempt and the next one, waiting for a pair with room, by request id.
+    var awaitingPair: [String: RecomputeWait] = [:]
     /// Finished requests, oldest first in `retiredOrder`.
     var accounts: [String: RequestAccount] = [:]
     var retiredOrder: [String] = []
     var retiredHead = 0
     var waiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]
     var nextWaiter: UInt64 = 0
+    /// Routers watching requests in flight, by request id.
+    var watchers: [String: RequestWatcher] = [:]
     var nextTicket: UInt64 = 0
     var admitting = true
     var pairs: [PairKey: PairStats] = [:]
@@ -62,14 +66,18 @@ public actor Coordinator {
         admitting = false
         logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(tickets.count)"])
         let deadline = clock() + grace.nanoseconds
-        while !tickets.isEmpty && clock() < deadline {
+        while !(tickets.isEmpty && awaitingPair.isEmpty) && clock() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for ticketID in Array(tickets.keys) {
             finish(ticketID, as: .failed, reason: "coordinator shut down before the request finished")
         }
+        for waiting in awaitingPair.values {
+            retire(waiting.failed.account(state: .failed, failure: "\(waiting.reason); coordinator shut down before a recompute"))
+        }
+        awaitingPair = [:]
         for identity in workers.values.filter(\.live).map(\.identity) {
-            loseWorker(identity, reason: "coordinator shut down")
+            loseWorker(identity, reason: "coordinator shut down", level: .info)
         }
     }
 
@@ -86,6 +94,15 @@ public actor Coordinator {
         var recomputed = 0
         var kvBytes = 0
         var transports: [String: Int] = [:]
+    }
+
+    /// A request whose attempt failed under `recompute`, waiting for a pair to try again on.
+    struct RecomputeWait {
+        /// The failed attempt, its prefill worker added to `failedPrefill`.
+        var failed: Ticket
+        var reason: String
+        /// When to give up (coordinator clock, ns).
+        var deadline: UInt64
     }
 
     struct PairKey: Hashable {

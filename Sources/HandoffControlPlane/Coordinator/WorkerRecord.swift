@@ -1,8 +1,10 @@
+import HandoffCore
+
 /// The coordinator's view of one registered worker instance.
 struct WorkerRecord {
     var registration: WorkerRegistration
     /// Instructions to the worker's session.
-    var outbox: AsyncStream<WorkerInstruction>.Continuation
+    var outbox: BatchingOutbox<WorkerInstruction>
     /// Counts instructions that could not be delivered.
     var metrics: CoordinatorMetrics
     var live = true
@@ -32,6 +34,6 @@ struct WorkerRecord {
     /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone.
     func send(_ instruction: WorkerInstruction) {
         guard live else { return }
-        if case .terminated = outbox.yield(instruction) { metrics.notificationFailed() }
+        if !outbox.send(instruction) { metrics.notificationFailed() }
     }
 }

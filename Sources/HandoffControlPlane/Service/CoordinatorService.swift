@@ -30,28 +30,21 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
     }
 
     public func admit(request: Handoff_V1_AdmitRequest, context: ServerContext) async throws -> Handoff_V1_AdmitResponse {
-        let policy: LoadFailurePolicy
-        switch request.loadFailurePolicy {
-        case .fail: policy = .fail
-        case .recompute: policy = .recompute
-        case .UNRECOGNIZED(let value): throw RPCError(code: .invalidArgument, message: "unknown load-failure policy \(value)")
-        }
-        let admission: Admission
         do {
-            admission = try await coordinator.admit(
-                AdmitRequest(
-                    requestID: request.requestID, model: request.model, promptTokens: Int(request.promptTokens),
-                    loadFailurePolicy: policy, node: request.node, rack: request.rack))
-        } catch {
+            return try await coordinator.admit(AdmitRequest(proto: request)).proto
+        } catch let error as ProtocolError {
+            throw error.rpcError
+        } catch let error as CoordinatorError {
             throw error.rpcError
         }
-        return .with {
-            $0.ticket = admission.ticket
-            $0.prefillWorker = admission.prefill.id
-            $0.decodeWorker = admission.decode.id
-            $0.blocks = UInt32(clamping: admission.blocks)
-            $0.decisionSeconds = admission.decisionSeconds
-        }
+    }
+
+    public func route(
+        request: RPCAsyncSequence<Handoff_V1_RouteRequest, any Error>,
+        response: RPCWriter<Handoff_V1_RouteEvent>,
+        context: ServerContext
+    ) async throws {
+        try await RouteStreamHandler(coordinator: coordinator).run(request: request, response: response)
     }
 
     public func await(request: Handoff_V1_AwaitRequest, context: ServerContext) async throws -> Handoff_V1_RequestAccount {

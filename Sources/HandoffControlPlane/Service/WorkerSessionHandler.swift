@@ -1,4 +1,5 @@
 import GRPCCore
+import HandoffCore
 import HandoffProto
 
 /// Runs one worker's Session stream: the first message registers the worker; later messages are heartbeats and
@@ -12,13 +13,13 @@ struct WorkerSessionHandler {
         request: RPCAsyncSequence<Handoff_V1_WorkerMessage, any Error>,
         response: RPCWriter<Handoff_V1_CoordinatorMessage>
     ) async throws {
-        let (instructions, outbox) = AsyncStream.makeStream(of: WorkerInstruction.self)
+        let outbox = BatchingOutbox<WorkerInstruction>()
         let coordinator = self.coordinator
         let peer = self.peer
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await instruction in instructions {
-                    try await response.write(instruction.proto)
+                while let batch = await outbox.nextBatch() {
+                    try await response.write(contentsOf: batch.map(\.proto))
                 }
             }
             group.addTask {
@@ -31,7 +32,7 @@ struct WorkerSessionHandler {
                             identity = try await Self.register(message, coordinator: coordinator, outbox: outbox)
                         }
                     }
-                    if let identity { await coordinator.sessionEnded(identity, reason: "the worker closed its session") }
+                    if let identity { await coordinator.sessionEnded(identity, reason: "the worker closed its session", graceful: true) }
                 } catch {
                     if let identity { await coordinator.sessionEnded(identity, reason: "session from \(peer) broke: \(error)") }
                     outbox.finish()
@@ -46,7 +47,7 @@ struct WorkerSessionHandler {
 
     /// The first message must be a valid Register.
     private static func register(
-        _ message: Handoff_V1_WorkerMessage, coordinator: Coordinator, outbox: AsyncStream<WorkerInstruction>.Continuation
+        _ message: Handoff_V1_WorkerMessage, coordinator: Coordinator, outbox: BatchingOutbox<WorkerInstruction>
     ) async throws -> WorkerIdentity {
         guard case let .register(register)? = message.kind else {
             throw RPCError(code: .invalidArgument, message: "the first message of a session must be Register")
@@ -64,7 +65,7 @@ struct WorkerSessionHandler {
 
     private static func handle(
         _ message: Handoff_V1_WorkerMessage, from identity: WorkerIdentity, coordinator: Coordinator,
-        outbox: AsyncStream<WorkerInstruction>.Continuation
+        outbox: BatchingOutbox<WorkerInstruction>
     ) async {
         switch message.kind {
         case let .heartbeat(heartbeat):
@@ -75,15 +76,15 @@ struct WorkerSessionHandler {
                 do {
                     try await coordinator.report(event, ticket: ticket, from: identity)
                 } catch {
-                    outbox.yield(.rejected(ticket: ticket, code: error.rpcError.code.rawValue, message: error.description))
+                    outbox.send(.rejected(ticket: ticket, code: error.rpcError.code.rawValue, message: error.description))
                 }
             } catch {
-                outbox.yield(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: error.description))
+                outbox.send(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: error.description))
             }
         case .register:
-            outbox.yield(.rejected(ticket: "", code: RPCError.Code.failedPrecondition.rawValue, message: "already registered on this session"))
+            outbox.send(.rejected(ticket: "", code: RPCError.Code.failedPrecondition.rawValue, message: "already registered on this session"))
         case nil:
-            outbox.yield(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: "message without a kind"))
+            outbox.send(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: "message without a kind"))
         }
     }
 }

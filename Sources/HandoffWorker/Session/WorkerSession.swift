@@ -1,5 +1,6 @@
 import GRPCCore
 import HandoffControlPlane
+import HandoffCore
 import HandoffProto
 import Logging
 import Synchronization
@@ -14,7 +15,7 @@ public final class WorkerSession: Sendable {
     public let coordinator: CoordinatorAddress
     let logger: Logger
     /// The stream of the session now open, if any.
-    private let outbox = Mutex<AsyncStream<Handoff_V1_WorkerMessage>.Continuation?>(nil)
+    private let outbox = Mutex<BatchingOutbox<Handoff_V1_WorkerMessage>?>(nil)
 
     public init(registration: WorkerRegistration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
         self.registration = registration
@@ -32,17 +33,17 @@ public final class WorkerSession: Sendable {
         load: @escaping @Sendable () async -> WorkerLoad,
         handle: @escaping @Sendable (WorkerInstruction) async -> Void
     ) async throws {
-        let (messages, continuation) = AsyncStream.makeStream(of: Handoff_V1_WorkerMessage.self)
-        continuation.yield(.with { $0.register = registration.proto })
-        outbox.withLock { $0 = continuation }
+        let messages = BatchingOutbox<Handoff_V1_WorkerMessage>()
+        messages.send(.with { $0.register = registration.proto })
+        outbox.withLock { $0 = messages }
         defer {
-            continuation.finish()
+            messages.finish()
             outbox.withLock { $0 = nil }
         }
         let logger = self.logger
         try await withCoordinatorClient(coordinator) { client in
             let request = StreamingClientRequest(of: Handoff_V1_WorkerMessage.self) { writer in
-                for await message in messages { try await writer.write(message) }
+                while let batch = await messages.nextBatch() { try await writer.write(contentsOf: batch) }
             }
             try await client.session(request: request) { response in
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,7 +59,7 @@ public final class WorkerSession: Sendable {
                             group.addTask {
                                 while !Task.isCancelled {
                                     let current = await load()
-                                    continuation.yield(.with {
+                                    messages.send(.with {
                                         $0.heartbeat = .with {
                                             $0.freeBlocks = UInt32(clamping: current.freeBlocks)
                                             $0.queueDepth = UInt32(clamping: current.queueDepth)
@@ -70,7 +71,7 @@ public final class WorkerSession: Sendable {
                         }
                         await handle(instruction)
                     }
-                    continuation.finish()
+                    messages.finish()
                     group.cancelAll()
                 }
             }
@@ -81,10 +82,6 @@ public final class WorkerSession: Sendable {
     @discardableResult
     public func report(_ event: ProgressEvent, ticket: String) -> Bool {
         let message = Handoff_V1_WorkerMessage.with { $0.report = event.proto(ticket: ticket) }
-        return outbox.withLock { continuation in
-            guard let continuation else { return false }
-            if case .enqueued = continuation.yield(message) { return true }
-            return false
-        }
+        return outbox.withLock { $0?.send(message) ?? false }
     }
 }

@@ -26,11 +26,25 @@ extension SimulatedEngine {
     }
 
     /// Pulls and verifies; reports transfer done or failed. Returns whether the KV is loaded.
+    ///
+    /// A release while the pull runs cancels it (the coordinator has given up on the ticket, e.g. its prefill
+    /// worker died): the reserved blocks are freed once the data plane has stopped writing into them, and nothing
+    /// is reported.
     private func pullAndVerify(_ order: PullOrder) async -> Bool {
         defer { queued -= 1 }
         guard reserved[order.ticket] != nil else { return false }  // released before its turn
+        let puller = self.puller
+        let transfer = Task { try await puller.pull(order) }
+        pulling[order.ticket] = transfer
+        let outcome = await withTaskCancellationHandler { await transfer.result } onCancel: { transfer.cancel() }
+        pulling[order.ticket] = nil
+        if transfer.isCancelled {
+            if let blocks = reserved.removeValue(forKey: order.ticket) { allocator.release(blocks) }
+            logger.info("pull cancelled: the ticket was released", metadata: ["ticket": "\(order.ticket)"])
+            return false
+        }
         do {
-            let stats = try await puller.pull(order)
+            let stats = try outcome.get()
             let content = RequestContent(contentSeed: order.contentSeed)
             if let mismatch = content.firstMismatch(blocks: order.destinationBlocks, in: pool) {
                 let error = KVConnectorError.contentMismatch(

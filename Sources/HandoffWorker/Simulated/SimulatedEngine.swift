@@ -16,8 +16,10 @@ public actor SimulatedEngine {
     var holds: [String: Hold] = [:]
     /// Decode blocks reserved per ticket, not yet pulled into.
     var reserved: [String: [Int]] = [:]
-    /// Tickets released while still queued or running; their work is dropped.
+    /// Prefill tickets released while still queued or computing; their work is dropped.
     var cancelled: Set<String> = []
+    /// The pull running now, by ticket; a release cancels it.
+    var pulling: [String: Task<TransferStats, any Error>] = [:]
     var queued = 0
     let prefillOrders: AsyncStream<PrefillOrder>.Continuation
     let prefillQueue: AsyncStream<PrefillOrder>
@@ -82,10 +84,15 @@ public actor SimulatedEngine {
     }
 
     func release(ticket: String, reason: String) {
-        if let blocks = reserved.removeValue(forKey: ticket) { allocator.release(blocks) }
+        if let pull = pulling[ticket] {
+            // The READ may still be writing into the reserved blocks: they are freed once the pull has stopped.
+            pull.cancel()
+        } else if let blocks = reserved.removeValue(forKey: ticket) {
+            allocator.release(blocks)
+        }
         if let hold = holds.removeValue(forKey: ticket) {
             allocator.release(hold.blocks)
-        } else {
+        } else if configuration.role == .prefill {
             cancelled.insert(ticket)
         }
         logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])

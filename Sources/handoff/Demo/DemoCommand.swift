@@ -12,6 +12,9 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run a coordinator and prefill/decode workers on loopback, drive requests, print the TTFT account.")
 
+    /// The demo coordinator's heartbeat interval: a restarted worker should be paired again within it.
+    static let heartbeatMilliseconds = 500
+
     @Option(help: "Requests to drive.") var requests = 40
     @Option(help: "Requests started per second.") var rate = 10.0
     @Option(help: "Prompt lengths in tokens to draw from, comma separated.") var promptTokens = "256,512,1024,2048"
@@ -53,7 +56,7 @@ struct DemoCommand: AsyncParsableCommand {
         let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         say("starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)")
         let cluster = try await DemoCluster(
-            coordinatorArguments: ["--heartbeat-ms", "500", "--transfer-timeout-seconds", "10", "--state-timeout-seconds", "30", "--log-level", "warning"],
+            coordinatorArguments: ["--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10", "--state-timeout-seconds", "30", "--log-level", "warning"],
             workers: workers)
         let outcome: DemoOutcome
         do {
@@ -75,16 +78,34 @@ struct DemoCommand: AsyncParsableCommand {
             print(statistics.json(requests: requests, extra: [
                 "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
                 "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
-                "killed_workers": outcome.killed,
+                "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
             ]))
         } else {
             print(statistics.table())
             print(String(format: "requests: %d, succeeded: %d, failed: %d; coordinator decision p99 %.3f ms; admission retries %d",
                 requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000, outcome.admissionRetries))
-            if !outcome.killed.isEmpty { print("killed and restarted: \(outcome.killed.joined(separator: ", ")); recomputed: \(outcome.recomputed)") }
+            if let restart = outcome.restart { print(Self.describe(restart, recomputed: outcome.recomputed)) }
             for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
         }
         if !outcome.failed.isEmpty && !allowFailures { throw ExitCode(1) }
+    }
+
+    static func json(_ restart: RestartReport) -> [String: Any] {
+        [
+            "worker": restart.worker, "rejoin_ms": restart.rejoinSeconds.map { $0 * 1000 } ?? NSNull(),
+            "first_pair_after_rejoin_ms": restart.firstPairSeconds.map { $0 * 1000 } ?? NSNull(),
+            "served_after_rejoin": restart.servedAfterRejoin, "heartbeat_ms": heartbeatMilliseconds,
+        ]
+    }
+
+    static func describe(_ restart: RestartReport, recomputed: Int) -> String {
+        guard let rejoin = restart.rejoinSeconds else {
+            return "\(restart.worker) was killed and restarted but did not register again; recomputed: \(recomputed)"
+        }
+        let paired = restart.firstPairSeconds.map { String(format: "paired again %.0f ms later", $0 * 1000) } ?? "never paired again"
+        return "\(restart.worker) killed (SIGKILL) and restarted: "
+            + String(format: "registered again %.0f ms after its restart, ", rejoin * 1000) + "\(paired) (heartbeat \(heartbeatMilliseconds) ms), served \(restart.servedAfterRejoin) requests after; "
+            + "requests recomputed elsewhere: \(recomputed)"
     }
 
     static func waitForWorkers(_ client: Handoff_V1_Coordinator.Client<some ClientTransport>, count: Int) async throws {

@@ -13,6 +13,18 @@ struct DemoOutcome: Sendable {
     var decisionP99 = 0.0
     var recomputed = 0
     var killed: [String] = []
+    var restart: RestartReport?
+}
+
+/// How a killed and restarted worker came back.
+struct RestartReport: Sendable {
+    var worker: String
+    /// Process started again → its new instance registered, seconds; nil if it never did.
+    var rejoinSeconds: Double?
+    /// New instance registered → the first request paired with it, seconds; nil if none was.
+    var firstPairSeconds: Double?
+    /// Requests that succeeded on it after it came back.
+    var servedAfterRejoin = 0
 }
 
 /// Drives requests like a router: admit (retrying while no pair has room), then wait for the outcome.
@@ -33,39 +45,64 @@ struct DemoDriver<Transport: ClientTransport> {
         let start = ContinuousClock.now
         var outcome = DemoOutcome()
         var restartAt: ContinuousClock.Instant?
+        var killedInstance: UInt64 = 0
+        let victim = "prefill-0"
         let client = self.client
         let model = self.model
         let policy = self.policy
-        let results = try await withThrowingTaskGroup(of: RequestResult.self) { group in
+        let events = try await withThrowingTaskGroup(of: DriverEvent.self) { group in
+            func restart() throws {
+                try cluster.start(victim)
+                let (started, replaced) = (ContinuousClock.now, killedInstance)
+                group.addTask { .rejoined(try await Self.rejoin(client: client, worker: victim, replacing: replaced, since: started)) }
+            }
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
                 if index == killPrefillAfter {
-                    cluster.kill("prefill-0")
-                    outcome.killed.append("prefill-0")
+                    killedInstance = try await client.listWorkers(.init()).workers.first { $0.workerID == victim }?.instance ?? 0
+                    cluster.kill(victim)
+                    outcome.killed.append(victim)
                     restartAt = .now + .seconds(1)
                 }
                 if let due = restartAt, due <= .now {
-                    try cluster.start("prefill-0")
+                    try restart()
                     restartAt = nil
                 }
                 let tokens = mix[Int(generator.next() % UInt64(mix.count))]
                 group.addTask {
                     let result = await Self.drive(client: client, id: "demo-\(index)", model: model, tokens: tokens, policy: policy)
                     progress.finished(failed: result.account == nil)
-                    return result
+                    return .finished(result)
                 }
             }
             if let due = restartAt {
                 try await Task.sleep(until: due)
-                try cluster.start("prefill-0")
+                try restart()
             }
-            var all: [RequestResult] = []
-            for try await result in group { all.append(result) }
+            var all: [DriverEvent] = []
+            for try await event in group { all.append(event) }
             return all
+        }
+        var rejoin: (started: ContinuousClock.Instant, registered: ContinuousClock.Instant?)?
+        var results: [RequestResult] = []
+        for event in events {
+            switch event {
+            case let .finished(result): results.append(result)
+            case let .rejoined(times): rejoin = times
+            }
         }
         for result in results.sorted(by: { $0.id < $1.id }) {
             outcome.admissionRetries += result.retries
             if let account = result.account { outcome.succeeded.append(account) } else { outcome.failed.append((result.id, result.failure)) }
+        }
+        if let rejoin {
+            var report = RestartReport(worker: victim, rejoinSeconds: rejoin.registered.map { ($0 - rejoin.started).seconds })
+            if let registered = rejoin.registered {
+                let after = results.filter { $0.prefillWorker == victim && ($0.admittedAt.map { $0 >= registered } ?? false) }
+                report.firstPairSeconds = after.compactMap(\.admittedAt).min().map { ($0 - registered).seconds }
+                report.servedAfterRejoin = after.filter { $0.account != nil }.count
+            }
+            outcome.restart = report
         }
         let aggregates = try await client.getAggregates(Handoff_V1_GetAggregatesRequest())
         outcome.decisionP99 = aggregates.decisionSeconds.p99
@@ -78,6 +115,29 @@ struct DemoDriver<Transport: ClientTransport> {
         var account: Handoff_V1_RequestAccount?
         var failure = ""
         var retries = 0
+        /// The prefill worker the first attempt was paired with, and when.
+        var prefillWorker = ""
+        var admittedAt: ContinuousClock.Instant?
+    }
+
+    enum DriverEvent: Sendable {
+        case finished(RequestResult)
+        /// When the restarted worker's process started, and when its new instance was seen registered.
+        case rejoined((started: ContinuousClock.Instant, registered: ContinuousClock.Instant?))
+    }
+
+    /// Polls until `worker` is live again as an instance other than `replacing`; nil registration after 30 s.
+    static func rejoin(
+        client: Handoff_V1_Coordinator.Client<Transport>, worker: String, replacing: UInt64, since started: ContinuousClock.Instant
+    ) async throws -> (started: ContinuousClock.Instant, registered: ContinuousClock.Instant?) {
+        while ContinuousClock.now < started + .seconds(30) {
+            let workers = try await client.listWorkers(.init()).workers
+            if workers.contains(where: { $0.workerID == worker && $0.instance != replacing && $0.state == "live" }) {
+                return (started, .now)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return (started, nil)
     }
 
     static func drive(
@@ -93,7 +153,9 @@ struct DemoDriver<Transport: ClientTransport> {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
-                _ = try await client.admit(request)
+                let admission = try await client.admit(request)
+                result.prefillWorker = admission.prefillWorker
+                result.admittedAt = .now
                 break
             } catch let error as RPCError where error.code == .resourceExhausted && ContinuousClock.now < deadline {
                 result.retries += 1

@@ -17,6 +17,9 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
     @Option(help: "Lifecycles to measure (after the warm-up).") var lifecycles = 20_000
     @Option(help: "Warm-up lifecycles, not measured.") var warmup = 2_000
     @Option(help: "Requests in flight at once.") var concurrency = 64
+    @Option(help: "How routers talk to the coordinator: route (streams) or unary (Admit + Await per request).")
+    var api: ControlPlaneLoad.API = .route
+    @Option(help: "Route streams the requests in flight are spread over (with --api route).") var routers = 4
     @Option(help: "Fake prefill workers.") var prefillWorkers = 4
     @Option(help: "Fake decode workers.") var decodeWorkers = 4
     @Option(help: "Prompt tokens per request.") var promptTokens = 1024
@@ -48,15 +51,18 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
                     group.addTask { try await worker.run() }
                 }
             }
-            let result = try await withCoordinatorClient(address) { client in
+            let (measured, aggregates, done) = try await withCoordinatorClient(address) { client in
                 try await waitForWorkers(client)
-                _ = try await drive(client, count: warmup, prefix: "warm")
+                let load = ControlPlaneLoad(
+                    client: client, api: api, concurrency: concurrency, routers: routers, model: "tiny",
+                    promptTokens: UInt32(promptTokens))
+                _ = try await load.run(count: warmup, prefix: "warm")
                 let before = await coordinator.aggregates().done
-                let measured = try await drive(client, count: lifecycles, prefix: "run")
+                let measured = try await load.run(count: lifecycles, prefix: "run")
                 let aggregates = await coordinator.aggregates()
                 return (measured, aggregates, aggregates.done - before)
             }
-            report(seconds: result.0.seconds, latency: result.0.latency, failures: result.0.failures, aggregates: result.1, done: result.2)
+            report(measured, aggregates: aggregates, done: done)
             group.cancelAll()
         }
     }
@@ -69,60 +75,17 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
         throw BenchError.peerFailed("fake workers did not register")
     }
 
-    /// Runs `count` lifecycles with `concurrency` routers; returns the wall time and router-side latency.
-    private func drive<T: ClientTransport>(_ client: Handoff_V1_Coordinator.Client<T>, count: Int, prefix: String) async throws
-        -> (seconds: Double, latency: [Double], failures: Int)
-    {
-        let next = LifecycleCounter()
-        let start = ContinuousClock.now
-        let tokens = UInt32(promptTokens)
-        let histograms = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var histogram: [Double] = []
-                    var failures = 0
-                    while true {
-                        let index = next.take()
-                        if index >= count { break }
-                        let began = ContinuousClock.now
-                        let id = "\(prefix)-\(index)"
-                        _ = try await client.admit(.with {
-                            $0.requestID = id
-                            $0.model = "tiny"
-                            $0.promptTokens = tokens
-                        })
-                        let account = try await client.await(.with {
-                            $0.requestID = id
-                            $0.timeoutSeconds = 30
-                        })
-                        if account.state != "done" { failures += 1 }
-                        let elapsed = ContinuousClock.now - began
-                        histogram.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
-                    }
-                    return (histogram, failures)
-                }
-            }
-            var merged: [Double] = []
-            var failures = 0
-            for try await (histogram, failed) in group {
-                merged += histogram
-                failures += failed
-            }
-            return (merged, failures)
-        }
-        let elapsed = ContinuousClock.now - start
-        return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, histograms.0, histograms.1)
-    }
-
-    private func report(seconds: Double, latency unsorted: [Double], failures: Int, aggregates: CoordinatorAggregates, done: Int) {
+    private func report(_ measured: ControlPlaneLoad.Result, aggregates: CoordinatorAggregates, done: Int) {
+        let (seconds, failures) = (measured.seconds, measured.failures)
         let rate = Double(lifecycles) / seconds
-        let sorted = unsorted.sorted()
+        let sorted = measured.latencyMicroseconds.sorted()
         let latency = (p50: Percentiles.nearestRank(sorted, 0.5), p99: Percentiles.nearestRank(sorted, 0.99))
         let decision = aggregates.decisionSeconds
         if json {
             let object: [String: Any] = [
                 "lifecycles": lifecycles, "seconds": seconds, "lifecycles_per_s": rate, "failures": failures,
-                "concurrency": concurrency, "prefill_workers": prefillWorkers, "decode_workers": decodeWorkers,
+                "concurrency": concurrency, "api": api.rawValue, "routers": api == .route ? routers : concurrency,
+                "prefill_workers": prefillWorkers, "decode_workers": decodeWorkers,
                 "lifecycle_latency_us": ["p50": latency.p50, "p99": latency.p99],
                 "decision_us": ["p50": decision.p50 * 1e6, "p90": decision.p90 * 1e6, "p99": decision.p99 * 1e6],
                 "coordinator_done": done,
@@ -131,8 +94,8 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(String(format: "%d lifecycles in %.2f s: %.0f lifecycles/s (%d in flight, %d+%d fake workers, %d failed)",
-                lifecycles, seconds, rate, concurrency, prefillWorkers, decodeWorkers, failures))
-            print(String(format: "router-side lifecycle latency (admit + await): p50 %.0f µs, p99 %.0f µs", latency.p50, latency.p99))
+                lifecycles, seconds, rate, concurrency, prefillWorkers, decodeWorkers, failures) + ", api \(api.rawValue)")
+            print(String(format: "router-side lifecycle latency (admit sent → account received): p50 %.0f µs, p99 %.0f µs", latency.p50, latency.p99))
             print(String(format: "coordinator decision time: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs", decision.p50 * 1e6, decision.p90 * 1e6, decision.p99 * 1e6))
         }
     }
