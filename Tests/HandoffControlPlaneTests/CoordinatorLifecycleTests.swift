@@ -77,6 +77,23 @@ import Testing
         }
     }
 
+    @Test func losingThePrefillWorkerAfterTheTransferLeavesTheRequestAlone() async throws {
+        let fixture = CoordinatorFixture()
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let admission = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40))
+        let t = admission.ticket
+        try await c.report(.reserved(destinationBlocks: [9, 3, 60]), ticket: t, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1]), ticket: t, from: prefill.identity)
+        try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: t, from: decode.identity)
+        await c.sessionEnded(prefill.identity, reason: "killed")
+        #expect(try await c.account(of: "r1").state == .decoding)
+        #expect(await decode.releases().isEmpty)
+        try await c.report(.firstToken(decodeSeconds: 0.01), ticket: t, from: decode.identity)
+        #expect(try await c.account(of: "r1").state == .done)
+    }
+
     @Test func recomputePolicyPrefillsAgainOnAnotherWorkerAfterAFailedLoad() async throws {
         let fixture = CoordinatorFixture()
         let p0 = try await fixture.register("p0", .prefill)
@@ -106,15 +123,15 @@ import Testing
         }
         await c.sessionEnded(p0.identity, reason: "killed")
         // No prefill worker is left: both requests wait, still in flight, their ids still taken.
-        #expect(try await c.account(of: "r1").state == .admitted)
+        let waiting = try await c.account(of: "r1")
+        #expect(waiting.state == .awaitingPair && waiting.failure.contains("killed"))
         #expect(await c.inFlight == 2)
         await #expect(throws: CoordinatorError.self) {
             try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40))
         }
         fixture.clock.advance(milliseconds: 1000)
         await c.sweep()
-        let p1 = try await fixture.register("p1", .prefill)
-        await c.sweep()
+        let p1 = try await fixture.register("p1", .prefill)  // paired at once, not at the next sweep
         #expect(await p1.prefillOrders().count == 2)
         let recomputed = try await c.account(of: "r1")
         #expect(recomputed.attempts == 2 && recomputed.prefill == p1.identity)
@@ -122,11 +139,11 @@ import Testing
         await c.sessionEnded(p1.identity, reason: "killed again")
         fixture.clock.advance(milliseconds: 4000)
         await c.sweep()
-        #expect(try await c.account(of: "r2").state == .admitted)  // still inside the queue timeout
+        #expect(try await c.account(of: "r2").state == .awaitingPair)  // still inside the queue timeout
         fixture.clock.advance(milliseconds: 2000)
         await c.sweep()
         let failed = try await c.account(of: "r2")
-        #expect(failed.state == .failed && failed.failure.contains("killed again") && failed.failure.contains("no other pair had room"))
+        #expect(failed.state == .failed && failed.failure.contains("killed again") && failed.failure.contains("no pair to recompute on"))
         #expect(await c.inFlight == 0)
     }
 

@@ -4,7 +4,7 @@ public struct RequestAccount: Sendable, Hashable {
     /// The current (or last) attempt's ticket.
     public var ticket: String
     public var state: TicketState
-    /// Why it failed or expired; empty otherwise.
+    /// Why it failed or expired, or why it awaits a new pair; empty otherwise.
     public var failure: String
     public var prefill: WorkerIdentity?
     public var decode: WorkerIdentity?

@@ -15,6 +15,7 @@ extension Coordinator {
         if activeRequests[request.requestID] != nil || awaitingPair[request.requestID] != nil || accounts[request.requestID] != nil {
             throw .alreadyExists("request id \(request.requestID) was already admitted")
         }
+        retryAwaitingPairs(at: started)  // requests waiting to recompute come first
         let ticket = try startAttempt(
             request: request, attempt: 1, timeline: TicketTimeline(admitted: started), contentSeed: contentSeed(request.requestID))
         totals.admitted += 1

@@ -12,19 +12,23 @@ extension Coordinator {
         endAttempt(ticket, releaseDecode: true, reason: reason)
         var failed = ticket
         failed.failedPrefill.insert(ticket.prefill.id)
-        let waiting = RecomputeWait(failed: failed, reason: reason, deadline: now() + configuration.queueTimeout.nanoseconds)
-        if !recompute(waiting) { awaitingPair[ticket.request.requestID] = waiting }
+        var waiting = RecomputeWait(failed: failed, reason: reason, deadline: now() + configuration.queueTimeout.nanoseconds)
+        if !recompute(&waiting) { awaitingPair[ticket.request.requestID] = waiting }
     }
 
     /// Starts the next attempt of a request whose load failed, avoiding the prefill workers that failed it;
-    /// false while no pair has room.
-    func recompute(_ waiting: RecomputeWait) -> Bool {
+    /// false (with the reason in `waiting.lastRefusal`) while no pair has room.
+    func recompute(_ waiting: inout RecomputeWait) -> Bool {
         let failed = waiting.failed
-        guard
-            var next = try? startAttempt(
+        var next: Ticket
+        do {
+            next = try startAttempt(
                 request: failed.request, attempt: failed.attempt + 1, timeline: TicketTimeline(admitted: failed.timeline.admitted),
                 contentSeed: failed.contentSeed, avoidPrefill: failed.failedPrefill)
-        else { return false }
+        } catch {
+            waiting.lastRefusal = error.description
+            return false
+        }
         next.failedPrefill = failed.failedPrefill
         tickets[next.id] = next
         totals.recomputed += 1
@@ -34,16 +38,21 @@ extension Coordinator {
         return true
     }
 
-    /// Retries the requests waiting for a pair to recompute on; fails those whose wait ran out.
-    private func retryAwaitingPairs(at time: UInt64) {
-        for (requestID, waiting) in awaitingPair {
-            if recompute(waiting) {
+    /// Retries the requests waiting for a pair to recompute on, oldest first, so that they get freed capacity
+    /// before new admissions; fails those whose wait ran out. Called on every sweep, admission, registration and
+    /// finished request.
+    func retryAwaitingPairs(at time: UInt64) {
+        guard admitting, !awaitingPair.isEmpty else { return }
+        for (requestID, var waiting) in awaitingPair.sorted(by: { $0.value.deadline < $1.value.deadline }) {
+            if recompute(&waiting) {
                 awaitingPair[requestID] = nil
             } else if time > waiting.deadline {
                 awaitingPair[requestID] = nil
                 retire(waiting.failed.account(
                     state: .failed,
-                    failure: "\(waiting.reason); no other pair had room to recompute within \(configuration.queueTimeout)"))
+                    failure: "\(waiting.reason); no pair to recompute on within \(configuration.queueTimeout): \(waiting.lastRefusal)"))
+            } else {
+                awaitingPair[requestID] = waiting
             }
         }
     }
@@ -59,6 +68,7 @@ extension Coordinator {
                 "request \(state.rawValue)", metadata: ["request": "\(ticket.request.requestID)", "reason": "\(reason)"])
         }
         retire(ticket.account(state: state, failure: reason))
+        retryAwaitingPairs(at: now())
     }
 
     /// Removes an attempt's ticket and undoes its holds on both workers.
@@ -159,7 +169,7 @@ extension Coordinator {
                 loadFailed(ticket.id, reason: "transfer stalled: no report from decode worker \(ticket.decode) within \(configuration.transferTimeout)")
             case .decoding:
                 finish(ticket.id, as: .expired, reason: "no first token from \(ticket.decode) within \(configuration.firstTokenTimeout)")
-            case .done, .failed, .expired:
+            case .awaitingPair, .done, .failed, .expired:
                 break
             }
         }

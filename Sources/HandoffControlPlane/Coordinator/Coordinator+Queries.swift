@@ -5,7 +5,7 @@ extension Coordinator {
     public func account(of requestID: String) throws(CoordinatorError) -> RequestAccount {
         if let ticketID = activeRequests[requestID], let ticket = tickets[ticketID] { return ticket.account() }
         if let waiting = awaitingPair[requestID] {
-            return waiting.failed.account(state: .admitted, failure: "waiting for a pair to recompute on: \(waiting.reason)")
+            return waiting.failed.account(state: .awaitingPair, failure: "\(waiting.reason); waiting for a pair to recompute on")
         }
         if let account = accounts[requestID] { return account }
         throw .notFound("unknown request \(requestID)")

@@ -32,6 +32,7 @@ extension Coordinator {
             ])
         announce(record)
         publishWorkerGauges()
+        retryAwaitingPairs(at: now())
     }
 
     /// Records a heartbeat from `identity`; ignored when that instance is no longer registered.
@@ -63,7 +64,8 @@ extension Coordinator {
                 peer.send(.peerDown(identity, reason: reason))
             }
         }
-        for ticket in tickets.values where ticket.prefill == identity || ticket.decode == identity {
+        // A ticket whose KV already reached its decode worker no longer needs the prefill worker.
+        for ticket in tickets.values where ticket.decode == identity || (ticket.prefill == identity && ticket.state != .decoding) {
             loadFailed(ticket.id, reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")
         }
         publishWorkerGauges()

@@ -64,18 +64,18 @@ public actor Coordinator {
     /// Stops admitting, waits up to `grace` for tickets in flight to finish, then fails the rest with a reason.
     public func shutDown(grace: Duration) async {
         admitting = false
-        logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(tickets.count)"])
+        logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(inFlight)"])
+        for waiting in awaitingPair.values {
+            retire(waiting.failed.account(state: .failed, failure: "\(waiting.reason); coordinator shut down before a recompute"))
+        }
+        awaitingPair = [:]
         let deadline = clock() + grace.nanoseconds
-        while !(tickets.isEmpty && awaitingPair.isEmpty) && clock() < deadline {
+        while !tickets.isEmpty && clock() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for ticketID in Array(tickets.keys) {
             finish(ticketID, as: .failed, reason: "coordinator shut down before the request finished")
         }
-        for waiting in awaitingPair.values {
-            retire(waiting.failed.account(state: .failed, failure: "\(waiting.reason); coordinator shut down before a recompute"))
-        }
-        awaitingPair = [:]
         for identity in workers.values.filter(\.live).map(\.identity) {
             loseWorker(identity, reason: "coordinator shut down", level: .info)
         }
@@ -103,6 +103,8 @@ public actor Coordinator {
         var reason: String
         /// When to give up (coordinator clock, ns).
         var deadline: UInt64
+        /// Why the last try found no pair.
+        var lastRefusal = ""
     }
 
     struct PairKey: Hashable {

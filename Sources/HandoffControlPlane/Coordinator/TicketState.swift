@@ -6,6 +6,9 @@ public enum TicketState: String, Sendable, Hashable, CaseIterable {
     case prefilling
     /// Prefill done, its blocks are leased; waiting for the decode worker's reservation.
     case ready
+    /// A load failed under `recompute` and no other pair had room yet: the request waits (up to the queue
+    /// timeout) for one. Its account still names the failed attempt.
+    case awaitingPair = "awaiting_pair"
     /// The decode worker is pulling.
     case transferring
     /// KV loaded and verified; waiting for the first token.

@@ -14,6 +14,7 @@ public final class BatchingOutbox<Element: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
+    /// An empty, open outbox.
     public init() {}
 
     /// Queues `element`; returns false (dropping it) once the outbox is finished.
@@ -42,20 +43,22 @@ public final class BatchingOutbox<Element: Sendable>: Sendable {
         waiting?.resume(returning: nil)
     }
 
-    /// Whether `finish()` was called.
+    /// Whether the outbox is finished: `finish()` was called or the consumer was cancelled.
     public var isFinished: Bool { state.withLock { $0.finished } }
 
-    /// Everything queued, oldest first, waiting while nothing is; nil once finished and drained, or when the
-    /// calling task is cancelled. Only one task may consume.
+    /// Everything queued, oldest first, waiting while nothing is; nil once finished and drained. Only one task may
+    /// consume. Cancelling the consumer finishes the outbox: it returns nil and later sends are dropped.
     public func nextBatch() async -> [Element]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Element]?, Never>) in
                 let ready: [Element]?? = state.withLock { state in
                     if !state.queued.isEmpty {
-                        defer { state.queued.removeAll(keepingCapacity: true) }
-                        return .some(state.queued)
+                        var batch: [Element] = []
+                        swap(&batch, &state.queued)
+                        return .some(batch)
                     }
-                    if state.finished || Task.isCancelled { return .some(nil) }
+                    if Task.isCancelled { state.finished = true }
+                    if state.finished { return .some(nil) }
                     precondition(state.waiting == nil, "BatchingOutbox has one consumer")
                     state.waiting = continuation
                     return .none
@@ -64,6 +67,7 @@ public final class BatchingOutbox<Element: Sendable>: Sendable {
             }
         } onCancel: {
             let waiting = state.withLock { state in
+                state.finished = true
                 defer { state.waiting = nil }
                 return state.waiting
             }

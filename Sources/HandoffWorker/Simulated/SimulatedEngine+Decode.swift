@@ -38,7 +38,7 @@ extension SimulatedEngine {
         pulling[order.ticket] = transfer
         let outcome = await withTaskCancellationHandler { await transfer.result } onCancel: { transfer.cancel() }
         pulling[order.ticket] = nil
-        if transfer.isCancelled {
+        if releasedWhilePulling.remove(order.ticket) != nil {
             if let blocks = reserved.removeValue(forKey: order.ticket) { allocator.release(blocks) }
             logger.info("pull cancelled: the ticket was released", metadata: ["ticket": "\(order.ticket)"])
             return false

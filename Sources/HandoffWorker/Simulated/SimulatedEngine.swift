@@ -20,6 +20,8 @@ public actor SimulatedEngine {
     var cancelled: Set<String> = []
     /// The pull running now, by ticket; a release cancels it.
     var pulling: [String: Task<TransferStats, any Error>] = [:]
+    /// Tickets released while their pull ran; their blocks are freed when it returns.
+    var releasedWhilePulling: Set<String> = []
     var queued = 0
     let prefillOrders: AsyncStream<PrefillOrder>.Continuation
     let prefillQueue: AsyncStream<PrefillOrder>
@@ -86,6 +88,7 @@ public actor SimulatedEngine {
     func release(ticket: String, reason: String) {
         if let pull = pulling[ticket] {
             // The READ may still be writing into the reserved blocks: they are freed once the pull has stopped.
+            releasedWhilePulling.insert(ticket)
             pull.cancel()
         } else if let blocks = reserved.removeValue(forKey: ticket) {
             allocator.release(blocks)
