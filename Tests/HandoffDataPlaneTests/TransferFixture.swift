@@ -1,10 +1,10 @@
 import HandoffCore
 import HandoffDataPlane
 
-/// Two UCX transports in one process, a source pool filled with `BlockPattern` and an empty destination pool.
+/// Two transports in one process, a source pool filled with `BlockPattern` and an empty destination pool.
 struct TransferFixture {
-    let prefill: UCXTransport
-    let decode: UCXTransport
+    let prefill: any Transport
+    let decode: any Transport
     let sourcePool: LocalPool
     let destinationPool: LocalPool
     let pattern = BlockPattern(seed: 0x5EED)
@@ -15,8 +15,15 @@ struct TransferFixture {
         transports: [String]?, layout: KVLayout, destinationLayout: KVLayout? = nil
     ) async throws -> TransferFixture {
         let configuration = UCXTransport.Configuration(transports: transports)
-        let prefill = try UCXTransport(configuration: configuration)
-        let decode = try UCXTransport(configuration: configuration)
+        return try await make(
+            prefill: try UCXTransport(configuration: configuration), decode: try UCXTransport(configuration: configuration),
+            layout: layout, destinationLayout: destinationLayout)
+    }
+
+    /// Pools on two given transports.
+    static func make(
+        prefill: any Transport, decode: any Transport, layout: KVLayout, destinationLayout: KVLayout? = nil
+    ) async throws -> TransferFixture {
         let source = try await prefill.allocatePool(layout, memoryType: .host)
         let destination = try await decode.allocatePool(destinationLayout ?? layout, memoryType: .host)
         let fixture = TransferFixture(prefill: prefill, decode: decode, sourcePool: source, destinationPool: destination)

@@ -1,0 +1,96 @@
+import HandoffCore
+import Synchronization
+
+/// The client side of a connection to one peer pool: the peer's endpoints and key, and idle sockets that have
+/// said hello, reused across transfers. A socket that failed is closed, never returned.
+final class TCPPeerLink: Sendable {
+    let descriptor: PoolDescriptor
+    let endpoints: [(host: String, port: UInt16)]
+    private let hello: TCPWire.Hello
+    private let connectTimeout: Duration
+    private let idle = Mutex<(sockets: [TCPSocket], closed: Bool)>(([], false))
+
+    /// - Throws: `DataPlaneError.incompatibleDescriptor` for a descriptor without TCP endpoints or key.
+    init(descriptor: PoolDescriptor, agent: UInt64, connectTimeout: Duration) throws(DataPlaneError) {
+        guard let endpoints = TCPEndpoints.decode(descriptor.transportAddress), !endpoints.isEmpty else {
+            throw .incompatibleDescriptor("the descriptor names no TCP endpoint")
+        }
+        guard let keyBytes = descriptor.regions.first?.remoteKey, keyBytes.count == 16 else {
+            throw .incompatibleDescriptor("the descriptor carries no TCP pool key")
+        }
+        var reader = ByteReader(keyBytes)
+        let pool = (try? reader.read(UInt64.self, "pool")) ?? 0
+        let key = (try? reader.read(UInt64.self, "key")) ?? 0
+        self.descriptor = descriptor
+        self.endpoints = endpoints
+        self.hello = TCPWire.Hello(pool: pool, key: key, agent: agent)
+        self.connectTimeout = connectTimeout
+    }
+
+    /// `count` sockets ready for requests: idle ones first, new ones for the rest.
+    /// - Throws: `DataPlaneError.peerFailed` when the peer cannot be reached or refuses the pool.
+    func checkOut(_ count: Int) throws(DataPlaneError) -> [TCPSocket] {
+        var sockets: [TCPSocket] = idle.withLock { idle in
+            let taken = Array(idle.sockets.suffix(count))
+            idle.sockets.removeLast(taken.count)
+            return taken
+        }
+        do {
+            while sockets.count < count { sockets.append(try open()) }
+        } catch {
+            for socket in sockets { socket.close() }
+            throw error
+        }
+        return sockets
+    }
+
+    /// Returns healthy sockets for reuse.
+    func checkIn(_ sockets: [TCPSocket]) {
+        let keep = idle.withLock { idle in
+            if idle.closed { return false }
+            idle.sockets += sockets
+            return true
+        }
+        if !keep { for socket in sockets { socket.close() } }
+    }
+
+    /// Closes the idle sockets; sockets checked out are closed when checked in.
+    func close() {
+        let sockets = idle.withLock { idle in
+            idle.closed = true
+            defer { idle.sockets = [] }
+            return idle.sockets
+        }
+        for socket in sockets { socket.close() }
+    }
+
+    /// Connects to the first endpoint that answers and says hello.
+    private func open() throws(DataPlaneError) -> TCPSocket {
+        var failures: [String] = []
+        for endpoint in endpoints {
+            let socket: TCPSocket
+            do {
+                socket = try TCPSocket.connect(host: endpoint.host, port: endpoint.port, timeout: connectTimeout)
+            } catch {
+                failures.append("\(error)")
+                continue
+            }
+            do {
+                try socket.send(TCPWire.encode(hello), "send hello")
+                let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive hello answer"))
+                if answer.status != TCPWire.Status.ok.rawValue {
+                    let message = String(decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
+                    socket.close()
+                    throw DataPlaneError.peerFailed(agent: descriptor.agent, reason: "the peer refused the connection: \(message)")
+                }
+                return socket
+            } catch let error as DataPlaneError {
+                throw error
+            } catch {
+                socket.close()
+                failures.append("\(error)")
+            }
+        }
+        throw .peerFailed(agent: descriptor.agent, reason: "no TCP endpoint answered: " + failures.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Glibc
+import HandoffCore
+import Synchronization
+
+/// The serving side of the native TCP data plane: listens, and serves each connection on its own thread,
+/// straight from and into the registered regions of the pool the connection's hello names.
+///
+/// Every requested range is checked against the pool's regions before a byte moves; a request that fails a
+/// check is refused with a message and its connection closed. A pool is freed only after every connection
+/// serving it has stopped (`remove`).
+final class TCPServer: Sendable {
+    struct ServedPool {
+        var key: UInt64
+        var regions: [(address: UInt, length: Int)]
+        /// Connections serving this pool now: connection id → socket.
+        var connections: [UInt64: Int32] = [:]
+    }
+
+    private struct State {
+        var pools: [UInt64: ServedPool] = [:]
+        /// Connections past their hello, whose thread may still touch a pool's memory.
+        var serving: Set<UInt64> = []
+        var nextConnection: UInt64 = 0
+        var threads = 0
+        var stopping = false
+    }
+
+    let port: UInt16
+    private let listener: TCPSocket
+    private let state = Mutex(State())
+    private let notifications: AsyncStream<PeerNotification>.Continuation
+
+    /// Starts listening on `host:port` and accepting on a thread of its own.
+    init(host: String, port: UInt16, notifications: AsyncStream<PeerNotification>.Continuation) throws(DataPlaneError) {
+        do {
+            (listener, self.port) = try TCPSocket.listen(host: host, port: port)
+        } catch {
+            throw .peerFailed(agent: 0, reason: "cannot listen for TCP transfers: \(error)")
+        }
+        self.notifications = notifications
+        startThread { [self] in acceptLoop() }
+    }
+
+    /// Serves `regions` to clients that present `key` for pool `id`.
+    func add(pool id: UInt64, key: UInt64, regions: [(address: UInt, length: Int)]) {
+        state.withLock { $0.pools[id] = ServedPool(key: key, regions: regions) }
+    }
+
+    /// Stops serving pool `id`: closes its connections and returns once none of them can touch its memory.
+    func remove(pool id: UInt64) async {
+        let connections = state.withLock { $0.pools.removeValue(forKey: id)?.connections ?? [:] }
+        for fd in connections.values { TCPSocket(fd: fd).shutdown() }
+        let ids = Set(connections.keys)
+        while state.withLock({ !$0.serving.isDisjoint(with: ids) }) {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Stops accepting and serving; returns once every thread has ended.
+    func stop() async {
+        let connections = state.withLock { state in
+            state.stopping = true
+            return state.pools.values.flatMap(\.connections.values)
+        }
+        listener.shutdown()
+        for fd in connections { TCPSocket(fd: fd).shutdown() }
+        while state.withLock({ $0.threads }) > 0 {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        listener.close()
+    }
+
+    private func startThread(_ body: @escaping @Sendable () -> Void) {
+        state.withLock { $0.threads += 1 }
+        let thread = Thread { [self] in
+            body()
+            state.withLock { $0.threads -= 1 }
+        }
+        thread.name = "handoff-tcp"
+        thread.start()
+    }
+
+    private func acceptLoop() {
+        while true {
+            guard let connection = try? listener.accept() else { return }
+            if state.withLock({ $0.stopping }) {
+                connection.close()
+                return
+            }
+            startThread { [self] in serve(connection) }
+        }
+    }
+
+    // MARK: Serving one connection
+
+    private func serve(_ connection: TCPSocket) {
+        defer { connection.close() }
+        guard let helloBytes = try? connection.receive(TCPWire.helloBytes, "receive hello") else { return }
+        let hello: TCPWire.Hello
+        do {
+            hello = try TCPWire.decodeHello(helloBytes)
+        } catch {
+            refuse(connection, requestID: 0, "bad hello: \(error)")
+            return
+        }
+        let attached: (id: UInt64, regions: [(address: UInt, length: Int)])? = state.withLock { state in
+            guard !state.stopping, let pool = state.pools[hello.pool], pool.key == hello.key else { return nil }
+            state.nextConnection += 1
+            state.pools[hello.pool]?.connections[state.nextConnection] = connection.fd
+            state.serving.insert(state.nextConnection)
+            return (state.nextConnection, pool.regions)
+        }
+        guard let (id, regions) = attached else {
+            refuse(connection, requestID: 0, "no pool \(hello.pool) with that key is served here (released, or a stale descriptor)")
+            return
+        }
+        defer {
+            state.withLock { state in
+                state.pools[hello.pool]?.connections[id] = nil
+                state.serving.remove(id)
+            }
+        }
+        do {
+            try connection.send(TCPWire.encode(TCPWire.Response(requestID: 0, status: TCPWire.Status.ok.rawValue, messageBytes: 0, payloadBytes: 0)), "send hello answer")
+            while try serveRequest(connection, regions: regions, sender: hello.agent) {}
+        } catch {
+            // The client went away or the pool is being removed: nothing to answer.
+        }
+    }
+
+    /// Serves one request; false when the connection must end (end of stream, or a refused request).
+    private func serveRequest(_ connection: TCPSocket, regions: [(address: UInt, length: Int)], sender: UInt64) throws(TCPSocket.Failure) -> Bool {
+        let headerBytes: [UInt8]
+        do {
+            headerBytes = try connection.receive(TCPWire.requestHeaderBytes, "receive request")
+        } catch where error.code == TCPSocket.Failure.closedCode {
+            return false
+        }
+        let header: TCPWire.RequestHeader
+        let ranges: [TCPWire.Range]
+        do {
+            header = try TCPWire.decodeRequestHeader(headerBytes)
+            let rangeBytes = try connection.receive(header.rangeCount * TCPWire.rangeBytes, "receive ranges")
+            ranges = try TCPWire.decodeRanges(rangeBytes, count: header.rangeCount, payloadBytes: header.kind == .notify ? 0 : header.payloadBytes)
+        } catch let error as WireFormatError {
+            refuse(connection, requestID: 0, "malformed request: \(error)")
+            return false
+        } catch {
+            throw error as! TCPSocket.Failure
+        }
+        if header.kind == .notify {
+            let payload = try connection.receive(header.payloadBytes, "receive notification")
+            notifications.yield(PeerNotification(sender: sender, payload: payload))
+            try connection.send(TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)), "answer notification")
+            return true
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(ranges.count + 1)
+        for range in ranges {
+            guard range.region < regions.count, range.offset <= regions[range.region].length,
+                range.length <= regions[range.region].length - range.offset
+            else {
+                let length = range.region < regions.count ? regions[range.region].length : 0
+                refuse(connection, requestID: header.requestID,
+                    "range [\(range.offset), \(range.offset + range.length)) of region \(range.region) is outside the pool (\(regions.count) regions of \(length) bytes)")
+                return false
+            }
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: regions[range.region].address + UInt(range.offset)), iov_len: range.length))
+        }
+        switch header.kind {
+        case .read:
+            let answer = TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: header.payloadBytes))
+            try connection.send(answer, then: &vectors, "send read data")
+        case .write:
+            try connection.receiveAll(&vectors, "receive write data")
+            try connection.send(TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)), "answer write")
+        case .notify:
+            break
+        }
+        return true
+    }
+
+    private func refuse(_ connection: TCPSocket, requestID: UInt64, _ message: String) {
+        let text = Array(message.utf8.prefix(TCPWire.maxMessageBytes))
+        let response = TCPWire.Response(requestID: requestID, status: TCPWire.Status.refused.rawValue, messageBytes: text.count, payloadBytes: 0)
+        try? connection.send(TCPWire.encode(response) + text, "refuse")
+    }
+}

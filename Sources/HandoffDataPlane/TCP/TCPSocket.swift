@@ -1,0 +1,185 @@
+import Glibc
+
+/// A connected or listening TCP socket with blocking, all-or-error I/O: every send and receive moves exactly
+/// the bytes asked for, straight between the socket and the caller's memory (scatter/gather, no staging).
+///
+/// Not thread-safe, except `shutdown()`, which any thread may call to make blocked I/O on the socket fail.
+struct TCPSocket: Sendable {
+    let fd: Int32
+
+    /// Why a socket call failed: which call and the errno, or the peer closing the connection.
+    struct Failure: Error, Sendable, CustomStringConvertible {
+        var operation: String
+        var code: Int32
+
+        static let closedCode: Int32 = -1
+
+        var description: String {
+            code == Self.closedCode ? "\(operation): the peer closed the connection" : "\(operation): \(String(cString: strerror(code)))"
+        }
+    }
+
+    /// Listens on `host:port` (port 0: any); returns the socket and the bound port.
+    static func listen(host: String, port: UInt16) throws(Failure) -> (TCPSocket, UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
+        let listener = TCPSocket(fd: fd)
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = try Self.address(host: host, port: port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            let code = errno
+            listener.close()
+            throw Failure(operation: "bind \(host):\(port)", code: code)
+        }
+        guard Glibc.listen(fd, 128) == 0 else {
+            let code = errno
+            listener.close()
+            throw Failure(operation: "listen", code: code)
+        }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return (listener, UInt16(bigEndian: local.sin_port))
+    }
+
+    /// Connects to `host:port`, giving up after `timeout`.
+    static func connect(host: String, port: UInt16, timeout: Duration) throws(Failure) -> TCPSocket {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
+        let connection = TCPSocket(fd: fd)
+        var address = try Self.address(host: host, port: port)
+        let started = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if started != 0 {
+            guard errno == EINPROGRESS else {
+                let code = errno
+                connection.close()
+                throw Failure(operation: "connect \(host):\(port)", code: code)
+            }
+            var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let ready = poll(&poller, 1, max(milliseconds, 1))
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard ready == 1, error == 0 else {
+                connection.close()
+                throw Failure(operation: "connect \(host):\(port)", code: ready == 1 ? error : ETIMEDOUT)
+            }
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        connection.configure()
+        return connection
+    }
+
+    /// Waits for the next connection.
+    func accept() throws(Failure) -> TCPSocket {
+        while true {
+            let client = Glibc.accept(fd, nil, nil)
+            if client >= 0 {
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                let socket = TCPSocket(fd: client)
+                socket.configure()
+                return socket
+            }
+            if errno != EINTR { throw Failure(operation: "accept", code: errno) }
+        }
+    }
+
+    /// No Nagle delay (requests are small and answered at once); large buffers for bulk data.
+    private func configure() {
+        var yes: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Sends all of `bytes`.
+    func send(_ bytes: [UInt8], _ what: String) throws(Failure) {
+        var none: [iovec] = []
+        try send(bytes, then: &none, what)
+    }
+
+    /// Sends `prefix`, then every byte `vectors` point at, in as few calls as the kernel allows.
+    func send(_ prefix: [UInt8], then vectors: inout [iovec], _ what: String) throws(Failure) {
+        var failure: Failure?
+        prefix.withUnsafeBytes { buffer in
+            var all = [iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer.baseAddress), iov_len: buffer.count)] + vectors
+            do throws(Failure) { try sendAll(&all, what) } catch { failure = error }
+        }
+        vectors = []
+        if let failure { throw failure }
+    }
+
+    /// Sends every byte the vectors point at, in order. Consumes `vectors`.
+    func sendAll(_ vectors: inout [iovec], _ what: String) throws(Failure) {
+        // sendmsg rather than writev: MSG_NOSIGNAL turns a closed peer into EPIPE instead of a process-killing SIGPIPE.
+        try transferAll(&vectors, what) { fd, pointer, count in
+            var message = msghdr()
+            message.msg_iov = UnsafeMutablePointer(mutating: pointer)
+            message.msg_iovlen = Int(count)
+            return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+        }
+    }
+
+    /// Fills every byte the vectors point at from the socket, in order. Consumes `vectors`.
+    func receiveAll(_ vectors: inout [iovec], _ what: String) throws(Failure) {
+        try transferAll(&vectors, what) { fd, pointer, count in readv(fd, pointer, count) }
+    }
+
+    /// Receives exactly `count` bytes.
+    func receive(_ count: Int, _ what: String) throws(Failure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var failure: Failure?
+        bytes.withUnsafeMutableBytes { buffer in
+            var vector = [iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)]
+            do throws(Failure) { try receiveAll(&vector, what) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// Runs `call` (readv or writev) until every vector is done, at most IOV_MAX vectors per call.
+    private func transferAll(
+        _ vectors: inout [iovec], _ what: String, _ call: (Int32, UnsafePointer<iovec>, Int32) -> Int
+    ) throws(Failure) {
+        var first = 0
+        while let start = vectors[first...].firstIndex(where: { $0.iov_len > 0 }) {
+            first = start
+            let count = min(vectors.count - first, 1024)  // IOV_MAX on Linux
+            let moved = vectors.withUnsafeBufferPointer { call(fd, $0.baseAddress! + first, Int32(count)) }
+            if moved < 0 {
+                if errno == EINTR { continue }
+                throw Failure(operation: what, code: errno)
+            }
+            if moved == 0 { throw Failure(operation: what, code: Failure.closedCode) }
+            var left = moved
+            while left > 0 {
+                let take = min(left, vectors[first].iov_len)
+                vectors[first].iov_base = vectors[first].iov_base.map { $0 + take }
+                vectors[first].iov_len -= take
+                left -= take
+                if vectors[first].iov_len == 0 { first += 1 }
+            }
+            if first == vectors.count { return }
+        }
+    }
+
+    /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
+    func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    func close() { _ = Glibc.close(fd) }
+
+    private static func address(host: String, port: UInt16) throws(Failure) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Failure(operation: "parse IPv4 address '\(host)'", code: EINVAL) }
+        return address
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import HandoffCore
+import Histogram
+import Synchronization
+
+/// One transfer over a `TCPPeerLink`: the plan cut into requests of at most `batchBytes`, striped over several
+/// sockets, each stripe run on its own thread with blocking scatter/gather I/O into or out of the local pool.
+///
+/// Reads keep two requests in flight per socket; writes stream every request and then collect the answers.
+/// The transfer is done only when every request was answered and every byte moved; the first failure, the
+/// deadline or cancellation shuts all its sockets down, and the sockets are closed instead of reused.
+final class TCPTransferExecution: Sendable {
+    /// One request: ranges of the peer's pool and the matching local memory, in the same byte order.
+    struct Batch: Sendable {
+        var remote: [TCPWire.Range] = []
+        var local: [(address: UInt, length: Int)] = []
+        var bytes = 0
+    }
+
+    private struct Progress {
+        var completed = 0
+        var finishedStripes = 0
+        var failure: DataPlaneError?
+        var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+        var waiting: CheckedContinuation<Void, Never>?
+    }
+
+    let batches: [Batch]
+    let operation: TransferOperation
+    private let sockets: [TCPSocket]
+    private let agent: UInt64
+    private let progress = Mutex(Progress())
+
+    /// Cuts `plan` into requests: READ takes the plan's source from the peer, WRITE its destination.
+    static func batches(of plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, batchBytes: Int) -> [Batch] {
+        var batches: [Batch] = []
+        var current = Batch()
+        func add(remoteRegion: Int, remoteOffset: Int, localRegion: Int, localOffset: Int, length: Int) {
+            if current.bytes + length > batchBytes || current.remote.count == TCPWire.maxRanges, !current.remote.isEmpty {
+                batches.append(current)
+                current = Batch()
+            }
+            current.remote.append(TCPWire.Range(region: remoteRegion, offset: remoteOffset, length: length))
+            current.local.append((local.regions[localRegion].address + UInt(localOffset), length))
+            current.bytes += length
+        }
+        for op in plan.ops {
+            let (remoteRegion, remoteOffset, localRegion, localOffset) = operation == .read
+                ? (op.sourceRegion, op.sourceOffset, op.destinationRegion, op.destinationOffset)
+                : (op.destinationRegion, op.destinationOffset, op.sourceRegion, op.sourceOffset)
+            var done = 0
+            while done < op.length {  // a range is at most batchBytes long
+                let length = min(op.length - done, batchBytes)
+                add(remoteRegion: remoteRegion, remoteOffset: remoteOffset + done, localRegion: localRegion, localOffset: localOffset + done, length: length)
+                done += length
+            }
+        }
+        if !current.remote.isEmpty { batches.append(current) }
+        return batches
+    }
+
+    init(batches: [Batch], operation: TransferOperation, sockets: [TCPSocket], agent: UInt64) {
+        self.batches = batches
+        self.operation = operation
+        self.sockets = sockets
+        self.agent = agent
+    }
+
+    /// Runs every stripe; returns once all have ended, or throws the first failure.
+    /// - Returns: per-request latency.
+    func run(deadline: ContinuousClock.Instant, timeout: Duration) async throws(DataPlaneError) -> LatencySummary {
+        let stripes = sockets.count
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                progress.withLock { $0.waiting = continuation }
+                for stripe in 0..<stripes {
+                    let thread = Thread { [self] in runStripe(stripe, of: stripes) }
+                    thread.name = "handoff-tcp-transfer"
+                    thread.start()
+                }
+                let watchdog = Thread { [self] in
+                    while ContinuousClock.now < deadline {
+                        if progress.withLock({ $0.finishedStripes == stripes }) { return }
+                        usleep(1_000)
+                    }
+                    fail(.timedOut(after: timeout, completedOps: progress.withLock { $0.completed }, totalOps: batches.count))
+                }
+                watchdog.start()
+            }
+        } onCancel: {
+            fail(.cancelled(completedOps: progress.withLock { $0.completed }, totalOps: batches.count))
+        }
+        let (failure, latencies) = progress.withLock { ($0.failure, $0.latencies) }
+        if let failure { throw failure }
+        return LatencySummary(nanoseconds: latencies)
+    }
+
+    /// Records the first failure and stops every stripe.
+    private func fail(_ error: DataPlaneError) {
+        let first = progress.withLock { progress in
+            guard progress.failure == nil, progress.finishedStripes < sockets.count else { return false }
+            progress.failure = error
+            return true
+        }
+        if first { for socket in sockets { socket.shutdown() } }
+    }
+
+    private func runStripe(_ stripe: Int, of stripes: Int) {
+        let mine = Array(stride(from: stripe, to: batches.count, by: stripes))
+        do {
+            if operation == .read {
+                try read(mine, on: sockets[stripe])
+            } else {
+                try write(mine, on: sockets[stripe])
+            }
+        } catch let error as DataPlaneError {
+            fail(error)
+        } catch {
+            fail(.peerFailed(agent: agent, reason: "\(error)"))
+        }
+        let waiting = progress.withLock { progress in
+            progress.finishedStripes += 1
+            defer { if progress.finishedStripes == sockets.count { progress.waiting = nil } }
+            return progress.finishedStripes == sockets.count ? progress.waiting : nil
+        }
+        waiting?.resume()
+    }
+
+    /// Two requests in flight: the next is sent while the answer to the one before streams in.
+    private func read(_ indices: [Int], on socket: TCPSocket) throws {
+        var sent = 0
+        var started: [ContinuousClock.Instant] = []
+        func sendNext() throws {
+            let batch = batches[indices[sent]]
+            started.append(.now)
+            let header = TCPWire.RequestHeader(kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1), payloadBytes: batch.bytes)
+            try socket.send(TCPWire.encode(header, ranges: batch.remote), "send read request")
+            sent += 1
+        }
+        while sent < min(2, indices.count) { try sendNext() }
+        for (position, index) in indices.enumerated() {
+            try expectAnswer(on: socket, requestID: UInt64(index + 1), payloadBytes: batches[index].bytes)
+            var vectors = batches[index].local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
+            try socket.receiveAll(&vectors, "receive read data")
+            completed(since: started[position])
+            if sent < indices.count { try sendNext() }
+        }
+    }
+
+    /// Every request with its data, then every answer.
+    private func write(_ indices: [Int], on socket: TCPSocket) throws {
+        var started: [ContinuousClock.Instant] = []
+        for index in indices {
+            let batch = batches[index]
+            started.append(.now)
+            let header = TCPWire.encode(
+                TCPWire.RequestHeader(kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1), payloadBytes: batch.bytes),
+                ranges: batch.remote)
+            var vectors = batch.local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
+            try socket.send(header, then: &vectors, "send write data")
+        }
+        for (position, index) in indices.enumerated() {
+            try expectAnswer(on: socket, requestID: UInt64(index + 1), payloadBytes: 0)
+            completed(since: started[position])
+        }
+    }
+
+    /// Reads an answer header; throws the peer's refusal, or a protocol error for an unexpected answer.
+    private func expectAnswer(on socket: TCPSocket, requestID: UInt64, payloadBytes: Int) throws {
+        let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive answer"))
+        if answer.status != TCPWire.Status.ok.rawValue {
+            let message = String(decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
+            throw DataPlaneError.peerFailed(agent: agent, reason: "the peer refused the request: \(message)")
+        }
+        guard answer.requestID == requestID, answer.payloadBytes == payloadBytes, answer.messageBytes == 0 else {
+            throw DataPlaneError.peerFailed(
+                agent: agent, reason: "unexpected answer: request \(answer.requestID) with \(answer.payloadBytes) B, expected request \(requestID) with \(payloadBytes) B")
+        }
+    }
+
+    private func completed(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = UInt64(max(0, elapsed.components.seconds)) * 1_000_000_000 + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000))
+        progress.withLock { progress in
+            progress.completed += 1
+            _ = progress.latencies.record(nanoseconds)
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import HandoffCore
+import Logging
+import Synchronization
+
+/// Handoff's native TCP data plane: every instance listens, and peers read and write its registered pools with
+/// scatter/gather socket I/O straight between the regions and the wire, striped over several connections.
+///
+/// A pool is reachable only with its descriptor, which carries a random 64-bit key; the serving side checks
+/// every requested range against the pool's regions. Host memory only.
+public final class TCPTransport: Transport {
+    /// Where to listen and how to move data.
+    public struct Configuration: Sendable, Hashable {
+        /// IPv4 address to listen on.
+        public var listenHost: String
+        /// Port to listen on; 0 picks a free one.
+        public var listenPort: UInt16
+        /// Addresses peers should connect to, in order of preference; default: `listenHost`, or this host's
+        /// IPv4 addresses when listening on 0.0.0.0.
+        public var advertisedHosts: [String]?
+        /// Connections a transfer is striped over.
+        public var streams: Int
+        /// Bytes per request.
+        public var batchBytes: Int
+        public var connectTimeout: Duration
+
+        public init(
+            listenHost: String = "0.0.0.0", listenPort: UInt16 = 0, advertisedHosts: [String]? = nil, streams: Int = 4,
+            batchBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(5)
+        ) {
+            self.listenHost = listenHost
+            self.listenPort = listenPort
+            self.advertisedHosts = advertisedHosts
+            self.streams = streams
+            self.batchBytes = batchBytes
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    private struct Registry {
+        var pools: [UInt64: (pool: LocalPool, descriptor: PoolDescriptor, owned: Bool)] = [:]
+        var peers: [UInt64: (peer: RemotePeer, link: TCPPeerLink)] = [:]
+        var nextID: UInt64 = 0
+        var closed = false
+    }
+
+    public let name = "tcp"
+    public let agent = UInt64.random(in: 1...UInt64.max)
+    public let notifications: AsyncStream<PeerNotification>
+    public let configuration: Configuration
+    private let server: TCPServer
+    private let endpoints: [UInt8]
+    private let registry = Mutex(Registry())
+    private let logger: Logger
+
+    /// Starts listening.
+    /// - Throws: `DataPlaneError.peerFailed` when the address cannot be bound.
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.tcp")) throws(DataPlaneError) {
+        let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
+        notifications = stream
+        self.configuration = configuration
+        self.logger = logger
+        let server = try TCPServer(host: configuration.listenHost, port: configuration.listenPort, notifications: continuation)
+        self.server = server
+        let hosts = configuration.advertisedHosts
+            ?? (configuration.listenHost == "0.0.0.0" ? HostIdentity.ipv4Addresses() : [configuration.listenHost])
+        endpoints = TCPEndpoints.encode(hosts.map { ($0, server.port) })
+    }
+
+    /// The port peers connect to.
+    public var port: UInt16 { server.port }
+
+    public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
+        guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
+        let regions = (0..<layout.regionCount).map { _ in
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(layout.regionBytes, 1), alignment: 4096)
+            memory.initializeMemory(as: UInt8.self, repeating: 0, count: layout.regionBytes)
+            return (address: UInt(bitPattern: memory), length: layout.regionBytes)
+        }
+        return try add(layout, regions: regions, owned: true)
+    }
+
+    public func registerPool(
+        _ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer], memoryType: MemoryType = .host
+    ) async throws(DataPlaneError) -> LocalPool {
+        guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
+        guard regions.count == layout.regionCount else {
+            throw .layoutMismatch("\(regions.count) buffers for a layout of \(layout.regionCount) regions")
+        }
+        for (index, region) in regions.enumerated() where region.count < layout.regionBytes || region.baseAddress == nil {
+            throw .rangeOutsideRegion(side: .source, region: index, offset: 0, length: layout.regionBytes, regionLength: region.count)
+        }
+        return try add(layout, regions: regions.map { (UInt(bitPattern: $0.baseAddress), layout.regionBytes) }, owned: false)
+    }
+
+    private func add(_ layout: KVLayout, regions: [(address: UInt, length: Int)], owned: Bool) throws(DataPlaneError) -> LocalPool {
+        let key = UInt64.random(in: 1...UInt64.max)
+        let result: LocalPool? = registry.withLock { registry in
+            guard !registry.closed else { return nil }
+            registry.nextID += 1
+            let pool = LocalPool(id: registry.nextID, layout: layout, memoryType: .host, regions: regions)
+            var keyBytes = ByteWriter(capacity: 16)
+            keyBytes.write(pool.id)
+            keyBytes.write(key)
+            let descriptor = PoolDescriptor(
+                transport: name, agent: agent, host: HostIdentity.current, transportAddress: endpoints, memoryType: .host,
+                layout: layout, regions: regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: keyBytes.bytes) })
+            registry.pools[pool.id] = (pool, descriptor, owned)
+            return pool
+        }
+        guard let result else {
+            if owned { for region in regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
+            throw .transportClosed
+        }
+        server.add(pool: result.id, key: key, regions: regions)
+        return result
+    }
+
+    public func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor {
+        guard let entry = registry.withLock({ $0.pools[pool.id] }), entry.pool === pool else {
+            throw .unknownHandle("pool \(pool.id) is not registered with this TCP transport")
+        }
+        return entry.descriptor
+    }
+
+    public func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {
+        guard descriptor.transport == name else {
+            throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', not '\(name)'")
+        }
+        guard descriptor.memoryType == .host else { throw .unsupportedMemoryType(descriptor.memoryType, transport: name) }
+        let link = try TCPPeerLink(descriptor: descriptor, agent: agent, connectTimeout: configuration.connectTimeout)
+        link.checkIn(try link.checkOut(1))  // reach the peer now, not on the first transfer
+        let peer: RemotePeer? = registry.withLock { registry in
+            guard !registry.closed else { return nil }
+            registry.nextID += 1
+            let peer = RemotePeer(id: registry.nextID, descriptor: descriptor, lowerTransports: ["tcp"])
+            registry.peers[peer.id] = (peer, link)
+            return peer
+        }
+        guard let peer else {
+            link.close()
+            throw .transportClosed
+        }
+        return peer
+    }
+
+    public func execute(
+        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
+    ) async throws(DataPlaneError) -> TransferReport {
+        let start = ContinuousClock.now
+        let (pool, link) = registry.withLock { ($0.pools[local.id]?.pool, $0.peers[remote.id]) }
+        guard let pool, pool === local else { throw .unknownHandle("pool \(local.id) is not registered with this TCP transport") }
+        guard let link, link.peer === remote else { throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport") }
+        try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
+        let batches = TCPTransferExecution.batches(of: plan, operation, local: local, batchBytes: configuration.batchBytes)
+        let sockets = try link.link.checkOut(max(1, min(configuration.streams, batches.count)))
+        let execution = TCPTransferExecution(batches: batches, operation: operation, sockets: sockets, agent: remote.descriptor.agent)
+        let posted = ContinuousClock.now
+        let latency: LatencySummary
+        do {
+            latency = try await execution.run(deadline: start + options.timeout, timeout: options.timeout)
+        } catch {
+            for socket in sockets { socket.close() }
+            throw error
+        }
+        link.link.checkIn(sockets)
+        let end = ContinuousClock.now
+        return TransferReport(
+            operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,
+            lowerTransports: remote.lowerTransports, postSeconds: (posted - start).seconds, completionSeconds: (end - posted).seconds,
+            opLatency: latency)
+    }
+
+    public func notify(_ remote: RemotePeer, payload: [UInt8]) async throws(DataPlaneError) {
+        guard payload.count <= maxNotificationBytes else { throw .notificationTooLarge(bytes: payload.count, limit: maxNotificationBytes) }
+        guard let link = registry.withLock({ $0.peers[remote.id] }), link.peer === remote else {
+            throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport")
+        }
+        let socket = try link.link.checkOut(1)[0]
+        do {
+            let header = TCPWire.RequestHeader(kind: .notify, rangeCount: 0, requestID: 0, payloadBytes: payload.count)
+            try socket.send(TCPWire.encode(header, ranges: []) + payload, "send notification")
+            let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive notification answer"))
+            guard answer.status == TCPWire.Status.ok.rawValue, answer.messageBytes == 0, answer.payloadBytes == 0 else {
+                throw DataPlaneError.peerFailed(agent: remote.descriptor.agent, reason: "the peer refused a notification")
+            }
+        } catch {
+            socket.close()
+            throw error as? DataPlaneError ?? .peerFailed(agent: remote.descriptor.agent, reason: "\(error)")
+        }
+        link.link.checkIn([socket])
+    }
+
+    public func disconnect(_ remote: RemotePeer) async {
+        let link = registry.withLock { registry -> TCPPeerLink? in
+            guard let entry = registry.peers[remote.id], entry.peer === remote else { return nil }
+            registry.peers[remote.id] = nil
+            return entry.link
+        }
+        link?.close()
+    }
+
+    public func release(_ pool: LocalPool) async {
+        let entry = registry.withLock { registry -> (pool: LocalPool, descriptor: PoolDescriptor, owned: Bool)? in
+            guard let entry = registry.pools[pool.id], entry.pool === pool else { return nil }
+            registry.pools[pool.id] = nil
+            return entry
+        }
+        guard let entry else { return }
+        await server.remove(pool: pool.id)
+        if entry.owned { for region in pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
+    }
+
+    public func shutdown() async {
+        let (pools, links) = registry.withLock { registry in
+            registry.closed = true
+            defer {
+                registry.pools = [:]
+                registry.peers = [:]
+            }
+            return (Array(registry.pools.values), registry.peers.values.map(\.link))
+        }
+        for link in links { link.close() }
+        for entry in pools {
+            await server.remove(pool: entry.pool.id)
+            if entry.owned { for region in entry.pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
+        }
+        await server.stop()
+    }
+}
+
+extension Duration {
+    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
