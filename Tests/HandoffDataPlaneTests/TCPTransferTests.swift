@@ -93,6 +93,94 @@ struct TCPTransferTests {
         await server.shutdown()
     }
 
+    /// A fake peer on loopback that greets every client, reads its first request, then does `misbehave`.
+    static func withFakePeer(
+        layout: KVLayout, misbehave: @escaping @Sendable (TCPSocket, TCPWire.RequestHeader) -> Void,
+        _ body: (PoolDescriptor) async throws -> Void
+    ) async throws {
+        let (listener, port) = try TCPSocket.listen(host: "127.0.0.1", port: 0)
+        let thread = Thread {
+            while let client = try? listener.accept() {
+                Thread {
+                    defer { client.close() }
+                    guard (try? client.receive(TCPWire.helloBytes, "hello")) != nil else { return }
+                    try? client.send(TCPWire.encode(TCPWire.Response(requestID: 0, status: 0, messageBytes: 0, payloadBytes: 0)), "answer")
+                    guard let bytes = try? client.receive(TCPWire.requestHeaderBytes, "request"),
+                        let header = try? TCPWire.decodeRequestHeader(bytes),
+                        (try? client.receive(header.rangeCount * TCPWire.rangeBytes, "ranges")) != nil
+                    else { return }
+                    misbehave(client, header)
+                }.start()
+            }
+        }
+        thread.start()
+        var key = ByteWriter()
+        key.write(UInt64(1))
+        key.write(UInt64(2))
+        let descriptor = PoolDescriptor(
+            transport: "tcp", agent: 77, host: "fake", transportAddress: TCPEndpoints.encode([("127.0.0.1", port)]), memoryType: .host,
+            layout: layout, regions: (0..<layout.regionCount).map { _ in .init(address: 0, length: UInt64(layout.regionBytes), remoteKey: key.bytes) })
+        try await body(descriptor)
+        listener.shutdown()
+        listener.close()
+    }
+
+    @Test("a connection closed mid-answer fails the transfer with the peer's agent, never reported done")
+    func connectionClosedMidTransfer() async throws {
+        let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 16)
+        try await Self.withFakePeer(layout: layout, misbehave: { client, header in
+            // Announce the whole answer, send half of it, hang up.
+            let answer = TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: header.payloadBytes))
+            try? client.send(answer + [UInt8](repeating: 7, count: header.payloadBytes / 2), "half")
+        }) { descriptor in
+            let transport = try TCPTransport(configuration: .init(listenHost: "127.0.0.1", streams: 1))
+            let pool = try await transport.allocatePool(layout, memoryType: .host)
+            let peer = try await transport.connect(to: descriptor)
+            let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array(0..<16), source: layout, destination: layout)
+            await #expect {
+                _ = try await transport.execute(plan, .read, local: pool, remote: peer, options: .init(timeout: .seconds(10)))
+            } throws: { error in
+                guard case let .peerFailed(agent, reason) = error as? DataPlaneError else { return false }
+                return agent == 77 && reason.contains("closed")
+            }
+            await transport.shutdown()
+        }
+    }
+
+    @Test("a peer that stops answering fails the transfer at its deadline; cancelling the caller ends it at once")
+    func stalledPeerTimesOutAndCancellationWorks() async throws {
+        let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 16)
+        try await Self.withFakePeer(layout: layout, misbehave: { client, _ in
+            _ = try? client.receive(1, "wait for the client to go away")
+        }) { descriptor in
+            let transport = try TCPTransport(configuration: .init(listenHost: "127.0.0.1", streams: 2))
+            let pool = try await transport.allocatePool(layout, memoryType: .host)
+            let peer = try await transport.connect(to: descriptor)
+            let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array(0..<16), source: layout, destination: layout)
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await transport.execute(plan, .read, local: pool, remote: peer, options: .init(timeout: .milliseconds(300)))
+            } throws: { error in
+                guard case .timedOut = error as? DataPlaneError else { return false }
+                return true
+            }
+            #expect(ContinuousClock.now - started < .seconds(3))
+
+            let task = Task { try await transport.execute(plan, .read, local: pool, remote: peer, options: .init(timeout: .seconds(30))) }
+            try await Task.sleep(for: .milliseconds(100))
+            let cancelled = ContinuousClock.now
+            task.cancel()
+            await #expect {
+                _ = try await task.value
+            } throws: { error in
+                guard case .cancelled = error as? DataPlaneError else { return false }
+                return true
+            }
+            #expect(ContinuousClock.now - cancelled < .seconds(2))
+            await transport.shutdown()
+        }
+    }
+
     @Test("the frame decoder turns random, truncated and oversized frames into typed errors")
     func frameDecoderRejectsHostileBytes() throws {
         var generator = SplitMix64(seed: 3)

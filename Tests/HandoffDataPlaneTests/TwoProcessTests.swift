@@ -40,6 +40,21 @@ struct TwoProcessTests {
         if transports == "tcp" { #expect(result.ucx_transports == ["tcp"]) }
     }
 
+    @Test(
+        "handoff bench --local --transport tcp moves a scattered plan byte-exactly between two processes",
+        arguments: ["ucx", "engine"], TransferOperation.allCases)
+    func benchLocalOverNativeTCP(memory: String, operation: TransferOperation) async throws {
+        let (output, status) = try await HandoffProcess([
+            "bench", "--local", "--transport", "tcp", "--tcp-streams", "3", "--layers", "3", "--blocks", "300",
+            "--block-kib", "4", "--pattern", "scattered", "--op", operation.rawValue, "--iterations", "2", "--memory", memory, "--json",
+        ]).finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
+        #expect(result.verified && result.notified)
+        #expect(result.bytes == 3 * 2 * 300 * 4096)
+        #expect(result.ucx_transports == ["tcp"])
+    }
+
     /// Starts `handoff bench-peer` holding a filled source pool and connects this process's transport to it.
     func connectToPeer(transports: [String]?) async throws -> (HandoffProcess, UCXTransport, LocalPool, RemotePeer, TransferPlan) {
         var arguments = ["bench-peer", "--layers", "2", "--blocks", "16", "--block-kib", "64", "--role", "source", "--seed", "5"]

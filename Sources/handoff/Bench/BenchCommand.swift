@@ -13,10 +13,6 @@ struct BenchCommand: AsyncParsableCommand {
             byte for byte.
             """)
 
-    enum TransportChoice: String, ExpressibleByArgument {
-        case ucx
-    }
-
     @Flag(help: "Run both sides on this host, as two processes.")
     var local = false
 
@@ -24,9 +20,6 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "read: decode pulls (default); write: prefill pushes.")
     var op: TransferOperation = .read
-
-    @Option(help: "The data plane to measure.")
-    var transport: TransportChoice = .ucx
 
     @Option(help: "Timed iterations (after one warm-up); the median is reported.")
     var iterations = 5

@@ -26,7 +26,7 @@ struct BenchPeerCommand: AsyncParsableCommand {
     func run() async throws {
         let workload = try workloadOptions.workload()
         let pattern = BlockPattern(seed: workloadOptions.seed)
-        let transport = try UCXTransport(configuration: .init(transports: workloadOptions.transportList))
+        let transport = try workloadOptions.makeTransport()
         let benchPool = try await BenchPool.make(workloadOptions.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if role == .source { pool.fill(with: pattern) }

@@ -14,7 +14,7 @@ struct BenchPool {
     let pool: LocalPool
     private let ownedRegions: [UnsafeMutableRawBufferPointer]
 
-    static func make(_ memory: PoolMemory, layout: KVLayout, transport: UCXTransport) async throws -> BenchPool {
+    static func make(_ memory: PoolMemory, layout: KVLayout, transport: any Transport) async throws -> BenchPool {
         switch memory {
         case .ucx:
             return BenchPool(pool: try await transport.allocatePool(layout, memoryType: .host), ownedRegions: [])
@@ -30,7 +30,7 @@ struct BenchPool {
     }
 
     /// Deregisters the pool and frees what this process allocated.
-    func release(from transport: UCXTransport) async {
+    func release(from transport: any Transport) async {
         await transport.release(pool)
         ownedRegions.forEach { $0.deallocate() }
     }

@@ -37,6 +37,8 @@ struct BenchResult: Codable {
     var verified: Bool
     /// The peer received the initiator's closing notification.
     var notified: Bool
+    /// Connections a native TCP transfer was striped over; nil for UCX.
+    var tcpStreams: Int?
 
     enum CodingKeys: String, CodingKey {
         case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
@@ -47,6 +49,7 @@ struct BenchResult: Codable {
         case postUs = "post_us"
         case opLatencyUs = "op_latency_us"
         case memcpyGbps = "memcpy_gbps"
+        case tcpStreams = "tcp_streams"
     }
 
     func json() throws -> String {

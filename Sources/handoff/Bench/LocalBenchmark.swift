@@ -20,7 +20,7 @@ struct LocalBenchmark {
         let peer = try PeerProcess(arguments: ["bench-peer"] + options.arguments + ["--role", peerRole.rawValue])
         let channel = peer.channel
 
-        let transport = try UCXTransport(configuration: .init(transports: options.transportList))
+        let transport = try options.makeTransport()
         let benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if operation == .write { pool.fill(with: pattern) }
@@ -53,7 +53,8 @@ struct LocalBenchmark {
             blockBytes: workload.layout.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
             pieces: plan.pieceCount, iterations: iterations, seconds: seconds,
             postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, gbps: gbps,
-            memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: bye == "notified")
+            memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: bye == "notified",
+            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil)
     }
 
     /// Zeroes the destination pool, so that each iteration's check sees only what that transfer wrote.

@@ -6,6 +6,14 @@ extension BenchWorkload.Pattern: ExpressibleByArgument {}
 extension TransferOperation: ExpressibleByArgument {}
 extension PoolMemory: ExpressibleByArgument {}
 
+/// The data plane a benchmark measures.
+enum TransportChoice: String, ExpressibleByArgument, CaseIterable {
+    /// UCX: shared memory on one host, RDMA where present, UCX's TCP otherwise.
+    case ucx
+    /// Handoff's native TCP data plane.
+    case tcp
+}
+
 /// The options that shape a benchmark's workload and its UCX set-up; both benchmark processes take them.
 struct WorkloadOptions: ParsableArguments {
     @Option(help: "Layers of the KV cache (one memory region each).")
@@ -23,15 +31,29 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "Seed for the scattered shuffle and the block content.")
     var seed: UInt64 = 1
 
+    @Option(help: "The data plane to measure: ucx or tcp (Handoff's native TCP).")
+    var transport: TransportChoice = .ucx
+
+    @Option(help: "Connections a native TCP transfer is striped over.")
+    var tcpStreams = 4
+
     @Option(name: .customLong("ucx-transports"), help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
     var ucxTransports: String?
 
-    @Option(help: "Who allocates both pools: ucx (shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does).")
+    @Option(help: "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does).")
     var memory: PoolMemory = .ucx
 
     func validate() throws {
-        guard layers > 0, blocks > 0, blockKiB > 0 else {
-            throw ValidationError("--layers, --blocks and --block-kib must be positive")
+        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0 else {
+            throw ValidationError("--layers, --blocks, --block-kib and --tcp-streams must be positive")
+        }
+    }
+
+    /// The transport to measure, listening on loopback for TCP (both processes are on this host).
+    func makeTransport() throws -> any Transport {
+        switch transport {
+        case .ucx: try UCXTransport(configuration: .init(transports: transportList))
+        case .tcp: try TCPTransport(configuration: .init(listenHost: "127.0.0.1", streams: tcpStreams))
         }
     }
 
@@ -49,6 +71,7 @@ struct WorkloadOptions: ParsableArguments {
         var arguments = [
             "--layers", "\(layers)", "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)",
             "--pattern", pattern.rawValue, "--seed", "\(seed)", "--memory", memory.rawValue,
+            "--transport", transport.rawValue, "--tcp-streams", "\(tcpStreams)",
         ]
         if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
         return arguments
