@@ -156,6 +156,20 @@ import Testing
         #expect((kv["p50"] ?? 0) > 0 && (kv["p50"] ?? 0) < (ttft["p50"] ?? 0))
     }
 
+    @Test func withUCXOffOnThePrefillSideEveryRequestMovesOverNativeTCP() async throws {
+        let demo = try HandoffProcess([
+            "demo", "--requests", "8", "--rate", "40", "--blocks", "128", "--prompt-tokens", "128,512",
+            "--prefill-transport", "tcp", "--json",
+        ])
+        let (output, status) = try await demo.finish()
+        #expect(status == 0, "demo output: \(output)")
+        let line = try #require(output.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["succeeded"] as? Int == 8)
+        #expect((object["transports"] as? [String: Int]) == ["tcp": 8])
+        #expect((object["kv_bytes"] as? Int ?? 0) >= 8 * 128 * 128 * 1024)
+    }
+
     @Test func aPrefillWorkerKilledMidRunLosesNoRequestAndServesAgainWithinOneHeartbeatOfRestarting() async throws {
         let demo = try HandoffProcess([
             // The tiny model restarts in milliseconds even on a loaded machine; pools have room for the load, so

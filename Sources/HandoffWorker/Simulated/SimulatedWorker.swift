@@ -20,7 +20,8 @@ public struct SimulatedWorker: Sendable {
 
     /// Runs until cancelled. A refused registration is not retried: it throws.
     public func run() async throws {
-        let transport = try UCXTransport(configuration: .init(transports: configuration.ucxTransports), logger: logger)
+        let transport = try configuration.transport.make(
+            ucxTransports: configuration.ucxTransports, tcp: .init(listenHost: configuration.tcpListenHost), logger: logger)
         let pool = try await transport.allocatePool(try configuration.layoutSpec.layout(), memoryType: .host)
         let descriptor = try transport.descriptor(of: pool)
         let spec = configuration.layoutSpec

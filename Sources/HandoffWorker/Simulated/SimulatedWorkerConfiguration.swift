@@ -1,5 +1,6 @@
 import HandoffControlPlane
 import HandoffCore
+import HandoffDataPlane
 
 /// Settings of a simulated engine worker (`handoff worker`).
 public struct SimulatedWorkerConfiguration: Sendable {
@@ -17,6 +18,10 @@ public struct SimulatedWorkerConfiguration: Sendable {
     public var decodeStep: Duration = .milliseconds(15)
     /// How long decode keeps a request's blocks after the first token (the rest of its generation).
     public var decodeHold: Duration = .milliseconds(100)
+    /// The data plane: auto (UCX where both peers have it, native TCP otherwise), ucx or tcp.
+    public var transport: TransportSelection = .auto
+    /// Where the native TCP transport listens (IPv4); 0.0.0.0 advertises every interface's address.
+    public var tcpListenHost = "0.0.0.0"
     /// UCX transports (UCX_TLS), nil for UCX's choice.
     public var ucxTransports: [String]?
     /// Seed of the free list's initial shuffle.

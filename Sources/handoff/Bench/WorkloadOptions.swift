@@ -6,14 +6,6 @@ extension BenchWorkload.Pattern: ExpressibleByArgument {}
 extension TransferOperation: ExpressibleByArgument {}
 extension PoolMemory: ExpressibleByArgument {}
 
-/// The data plane a benchmark measures.
-enum TransportChoice: String, ExpressibleByArgument, CaseIterable {
-    /// UCX: shared memory on one host, RDMA where present, UCX's TCP otherwise.
-    case ucx
-    /// Handoff's native TCP data plane.
-    case tcp
-}
-
 /// The options that shape a benchmark's workload and its UCX set-up; both benchmark processes take them.
 struct WorkloadOptions: ParsableArguments {
     @Option(help: "Layers of the KV cache (one memory region each).")
@@ -31,8 +23,8 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "Seed for the scattered shuffle and the block content.")
     var seed: UInt64 = 1
 
-    @Option(help: "The data plane to measure: ucx or tcp (Handoff's native TCP).")
-    var transport: TransportChoice = .ucx
+    @Option(help: "The data plane to measure: ucx, tcp (Handoff's native TCP) or auto (UCX when both sides have it, TCP otherwise).")
+    var transport: TransportSelection = .ucx
 
     @Option(help: "Connections a native TCP transfer is striped over.")
     var tcpStreams = 4
@@ -51,10 +43,7 @@ struct WorkloadOptions: ParsableArguments {
 
     /// The transport to measure, listening on loopback for TCP (both processes are on this host).
     func makeTransport() throws -> any Transport {
-        switch transport {
-        case .ucx: try UCXTransport(configuration: .init(transports: transportList))
-        case .tcp: try TCPTransport(configuration: .init(listenHost: "127.0.0.1", streams: tcpStreams))
-        }
+        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: "127.0.0.1", streams: tcpStreams))
     }
 
     func workload() throws -> BenchWorkload {

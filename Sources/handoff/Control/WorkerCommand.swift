@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HandoffControlPlane
 import HandoffCore
+import HandoffDataPlane
 import HandoffWorker
 import Logging
 import ServiceLifecycle
@@ -29,6 +30,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Prefill speed of the timing model, tokens/s.") var prefillTokensPerSecond = 20_000.0
     @Option(help: "First decode step, ms.") var decodeStepMs = 15
     @Option(help: "How long decode keeps a request's blocks after its first token, ms.") var decodeHoldMs = 100
+    @Option(help: "Data plane: auto (UCX where both peers have it, native TCP otherwise), ucx or tcp.") var transport: TransportSelection = .auto
+    @Option(help: "IPv4 address the native TCP data plane listens on (0.0.0.0: all, each advertised).") var tcpListen = "0.0.0.0"
     @Option(help: "UCX transports (UCX_TLS), comma separated.") var ucxTransports: String?
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
@@ -50,6 +53,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.decodeStep = .milliseconds(decodeStepMs)
         configuration.decodeHold = .milliseconds(decodeHoldMs)
         configuration.ucxTransports = ucxTransports?.split(separator: ",").map(String.init)
+        configuration.transport = transport
+        configuration.tcpListenHost = tcpListen
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
         let group = ServiceGroup(

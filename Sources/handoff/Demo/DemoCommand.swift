@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import HandoffControlPlane
 import HandoffCore
+import HandoffDataPlane
 import HandoffProto
 
 /// `handoff demo`: the whole P/D flow on one machine — a coordinator and workers as separate processes on
@@ -27,6 +28,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Kill prefill-0 (SIGKILL) after this many requests have started, and restart it a second later.")
     var killPrefillAfter: Int?
     @Option(help: "UCX transports (UCX_TLS) for the workers, comma separated.") var ucxTransports: String?
+    @Option(help: "Data plane of every worker: auto, ucx or tcp.") var transport: TransportSelection = .auto
+    @Option(help: "Data plane of the prefill workers only (e.g. tcp: UCX off on that side).") var prefillTransport: TransportSelection?
+    @Option(help: "Data plane of the decode workers only.") var decodeTransport: TransportSelection?
     @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
     @Flag(help: "Print one JSON object instead of the table.") var json = false
     @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
@@ -50,6 +54,8 @@ struct DemoCommand: AsyncParsableCommand {
                     "--prefill-tokens-per-second", "\(prefillTokensPerSecond)", "--log-level", "warning",
                 ]
                 if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
+                let chosen = (role == "prefill" ? prefillTransport : decodeTransport) ?? transport
+                arguments += ["--transport", chosen.rawValue, "--tcp-listen", "127.0.0.1"]
                 workers.append(("\(role)-\(index)", arguments))
             }
         }

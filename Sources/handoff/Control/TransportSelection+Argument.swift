@@ -1,0 +1,4 @@
+import ArgumentParser
+import HandoffDataPlane
+
+extension TransportSelection: ExpressibleByArgument {}
