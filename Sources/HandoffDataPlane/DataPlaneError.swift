@@ -35,7 +35,7 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
             "the \(transport) transport of this build cannot register \(type.rawValue) memory"
         case let .layoutMismatch(reason): "the plan does not fit the pools: \(reason)"
         case let .rangeOutsideRegion(side, region, offset, length, regionLength):
-            "\(side.rawValue) range [\(offset), \(offset + length)) is outside region \(region) of \(regionLength) bytes"
+            "\(side.rawValue) range [\(offset), \(offset &+ length)) is outside region \(region) of \(regionLength) bytes"
         case let .unknownHandle(what): "unknown handle: \(what)"
         case let .ucx(error): error.description
         case let .peerFailed(agent, reason): "peer agent \(String(agent, radix: 16)) failed: \(reason)"

@@ -57,7 +57,7 @@ struct TCPTransferTests {
         await fixture.shutdown()
     }
 
-    @Test("a client asking for bytes outside the pool, or with the wrong key, is refused and gets nothing")
+    @Test("a client asking for bytes outside the pool, or with the wrong key, is refused and gets nothing", .timeLimit(.minutes(1)))
     func hostileRequestsAreRefused() async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 8)
         let server = try TCPTransport(configuration: .init(listenHost: "127.0.0.1"))
@@ -90,7 +90,17 @@ struct TCPTransferTests {
         #expect(try answer(hello: .init(pool: poolID, key: key, agent: 1), request: noRegion).0.status == TCPWire.Status.refused.rawValue)
         let (wrongKey, keyMessage) = try answer(hello: .init(pool: poolID, key: key &+ 1, agent: 1), request: outside)
         #expect(wrongKey.status == TCPWire.Status.refused.rawValue && keyMessage.contains("no pool"))
+        // An offset near the top of the address space neither wraps around nor brings the server down.
+        let far = TCPWire.encode(
+            TCPWire.RequestHeader(kind: .read, rangeCount: 1, requestID: 9, payloadBytes: 4096),
+            ranges: [.init(region: 0, offset: Int.max - 10, length: 4096)])
+        #expect(try answer(hello: .init(pool: poolID, key: key, agent: 1), request: far).0.status == TCPWire.Status.refused.rawValue)
+        #expect(try answer(hello: .init(pool: poolID, key: key, agent: 1), request: outside).0.status == TCPWire.Status.refused.rawValue)
+        // A client that connects and never says hello does not hold up shutdown.
+        let silent = try TCPSocket.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(2))
+        try await Task.sleep(for: .milliseconds(50))
         await server.shutdown()
+        silent.close()
     }
 
     /// A fake peer on loopback that greets every client, reads its first request, then does `misbehave`.

@@ -77,8 +77,12 @@ public final class AutoTransport: Transport {
         if let ucx {
             let ucxPool = try await ucx.allocatePool(layout, memoryType: .host)
             let buffers = ucxPool.regions.map { UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: $0.address), count: $0.length) }
-            let tcpPool = try await tcp.registerPool(layout, regions: buffers, memoryType: .host)
-            return try add(layout, ucx: ucxPool, tcp: tcpPool)
+            do {
+                return try add(layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: buffers, memoryType: .host))
+            } catch {
+                await ucx.release(ucxPool)
+                throw error
+            }
         }
         return try add(layout, ucx: nil, tcp: try await tcp.allocatePool(layout, memoryType: .host))
     }
@@ -88,7 +92,12 @@ public final class AutoTransport: Transport {
     ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
         let ucxPool = try await ucx?.registerPool(layout, regions: regions, memoryType: .host)
-        return try add(layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
+        do {
+            return try add(layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
+        } catch {
+            if let ucxPool { await ucx?.release(ucxPool) }
+            throw error
+        }
     }
 
     private func add(_ layout: KVLayout, ucx ucxPool: LocalPool?, tcp tcpPool: LocalPool) throws(DataPlaneError) -> LocalPool {
@@ -161,6 +170,7 @@ public final class AutoTransport: Transport {
     public func execute(
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
+        let start = ContinuousClock.now
         let peer = try resolve(remote)
         guard let pools = registry.withLock({ $0.pools[local.id] }), pools.pool === local else {
             throw .unknownHandle("pool \(local.id) is not registered with this auto transport")
@@ -173,9 +183,15 @@ public final class AutoTransport: Transport {
                 case .cancelled, .layoutMismatch, .rangeOutsideRegion, .transportClosed: throw error
                 default: break
                 }
-                guard peer.tcp != nil else { throw error }
+                let remaining = options.timeout - (ContinuousClock.now - start)
+                guard peer.tcp != nil, remaining > .zero else { throw error }
                 registry.withLock { $0.peers[remote.id]?.ucx = nil }
+                await ucx.disconnect(ucxPeer)
                 fellBack(peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP", key: "ucx_transfer")
+                guard let tcpPeer = peer.tcp else { throw error }
+                var rest = options
+                rest.timeout = remaining  // the caller's deadline holds across the fallback
+                return try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: rest)
             }
         }
         guard let tcpPeer = peer.tcp else {

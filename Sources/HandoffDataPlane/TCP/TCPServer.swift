@@ -17,13 +17,18 @@ final class TCPServer: Sendable {
         var connections: [UInt64: Int32] = [:]
     }
 
+    /// Sockets are shut down only under this lock, and a serving thread leaves `accepted` under it before it
+    /// closes its socket, so a shutdown never reaches a descriptor number the kernel has handed out again.
     private struct State {
         var pools: [UInt64: ServedPool] = [:]
         /// Connections past their hello, whose thread may still touch a pool's memory.
         var serving: Set<UInt64> = []
+        /// Every accepted socket whose thread has not closed it yet.
+        var accepted: Set<Int32> = []
         var nextConnection: UInt64 = 0
         var threads = 0
         var stopping = false
+        var stopped = false
     }
 
     let port: UInt16
@@ -49,26 +54,36 @@ final class TCPServer: Sendable {
 
     /// Stops serving pool `id`: closes its connections and returns once none of them can touch its memory.
     func remove(pool id: UInt64) async {
-        let connections = state.withLock { $0.pools.removeValue(forKey: id)?.connections ?? [:] }
-        for fd in connections.values { TCPSocket(fd: fd).shutdown() }
-        let ids = Set(connections.keys)
+        let ids = state.withLock { state in
+            let connections = state.pools.removeValue(forKey: id)?.connections ?? [:]
+            for fd in connections.values { TCPSocket(fd: fd).shutdown() }
+            return Set(connections.keys)
+        }
         while state.withLock({ !$0.serving.isDisjoint(with: ids) }) {
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
 
-    /// Stops accepting and serving; returns once every thread has ended.
+    /// Stops accepting and serving, including connections that never said hello; returns once every thread has
+    /// ended. Idempotent.
     func stop() async {
-        let connections = state.withLock { state in
-            state.stopping = true
-            return state.pools.values.flatMap(\.connections.values)
+        let first = state.withLock { state in
+            defer { state.stopping = true }
+            if !state.stopping { listener.shutdown() }
+            for fd in state.accepted { TCPSocket(fd: fd).shutdown() }
+            return !state.stopping
         }
-        listener.shutdown()
-        for fd in connections { TCPSocket(fd: fd).shutdown() }
         while state.withLock({ $0.threads }) > 0 {
             try? await Task.sleep(for: .milliseconds(1))
         }
-        listener.close()
+        let close = state.withLock { state in
+            defer { state.stopped = true }
+            return first && !state.stopped
+        }
+        if close {
+            listener.close()
+            notifications.finish()
+        }
     }
 
     private func startThread(_ body: @escaping @Sendable () -> Void) {
@@ -83,8 +98,20 @@ final class TCPServer: Sendable {
 
     private func acceptLoop() {
         while true {
-            guard let connection = try? listener.accept() else { return }
-            if state.withLock({ $0.stopping }) {
+            let connection: TCPSocket
+            do {
+                connection = try listener.accept()
+            } catch {
+                if state.withLock({ $0.stopping }) { return }
+                usleep(10_000)  // out of descriptors or memory, an aborted handshake: keep serving
+                continue
+            }
+            let admitted = state.withLock { state in
+                if state.stopping { return false }
+                state.accepted.insert(connection.fd)
+                return true
+            }
+            guard admitted else {
                 connection.close()
                 return
             }
@@ -95,7 +122,10 @@ final class TCPServer: Sendable {
     // MARK: Serving one connection
 
     private func serve(_ connection: TCPSocket) {
-        defer { connection.close() }
+        defer {
+            state.withLock { _ = $0.accepted.remove(connection.fd) }
+            connection.close()
+        }
         guard let helloBytes = try? connection.receive(TCPWire.helloBytes, "receive hello") else { return }
         let hello: TCPWire.Hello
         do {
@@ -146,8 +176,10 @@ final class TCPServer: Sendable {
         } catch let error as WireFormatError {
             refuse(connection, requestID: 0, "malformed request: \(error)")
             return false
+        } catch let error as TCPSocket.Failure {
+            throw error
         } catch {
-            throw error as! TCPSocket.Failure
+            return false  // nothing else is thrown above
         }
         if header.kind == .notify {
             let payload = try connection.receive(header.payloadBytes, "receive notification")
@@ -163,7 +195,7 @@ final class TCPServer: Sendable {
             else {
                 let length = range.region < regions.count ? regions[range.region].length : 0
                 refuse(connection, requestID: header.requestID,
-                    "range [\(range.offset), \(range.offset + range.length)) of region \(range.region) is outside the pool (\(regions.count) regions of \(length) bytes)")
+                    "range of \(range.length) bytes at offset \(range.offset) of region \(range.region) is outside the pool (\(regions.count) regions of \(length) bytes)")
                 return false
             }
             vectors.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: regions[range.region].address + UInt(range.offset)), iov_len: range.length))

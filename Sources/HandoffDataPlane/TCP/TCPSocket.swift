@@ -21,12 +21,12 @@ struct TCPSocket: Sendable {
 
     /// Listens on `host:port` (port 0: any); returns the socket and the bound port.
     static func listen(host: String, port: UInt16) throws(Failure) -> (TCPSocket, UInt16) {
+        var address = try Self.address(host: host, port: port)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
         let listener = TCPSocket(fd: fd)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = try Self.address(host: host, port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -50,10 +50,10 @@ struct TCPSocket: Sendable {
 
     /// Connects to `host:port`, giving up after `timeout`.
     static func connect(host: String, port: UInt16, timeout: Duration) throws(Failure) -> TCPSocket {
+        var address = try Self.address(host: host, port: port)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
         let connection = TCPSocket(fd: fd)
-        var address = try Self.address(host: host, port: port)
         let started = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -65,7 +65,8 @@ struct TCPSocket: Sendable {
             }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-            let ready = poll(&poller, 1, max(milliseconds, 1))
+            var ready = poll(&poller, 1, max(milliseconds, 1))
+            while ready < 0 && errno == EINTR { ready = poll(&poller, 1, max(milliseconds, 1)) }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
@@ -93,7 +94,7 @@ struct TCPSocket: Sendable {
         }
     }
 
-    /// No Nagle delay (requests are small and answered at once); large buffers for bulk data.
+    /// No Nagle delay: requests are small and answered at once.
     private func configure() {
         var yes: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))

@@ -32,12 +32,16 @@ final class TCPTransferExecution: Sendable {
     private let agent: UInt64
     private let progress = Mutex(Progress())
 
+    /// Ranges per request: the request (16 B a range) stays within what one socket buffer holds, so a client
+    /// sending its next request never waits on a server that is waiting to send an answer.
+    static let maxRangesPerRequest = 2_000
+
     /// Cuts `plan` into requests: READ takes the plan's source from the peer, WRITE its destination.
     static func batches(of plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, batchBytes: Int) -> [Batch] {
         var batches: [Batch] = []
         var current = Batch()
         func add(remoteRegion: Int, remoteOffset: Int, localRegion: Int, localOffset: Int, length: Int) {
-            if current.bytes + length > batchBytes || current.remote.count == TCPWire.maxRanges, !current.remote.isEmpty {
+            if current.bytes + length > batchBytes || current.remote.count == maxRangesPerRequest, !current.remote.isEmpty {
                 batches.append(current)
                 current = Batch()
             }
@@ -96,14 +100,14 @@ final class TCPTransferExecution: Sendable {
         return LatencySummary(nanoseconds: latencies)
     }
 
-    /// Records the first failure and stops every stripe.
-    private func fail(_ error: DataPlaneError) {
-        let first = progress.withLock { progress in
-            guard progress.failure == nil, progress.finishedStripes < sockets.count else { return false }
+    /// Records the first failure and stops every stripe. The sockets are shut down under the lock, while no
+    /// stripe has let `run` return, so they are still open (not yet closed and their numbers reused).
+    func fail(_ error: DataPlaneError) {
+        progress.withLock { progress in
+            guard progress.failure == nil, progress.finishedStripes < sockets.count else { return }
             progress.failure = error
-            return true
+            for socket in sockets { socket.shutdown() }
         }
-        if first { for socket in sockets { socket.shutdown() } }
     }
 
     private func runStripe(_ stripe: Int, of stripes: Int) {
@@ -148,10 +152,17 @@ final class TCPTransferExecution: Sendable {
         }
     }
 
-    /// Every request with its data, then every answer.
+    /// Two requests with their data in flight: the answer to one is read before the one after next is sent, so
+    /// answers never pile up unread.
     private func write(_ indices: [Int], on socket: TCPSocket) throws {
         var started: [ContinuousClock.Instant] = []
+        var answered = 0
         for index in indices {
+            if started.count - answered == 2 {
+                try expectAnswer(on: socket, requestID: UInt64(indices[answered] + 1), payloadBytes: 0)
+                completed(since: started[answered])
+                answered += 1
+            }
             let batch = batches[index]
             started.append(.now)
             let header = TCPWire.encode(
@@ -160,9 +171,10 @@ final class TCPTransferExecution: Sendable {
             var vectors = batch.local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
             try socket.send(header, then: &vectors, "send write data")
         }
-        for (position, index) in indices.enumerated() {
-            try expectAnswer(on: socket, requestID: UInt64(index + 1), payloadBytes: 0)
-            completed(since: started[position])
+        while answered < indices.count {
+            try expectAnswer(on: socket, requestID: UInt64(indices[answered] + 1), payloadBytes: 0)
+            completed(since: started[answered])
+            answered += 1
         }
     }
 

@@ -18,10 +18,11 @@ public final class TCPTransport: Transport {
         /// Addresses peers should connect to, in order of preference; default: `listenHost`, or this host's
         /// IPv4 addresses when listening on 0.0.0.0.
         public var advertisedHosts: [String]?
-        /// Connections a transfer is striped over.
+        /// Connections a transfer is striped over (at least 1).
         public var streams: Int
-        /// Bytes per request.
+        /// Bytes per request (4 KiB to 1 GiB).
         public var batchBytes: Int
+        /// How long reaching a peer may take.
         public var connectTimeout: Duration
 
         public init(
@@ -31,8 +32,8 @@ public final class TCPTransport: Transport {
             self.listenHost = listenHost
             self.listenPort = listenPort
             self.advertisedHosts = advertisedHosts
-            self.streams = streams
-            self.batchBytes = batchBytes
+            self.streams = max(1, streams)
+            self.batchBytes = min(max(batchBytes, 4096), TCPWire.maxPayloadBytes)
             self.connectTimeout = connectTimeout
         }
     }
@@ -40,8 +41,12 @@ public final class TCPTransport: Transport {
     private struct Registry {
         var pools: [UInt64: (pool: LocalPool, descriptor: PoolDescriptor, owned: Bool)] = [:]
         var peers: [UInt64: (peer: RemotePeer, link: TCPPeerLink)] = [:]
+        /// Transfers running, by id, with their local pool: a release fails them and waits for them to end.
+        var executions: [UInt64: (pool: UInt64, execution: TCPTransferExecution?)] = [:]
         var nextID: UInt64 = 0
         var closed = false
+
+        func running(on pool: UInt64?) -> Bool { executions.values.contains { pool == nil || $0.pool == pool } }
     }
 
     public let name = "tcp"
@@ -148,13 +153,32 @@ public final class TCPTransport: Transport {
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         let start = ContinuousClock.now
-        let (pool, link) = registry.withLock { ($0.pools[local.id]?.pool, $0.peers[remote.id]) }
-        guard let pool, pool === local else { throw .unknownHandle("pool \(local.id) is not registered with this TCP transport") }
-        guard let link, link.peer === remote else { throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport") }
         try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
+        // Registered as running before it touches the pool, so that a release waits for it.
+        let (id, link) = try registry.withLock { registry throws(DataPlaneError) in
+            guard let entry = registry.pools[local.id], entry.pool === local else {
+                throw .unknownHandle("pool \(local.id) is not registered with this TCP transport")
+            }
+            guard let link = registry.peers[remote.id], link.peer === remote else {
+                throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport")
+            }
+            registry.nextID += 1
+            registry.executions[registry.nextID] = (local.id, nil)
+            return (registry.nextID, link.link)
+        }
+        defer { registry.withLock { _ = $0.executions.removeValue(forKey: id) } }
         let batches = TCPTransferExecution.batches(of: plan, operation, local: local, batchBytes: configuration.batchBytes)
-        let sockets = try link.link.checkOut(max(1, min(configuration.streams, batches.count)))
+        let sockets = try link.checkOut(max(1, min(configuration.streams, batches.count)))
         let execution = TCPTransferExecution(batches: batches, operation: operation, sockets: sockets, agent: remote.descriptor.agent)
+        let stillRegistered = registry.withLock { registry in
+            guard registry.pools[local.id]?.pool === local else { return false }
+            registry.executions[id] = (local.id, execution)
+            return true
+        }
+        guard stillRegistered else {
+            for socket in sockets { socket.close() }
+            throw .unknownHandle("pool \(local.id) was released before the transfer started")
+        }
         let posted = ContinuousClock.now
         let latency: LatencySummary
         do {
@@ -163,7 +187,7 @@ public final class TCPTransport: Transport {
             for socket in sockets { socket.close() }
             throw error
         }
-        link.link.checkIn(sockets)
+        link.checkIn(sockets)
         let end = ContinuousClock.now
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,
@@ -207,6 +231,7 @@ public final class TCPTransport: Transport {
             return entry
         }
         guard let entry else { return }
+        await stopTransfers(on: pool.id)
         await server.remove(pool: pool.id)
         if entry.owned { for region in pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
     }
@@ -221,11 +246,31 @@ public final class TCPTransport: Transport {
             return (Array(registry.pools.values), registry.peers.values.map(\.link))
         }
         for link in links { link.close() }
+        await stopTransfers(on: nil)
         for entry in pools {
             await server.remove(pool: entry.pool.id)
             if entry.owned { for region in entry.pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
         }
         await server.stop()
+    }
+}
+
+extension TCPTransport {
+    /// Fails the transfers running on `pool` (every pool: nil) and waits until none of them touches memory.
+    private func stopTransfers(on pool: UInt64?) async {
+        registry.withLock { registry in
+            for entry in registry.executions.values where pool == nil || entry.pool == pool {
+                entry.execution?.fail(.unknownHandle("the local pool was released during the transfer"))
+            }
+        }
+        while registry.withLock({ $0.running(on: pool) }) {
+            registry.withLock { registry in
+                for entry in registry.executions.values where pool == nil || entry.pool == pool {
+                    entry.execution?.fail(.unknownHandle("the local pool was released during the transfer"))
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
     }
 }
 
