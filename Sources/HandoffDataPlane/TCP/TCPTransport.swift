@@ -257,18 +257,16 @@ public final class TCPTransport: Transport {
 
 extension TCPTransport {
     /// Fails the transfers running on `pool` (every pool: nil) and waits until none of them touches memory.
+    /// A transfer that registered but had not started its execution when asked is failed on a later pass.
     private func stopTransfers(on pool: UInt64?) async {
-        registry.withLock { registry in
-            for entry in registry.executions.values where pool == nil || entry.pool == pool {
-                entry.execution?.fail(.unknownHandle("the local pool was released during the transfer"))
-            }
-        }
-        while registry.withLock({ $0.running(on: pool) }) {
-            registry.withLock { registry in
+        while true {
+            let running = registry.withLock { registry in
                 for entry in registry.executions.values where pool == nil || entry.pool == pool {
                     entry.execution?.fail(.unknownHandle("the local pool was released during the transfer"))
                 }
+                return registry.running(on: pool)
             }
+            if !running { return }
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
