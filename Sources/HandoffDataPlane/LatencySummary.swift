@@ -14,6 +14,11 @@ public struct LatencySummary: Sendable, Hashable, Codable {
         self.max = max
     }
 
+    /// An empty histogram of per-op nanoseconds, up to a minute, for `init(nanoseconds:)`.
+    static func histogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+    }
+
     /// Reads the percentiles from a histogram of nanoseconds.
     init(nanoseconds histogram: Histogram<UInt64>) {
         func micros(_ value: UInt64) -> Double { Double(value) / 1_000 }

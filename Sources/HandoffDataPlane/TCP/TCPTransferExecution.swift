@@ -22,7 +22,7 @@ final class TCPTransferExecution: Sendable {
         var completed = 0
         var finishedStripes = 0
         var failure: DataPlaneError?
-        var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+        var latencies = LatencySummary.histogram()
         var waiting: CheckedContinuation<Void, Never>?
     }
 
@@ -73,7 +73,8 @@ final class TCPTransferExecution: Sendable {
 
     /// Runs every stripe; returns once all have ended, or throws the first failure.
     /// - Returns: per-request latency.
-    func run(deadline: ContinuousClock.Instant, timeout: Duration) async throws(DataPlaneError) -> LatencySummary {
+    /// - Parameter deadline: `MonotonicClock` nanoseconds.
+    func run(deadline: UInt64, timeout: Duration) async throws(DataPlaneError) -> LatencySummary {
         let stripes = sockets.count
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -84,7 +85,7 @@ final class TCPTransferExecution: Sendable {
                     thread.start()
                 }
                 let watchdog = Thread { [self] in
-                    while ContinuousClock.now < deadline {
+                    while MonotonicClock.nanos() < deadline {
                         if progress.withLock({ $0.finishedStripes == stripes }) { return }
                         usleep(1_000)
                     }
@@ -134,10 +135,10 @@ final class TCPTransferExecution: Sendable {
     /// Two requests in flight: the next is sent while the answer to the one before streams in.
     private func read(_ indices: [Int], on socket: TCPSocket) throws {
         var sent = 0
-        var started: [ContinuousClock.Instant] = []
+        var started: [UInt64] = []
         func sendNext() throws {
             let batch = batches[indices[sent]]
-            started.append(.now)
+            started.append(MonotonicClock.nanos())
             let header = TCPWire.RequestHeader(kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1), payloadBytes: batch.bytes)
             try socket.send(TCPWire.encode(header, ranges: batch.remote), "send read request")
             sent += 1
@@ -155,7 +156,7 @@ final class TCPTransferExecution: Sendable {
     /// Two requests with their data in flight: the answer to one is read before the one after next is sent, so
     /// answers never pile up unread.
     private func write(_ indices: [Int], on socket: TCPSocket) throws {
-        var started: [ContinuousClock.Instant] = []
+        var started: [UInt64] = []
         var answered = 0
         for index in indices {
             if started.count - answered == 2 {
@@ -164,7 +165,7 @@ final class TCPTransferExecution: Sendable {
                 answered += 1
             }
             let batch = batches[index]
-            started.append(.now)
+            started.append(MonotonicClock.nanos())
             let header = TCPWire.encode(
                 TCPWire.RequestHeader(kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1), payloadBytes: batch.bytes),
                 ranges: batch.remote)
@@ -191,9 +192,8 @@ final class TCPTransferExecution: Sendable {
         }
     }
 
-    private func completed(since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let nanoseconds = UInt64(max(0, elapsed.components.seconds)) * 1_000_000_000 + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000))
+    private func completed(since start: UInt64) {
+        let nanoseconds = MonotonicClock.nanos() &- start
         progress.withLock { progress in
             progress.completed += 1
             _ = progress.latencies.record(nanoseconds)

@@ -152,7 +152,7 @@ public final class TCPTransport: Transport {
     public func execute(
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
-        let start = ContinuousClock.now
+        let start = MonotonicClock.nanos()
         try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
         // Registered as running before it touches the pool, so that a release waits for it.
         let (id, link) = try registry.withLock { registry throws(DataPlaneError) in
@@ -179,19 +179,19 @@ public final class TCPTransport: Transport {
             for socket in sockets { socket.close() }
             throw .unknownHandle("pool \(local.id) was released before the transfer started")
         }
-        let posted = ContinuousClock.now
+        let posted = MonotonicClock.nanos()
         let latency: LatencySummary
         do {
-            latency = try await execution.run(deadline: start + options.timeout, timeout: options.timeout)
+            latency = try await execution.run(deadline: start &+ options.timeout.nanoseconds, timeout: options.timeout)
         } catch {
             for socket in sockets { socket.close() }
             throw error
         }
         link.checkIn(sockets)
-        let end = ContinuousClock.now
+        let end = MonotonicClock.nanos()
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,
-            lowerTransports: remote.lowerTransports, postSeconds: (posted - start).seconds, completionSeconds: (end - posted).seconds,
+            lowerTransports: remote.lowerTransports, postSeconds: Double(posted &- start) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
             opLatency: latency)
     }
 
@@ -270,8 +270,4 @@ extension TCPTransport {
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
-}
-
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

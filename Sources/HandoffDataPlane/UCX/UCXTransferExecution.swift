@@ -45,7 +45,7 @@ final class UCXTransferExecution {
     private var failure: DataPlaneError?
     /// Per-op latency in nanoseconds; two significant digits (1%) keep the histogram small (about 30 KB) for a
     /// per-transfer allocation.
-    private var latencies = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
+    private var latencies = LatencySummary.histogram()
     private let startNanos: UInt64
     private var allPostedNanos: UInt64?
     private var requestParam = ucp_request_param_t()
