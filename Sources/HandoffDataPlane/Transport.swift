@@ -24,6 +24,22 @@ public protocol Transport: AnyObject, Sendable {
         _ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer], memoryType: MemoryType
     ) async throws(DataPlaneError) -> LocalPool
 
+    /// From now on, serves peers only the blocks of `pool` that a live grant covers, to the holder of its token.
+    /// Without this call, any holder of the pool's descriptor reaches all of it.
+    ///
+    /// Transports whose transfers run without this side's CPU (UCX's one-sided RDMA and shared memory) cannot
+    /// check a grant: there the memory registration's bounds and the secrecy of the remote key are the limit.
+    /// - Throws: `DataPlaneError.unknownHandle` when the pool was released or is another transport's.
+    func requireGrants(on pool: LocalPool) throws(DataPlaneError)
+
+    /// Lets the peer presenting `grant.token` read or write `grant.blocks` of `grant.pool` until `revoke`.
+    /// - Throws: `DataPlaneError.unknownHandle` for a released pool, `.layoutMismatch` for a block outside it.
+    func grant(_ grant: AccessGrant) throws(DataPlaneError)
+
+    /// Ends a grant: later requests under `token` are refused. Returns once no request under it is still being
+    /// served, so its blocks can be reused. Unknown tokens are ignored.
+    func revoke(_ token: UInt64) async
+
     /// The descriptor a peer needs to reach `pool`.
     /// - Throws: `DataPlaneError.unknownHandle` when the pool was released or is another transport's.
     func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor

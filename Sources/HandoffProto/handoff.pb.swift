@@ -241,6 +241,9 @@ public nonisolated struct Handoff_V1_PrefillDone: Sendable {
 
   public var sourceBlocks: [UInt32] = []
 
+  /// The data-plane grant of the source blocks: the decode worker presents it to read them (0: none).
+  public var grant: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -572,6 +575,9 @@ public nonisolated struct Handoff_V1_Pull: Sendable {
 
   /// The data plane gives up after this many seconds without completing.
   public var timeoutSeconds: Double = 0
+
+  /// The source worker's grant of the source blocks, to present with every data-plane request.
+  public var sourceGrant: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1425,7 +1431,7 @@ nonisolated extension Handoff_V1_PrefillStarted: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Handoff_V1_PrefillDone: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PrefillDone"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_blocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_blocks\0\u{1}grant\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1435,6 +1441,7 @@ nonisolated extension Handoff_V1_PrefillDone: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
       case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.sourceBlocks) }()
+      case 3: try { try decoder.decodeSingularFixed64Field(value: &self.grant) }()
       default: break
       }
     }
@@ -1447,12 +1454,16 @@ nonisolated extension Handoff_V1_PrefillDone: SwiftProtobuf.Message, SwiftProtob
     if !self.sourceBlocks.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.sourceBlocks, fieldNumber: 2)
     }
+    if self.grant != 0 {
+      try visitor.visitSingularFixed64Field(value: self.grant, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_PrefillDone, rhs: Handoff_V1_PrefillDone) -> Bool {
     if lhs.ticket != rhs.ticket {return false}
     if lhs.sourceBlocks != rhs.sourceBlocks {return false}
+    if lhs.grant != rhs.grant {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2108,7 +2119,7 @@ nonisolated extension Handoff_V1_Reserve: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Pull"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0\u{3}source_grant\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2125,6 +2136,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.contentSeed) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.promptTokens) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
+      case 10: try { try decoder.decodeSingularFixed64Field(value: &self.sourceGrant) }()
       default: break
       }
     }
@@ -2158,6 +2170,9 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.timeoutSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 9)
     }
+    if self.sourceGrant != 0 {
+      try visitor.visitSingularFixed64Field(value: self.sourceGrant, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2171,6 +2186,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.contentSeed != rhs.contentSeed {return false}
     if lhs.promptTokens != rhs.promptTokens {return false}
     if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
+    if lhs.sourceGrant != rhs.sourceGrant {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

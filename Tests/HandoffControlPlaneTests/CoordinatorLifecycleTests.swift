@@ -16,9 +16,14 @@ import Testing
         try await c.report(.prefillStarted, ticket: t, from: prefill.identity)
         try await c.report(.reserved(destinationBlocks: [9, 3, 60]), ticket: t, from: decode.identity)
         fixture.clock.advance(milliseconds: 50)  // prefill
-        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1]), ticket: t, from: prefill.identity)
+        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1], grant: 0xFEED_F00D), ticket: t, from: prefill.identity)
         let pull = try #require(await decode.pulls().first)
         #expect(pull.sourceBlocks == [5, 6, 1] && pull.destinationBlocks == [9, 3, 60] && pull.source == prefill.identity)
+        #expect(pull.sourceGrant == 0xFEED_F00D)  // the prefill worker's data-plane grant reaches decode
+        // …and survives the wire both ways.
+        let (_, event) = try ProgressEvent.from(proto: ProgressEvent.prefillDone(sourceBlocks: [5], grant: 7).proto(ticket: t))
+        #expect(event == .prefillDone(sourceBlocks: [5], grant: 7))
+        #expect(try WorkerInstruction(proto: WorkerInstruction.pull(pull).proto) == .pull(pull))
         fixture.clock.advance(milliseconds: 6)  // transfer window: 4 ms measured + 2 ms around it
         try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 3, seconds: 0.004), verified: true), ticket: t, from: decode.identity)
         #expect(await prefill.releases() == [t])  // prefill frees its blocks once decode confirms

@@ -21,12 +21,13 @@ extension Coordinator {
             ticket.timeline.prefillStarted = time
             ticket.deadline = time + configuration.prefillTimeout.nanoseconds
             tickets[ticketID] = ticket
-        case let .prefillDone(sourceBlocks):
+        case let .prefillDone(sourceBlocks, grant):
             try expect(ticket, in: [.admitted, .prefilling], for: event)
             try checkBlocks(sourceBlocks, of: ticket, in: ticket.prefill, what: "source")
             if ticket.timeline.prefillStarted == nil { ticket.timeline.prefillStarted = time }
             ticket.timeline.prefillDone = time
             ticket.sourceBlocks = sourceBlocks
+            ticket.sourceGrant = grant
             ticket.state = .ready
             ticket.deadline = time + configuration.reserveTimeout.nanoseconds
             ticket.leaseDeadline = time + configuration.lease.nanoseconds
@@ -121,6 +122,7 @@ extension Coordinator {
                 PullOrder(
                     ticket: ticketID, source: ticket.prefill, sourceDescriptor: prefill.registration.descriptor,
                     sourceBlocks: source, destinationBlocks: destination, contentSeed: ticket.contentSeed,
-                    promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9)))
+                    promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9,
+                    sourceGrant: ticket.sourceGrant)))
     }
 }

@@ -13,6 +13,8 @@ struct Ticket {
     var blocks: Int
     var contentSeed: UInt64
     var sourceBlocks: [Int]?
+    /// The prefill worker's data-plane grant of `sourceBlocks`, relayed in the pull.
+    var sourceGrant: UInt64 = 0
     var destinationBlocks: [Int]?
     var timeline: TicketTimeline
     var transfer: TransferStats?

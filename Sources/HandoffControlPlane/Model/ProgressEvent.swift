@@ -2,8 +2,9 @@
 public enum ProgressEvent: Sendable, Hashable {
     /// Prefill left the worker's queue and began computing.
     case prefillStarted
-    /// Prefill finished; the prompt's KV is in these source blocks, in token order.
-    case prefillDone(sourceBlocks: [Int])
+    /// Prefill finished; the prompt's KV is in these source blocks, in token order. `grant` is the data-plane
+    /// grant the decode worker presents to read them (0: the pool is open to every holder of its descriptor).
+    case prefillDone(sourceBlocks: [Int], grant: UInt64 = 0)
     /// The decode worker allocated these destination blocks, in token order.
     case reserved(destinationBlocks: [Int])
     /// The decode worker pulled the KV; `verified` says every block was checked.

@@ -65,11 +65,14 @@ public struct PullOrder: Sendable, Hashable {
     public var promptTokens: Int
     /// The data plane gives up after this long.
     public var timeout: Duration
+    /// The source worker's data-plane grant of the source blocks (0: none).
+    public var sourceGrant: UInt64
 
     public init(
         ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int], destinationBlocks: [Int],
-        contentSeed: UInt64, promptTokens: Int, timeout: Duration
+        contentSeed: UInt64, promptTokens: Int, timeout: Duration, sourceGrant: UInt64 = 0
     ) {
+        self.sourceGrant = sourceGrant
         self.ticket = ticket
         self.source = source
         self.sourceDescriptor = sourceDescriptor

@@ -45,6 +45,7 @@ extension WorkerInstruction {
                 $0.contentSeed = order.contentSeed
                 $0.promptTokens = UInt32(clamping: order.promptTokens)
                 $0.timeoutSeconds = order.timeout.seconds
+                $0.sourceGrant = order.sourceGrant
             }
         case let .release(ticket, reason):
             message.release = .with {
@@ -86,7 +87,8 @@ extension WorkerInstruction {
                     ticket: m.ticket, source: WorkerIdentity(id: m.sourceWorker, instance: m.sourceInstance),
                     sourceDescriptor: Array(m.sourceDescriptor), sourceBlocks: m.sourceBlocks.map(Int.init),
                     destinationBlocks: m.destinationBlocks.map(Int.init), contentSeed: m.contentSeed,
-                    promptTokens: Int(m.promptTokens), timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout")))
+                    promptTokens: Int(m.promptTokens), timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
+                    sourceGrant: m.sourceGrant))
         case let .release(m):
             self = .release(ticket: m.ticket, reason: m.reason)
         case let .rejected(m):

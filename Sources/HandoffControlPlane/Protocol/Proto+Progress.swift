@@ -29,7 +29,7 @@ extension ProgressEvent {
         let result: (String, ProgressEvent)
         switch proto.kind {
         case let .prefillStarted(message): result = (message.ticket, .prefillStarted)
-        case let .prefillDone(message): result = (message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init)))
+        case let .prefillDone(message): result = (message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init), grant: message.grant))
         case let .reserved(message): result = (message.ticket, .reserved(destinationBlocks: message.destinationBlocks.map(Int.init)))
         case let .transferDone(message):
             result = (message.ticket, .transferDone(TransferStats(proto: message.stats), verified: message.verified))
@@ -47,10 +47,11 @@ extension ProgressEvent {
         switch self {
         case .prefillStarted:
             report.prefillStarted = .with { $0.ticket = ticket }
-        case let .prefillDone(blocks):
+        case let .prefillDone(blocks, grant):
             report.prefillDone = .with {
                 $0.ticket = ticket
                 $0.sourceBlocks = blocks.map { UInt32(clamping: $0) }
+                $0.grant = grant
             }
         case let .reserved(blocks):
             report.reserved = .with {

@@ -115,10 +115,34 @@ public final class AutoTransport: Transport {
     }
 
     public func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor {
+        try pools(of: pool).descriptor
+    }
+
+    public func requireGrants(on pool: LocalPool) throws(DataPlaneError) {
+        let entry = try pools(of: pool)
+        if let ucx, let ucxPool = entry.ucx { try ucx.requireGrants(on: ucxPool) }
+        try tcp.requireGrants(on: entry.tcp)
+    }
+
+    /// Grants the same token on both transports, so the peer presents it whichever one it uses.
+    public func grant(_ grant: AccessGrant) throws(DataPlaneError) {
+        let entry = try pools(of: grant.pool)
+        if let ucx, let ucxPool = entry.ucx {
+            try ucx.grant(AccessGrant(token: grant.token, pool: ucxPool, operation: grant.operation, blocks: grant.blocks))
+        }
+        try tcp.grant(AccessGrant(token: grant.token, pool: entry.tcp, operation: grant.operation, blocks: grant.blocks))
+    }
+
+    public func revoke(_ token: UInt64) async {
+        await ucx?.revoke(token)
+        await tcp.revoke(token)
+    }
+
+    private func pools(of pool: LocalPool) throws(DataPlaneError) -> Pools {
         guard let entry = registry.withLock({ $0.pools[pool.id] }), entry.pool === pool else {
             throw .unknownHandle("pool \(pool.id) is not registered with this auto transport")
         }
-        return entry.descriptor
+        return entry
     }
 
     /// Connects over UCX where both sides offer it and over TCP where the peer does; at least one must succeed.

@@ -6,13 +6,16 @@ import Synchronization
 /// The serving side of the native TCP data plane: listens, and serves each connection on its own thread,
 /// straight from and into the registered regions of the pool the connection's hello names.
 ///
-/// Every requested range is checked against the pool's regions before a byte moves; a request that fails a
-/// check is refused with a message and its connection closed. A pool is freed only after every connection
-/// serving it has stopped (`remove`).
+/// Every requested range is checked against the pool's regions, and on a pool that requires grants against the
+/// blocks of the grant the request names, before a byte moves; a request that fails a check is refused with a
+/// message and its connection closed. A pool is freed only after every connection serving it has stopped
+/// (`remove`), and a grant is revoked only after every request under it has been served (`revoke`).
 final class TCPServer: Sendable {
     struct ServedPool {
         var key: UInt64
         var regions: [(address: UInt, length: Int)]
+        /// Whether requests must name a grant.
+        var grantsRequired = false
         /// Connections serving this pool now: connection id → socket.
         var connections: [UInt64: Int32] = [:]
     }
@@ -23,6 +26,10 @@ final class TCPServer: Sendable {
         var pools: [UInt64: ServedPool] = [:]
         /// Connections past their hello, whose thread may still touch a pool's memory.
         var serving: Set<UInt64> = []
+        /// Live grants by token.
+        var grants: [UInt64: GrantedBlocks] = [:]
+        /// The grant each connection is serving a request under now.
+        var grantsInUse: [UInt64: UInt64] = [:]
         /// Every accepted socket whose thread has not closed it yet.
         var accepted: Set<Int32> = []
         var nextConnection: UInt64 = 0
@@ -52,9 +59,28 @@ final class TCPServer: Sendable {
         state.withLock { $0.pools[id] = ServedPool(key: key, regions: regions) }
     }
 
+    /// From now on, serves pool `id` only to requests under a live grant.
+    func requireGrants(pool id: UInt64) {
+        state.withLock { $0.pools[id]?.grantsRequired = true }
+    }
+
+    /// Serves the grant's blocks to requests that name `token`.
+    func add(grant: GrantedBlocks, token: UInt64) {
+        state.withLock { $0.grants[token] = grant }
+    }
+
+    /// Refuses later requests under `token`; returns once no request under it is being served.
+    func revoke(_ token: UInt64) async {
+        state.withLock { _ = $0.grants.removeValue(forKey: token) }
+        while state.withLock({ $0.grantsInUse.values.contains(token) }) {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// Stops serving pool `id`: closes its connections and returns once none of them can touch its memory.
     func remove(pool id: UInt64) async {
         let ids = state.withLock { state in
+            state.grants = state.grants.filter { $0.value.pool != id }
             let connections = state.pools.removeValue(forKey: id)?.connections ?? [:]
             for fd in connections.values { TCPSocket(fd: fd).shutdown() }
             return Set(connections.keys)
@@ -145,22 +171,33 @@ final class TCPServer: Sendable {
             refuse(connection, requestID: 0, "no pool \(hello.pool) with that key is served here (released, or a stale descriptor)")
             return
         }
+        let context = Context(connection: id, pool: hello.pool, regions: regions, sender: hello.agent)
         defer {
             state.withLock { state in
                 state.pools[hello.pool]?.connections[id] = nil
                 state.serving.remove(id)
+                state.grantsInUse[id] = nil
             }
         }
         do {
             try connection.send(TCPWire.encode(TCPWire.Response(requestID: 0, status: TCPWire.Status.ok.rawValue, messageBytes: 0, payloadBytes: 0)), "send hello answer")
-            while try serveRequest(connection, regions: regions, sender: hello.agent) {}
+            while try serveRequest(connection, context) {}
         } catch {
             // The client went away or the pool is being removed: nothing to answer.
         }
     }
 
+    /// What a connection serves, fixed by its hello.
+    private struct Context {
+        var connection: UInt64
+        var pool: UInt64
+        var regions: [(address: UInt, length: Int)]
+        var sender: UInt64
+    }
+
     /// Serves one request; false when the connection must end (end of stream, or a refused request).
-    private func serveRequest(_ connection: TCPSocket, regions: [(address: UInt, length: Int)], sender: UInt64) throws(TCPSocket.Failure) -> Bool {
+    private func serveRequest(_ connection: TCPSocket, _ context: Context) throws(TCPSocket.Failure) -> Bool {
+        let regions = context.regions
         let headerBytes: [UInt8]
         do {
             headerBytes = try connection.receive(TCPWire.requestHeaderBytes, "receive request")
@@ -183,7 +220,7 @@ final class TCPServer: Sendable {
         }
         if header.kind == .notify {
             let payload = try connection.receive(header.payloadBytes, "receive notification")
-            notifications.yield(PeerNotification(sender: sender, payload: payload))
+            notifications.yield(PeerNotification(sender: context.sender, payload: payload))
             try connection.send(TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)), "answer notification")
             return true
         }
@@ -200,6 +237,11 @@ final class TCPServer: Sendable {
             }
             vectors.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: regions[range.region].address + UInt(range.offset)), iov_len: range.length))
         }
+        if let refusal = authorize(header, ranges, context) {
+            refuse(connection, requestID: header.requestID, refusal)
+            return false
+        }
+        defer { state.withLock { _ = $0.grantsInUse.removeValue(forKey: context.connection) } }
         switch header.kind {
         case .read:
             let answer = TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: header.payloadBytes))
@@ -211,6 +253,46 @@ final class TCPServer: Sendable {
             break
         }
         return true
+    }
+
+    /// Checks the request against the grant it names, and marks the grant in use by this connection until the
+    /// request is served; returns why it is refused, or nil.
+    private func authorize(_ header: TCPWire.RequestHeader, _ ranges: [TCPWire.Range], _ context: Context) -> String? {
+        let operation: TransferOperation = header.kind == .write ? .write : .read
+        let lookup: Result<GrantedBlocks?, GrantRefusal> = state.withLock { state in
+            if header.grant == 0 {
+                return state.pools[context.pool]?.grantsRequired == true ? .failure(.missing) : .success(nil)
+            }
+            guard let grant = state.grants[header.grant] else { return .failure(.unknown) }
+            guard grant.pool == context.pool else { return .failure(.otherPool(grant.pool)) }
+            guard grant.operation == operation else { return .failure(.otherOperation(grant.operation)) }
+            state.grantsInUse[context.connection] = header.grant
+            return .success(grant)
+        }
+        let grant: GrantedBlocks
+        switch lookup {
+        case .success(nil): return nil
+        case let .success(found?): grant = found
+        case .failure(.missing): return "pool \(context.pool) serves only granted blocks and the request names no grant"
+        case .failure(.unknown): return "grant \(String(header.grant, radix: 16)) is unknown or revoked"
+        case let .failure(.otherPool(pool)):
+            return "grant \(String(header.grant, radix: 16)) is for pool \(pool), not pool \(context.pool)"
+        case let .failure(.otherOperation(granted)):
+            return "grant \(String(header.grant, radix: 16)) allows \(granted.rawValue), not \(operation.rawValue)"
+        }
+        for range in ranges {
+            if let block = grant.firstUngrantedBlock(offset: range.offset, length: range.length) {
+                state.withLock { _ = $0.grantsInUse.removeValue(forKey: context.connection) }
+                return "block \(block) (region \(range.region), offset \(range.offset)) is outside grant \(String(header.grant, radix: 16))"
+            }
+        }
+        return nil
+    }
+
+    private enum GrantRefusal: Error {
+        case missing, unknown
+        case otherPool(UInt64)
+        case otherOperation(TransferOperation)
     }
 
     private func refuse(_ connection: TCPSocket, requestID: UInt64, _ message: String) {

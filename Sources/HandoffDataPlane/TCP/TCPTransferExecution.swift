@@ -28,6 +28,8 @@ final class TCPTransferExecution: Sendable {
 
     let batches: [Batch]
     let operation: TransferOperation
+    /// The token every request carries.
+    let grant: UInt64
     private let sockets: [TCPSocket]
     private let agent: UInt64
     private let progress = Mutex(Progress())
@@ -64,9 +66,10 @@ final class TCPTransferExecution: Sendable {
         return batches
     }
 
-    init(batches: [Batch], operation: TransferOperation, sockets: [TCPSocket], agent: UInt64) {
+    init(batches: [Batch], operation: TransferOperation, grant: UInt64, sockets: [TCPSocket], agent: UInt64) {
         self.batches = batches
         self.operation = operation
+        self.grant = grant
         self.sockets = sockets
         self.agent = agent
     }
@@ -139,7 +142,7 @@ final class TCPTransferExecution: Sendable {
         func sendNext() throws {
             let batch = batches[indices[sent]]
             started.append(MonotonicClock.nanos())
-            let header = TCPWire.RequestHeader(kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1), payloadBytes: batch.bytes)
+            let header = TCPWire.RequestHeader(kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1), payloadBytes: batch.bytes, grant: grant)
             try socket.send(TCPWire.encode(header, ranges: batch.remote), "send read request")
             sent += 1
         }
@@ -167,7 +170,7 @@ final class TCPTransferExecution: Sendable {
             let batch = batches[index]
             started.append(MonotonicClock.nanos())
             let header = TCPWire.encode(
-                TCPWire.RequestHeader(kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1), payloadBytes: batch.bytes),
+                TCPWire.RequestHeader(kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1), payloadBytes: batch.bytes, grant: grant),
                 ranges: batch.remote)
             var vectors = batch.local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
             try socket.send(header, then: &vectors, "send write data")
@@ -184,7 +187,7 @@ final class TCPTransferExecution: Sendable {
         let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive answer"))
         if answer.status != TCPWire.Status.ok.rawValue {
             let message = String(decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
-            throw DataPlaneError.peerFailed(agent: agent, reason: "the peer refused the request: \(message)")
+            throw DataPlaneError.accessDenied(agent: agent, reason: message)
         }
         guard answer.requestID == requestID, answer.payloadBytes == payloadBytes, answer.messageBytes == 0 else {
             throw DataPlaneError.peerFailed(

@@ -7,7 +7,8 @@ import Synchronization
 /// scatter/gather socket I/O straight between the regions and the wire, striped over several connections.
 ///
 /// A pool is reachable only with its descriptor, which carries a random 64-bit key; the serving side checks
-/// every requested range against the pool's regions. Host memory only.
+/// every requested range against the pool's regions and, on a pool that requires grants, against the blocks of
+/// the request's grant. Host memory only.
 public final class TCPTransport: Transport {
     /// Where to listen and how to move data.
     public struct Configuration: Sendable, Hashable {
@@ -128,6 +129,20 @@ public final class TCPTransport: Transport {
         return entry.descriptor
     }
 
+    public func requireGrants(on pool: LocalPool) throws(DataPlaneError) {
+        _ = try descriptor(of: pool)
+        server.requireGrants(pool: pool.id)
+    }
+
+    public func grant(_ grant: AccessGrant) throws(DataPlaneError) {
+        _ = try descriptor(of: grant.pool)
+        server.add(grant: try GrantedBlocks(grant), token: grant.token)
+    }
+
+    public func revoke(_ token: UInt64) async {
+        await server.revoke(token)
+    }
+
     public func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {
         guard descriptor.transport == name else {
             throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', not '\(name)'")
@@ -169,7 +184,8 @@ public final class TCPTransport: Transport {
         defer { registry.withLock { _ = $0.executions.removeValue(forKey: id) } }
         let batches = TCPTransferExecution.batches(of: plan, operation, local: local, batchBytes: configuration.batchBytes)
         let sockets = try link.checkOut(max(1, min(configuration.streams, batches.count)))
-        let execution = TCPTransferExecution(batches: batches, operation: operation, sockets: sockets, agent: remote.descriptor.agent)
+        let execution = TCPTransferExecution(
+            batches: batches, operation: operation, grant: options.grant, sockets: sockets, agent: remote.descriptor.agent)
         let stillRegistered = registry.withLock { registry in
             guard registry.pools[local.id]?.pool === local else { return false }
             registry.executions[id] = (local.id, execution)

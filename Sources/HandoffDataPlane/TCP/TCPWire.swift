@@ -3,14 +3,15 @@ import HandoffCore
 /// The frames of Handoff's native TCP data plane, all little-endian, and their limits.
 ///
 /// A client opens a connection with a `Hello` naming the pool and its key; the server answers with a
-/// `Response` (request id 0). Then each request is a `RequestHeader`, `rangeCount` ranges of the server's pool,
+/// `Response` (request id 0). Then each request is a `RequestHeader` (with the token of the grant it falls
+/// under, or 0), `rangeCount` ranges of the server's pool,
 /// and for a write or a notification `payloadBytes` of data; each answer is a `Response` header, an error
 /// message of `messageBytes`, and for a successful read `payloadBytes` of data, the ranges' bytes in order.
 /// Decoding never trusts a length: every count and size is checked against the limits below before anything
 /// is allocated or read.
 enum TCPWire {
     static let magic: UInt32 = 0x4854_4350  // bytes "PCTH" on the wire
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     /// Ranges in one request.
     static let maxRanges = 16_384
     /// Data bytes in one request or response.
@@ -19,7 +20,7 @@ enum TCPWire {
     static let maxMessageBytes = 1024
 
     static let helloBytes = 32
-    static let requestHeaderBytes = 24
+    static let requestHeaderBytes = 32
     static let rangeBytes = 16
     static let responseHeaderBytes = 24
 
@@ -41,6 +42,8 @@ enum TCPWire {
         var rangeCount: Int
         var requestID: UInt64
         var payloadBytes: Int
+        /// The token of the grant the ranges fall under; 0 for none.
+        var grant: UInt64 = 0
     }
 
     /// Bytes of one region of the serving pool.
@@ -84,6 +87,7 @@ enum TCPWire {
         writer.write(UInt32(header.rangeCount))
         writer.write(header.requestID)
         writer.write(UInt64(header.payloadBytes))
+        writer.write(header.grant)
         for range in ranges {
             writer.write(UInt32(range.region))
             writer.write(UInt32(range.length))
@@ -128,6 +132,7 @@ enum TCPWire {
         let count = Int(try reader.read(UInt32.self, "range count"))
         let requestID = try reader.read(UInt64.self, "request id")
         let payload = try reader.read(UInt64.self, "payload bytes")
+        let grant = try reader.read(UInt64.self, "grant")
         try reader.expectEnd()
         let rangeLimit = kind == .notify ? 0 : maxRanges
         guard count <= rangeLimit else { throw .lengthTooLarge(field: "range count", length: count, limit: rangeLimit) }
@@ -136,7 +141,7 @@ enum TCPWire {
         guard payload <= UInt64(payloadLimit) else {
             throw .lengthTooLarge(field: "payload bytes", length: Int(clamping: payload), limit: payloadLimit)
         }
-        return RequestHeader(kind: kind, rangeCount: count, requestID: requestID, payloadBytes: Int(payload))
+        return RequestHeader(kind: kind, rangeCount: count, requestID: requestID, payloadBytes: Int(payload), grant: grant)
     }
 
     /// Decodes `count` ranges and checks that their lengths add up to `payloadBytes`.

@@ -107,6 +107,21 @@ public final class UCXTransport: Transport {
         return entry.descriptor
     }
 
+    /// Checks the pool handle only: UCX's READs and WRITEs are served by the NIC or the shared-memory mapping,
+    /// without this side's CPU, so nothing here can refuse a range inside the registration. The registered
+    /// regions' bounds and the secrecy of the remote key are what limits a UCX peer.
+    public func requireGrants(on pool: LocalPool) throws(DataPlaneError) {
+        _ = try descriptor(of: pool)
+    }
+
+    /// Checks the grant against the pool; see `requireGrants(on:)` for what UCX can enforce.
+    public func grant(_ grant: AccessGrant) throws(DataPlaneError) {
+        _ = try descriptor(of: grant.pool)
+        _ = try GrantedBlocks(grant)
+    }
+
+    public func revoke(_ token: UInt64) async {}
+
     public func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {
         guard descriptor.transport == name else {
             throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', not '\(name)'")

@@ -24,7 +24,7 @@ public struct KVPuller: Sendable {
             sourceBlocks: order.sourceBlocks, destinationBlocks: order.destinationBlocks, source: peer.descriptor.layout,
             destination: pool.layout)
         let report = try await transport.execute(
-            plan, .read, local: pool, remote: peer, options: TransferOptions(maxOutstandingOps: window, timeout: order.timeout))
+            plan, .read, local: pool, remote: peer, options: TransferOptions(maxOutstandingOps: window, timeout: order.timeout, grant: order.sourceGrant))
         return TransferStats(
             bytes: report.bytes, ops: report.ops, descriptors: report.pieces, transport: report.transport,
             lowerTransports: report.lowerTransports, postSeconds: report.postSeconds,

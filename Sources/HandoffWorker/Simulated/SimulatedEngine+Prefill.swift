@@ -33,7 +33,15 @@ extension SimulatedEngine {
             if due > .now { try? await Task.sleep(until: due) }
         }
         guard holds[order.ticket] != nil else { return }  // released while computing
+        let grant = AccessGrant(pool: pool, operation: .read, blocks: blocks)
+        do {
+            try puller.transport.grant(grant)
+        } catch {
+            logger.error("cannot grant the source blocks", metadata: ["ticket": "\(order.ticket)", "error": "\(error)"])
+            return  // the ticket fails on its prefill deadline; its blocks go with the release
+        }
         holds[order.ticket]?.until = .now + order.lease
-        session.report(.prefillDone(sourceBlocks: blocks), ticket: order.ticket)
+        holds[order.ticket]?.grant = grant.token
+        session.report(.prefillDone(sourceBlocks: blocks, grant: grant.token), ticket: order.ticket)
     }
 }

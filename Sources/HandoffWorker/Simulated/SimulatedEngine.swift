@@ -31,6 +31,8 @@ public actor SimulatedEngine {
     struct Hold {
         var blocks: [Int]
         var until: ContinuousClock.Instant?
+        /// The data-plane grant of the blocks to the decode worker (prefill), revoked before they are freed.
+        var grant: UInt64?
     }
 
     public init(configuration: SimulatedWorkerConfiguration, pool: LocalPool, session: WorkerSession, puller: KVPuller, logger: Logger) {
@@ -70,7 +72,7 @@ public actor SimulatedEngine {
             queued += 1
             pullOrders.yield(order)
         case let .release(ticket, reason):
-            release(ticket: ticket, reason: reason)
+            await release(ticket: ticket, reason: reason)
         case let .rejected(ticket, code, message):
             logger.warning("coordinator rejected a report", metadata: ["ticket": "\(ticket)", "code": "\(code)", "message": "\(message)"])
         }
@@ -85,7 +87,7 @@ public actor SimulatedEngine {
         }
     }
 
-    func release(ticket: String, reason: String) {
+    func release(ticket: String, reason: String) async {
         if let pull = pulling[ticket] {
             // The READ may still be writing into the reserved blocks: they are freed once the pull has stopped.
             releasedWhilePulling.insert(ticket)
@@ -94,11 +96,18 @@ public actor SimulatedEngine {
             allocator.release(blocks)
         }
         if let hold = holds.removeValue(forKey: ticket) {
-            allocator.release(hold.blocks)
+            await free(hold)
         } else if configuration.role == .prefill {
             cancelled.insert(ticket)
         }
         logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
+    }
+
+    /// Frees a hold's blocks once no peer can reach them: its grant is revoked first, which waits for requests
+    /// being served under it.
+    private func free(_ hold: Hold) async {
+        if let grant = hold.grant { await puller.transport.revoke(grant) }
+        allocator.release(hold.blocks)
     }
 
     private func expiryLoop() async {
@@ -106,9 +115,8 @@ public actor SimulatedEngine {
             try? await Task.sleep(for: .milliseconds(20))
             let now = ContinuousClock.now
             for (ticket, hold) in holds {
-                if let until = hold.until, until <= now {
-                    holds[ticket] = nil
-                    allocator.release(hold.blocks)
+                if let until = hold.until, until <= now, holds.removeValue(forKey: ticket) != nil {
+                    await free(hold)
                     if configuration.role == .prefill {
                         logger.warning("lease expired before decode confirmed; blocks freed", metadata: ["ticket": "\(ticket)"])
                     }
