@@ -23,12 +23,29 @@ public final class HandoffProcess {
         return path
     }
 
-    public init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: try Self.executablePath())
-        process.arguments = arguments
+    private let errorsFromChild = Pipe()
+
+    /// Starts `handoff <arguments>`; in `namespace` through `env ip netns exec`, which exec each other (same
+    /// process, so signals reach `handoff`).
+    /// Standard error is kept for `errorOutput()` when `captureErrors` is set, and passed through otherwise.
+    public init(_ arguments: [String], inNetworkNamespace namespace: String? = nil, captureErrors: Bool = false) throws {
+        let handoff = try Self.executablePath()
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", namespace, handoff] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: handoff)
+            process.arguments = arguments
+        }
         process.standardInput = toChild
         process.standardOutput = fromChild
+        if captureErrors { process.standardError = errorsFromChild }
         try process.run()
+    }
+
+    /// Everything the child wrote to standard error, once it has exited (with `captureErrors`).
+    public func errorOutput() -> String {
+        String(decoding: (try? errorsFromChild.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
     }
 
     /// Reads one line of the child's output (blocking a dispatch thread, not the test's task).

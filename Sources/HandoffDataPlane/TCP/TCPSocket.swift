@@ -4,23 +4,24 @@ import Glibc
 /// the bytes asked for, straight between the socket and the caller's memory (scatter/gather, no staging).
 ///
 /// Not thread-safe, except `shutdown()`, which any thread may call to make blocked I/O on the socket fail.
-struct TCPSocket: Sendable {
-    let fd: Int32
+/// Visible to the package's tools, whose control connections (`handoff bench serve`) use it too.
+package struct TCPSocket: Sendable {
+    package let fd: Int32
 
     /// Why a socket call failed: which call and the errno, or the peer closing the connection.
-    struct Failure: Error, Sendable, CustomStringConvertible {
+    package struct Failure: Error, Sendable, CustomStringConvertible {
         var operation: String
         var code: Int32
 
         static let closedCode: Int32 = -1
 
-        var description: String {
+        package var description: String {
             code == Self.closedCode ? "\(operation): the peer closed the connection" : "\(operation): \(String(cString: strerror(code)))"
         }
     }
 
     /// Listens on `host:port` (port 0: any); returns the socket and the bound port.
-    static func listen(host: String, port: UInt16) throws(Failure) -> (TCPSocket, UInt16) {
+    package static func listen(host: String, port: UInt16) throws(Failure) -> (TCPSocket, UInt16) {
         var address = try Self.address(host: host, port: port)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
@@ -49,7 +50,7 @@ struct TCPSocket: Sendable {
     }
 
     /// Connects to `host:port`, giving up after `timeout`.
-    static func connect(host: String, port: UInt16, timeout: Duration) throws(Failure) -> TCPSocket {
+    package static func connect(host: String, port: UInt16, timeout: Duration) throws(Failure) -> TCPSocket {
         var address = try Self.address(host: host, port: port)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
@@ -81,7 +82,7 @@ struct TCPSocket: Sendable {
     }
 
     /// Waits for the next connection.
-    func accept() throws(Failure) -> TCPSocket {
+    package func accept() throws(Failure) -> TCPSocket {
         while true {
             let client = Glibc.accept(fd, nil, nil)
             if client >= 0 {
@@ -172,9 +173,9 @@ struct TCPSocket: Sendable {
     }
 
     /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
-    func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+    package func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
-    func close() { _ = Glibc.close(fd) }
+    package func close() { _ = Glibc.close(fd) }
 
     private static func address(host: String, port: UInt16) throws(Failure) -> sockaddr_in {
         var address = sockaddr_in()

@@ -8,7 +8,7 @@ enum BenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case let .protocolViolation(expected, got): "peer process sent '\(got)' where '\(expected)' was expected"
-        case let .peerFailed(reason): "peer process failed: \(reason)"
+        case let .peerFailed(reason): "peer failed: \(reason)"
         case let .verificationFailed(reason): "verification failed: \(reason)"
         case let .invalidOption(reason): reason
         }

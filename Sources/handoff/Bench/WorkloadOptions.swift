@@ -41,9 +41,10 @@ struct WorkloadOptions: ParsableArguments {
         }
     }
 
-    /// The transport to measure, listening on loopback for TCP (both processes are on this host).
-    func makeTransport() throws -> any Transport {
-        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: "127.0.0.1", streams: tcpStreams))
+    /// The transport to measure; its native TCP side listens on `listenHost` (loopback when both processes are
+    /// on this host).
+    func makeTransport(listenHost: String = "127.0.0.1") throws -> any Transport {
+        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: listenHost, streams: tcpStreams))
     }
 
     func workload() throws -> BenchWorkload {

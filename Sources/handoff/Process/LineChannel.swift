@@ -1,14 +1,15 @@
 import Foundation
+import HandoffDataPlane
 
-/// Text lines to and from another process over pipes: how `bench --local` talks to its peer process.
-/// Reads block a dispatch thread, never a task.
+/// Text lines to and from another process, over pipes (`bench --local` and its child) or a TCP connection
+/// (`bench run` and `bench serve`). Reads block a dispatch thread, never a task.
 final class LineChannel: Sendable {
     enum Failure: Error, CustomStringConvertible {
         case closed(String)
 
         var description: String {
             switch self {
-            case let .closed(what): "the peer process closed its end (\(what))"
+            case let .closed(what): "the peer closed its end (\(what))"
             }
         }
     }
@@ -20,6 +21,12 @@ final class LineChannel: Sendable {
     init(input: FileHandle, output: FileHandle) {
         self.input = input
         self.output = output
+    }
+
+    /// Lines over a connected socket, which the caller closes after the channel's last use.
+    convenience init(socket: TCPSocket) {
+        let handle = FileHandle(fileDescriptor: socket.fd, closeOnDealloc: false)
+        self.init(input: handle, output: handle)
     }
 
     /// Sends one line.
@@ -46,8 +53,10 @@ final class LineChannel: Sendable {
     }
 
     /// The next line, which must start with `keyword`; returns the rest after one space.
+    /// - Throws: `BenchError.peerFailed` with the peer's message when it answers `ERROR <message>`.
     func receive(_ keyword: String) async throws -> String {
         let line = try await receive()
+        if line.hasPrefix("ERROR ") { throw BenchError.peerFailed(String(line.dropFirst("ERROR ".count))) }
         guard line == keyword || line.hasPrefix(keyword + " ") else {
             throw BenchError.protocolViolation(expected: keyword, got: String(line.prefix(200)))
         }

@@ -1,0 +1,124 @@
+import Foundation
+import HandoffCore
+import HandoffDataPlane
+
+/// The active side of one benchmark: moves a KV-shaped plan between its pool and a passive peer's
+/// (`BenchPeerSession`), checking every iteration's destination byte for byte. It is decode for READ and prefill
+/// for WRITE. The peer is a `bench-peer` child on this host (`--local`) or a `handoff bench serve` elsewhere.
+struct BenchInitiator {
+    let options: WorkloadOptions
+    let operation: TransferOperation
+    let iterations: Int
+    let transferOptions: TransferOptions
+
+    /// What the transfers measured, before the memcpy baseline.
+    private struct Measurement {
+        var plan: TransferPlan
+        var reports: [TransferReport]
+        var notified: Bool
+    }
+
+    /// The role the peer plays.
+    var peerRole: BenchPeerSession.Role { operation == .read ? .source : .destination }
+
+    /// `handoff bench --local`: the peer is a child process on this host.
+    func runLocal() async throws -> BenchResult {
+        let peer = try PeerProcess(arguments: ["bench-peer"] + options.arguments + ["--role", peerRole.rawValue])
+        let measurement = try await measure(over: peer.channel)
+        let status = await peer.finish()
+        guard status == 0 else { throw BenchError.peerFailed("exit status \(status)") }
+        return result(of: measurement)
+    }
+
+    /// `handoff bench run --peer`: the peer is a `handoff bench serve`, told the parameters in a hello.
+    func runRemote(_ address: HostPort, connectTimeout: Duration = .seconds(5)) async throws -> BenchResult {
+        let socket: TCPSocket
+        do {
+            socket = try TCPSocket.connect(host: address.host, port: UInt16(address.port), timeout: connectTimeout)
+        } catch {
+            throw BenchError.peerFailed("cannot reach 'handoff bench serve' at \(address): \(error)")
+        }
+        defer { socket.close() }
+        let channel = LineChannel(socket: socket)
+        try channel.send("HELLO \(try BenchHello(role: peerRole, arguments: options.arguments).encoded())")
+        return result(of: try await measure(over: channel))
+    }
+
+    /// One warm-up and `iterations` timed transfers, each followed by a check of the destination.
+    private func measure(over channel: LineChannel) async throws -> Measurement {
+        let workload = try options.workload()
+        let plan = try workload.plan()
+        let pattern = BlockPattern(seed: options.seed)
+        let transport = try options.makeTransport()
+        let benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
+        let pool = benchPool.pool
+        if operation == .write { pool.fill(with: pattern) }
+        do {
+            let remote = try await transport.connect(to: try PoolDescriptor(decodingText: try await channel.receive("DESCRIPTOR")))
+            var reports: [TransferReport] = []
+            for iteration in 0...iterations {
+                try await resetDestination(pool, channel)
+                let report = try await transport.execute(plan, operation, local: pool, remote: remote, options: transferOptions)
+                try await verifyDestination(pool, channel, pattern: pattern, workload: workload, iteration: iteration)
+                if iteration > 0 { reports.append(report) }
+            }
+            try await transport.notify(remote, payload: Array("released".utf8))
+            try channel.send("QUIT")
+            let bye = try await channel.receive("BYE")
+            await benchPool.release(from: transport)
+            await transport.shutdown()
+            return Measurement(plan: plan, reports: reports, notified: bye == "notified")
+        } catch {
+            await benchPool.release(from: transport)
+            await transport.shutdown()
+            throw error
+        }
+    }
+
+    /// The result, with memcpy of the same byte count measured now.
+    private func result(of measurement: Measurement) -> BenchResult {
+        let plan = measurement.plan
+        let reports = measurement.reports
+        let memcpySeconds = MemcpyBaseline.medianSeconds(bytes: plan.totalBytes, iterations: iterations)
+        let median = reports.sorted { $0.totalSeconds < $1.totalSeconds }[reports.count / 2]
+        let seconds = reports.map(\.totalSeconds).median
+        let gbps = Double(plan.totalBytes) / seconds / 1e9
+        let memcpyGbps = Double(plan.totalBytes) / memcpySeconds / 1e9
+        return BenchResult(
+            transport: median.transport, ucxTransports: median.lowerTransports,
+            ucxTransportsRequested: options.ucxTransports ?? "default", memory: options.memory.rawValue, op: operation,
+            pattern: options.pattern.rawValue, layers: options.layers,
+            blocks: options.blocks, blockBytes: plan.source.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
+            pieces: plan.pieceCount, iterations: iterations, seconds: seconds,
+            postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, gbps: gbps,
+            memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: measurement.notified,
+            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil)
+    }
+
+    /// Zeroes the destination pool, so that each iteration's check sees only what that transfer wrote.
+    private func resetDestination(_ pool: LocalPool, _ channel: LineChannel) async throws {
+        switch operation {
+        case .read:
+            pool.zero()
+        case .write:
+            try channel.send("RESET")
+            _ = try await channel.receive("OK")
+        }
+    }
+
+    private func verifyDestination(
+        _ pool: LocalPool, _ channel: LineChannel, pattern: BlockPattern, workload: BenchWorkload, iteration: Int
+    ) async throws {
+        switch operation {
+        case .read:
+            if let bad = pool.firstMismatch(pattern: pattern, moves: workload.moves) {
+                throw BenchError.verificationFailed(
+                    "iteration \(iteration): layer \(bad.layer) block \(bad.source)->\(bad.destination) kind \(bad.kind)")
+            }
+        case .write:
+            try channel.send("VERIFY")
+            let verdict = try await channel.receive("VERIFIED")
+            guard verdict == "ok" else { throw BenchError.verificationFailed("iteration \(iteration): \(verdict)") }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import HandoffDataPlane
+
+/// `handoff bench serve`: the passive side of benchmarks that `handoff bench run --peer` starts from another
+/// host. Each connection is one benchmark, served to the end before the next is accepted.
+struct BenchServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve benchmark pools to 'handoff bench run --peer' on another host (or network namespace).")
+
+    @Option(help: "HOST:PORT to listen on for benchmark connections; the native TCP data plane listens on the same host.")
+    var listen = HostPort(host: "0.0.0.0", port: 7470)
+
+    @Flag(help: "Serve one benchmark, then exit.")
+    var once = false
+
+    func run() async throws {
+        let listener: TCPSocket
+        let port: UInt16
+        do {
+            (listener, port) = try TCPSocket.listen(host: listen.host, port: UInt16(listen.port))
+        } catch {
+            throw BenchError.invalidOption("cannot listen on \(listen): \(error)")
+        }
+        defer { listener.close() }
+        FileHandle.standardOutput.write(Data("LISTENING \(listen.host):\(port)\n".utf8))  // unbuffered: scripts wait for it
+        repeat {
+            let connection = try await Self.accept(listener)
+            do {
+                try await serve(connection)
+            } catch {
+                FileHandle.standardError.write(Data("bench serve: \(error)\n".utf8))
+            }
+            connection.close()
+        } while !once
+    }
+
+    /// Reads the hello, then serves one benchmark session; errors are sent to the initiator as `ERROR` lines.
+    private func serve(_ connection: TCPSocket) async throws {
+        let channel = LineChannel(socket: connection)
+        do {
+            let hello = try BenchHello.decode(try await channel.receive("HELLO"))
+            let options: WorkloadOptions
+            do {
+                options = try WorkloadOptions.parse(hello.arguments)
+            } catch {
+                throw BenchError.invalidOption("the initiator's options are invalid here: \(WorkloadOptions.message(for: error))")
+            }
+            try await BenchPeerSession(options: options, role: hello.role, listenHost: listen.host).run(over: channel)
+        } catch {
+            try? channel.send("ERROR \(error)")
+            throw error
+        }
+    }
+
+    /// Waits for the next connection on a thread of its own.
+    private static func accept(_ listener: TCPSocket) async throws -> TCPSocket {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { () throws(TCPSocket.Failure) in try listener.accept() })
+            }
+            thread.name = "handoff-bench-accept"
+            thread.start()
+        }
+    }
+}

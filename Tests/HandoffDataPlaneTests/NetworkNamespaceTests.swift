@@ -1,0 +1,94 @@
+import Foundation
+import Glibc
+import HandoffDataPlane
+import HandoffTestSupport
+import Testing
+
+/// `handoff bench serve` in one network namespace and `handoff bench run` in another, over a veth pair: every
+/// byte crosses a real (virtual) network link between two hosts' TCP stacks. Skipped, with the reason, where
+/// namespaces cannot be created.
+@Suite("Native TCP between two network namespaces", .serialized)
+struct NetworkNamespaceTests {
+    struct BenchOutput: Decodable {
+        let verified: Bool
+        let transport: String
+        let bytes: Int
+        let gbps: Double
+    }
+
+    static let port = 7470
+
+    static func pair(tag: String, rate: String?) throws -> NetworkNamespacePair {
+        if let reason = NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
+        return try NetworkNamespacePair(tag: tag, rate: rate)
+    }
+
+    /// `handoff bench serve --once` in the server namespace, once it listens.
+    static func startServer(_ pair: NetworkNamespacePair) async throws -> HandoffProcess {
+        let server = try pair.handoff(in: pair.server, ["bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--once"])
+        #expect(try await server.readLine() == "LISTENING \(pair.serverAddress):\(port)")
+        return server
+    }
+
+    static func runArguments(_ pair: NetworkNamespacePair, op: TransferOperation, blocks: Int, blockKiB: Int) -> [String] {
+        [
+            "bench", "run", "--peer", "\(pair.serverAddress):\(port)", "--transport", "tcp", "--layers", "4",
+            "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)", "--pattern", "scattered", "--op", op.rawValue, "--json",
+        ]
+    }
+
+    @Test("READ and WRITE are byte-exact across namespaces, on an unshaped link and on one shaped to 1 Gbit/s",
+        .timeLimit(.minutes(2)), arguments: [nil, "1gbit"] as [String?])
+    func byteExactAcrossNamespaces(rate: String?) async throws {
+        let pair = try Self.pair(tag: rate == nil ? "u" : "s", rate: rate)
+        defer { pair.remove() }
+        for op in TransferOperation.allCases {
+            let server = try await Self.startServer(pair)
+            let sentBefore = try pair.serverTransmittedBytes()
+            let client = try pair.handoff(
+                in: pair.client, Self.runArguments(pair, op: op, blocks: 64, blockKiB: 16) + ["--iterations", "2"])
+            let (output, status) = try await client.finish()
+            #expect(status == 0)
+            let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
+            #expect(result.verified && result.transport == "tcp")
+            #expect(result.bytes == 4 * 2 * 64 * 16 << 10)
+            if op == .read {
+                // Three READs (warm-up and two timed) left the server through the veth link.
+                #expect(try pair.serverTransmittedBytes() - sentBefore >= 3 * result.bytes)
+            }
+            if rate != nil {
+                #expect(result.gbps < 0.125 * 1.25)  // 1 Gbit/s is 0.125 GB/s: the bytes crossed the shaped link
+            }
+            #expect(try await server.finish().status == 0)
+        }
+    }
+
+    @Test("taking the link down mid-transfer fails the transfer by its deadline, and no result is reported",
+        .timeLimit(.minutes(1)))
+    func linkDownMidTransfer() async throws {
+        let pair = try Self.pair(tag: "d", rate: "1gbit")
+        defer { pair.remove() }
+        let server = try await Self.startServer(pair)
+        let sentBefore = try pair.serverTransmittedBytes()
+        // 4 × 2 × 256 × 64 KiB = 128 MiB a READ: about a second each at 1 Gbit/s.
+        let client = try pair.handoff(
+            in: pair.client, Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64) + ["--iterations", "1", "--timeout", "4"],
+            captureErrors: true)
+        // Down once 16 MiB of the first READ have crossed: the transfer is under way.
+        let waitLimit = ContinuousClock.now + .seconds(20)
+        while try pair.serverTransmittedBytes() - sentBefore < 16 << 20, ContinuousClock.now < waitLimit {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try pair.setLink(up: false)
+        let down = ContinuousClock.now
+
+        let (output, status) = try await client.finish()
+        #expect(status != 0)
+        #expect(output.isEmpty)  // no result: the transfer was never reported done
+        let errors = client.errorOutput()
+        #expect(errors.contains("transfer timed out after 4.0 seconds"), "\(errors)")
+        #expect(ContinuousClock.now - down < .seconds(4 + 6))  // its 4 s deadline, not TCP's minutes of retries
+        server.signal(SIGKILL)  // its sends can never complete: the peer is unreachable
+        _ = try await server.finish()
+    }
+}
