@@ -282,6 +282,10 @@ public nonisolated struct Handoff_V1_TransferStats: Sendable {
 
   public var completionSeconds: Double = 0
 
+  /// Why the transfer ran over native TCP instead of UCX (auto selection): peer_without_ucx, ucx_unavailable,
+  /// ucx_endpoint or ucx_transfer; empty when it ran the preferred way.
+  public var fallback: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -980,6 +984,12 @@ public nonisolated struct Handoff_V1_RequestAccount: @unchecked Sendable {
     set {_uniqueStorage()._verified = newValue}
   }
 
+  /// Why KV moved over native TCP instead of UCX (auto selection), or empty.
+  public var fallback: String {
+    get {_storage._fallback}
+    set {_uniqueStorage()._fallback = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1506,7 +1516,7 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Handoff_V1_TransferStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TransferStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}bytes\0\u{1}ops\0\u{1}descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{3}post_seconds\0\u{3}completion_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}bytes\0\u{1}ops\0\u{1}descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{3}post_seconds\0\u{3}completion_seconds\0\u{1}fallback\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1521,6 +1531,7 @@ nonisolated extension Handoff_V1_TransferStats: SwiftProtobuf.Message, SwiftProt
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.lowerTransports) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.postSeconds) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.completionSeconds) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.fallback) }()
       default: break
       }
     }
@@ -1548,6 +1559,9 @@ nonisolated extension Handoff_V1_TransferStats: SwiftProtobuf.Message, SwiftProt
     if self.completionSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.completionSeconds, fieldNumber: 7)
     }
+    if !self.fallback.isEmpty {
+      try visitor.visitSingularStringField(value: self.fallback, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1559,6 +1573,7 @@ nonisolated extension Handoff_V1_TransferStats: SwiftProtobuf.Message, SwiftProt
     if lhs.lowerTransports != rhs.lowerTransports {return false}
     if lhs.postSeconds != rhs.postSeconds {return false}
     if lhs.completionSeconds != rhs.completionSeconds {return false}
+    if lhs.fallback != rhs.fallback {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2852,7 +2867,7 @@ nonisolated extension Handoff_V1_TTFTComponents: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestAccount"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0\u{1}fallback\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2870,6 +2885,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
     var _transport: String = String()
     var _lowerTransports: [String] = []
     var _verified: Bool = false
+    var _fallback: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2895,6 +2911,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       _transport = source._transport
       _lowerTransports = source._lowerTransports
       _verified = source._verified
+      _fallback = source._fallback
     }
   }
 
@@ -2928,6 +2945,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         case 13: try { try decoder.decodeSingularStringField(value: &_storage._transport) }()
         case 14: try { try decoder.decodeRepeatedStringField(value: &_storage._lowerTransports) }()
         case 15: try { try decoder.decodeSingularBoolField(value: &_storage._verified) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._fallback) }()
         default: break
         }
       }
@@ -2985,6 +3003,9 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       if _storage._verified != false {
         try visitor.visitSingularBoolField(value: _storage._verified, fieldNumber: 15)
       }
+      if !_storage._fallback.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fallback, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3009,6 +3030,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         if _storage._transport != rhs_storage._transport {return false}
         if _storage._lowerTransports != rhs_storage._lowerTransports {return false}
         if _storage._verified != rhs_storage._verified {return false}
+        if _storage._fallback != rhs_storage._fallback {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -9,12 +9,12 @@ struct CoordinatorFixture {
     let clock: ManualClock
     static let spec = KVLayoutSpec(preset: .tiny, blockTokens: 16, arrangement: .split, numBlocks: 64)
 
-    init(configure: (inout CoordinatorConfiguration) -> Void = { _ in }) {
+    init(metrics: CoordinatorMetrics = CoordinatorMetrics(), configure: (inout CoordinatorConfiguration) -> Void = { _ in }) {
         let clock = ManualClock()
         var configuration = CoordinatorConfiguration()
         configure(&configuration)
         self.clock = clock
-        coordinator = Coordinator(configuration: configuration, clock: { clock.now })
+        coordinator = Coordinator(configuration: configuration, metrics: metrics, clock: { clock.now })
     }
 
     /// Registers a worker and returns its mailbox.

@@ -1,4 +1,5 @@
 import HandoffControlPlane
+import Prometheus
 import Testing
 
 @Suite struct CoordinatorLifecycleTests {
@@ -44,6 +45,26 @@ import Testing
         let aggregates = await c.aggregates()
         #expect(aggregates.done == 1 && aggregates.transports["test"] == 1)
         #expect(abs((aggregates.components["ttft"]?.p50 ?? 0) - 0.078) < 1e-9)
+    }
+
+    @Test func aTransferThatFellBackToTCPIsCountedByReasonAndShownInTheAccount() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let fixture = CoordinatorFixture(metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry)))
+        let c = fixture.coordinator
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16)).ticket
+        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [1]), ticket: t, from: prefill.identity)
+        var stats = CoordinatorFixture.stats(blocks: 1)
+        stats.transport = "tcp"
+        stats.fallback = "ucx_transfer"
+        try await c.report(.transferDone(stats, verified: true), ticket: t, from: decode.identity)
+
+        #expect(try await c.account(of: "r1").transfer?.fallback == "ucx_transfer")
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        #expect(text.contains(#"handoff_kv_fallbacks_total{reason="ucx_transfer"} 1"#))
+        #expect(text.contains(#"handoff_kv_fallbacks_total{reason="peer_without_ucx"} 0"#))
     }
 
     @Test func decodeWorkersLearnCompatiblePrefillPeersAtRegistrationNotPerRequest() async throws {

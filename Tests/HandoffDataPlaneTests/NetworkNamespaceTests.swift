@@ -14,9 +14,11 @@ struct NetworkNamespaceTests {
         let transport: String
         let bytes: Int
         let gbps: Double
+        let fallbacks: [String: Int]?
     }
 
     static let port = 7470
+    static let dataPort = 7471
 
     static func pair(tag: String, rate: String?) throws -> NetworkNamespacePair {
         if let reason = NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
@@ -25,7 +27,9 @@ struct NetworkNamespaceTests {
 
     /// `handoff bench serve --once` in the server namespace, once it listens.
     static func startServer(_ pair: NetworkNamespacePair) async throws -> HandoffProcess {
-        let server = try pair.handoff(in: pair.server, ["bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--once"])
+        let server = try pair.handoff(in: pair.server, [
+            "bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--data-port", "\(dataPort)", "--once",
+        ])
         #expect(try await server.readLine() == "LISTENING \(pair.serverAddress):\(port)")
         return server
     }
@@ -90,5 +94,36 @@ struct NetworkNamespaceTests {
         #expect(ContinuousClock.now - down < .seconds(4 + 6))  // its 4 s deadline, not TCP's minutes of retries
         server.signal(SIGKILL)  // its sends can never complete: the peer is unreachable
         _ = try await server.finish()
+    }
+
+    @Test("a UCX connection that breaks mid-transfer falls back to native TCP, which completes it byte-exactly",
+        .timeLimit(.minutes(1)))
+    func brokenUCXConnectionFallsBackToTCP() async throws {
+        let pair = try Self.pair(tag: "f", rate: "1gbit")
+        defer { pair.remove() }
+        let server = try await Self.startServer(pair)
+        let sentBefore = try pair.serverTransmittedBytes()
+        // UCX over its tcp transport, so that its connections cross the link beside the native TCP one.
+        let client = try pair.handoff(
+            in: pair.client,
+            Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64).map { $0 == "tcp" ? "auto" : $0 }
+                + ["--ucx-transports", "tcp", "--iterations", "1", "--timeout", "30"],
+            captureErrors: true)
+        let waitLimit = ContinuousClock.now + .seconds(20)
+        while try pair.serverTransmittedBytes() - sentBefore < 16 << 20, ContinuousClock.now < waitLimit {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // Abort UCX's connections only: the bench control connection and the native TCP data port stay.
+        try pair.abortServerConnections(keeping: [Self.port, Self.dataPort])
+
+        let (output, status) = try await client.finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
+        #expect(result.verified)
+        #expect(result.transport == "tcp")  // the timed READ ran over native TCP after the fallback
+        #expect(result.fallbacks == ["ucx_transfer": 1])
+        let log = client.errorOutput()
+        #expect(log.contains("falling back to native TCP") && log.contains("UCX transfer failed"))  // logged with its reason
+        #expect(try await server.finish().status == 0)
     }
 }

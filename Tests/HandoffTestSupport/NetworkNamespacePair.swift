@@ -76,6 +76,22 @@ public final class NetworkNamespacePair {
         return try JSONDecoder().decode([Link].self, from: Data(text.utf8)).first?.stats64.tx.bytes ?? 0
     }
 
+    /// Aborts every established TCP connection in the server's namespace except those on `keptPorts` (its
+    /// listening ports), as a middlebox or a crashed NIC queue would: both ends see the connection fail.
+    public func abortServerConnections(keeping keptPorts: [Int]) throws {
+        let filter = keptPorts.map { "not sport = :\($0)" }.joined(separator: " and ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["ip", "netns", "exec", server, "ss", "-K", "-t", "state", "established", "( \(filter) )"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(command: (process.arguments ?? []).joined(separator: " "), output: "exit status \(process.terminationStatus)")
+        }
+    }
+
     /// Deletes both namespaces (and with them the veth pair). Idempotent.
     public func remove() {
         _ = try? Self.run(["netns", "del", server])

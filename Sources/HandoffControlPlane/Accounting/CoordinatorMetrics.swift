@@ -5,7 +5,8 @@ import CoreMetrics
 /// Transfer metrics are shaped like vLLM's NIXL connector metrics so existing dashboards map onto them:
 /// `handoff_kv_transfer_seconds` ≈ `nixl_xfer_time_seconds`, `handoff_kv_post_seconds` ≈ `nixl_post_time_seconds`,
 /// `handoff_kv_transfer_bytes` ≈ `nixl_bytes_transferred`, `handoff_kv_descriptors` ≈ `nixl_num_descriptors`,
-/// and the failed-transfer, failed-notification and expired-lease counters.
+/// and the failed-transfer, failed-notification and expired-lease counters. `handoff_kv_fallbacks_total{reason}`
+/// counts transfers that ran over native TCP instead of UCX, by the reason auto selection gave.
 public final class CoordinatorMetrics: Sendable {
     let ttft: Timer
     let components: [String: Timer]
@@ -19,6 +20,7 @@ public final class CoordinatorMetrics: Sendable {
     let failedNotifications: Counter
     let expiredLeases: Counter
     let decisionSeconds: Timer
+    let fallbacks: [String: Counter]
     let workerGauges: [String: Gauge]
     let factory: any MetricsFactory
 
@@ -43,6 +45,10 @@ public final class CoordinatorMetrics: Sendable {
         failedNotifications = Counter(label: "handoff_kv_failed_notifications_total", factory: factory)
         expiredLeases = Counter(label: "handoff_kv_expired_leases_total", factory: factory)
         decisionSeconds = Timer(label: "handoff_decision_seconds", factory: factory)
+        fallbacks = Dictionary(
+            uniqueKeysWithValues: ["peer_without_ucx", "ucx_unavailable", "ucx_endpoint", "ucx_transfer", "other"].map {
+                ($0, Counter(label: "handoff_kv_fallbacks_total", dimensions: [("reason", $0)], factory: factory))
+            })
         var gauges: [String: Gauge] = [:]
         for role in WorkerRole.allCases {
             for state in ["live", "lost"] {
@@ -66,6 +72,7 @@ public final class CoordinatorMetrics: Sendable {
         kvTransferBytes.record(stats.bytes)
         kvDescriptors.record(stats.descriptors)
         kvBytesTotal.increment(by: stats.bytes)
+        if !stats.fallback.isEmpty { (fallbacks[stats.fallback] ?? fallbacks["other"])?.increment() }
     }
 
     func outcome(_ state: TicketState) { outcomes[state]?.increment() }

@@ -9,11 +9,14 @@ public struct TransferStats: Sendable, Hashable {
     public var lowerTransports: [String]
     public var postSeconds: Double
     public var completionSeconds: Double
+    /// Why the transfer ran over native TCP instead of UCX (auto selection), or empty.
+    public var fallback: String
 
     public init(
         bytes: Int, ops: Int, descriptors: Int, transport: String, lowerTransports: [String], postSeconds: Double,
-        completionSeconds: Double
+        completionSeconds: Double, fallback: String = ""
     ) {
+        self.fallback = fallback
         self.bytes = bytes
         self.ops = ops
         self.descriptors = descriptors

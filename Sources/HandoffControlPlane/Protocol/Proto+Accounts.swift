@@ -27,6 +27,7 @@ extension RequestAccount {
             message.kvDescriptors = UInt32(clamping: transfer.descriptors)
             message.transport = transfer.transport
             message.lowerTransports = transfer.lowerTransports
+            message.fallback = transfer.fallback
         }
         message.verified = verified
         return message

@@ -5,7 +5,7 @@ extension TransferStats {
         self.init(
             bytes: Int(clamping: proto.bytes), ops: Int(proto.ops), descriptors: Int(proto.descriptors),
             transport: proto.transport, lowerTransports: proto.lowerTransports, postSeconds: proto.postSeconds,
-            completionSeconds: proto.completionSeconds)
+            completionSeconds: proto.completionSeconds, fallback: proto.fallback)
     }
 
     public var proto: Handoff_V1_TransferStats {
@@ -17,6 +17,7 @@ extension TransferStats {
         message.lowerTransports = lowerTransports
         message.postSeconds = postSeconds
         message.completionSeconds = completionSeconds
+        message.fallback = fallback
         return message
     }
 }

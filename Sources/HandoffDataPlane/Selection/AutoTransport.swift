@@ -22,6 +22,8 @@ public final class AutoTransport: Transport {
         var remote: RemotePeer
         var ucx: RemotePeer?
         var tcp: RemotePeer?
+        /// Why this peer is reached over TCP, once it is (a `fallbacks` key).
+        var fallback: String?
     }
 
     private struct Registry {
@@ -177,16 +179,18 @@ public final class AutoTransport: Transport {
         guard ucxPeer != nil || tcpPeer != nil else {
             throw .peerFailed(agent: descriptor.agent, reason: "no transport reaches the peer: " + failures.joined(separator: "; "))
         }
+        var fallback: String?
         if ucxPeer == nil {
             let offered = offers.contains { $0.transport == "ucx" }
             let key = ucx == nil ? "ucx_unavailable" : offered ? "ucx_endpoint" : "peer_without_ucx"
             fellBack(peer: descriptor.agent, reason: offered ? failures.joined(separator: "; ") : "the peer offers no UCX", key: key)
+            fallback = key
         }
         let lower = ucxPeer?.lowerTransports ?? ["tcp"]
         return registry.withLock { registry in
             registry.nextID += 1
             let remote = RemotePeer(id: registry.nextID, descriptor: descriptor, lowerTransports: lower)
-            registry.peers[remote.id] = Peer(remote: remote, ucx: ucxPeer, tcp: tcpPeer)
+            registry.peers[remote.id] = Peer(remote: remote, ucx: ucxPeer, tcp: tcpPeer, fallback: fallback)
             return remote
         }
     }
@@ -209,19 +213,26 @@ public final class AutoTransport: Transport {
                 }
                 let remaining = options.timeout - (ContinuousClock.now - start)
                 guard peer.tcp != nil, remaining > .zero else { throw error }
-                registry.withLock { $0.peers[remote.id]?.ucx = nil }
+                registry.withLock { registry in
+                    registry.peers[remote.id]?.ucx = nil
+                    registry.peers[remote.id]?.fallback = "ucx_transfer"
+                }
                 await ucx.disconnect(ucxPeer)
                 fellBack(peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP", key: "ucx_transfer")
                 guard let tcpPeer = peer.tcp else { throw error }
                 var rest = options
                 rest.timeout = remaining  // the caller's deadline holds across the fallback
-                return try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: rest)
+                var report = try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: rest)
+                report.fallback = "ucx_transfer"
+                return report
             }
         }
         guard let tcpPeer = peer.tcp else {
             throw .peerFailed(agent: remote.descriptor.agent, reason: "the peer offers no native TCP to fall back to")
         }
-        return try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: options)
+        var report = try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: options)
+        report.fallback = peer.fallback
+        return report
     }
 
     public func notify(_ remote: RemotePeer, payload: [UInt8]) async throws(DataPlaneError) {

@@ -16,6 +16,7 @@ struct BenchInitiator {
         var plan: TransferPlan
         var reports: [TransferReport]
         var notified: Bool
+        var fallbacks: [String: Int]?
     }
 
     /// The role the peer plays.
@@ -67,7 +68,7 @@ struct BenchInitiator {
             let bye = try await channel.receive("BYE")
             await benchPool.release(from: transport)
             await transport.shutdown()
-            return Measurement(plan: plan, reports: reports, notified: bye == "notified")
+            return Measurement(plan: plan, reports: reports, notified: bye == "notified", fallbacks: (transport as? AutoTransport)?.fallbacks)
         } catch {
             await benchPool.release(from: transport)
             await transport.shutdown()
@@ -92,7 +93,7 @@ struct BenchInitiator {
             pieces: plan.pieceCount, iterations: iterations, seconds: seconds,
             postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, gbps: gbps,
             memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: measurement.notified,
-            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil)
+            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil, fallbacks: measurement.fallbacks)
     }
 
     /// Zeroes the destination pool, so that each iteration's check sees only what that transfer wrote.

@@ -15,13 +15,14 @@ struct BenchPeerSession {
 
     let options: WorkloadOptions
     let role: Role
-    /// Where the native TCP data plane listens (and what it advertises).
+    /// Where the native TCP data plane listens (and what it advertises); port 0: any free one.
     let listenHost: String
+    var listenPort: UInt16 = 0
 
     func run(over channel: LineChannel) async throws {
         let workload = try options.workload()
         let pattern = BlockPattern(seed: options.seed)
-        let transport = try options.makeTransport(listenHost: listenHost)
+        let transport = try options.makeTransport(listenHost: listenHost, listenPort: listenPort)
         let benchPool: BenchPool
         do {
             benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)

@@ -39,10 +39,12 @@ struct BenchResult: Codable {
     var notified: Bool
     /// Connections a native TCP transfer was striped over; nil for UCX.
     var tcpStreams: Int?
+    /// With `--transport auto`: how often each reason made the benchmark fall back from UCX to TCP.
+    var fallbacks: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
         case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
-        case notified, memory
+        case notified, memory, fallbacks
         case ucxTransports = "ucx_transports"
         case ucxTransportsRequested = "ucx_transports_requested"
         case blockBytes = "block_bytes"
@@ -69,6 +71,12 @@ struct BenchResult: Codable {
               post      \(format(postUs, 1)) µs   per-op latency p50 \(format(opLatencyUs.p50, 1)) µs  \
             p99 \(format(opLatencyUs.p99, 1)) µs
               verified  \(verified ? "yes, byte for byte" : "NO")
-            """
+            """ + fallbackLine
+    }
+
+    /// The fallbacks from UCX to TCP, when there were any.
+    private var fallbackLine: String {
+        guard let fallbacks, !fallbacks.isEmpty else { return "" }
+        return "\n  fallback  " + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + " (UCX → TCP)"
     }
 }

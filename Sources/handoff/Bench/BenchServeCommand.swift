@@ -12,6 +12,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on for benchmark connections; the native TCP data plane listens on the same host.")
     var listen = HostPort(host: "0.0.0.0", port: 7470)
 
+    @Option(help: "Port of the native TCP data plane (0: any free one); fixed, it can be let through a firewall.")
+    var dataPort: UInt16 = 0
+
     @Flag(help: "Serve one benchmark, then exit.")
     var once = false
 
@@ -47,7 +50,7 @@ struct BenchServeCommand: AsyncParsableCommand {
             } catch {
                 throw BenchError.invalidOption("the initiator's options are invalid here: \(WorkloadOptions.message(for: error))")
             }
-            try await BenchPeerSession(options: options, role: hello.role, listenHost: listen.host).run(over: channel)
+            try await BenchPeerSession(options: options, role: hello.role, listenHost: listen.host, listenPort: dataPort).run(over: channel)
         } catch {
             try? channel.send("ERROR \(error)")
             throw error

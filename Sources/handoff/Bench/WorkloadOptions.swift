@@ -43,8 +43,8 @@ struct WorkloadOptions: ParsableArguments {
 
     /// The transport to measure; its native TCP side listens on `listenHost` (loopback when both processes are
     /// on this host).
-    func makeTransport(listenHost: String = "127.0.0.1") throws -> any Transport {
-        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: listenHost, streams: tcpStreams))
+    func makeTransport(listenHost: String = "127.0.0.1", listenPort: UInt16 = 0) throws -> any Transport {
+        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams))
     }
 
     func workload() throws -> BenchWorkload {

@@ -37,6 +37,11 @@ struct DemoStatistics {
         succeeded.reduce(into: [:]) { $0[$1.transport, default: 0] += 1 }
     }
 
+    /// Transfers that fell back from UCX to native TCP, by reason.
+    var fallbacks: [String: Int] {
+        succeeded.filter { !$0.fallback.isEmpty }.reduce(into: [:]) { $0[$1.fallback, default: 0] += 1 }
+    }
+
     var lowerTransports: [String: Int] {
         succeeded.reduce(into: [:]) { counts, account in
             counts[account.lowerTransports.sorted().joined(separator: "+"), default: 0] += 1
@@ -62,6 +67,9 @@ struct DemoStatistics {
         lines.append(
             "transports: " + transports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 + " (lanes: " + lowerTransports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+        if !fallbacks.isEmpty {
+            lines.append("fallbacks to native TCP: " + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -75,6 +83,7 @@ struct DemoStatistics {
         object["kv_share"] = kvShare
         object["kv_gbps"] = gbps
         object["transports"] = transports
+        object["fallbacks"] = fallbacks
         object["failures"] = failed.map { ["request": $0.id, "reason": $0.reason] }
         object.merge(extra) { _, new in new }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
