@@ -41,6 +41,14 @@ struct NetworkNamespaceTests {
         ]
     }
 
+    /// Waits (at most 20 s) until the server's end of the link has sent `bytes` more than `before`.
+    static func waitUntil(_ pair: NetworkNamespacePair, hasSent bytes: Int, since before: Int) async throws {
+        let limit = ContinuousClock.now + .seconds(20)
+        while try pair.serverTransmittedBytes() - before < bytes, ContinuousClock.now < limit {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     @Test("READ and WRITE are byte-exact across namespaces, on an unshaped link and on one shaped to 1 Gbit/s",
         .timeLimit(.minutes(2)), arguments: [nil, "1gbit"] as [String?])
     func byteExactAcrossNamespaces(rate: String?) async throws {
@@ -79,10 +87,7 @@ struct NetworkNamespaceTests {
             in: pair.client, Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64) + ["--iterations", "1", "--timeout", "4"],
             captureErrors: true)
         // Down once 16 MiB of the first READ have crossed: the transfer is under way.
-        let waitLimit = ContinuousClock.now + .seconds(20)
-        while try pair.serverTransmittedBytes() - sentBefore < 16 << 20, ContinuousClock.now < waitLimit {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Self.waitUntil(pair, hasSent: 16 << 20, since: sentBefore)
         try pair.setLink(up: false)
         let down = ContinuousClock.now
 
@@ -109,10 +114,7 @@ struct NetworkNamespaceTests {
             Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64).map { $0 == "tcp" ? "auto" : $0 }
                 + ["--ucx-transports", "tcp", "--iterations", "1", "--timeout", "30"],
             captureErrors: true)
-        let waitLimit = ContinuousClock.now + .seconds(20)
-        while try pair.serverTransmittedBytes() - sentBefore < 16 << 20, ContinuousClock.now < waitLimit {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Self.waitUntil(pair, hasSent: 16 << 20, since: sentBefore)
         // Abort UCX's connections only: the bench control connection and the native TCP data port stay.
         try pair.abortServerConnections(keeping: [Self.port, Self.dataPort])
 
