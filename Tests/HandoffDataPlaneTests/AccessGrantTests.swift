@@ -93,6 +93,37 @@ struct AccessGrantTests {
         await fixture.shutdown()
     }
 
+    @Test("revoking a grant ends a request being served under it to a peer that stopped reading", .timeLimit(.minutes(1)))
+    func revokeEndsAStalledRequest() async throws {
+        // 16 MiB blocks: one READ of a granted block is far more than the socket buffers hold.
+        let layout = try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 2, pieceBytes: 8 << 20), numBlocks: 2)
+        let server = try TCPTransport(configuration: .init(listenHost: "127.0.0.1"))
+        let pool = try await server.allocatePool(layout, memoryType: .host)
+        try server.requireGrants(on: pool)
+        let grant = AccessGrant(pool: pool, operation: .read, blocks: [0])
+        try server.grant(grant)
+        var keyReader = ByteReader(try server.descriptor(of: pool).regions[0].remoteKey)
+        let hello = TCPWire.Hello(pool: try keyReader.read(UInt64.self, "pool"), key: try keyReader.read(UInt64.self, "key"), agent: 1)
+
+        let client = try TCPSocket.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(2))
+        defer { client.close() }
+        try client.send(TCPWire.encode(hello), "hello")
+        _ = try client.receive(TCPWire.responseHeaderBytes, "hello answer")
+        let block = layout.geometry.pieceBytes
+        try client.send(
+            TCPWire.encode(
+                TCPWire.RequestHeader(kind: .read, rangeCount: 1, requestID: 1, payloadBytes: block, grant: grant.token),
+                ranges: [.init(region: 0, offset: layout.offset(kind: 0, block: 0), length: block)]),
+            "request")
+        try await Task.sleep(for: .milliseconds(100))  // the server is now blocked sending to a client that reads nothing
+
+        await server.revoke(grant.token)  // returns: the stalled connection was ended, not waited for
+        // The client gets the answer header and part of the block, then the end of the connection.
+        _ = try client.receive(TCPWire.responseHeaderBytes, "answer")
+        #expect(throws: TCPSocket.Failure.self) { _ = try client.receive(block, "block") }
+        await server.shutdown()
+    }
+
     @Test("granting a block outside the pool, or a released pool, throws")
     func badGrantsThrow() async throws {
         let (fixture, _, _) = try await Self.fixture()

@@ -69,9 +69,15 @@ final class TCPServer: Sendable {
         state.withLock { $0.grants[token] = grant }
     }
 
-    /// Refuses later requests under `token`; returns once no request under it is being served.
+    /// Refuses later requests under `token` and ends the connections serving one now (a peer that stopped
+    /// reading cannot hold the blocks); returns once no request under it is being served.
     func revoke(_ token: UInt64) async {
-        state.withLock { _ = $0.grants.removeValue(forKey: token) }
+        state.withLock { state in
+            guard let grant = state.grants.removeValue(forKey: token) else { return }
+            for (connection, used) in state.grantsInUse where used == token {
+                if let fd = state.pools[grant.pool]?.connections[connection] { TCPSocket(fd: fd).shutdown() }
+            }
+        }
         while state.withLock({ $0.grantsInUse.values.contains(token) }) {
             try? await Task.sleep(for: .milliseconds(1))
         }
