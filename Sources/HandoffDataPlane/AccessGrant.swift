@@ -14,6 +14,7 @@ public struct AccessGrant: Sendable {
     /// Granted block ids: every region's (layer's) pieces of them.
     public var blocks: [Int]
 
+    /// A grant of `blocks` of `pool` for `operation`, under a fresh random token unless one is given.
     public init(token: UInt64 = AccessGrant.newToken(), pool: LocalPool, operation: TransferOperation, blocks: [Int]) {
         self.token = token
         self.pool = pool

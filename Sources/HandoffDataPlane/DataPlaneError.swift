@@ -19,8 +19,8 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The peer went away or its connection broke; its descriptor must be fetched again.
     case peerFailed(agent: UInt64, reason: String)
     /// The peer's serving side refused a request: a range outside its pool or outside what the grant covers, an
-    /// unknown or revoked grant, a stale pool key.
-    case accessDenied(agent: UInt64, reason: String)
+    /// unknown or revoked grant, a malformed request.
+    case refusedByPeer(agent: UInt64, reason: String)
     /// The transfer did not complete before its deadline.
     case timedOut(after: Duration, completedOps: Int, totalOps: Int)
     /// The caller cancelled the transfer.
@@ -42,7 +42,7 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
         case let .unknownHandle(what): "unknown handle: \(what)"
         case let .ucx(error): error.description
         case let .peerFailed(agent, reason): "peer agent \(String(agent, radix: 16)) failed: \(reason)"
-        case let .accessDenied(agent, reason): "peer agent \(String(agent, radix: 16)) refused access: \(reason)"
+        case let .refusedByPeer(agent, reason): "peer agent \(String(agent, radix: 16)) refused the request: \(reason)"
         case let .timedOut(after, completed, total):
             "transfer timed out after \(after) with \(completed) of \(total) ops complete"
         case let .cancelled(completed, total): "transfer cancelled with \(completed) of \(total) ops complete"

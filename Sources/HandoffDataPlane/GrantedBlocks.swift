@@ -26,9 +26,12 @@ struct GrantedBlocks: Sendable {
     }
 
     /// The first block that `length` bytes at `offset` of a region touch without a grant; nil when the grant
-    /// covers them all. Every region (layer) arranges blocks alike. The range must lie inside the region (the
-    /// caller checked it).
+    /// covers them all. Every region (layer) arranges blocks alike. A range that is empty or not inside the
+    /// layout's region is never covered: the answer is then `numBlocks`, an id no grant holds.
     func firstUngrantedBlock(offset: Int, length: Int) -> Int? {
+        guard length > 0, offset >= 0, offset <= layout.regionBytes, length <= layout.regionBytes - offset else {
+            return layout.numBlocks
+        }
         let pieceBytes = layout.geometry.pieceBytes
         let first = offset / pieceBytes
         let last = (offset + length - 1) / pieceBytes

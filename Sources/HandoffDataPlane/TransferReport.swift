@@ -18,9 +18,9 @@ public struct TransferReport: Sendable, Hashable, Codable {
     public var completionSeconds: Double
     /// Per-op latency from posting to completion.
     public var opLatency: LatencySummary
-    /// Why the transfer ran over native TCP instead of UCX (`AutoTransport` only): `peer_without_ucx`,
-    /// `ucx_unavailable`, `ucx_endpoint` or `ucx_transfer`; nil when it ran the preferred way.
-    public var fallback: String? = nil
+    /// Why the transfer ran over native TCP instead of UCX (`AutoTransport` only); nil when it ran the
+    /// preferred way.
+    public var fallback: FallbackReason? = nil
 
     /// Seconds from the call until completion: post time plus completion time.
     public var totalSeconds: Double { postSeconds + completionSeconds }

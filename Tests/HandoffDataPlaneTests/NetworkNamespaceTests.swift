@@ -30,7 +30,7 @@ struct NetworkNamespaceTests {
         let server = try pair.handoff(in: pair.server, [
             "bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--data-port", "\(dataPort)", "--once",
         ])
-        #expect(try await server.readLine() == "LISTENING \(pair.serverAddress):\(port)")
+        try #require(try await server.readLine() == "LISTENING \(pair.serverAddress):\(port)")
         return server
     }
 
@@ -47,6 +47,7 @@ struct NetworkNamespaceTests {
         while try pair.serverTransmittedBytes() - before < bytes, ContinuousClock.now < limit {
             try await Task.sleep(for: .milliseconds(5))
         }
+        try #require(try pair.serverTransmittedBytes() - before >= bytes, "the transfer never got under way")
     }
 
     @Test("READ and WRITE are byte-exact across namespaces, on an unshaped link and on one shaped to 1 Gbit/s",

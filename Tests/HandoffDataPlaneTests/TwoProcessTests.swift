@@ -1,6 +1,6 @@
 import Foundation
 import HandoffCore
-import HandoffDataPlane
+@testable import HandoffDataPlane
 import HandoffTestSupport
 import Testing
 
@@ -53,6 +53,37 @@ struct TwoProcessTests {
         #expect(result.verified && result.notified)
         #expect(result.bytes == 3 * 2 * 300 * 4096)
         #expect(result.ucx_transports == ["tcp"])
+    }
+
+    @Test("handoff bench run --peer measures against handoff bench serve; a wrong hello and an unreachable peer get clear errors",
+        .timeLimit(.minutes(1)))
+    func benchServeAndRun() async throws {
+        let server = try HandoffProcess(["bench", "serve", "--listen", "127.0.0.1:0"])
+        let listening = try await server.readLine()
+        let port = try #require(listening.split(separator: ":").last.flatMap { Int($0) })
+
+        let (output, status) = try await HandoffProcess([
+            "bench", "run", "--peer", "127.0.0.1:\(port)", "--transport", "tcp", "--layers", "2", "--blocks", "40",
+            "--block-kib", "4", "--pattern", "scattered", "--op", "write", "--iterations", "1", "--json",
+        ]).finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
+        #expect(result.verified && result.notified && result.bytes == 2 * 2 * 40 * 4096)
+
+        // Another protocol version is answered with an error that says what to do, and the server serves on.
+        let socket = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(port), timeout: .seconds(2))
+        defer { socket.close() }
+        try socket.send(Array(#"HELLO {"version":99,"role":"source","arguments":[]}"#.utf8) + [10], "hello")
+        var answer: [UInt8] = []
+        while answer.last != 10, let byte = try? socket.receive(1, "answer") { answer += byte }
+        #expect(String(decoding: answer, as: UTF8.self).hasPrefix("ERROR the initiator speaks bench protocol 99"))
+
+        let unreachable = try HandoffProcess(
+            ["bench", "run", "--peer", "127.0.0.1:1", "--layers", "1", "--blocks", "1"], captureErrors: true)
+        #expect(try await unreachable.finish().status != 0)
+        #expect(unreachable.errorOutput().contains("cannot reach 'handoff bench serve' at 127.0.0.1:1"))
+        server.signal(SIGKILL)
+        _ = try await server.finish()
     }
 
     /// Starts `handoff bench-peer` holding a filled source pool and connects this process's transport to it.

@@ -24,11 +24,36 @@ public final class HandoffProcess {
     }
 
     private let errorsFromChild = Pipe()
+    /// Standard error read so far, drained as it comes so that a chatty child never blocks on a full pipe.
+    private let errors = Errors()
+    private let capturesErrors: Bool
+
+    private final class Errors: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        func drain(_ handle: FileHandle) {
+            DispatchQueue.global().async { [self] in
+                while let chunk = try? handle.read(upToCount: 65_536), !chunk.isEmpty {
+                    lock.withLock { data.append(chunk) }
+                }
+                done.signal()
+            }
+        }
+
+        func text() -> String {
+            done.wait()
+            done.signal()
+            return lock.withLock { String(decoding: data, as: UTF8.self) }
+        }
+    }
 
     /// Starts `handoff <arguments>`; in `namespace` through `env ip netns exec`, which exec each other (same
     /// process, so signals reach `handoff`).
     /// Standard error is kept for `errorOutput()` when `captureErrors` is set, and passed through otherwise.
     public init(_ arguments: [String], inNetworkNamespace namespace: String? = nil, captureErrors: Bool = false) throws {
+        capturesErrors = captureErrors
         let handoff = try Self.executablePath()
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -41,12 +66,11 @@ public final class HandoffProcess {
         process.standardOutput = fromChild
         if captureErrors { process.standardError = errorsFromChild }
         try process.run()
+        if captureErrors { errors.drain(errorsFromChild.fileHandleForReading) }
     }
 
-    /// Everything the child wrote to standard error, once it has exited (with `captureErrors`).
-    public func errorOutput() -> String {
-        String(decoding: (try? errorsFromChild.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
-    }
+    /// Everything the child wrote to standard error; waits for the child to close it (with `captureErrors`).
+    public func errorOutput() -> String { capturesErrors ? errors.text() : "" }
 
     /// Reads one line of the child's output (blocking a dispatch thread, not the test's task).
     public func readLine() async throws -> String {

@@ -1,4 +1,5 @@
 import CoreMetrics
+import HandoffDataPlane
 
 /// The coordinator's Prometheus-facing metrics, through swift-metrics.
 ///
@@ -46,7 +47,7 @@ public final class CoordinatorMetrics: Sendable {
         expiredLeases = Counter(label: "handoff_kv_expired_leases_total", factory: factory)
         decisionSeconds = Timer(label: "handoff_decision_seconds", factory: factory)
         fallbacks = Dictionary(
-            uniqueKeysWithValues: ["peer_without_ucx", "ucx_unavailable", "ucx_endpoint", "ucx_transfer", "other"].map {
+            uniqueKeysWithValues: (FallbackReason.allCases.map(\.rawValue) + ["other"]).map {
                 ($0, Counter(label: "handoff_kv_fallbacks_total", dimensions: [("reason", $0)], factory: factory))
             })
         var gauges: [String: Gauge] = [:]

@@ -9,7 +9,8 @@ public struct TransferStats: Sendable, Hashable {
     public var lowerTransports: [String]
     public var postSeconds: Double
     public var completionSeconds: Double
-    /// Why the transfer ran over native TCP instead of UCX (auto selection), or empty.
+    /// Why the transfer ran over native TCP instead of UCX (a `FallbackReason` raw value), or empty. A string:
+    /// it comes from the worker as reported.
     public var fallback: String
 
     public init(

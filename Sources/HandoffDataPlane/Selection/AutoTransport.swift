@@ -22,15 +22,15 @@ public final class AutoTransport: Transport {
         var remote: RemotePeer
         var ucx: RemotePeer?
         var tcp: RemotePeer?
-        /// Why this peer is reached over TCP, once it is (a `fallbacks` key).
-        var fallback: String?
+        /// Why this peer is reached over TCP, once it is.
+        var fallback: FallbackReason?
     }
 
     private struct Registry {
         var pools: [UInt64: Pools] = [:]
         var peers: [UInt64: Peer] = [:]
         var nextID: UInt64 = 0
-        var fallbacks: [String: Int] = [:]
+        var fallbacks: [FallbackReason: Int] = [:]
     }
 
     public let name = "auto"
@@ -71,8 +71,11 @@ public final class AutoTransport: Transport {
         }
     }
 
-    /// How many times each reason made a peer or a transfer fall back from UCX to TCP.
-    public var fallbacks: [String: Int] { registry.withLock { $0.fallbacks } }
+    /// How many times each reason made a peer or a transfer fall back from UCX to TCP, by `FallbackReason`
+    /// raw value.
+    public var fallbacks: [String: Int] {
+        registry.withLock { Dictionary(uniqueKeysWithValues: $0.fallbacks.map { ($0.key.rawValue, $0.value) }) }
+    }
 
     public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
@@ -120,6 +123,7 @@ public final class AutoTransport: Transport {
         try pools(of: pool).descriptor
     }
 
+    /// Requires grants on both underlying pools (only TCP can check them).
     public func requireGrants(on pool: LocalPool) throws(DataPlaneError) {
         let entry = try pools(of: pool)
         if let ucx, let ucxPool = entry.ucx { try ucx.requireGrants(on: ucxPool) }
@@ -135,6 +139,7 @@ public final class AutoTransport: Transport {
         try tcp.grant(AccessGrant(token: grant.token, pool: entry.tcp, operation: grant.operation, blocks: grant.blocks))
     }
 
+    /// Revokes the token on both transports.
     public func revoke(_ token: UInt64) async {
         await ucx?.revoke(token)
         await tcp.revoke(token)
@@ -179,10 +184,10 @@ public final class AutoTransport: Transport {
         guard ucxPeer != nil || tcpPeer != nil else {
             throw .peerFailed(agent: descriptor.agent, reason: "no transport reaches the peer: " + failures.joined(separator: "; "))
         }
-        var fallback: String?
+        var fallback: FallbackReason?
         if ucxPeer == nil {
             let offered = offers.contains { $0.transport == "ucx" }
-            let key = ucx == nil ? "ucx_unavailable" : offered ? "ucx_endpoint" : "peer_without_ucx"
+            let key: FallbackReason = ucx == nil ? .ucxUnavailable : offered ? .ucxEndpoint : .peerWithoutUCX
             fellBack(peer: descriptor.agent, reason: offered ? failures.joined(separator: "; ") : "the peer offers no UCX", key: key)
             fallback = key
         }
@@ -215,15 +220,15 @@ public final class AutoTransport: Transport {
                 guard peer.tcp != nil, remaining > .zero else { throw error }
                 registry.withLock { registry in
                     registry.peers[remote.id]?.ucx = nil
-                    registry.peers[remote.id]?.fallback = "ucx_transfer"
+                    registry.peers[remote.id]?.fallback = .ucxTransfer
                 }
                 await ucx.disconnect(ucxPeer)
-                fellBack(peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP", key: "ucx_transfer")
+                fellBack(peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP", key: .ucxTransfer)
                 guard let tcpPeer = peer.tcp else { throw error }
                 var rest = options
                 rest.timeout = remaining  // the caller's deadline holds across the fallback
                 var report = try await tcp.execute(plan, operation, local: pools.tcp, remote: tcpPeer, options: rest)
-                report.fallback = "ucx_transfer"
+                report.fallback = .ucxTransfer
                 return report
             }
         }
@@ -277,7 +282,7 @@ public final class AutoTransport: Transport {
         return peer
     }
 
-    private func fellBack(peer agent: UInt64, reason: String, key: String) {
+    private func fellBack(peer agent: UInt64, reason: String, key: FallbackReason) {
         registry.withLock { $0.fallbacks[key, default: 0] += 1 }
         logger.warning("falling back to native TCP", metadata: ["peer": "\(String(agent, radix: 16))", "reason": "\(reason)"])
     }

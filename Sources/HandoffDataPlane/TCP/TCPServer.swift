@@ -267,7 +267,8 @@ final class TCPServer: Sendable {
         let operation: TransferOperation = header.kind == .write ? .write : .read
         let lookup: Result<GrantedBlocks?, GrantRefusal> = state.withLock { state in
             if header.grant == 0 {
-                return state.pools[context.pool]?.grantsRequired == true ? .failure(.missing) : .success(nil)
+                // A pool removed meanwhile counts as requiring grants: nothing of it is served.
+                return state.pools[context.pool]?.grantsRequired != false ? .failure(.missing) : .success(nil)
             }
             guard let grant = state.grants[header.grant] else { return .failure(.unknown) }
             guard grant.pool == context.pool else { return .failure(.otherPool(grant.pool)) }

@@ -101,8 +101,8 @@ package struct TCPSocket: Sendable {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Sends all of `bytes`.
-    func send(_ bytes: [UInt8], _ what: String) throws(Failure) {
+    /// Sends all of `bytes`; a closed peer is an error, never a SIGPIPE.
+    package func send(_ bytes: [UInt8], _ what: String) throws(Failure) {
         var none: [iovec] = []
         try send(bytes, then: &none, what)
     }
@@ -173,6 +173,13 @@ package struct TCPSocket: Sendable {
     }
 
     /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
+    /// Makes blocking receives fail with EAGAIN after `timeout` without data; nil waits forever again.
+    package func setReceiveTimeout(_ timeout: Duration?) {
+        let nanoseconds = timeout?.nanoseconds ?? 0
+        var value = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     package func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
     package func close() { _ = Glibc.close(fd) }

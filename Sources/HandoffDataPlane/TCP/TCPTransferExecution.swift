@@ -187,7 +187,7 @@ final class TCPTransferExecution: Sendable {
         let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive answer"))
         if answer.status != TCPWire.Status.ok.rawValue {
             let message = String(decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
-            throw DataPlaneError.accessDenied(agent: agent, reason: message)
+            throw DataPlaneError.refusedByPeer(agent: agent, reason: message)
         }
         guard answer.requestID == requestID, answer.payloadBytes == payloadBytes, answer.messageBytes == 0 else {
             throw DataPlaneError.peerFailed(

@@ -129,16 +129,19 @@ public final class TCPTransport: Transport {
         return entry.descriptor
     }
 
+    /// From now on the serving side refuses requests on `pool` that name no live grant.
     public func requireGrants(on pool: LocalPool) throws(DataPlaneError) {
         _ = try descriptor(of: pool)
         server.requireGrants(pool: pool.id)
     }
 
+    /// The serving side checks every range of a request under `grant.token` against the granted blocks.
     public func grant(_ grant: AccessGrant) throws(DataPlaneError) {
         _ = try descriptor(of: grant.pool)
         server.add(grant: try GrantedBlocks(grant), token: grant.token)
     }
 
+    /// Refuses later requests under `token` and ends the connections serving one now.
     public func revoke(_ token: UInt64) async {
         await server.revoke(token)
     }

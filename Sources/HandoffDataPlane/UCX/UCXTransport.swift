@@ -120,6 +120,7 @@ public final class UCXTransport: Transport {
         _ = try GrantedBlocks(grant)
     }
 
+    /// Nothing to end: UCX holds no grants (see `requireGrants(on:)`).
     public func revoke(_ token: UInt64) async {}
 
     public func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {

@@ -28,6 +28,6 @@ public struct KVPuller: Sendable {
         return TransferStats(
             bytes: report.bytes, ops: report.ops, descriptors: report.pieces, transport: report.transport,
             lowerTransports: report.lowerTransports, postSeconds: report.postSeconds,
-            completionSeconds: report.completionSeconds, fallback: report.fallback ?? "")
+            completionSeconds: report.completionSeconds, fallback: report.fallback?.rawValue ?? "")
     }
 }

@@ -23,7 +23,7 @@ public struct SimulatedWorker: Sendable {
         let transport = try configuration.transport.make(
             ucxTransports: configuration.ucxTransports, tcp: .init(listenHost: configuration.tcpListenHost), logger: logger)
         let pool = try await transport.allocatePool(try configuration.layoutSpec.layout(), memoryType: .host)
-        // Peers reach only the blocks of tickets granted to them, never the whole pool.
+        // Over native TCP, peers reach only the blocks of tickets granted to them (UCX cannot check grants).
         try transport.requireGrants(on: pool)
         let descriptor = try transport.descriptor(of: pool)
         let spec = configuration.layoutSpec

@@ -51,7 +51,13 @@ struct BenchInitiator {
         let plan = try workload.plan()
         let pattern = BlockPattern(seed: options.seed)
         let transport = try options.makeTransport()
-        let benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
+        let benchPool: BenchPool
+        do {
+            benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
         let pool = benchPool.pool
         if operation == .write { pool.fill(with: pattern) }
         do {

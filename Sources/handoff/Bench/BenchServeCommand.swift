@@ -29,7 +29,13 @@ struct BenchServeCommand: AsyncParsableCommand {
         defer { listener.close() }
         FileHandle.standardOutput.write(Data("LISTENING \(listen.host):\(port)\n".utf8))  // unbuffered: scripts wait for it
         repeat {
-            let connection = try await Self.accept(listener)
+            let connection: TCPSocket
+            do {
+                connection = try await Self.accept(listener)
+            } catch {
+                try await Task.sleep(for: .milliseconds(10))  // out of descriptors, an aborted handshake: keep serving
+                continue
+            }
             do {
                 try await serve(connection)
             } catch {
@@ -43,7 +49,10 @@ struct BenchServeCommand: AsyncParsableCommand {
     private func serve(_ connection: TCPSocket) async throws {
         let channel = LineChannel(socket: connection)
         do {
+            // A client that never says hello must not hold the server: the hello has 10 seconds.
+            connection.setReceiveTimeout(.seconds(10))
             let hello = try BenchHello.decode(try await channel.receive("HELLO"))
+            connection.setReceiveTimeout(nil)
             let options: WorkloadOptions
             do {
                 options = try WorkloadOptions.parse(hello.arguments)
@@ -52,7 +61,7 @@ struct BenchServeCommand: AsyncParsableCommand {
             }
             try await BenchPeerSession(options: options, role: hello.role, listenHost: listen.host, listenPort: dataPort).run(over: channel)
         } catch {
-            try? channel.send("ERROR \(error)")
+            try? channel.send("ERROR \(String(describing: error).split(separator: "\n").first ?? "")")
             throw error
         }
     }

@@ -6,32 +6,46 @@ import HandoffDataPlane
 final class LineChannel: Sendable {
     enum Failure: Error, CustomStringConvertible {
         case closed(String)
+        case lineTooLong
 
         var description: String {
             switch self {
-            case let .closed(what): "the peer closed its end (\(what))"
+            case let .closed(what): "the peer closed its end or went silent (\(what))"
+            case .lineTooLong: "the peer sent a line longer than \(LineChannel.maxLineBytes) bytes"
             }
         }
     }
 
+    /// The longest line accepted.
+    static let maxLineBytes = 1 << 20
+
+    private enum Output {
+        case file(FileHandle)
+        /// Sockets are written with MSG_NOSIGNAL: a peer gone away is an error, not a SIGPIPE.
+        case socket(TCPSocket)
+    }
+
     private let input: FileHandle
-    private let output: FileHandle
+    private let output: Output
     private let queue = DispatchQueue(label: "handoff.line-channel")
 
     init(input: FileHandle, output: FileHandle) {
         self.input = input
-        self.output = output
+        self.output = .file(output)
     }
 
     /// Lines over a connected socket, which the caller closes after the channel's last use.
-    convenience init(socket: TCPSocket) {
-        let handle = FileHandle(fileDescriptor: socket.fd, closeOnDealloc: false)
-        self.init(input: handle, output: handle)
+    init(socket: TCPSocket) {
+        input = FileHandle(fileDescriptor: socket.fd, closeOnDealloc: false)
+        output = .socket(socket)
     }
 
     /// Sends one line.
     func send(_ line: String) throws {
-        try output.write(contentsOf: Data((line + "\n").utf8))
+        switch output {
+        case let .file(handle): try handle.write(contentsOf: Data((line + "\n").utf8))
+        case let .socket(socket): try socket.send(Array((line + "\n").utf8), "send line")
+        }
     }
 
     /// The next line, without its newline.
@@ -45,6 +59,7 @@ final class LineChannel: Sendable {
                         return continuation.resume(throwing: Failure.closed("end of input after \(bytes.count) bytes"))
                     }
                     if byte == UInt8(ascii: "\n") { break }
+                    if bytes.count == Self.maxLineBytes { return continuation.resume(throwing: Failure.lineTooLong) }
                     bytes.append(byte)
                 }
                 continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
