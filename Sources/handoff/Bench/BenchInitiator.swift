@@ -51,13 +51,7 @@ struct BenchInitiator {
         let plan = try workload.plan()
         let pattern = BlockPattern(seed: options.seed)
         let transport = try options.makeTransport()
-        let benchPool: BenchPool
-        do {
-            benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
-        } catch {
-            await transport.shutdown()
-            throw error
-        }
+        let benchPool = try await BenchPool.makeOrShutDown(options.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if operation == .write { pool.fill(with: pattern) }
         do {

@@ -23,13 +23,7 @@ struct BenchPeerSession {
         let workload = try options.workload()
         let pattern = BlockPattern(seed: options.seed)
         let transport = try options.makeTransport(listenHost: listenHost, listenPort: listenPort)
-        let benchPool: BenchPool
-        do {
-            benchPool = try await BenchPool.make(options.memory, layout: workload.layout, transport: transport)
-        } catch {
-            await transport.shutdown()
-            throw error
-        }
+        let benchPool = try await BenchPool.makeOrShutDown(options.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if role == .source { pool.fill(with: pattern) }
         // The initiator sends one "released" notification before QUIT; it counts as received if it arrives

@@ -24,8 +24,22 @@ struct BenchPool {
                 region.initializeMemory(as: UInt8.self, repeating: 0)
                 return region
             }
-            let pool = try await transport.registerPool(layout, regions: regions, memoryType: .host)
-            return BenchPool(pool: pool, ownedRegions: regions)
+            do {
+                return BenchPool(pool: try await transport.registerPool(layout, regions: regions, memoryType: .host), ownedRegions: regions)
+            } catch {
+                regions.forEach { $0.deallocate() }
+                throw error
+            }
+        }
+    }
+
+    /// `make`, shutting `transport` down when the pool cannot be made: the caller has nothing left to clean up.
+    static func makeOrShutDown(_ memory: PoolMemory, layout: KVLayout, transport: any Transport) async throws -> BenchPool {
+        do {
+            return try await make(memory, layout: layout, transport: transport)
+        } catch {
+            await transport.shutdown()
+            throw error
         }
     }
 
