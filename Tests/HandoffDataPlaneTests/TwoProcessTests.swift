@@ -55,6 +55,36 @@ struct TwoProcessTests {
         #expect(result.ucx_transports == ["tcp"])
     }
 
+    @Test("KV mode derives the blocks from a model preset and a prompt, and prints what the transfer adds to TTFT")
+    func benchKVMode() async throws {
+        struct KVOutput: Decodable {
+            struct KV: Decodable {
+                let kv_bytes: Int
+                let moved_bytes: Int
+                let measured_ms: Double
+                let line_rate_ms: [String: Double]
+            }
+            let verified: Bool
+            let layers: Int
+            let blocks: Int
+            let bytes: Int
+            let seconds: Double
+            let kv: KV
+        }
+        let (output, status) = try await HandoffProcess([
+            "bench", "--local", "--model", "tiny", "--prompt-tokens", "100", "--block-tokens", "16", "--iterations", "1", "--json",
+        ]).finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(KVOutput.self, from: Data(output.utf8))
+        // tiny: 2 layers, K and V of 2 heads × 8 × bf16 = 32 bytes per token each, 128 bytes per token in all.
+        #expect(result.verified && result.layers == 2 && result.blocks == 7)  // ⌈100 / 16⌉
+        #expect(result.kv.kv_bytes == 100 * 128)
+        #expect(result.kv.moved_bytes == 7 * 16 * 128 && result.bytes == result.kv.moved_bytes)
+        #expect(abs(result.kv.measured_ms - result.seconds * 1000) < 1e-9)
+        #expect(abs((result.kv.line_rate_ms["100"] ?? 0) - Double(7 * 16 * 128 * 8) / 100e9 * 1000) < 1e-12)
+        #expect(result.kv.line_rate_ms.keys.sorted() == ["100", "200", "400"])
+    }
+
     @Test("handoff bench run --peer measures against handoff bench serve; a wrong hello and an unreachable peer get clear errors",
         .timeLimit(.minutes(1)))
     func benchServeAndRun() async throws {

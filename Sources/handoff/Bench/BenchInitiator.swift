@@ -13,6 +13,7 @@ struct BenchInitiator {
 
     /// What the transfers measured, before the memcpy baseline.
     private struct Measurement {
+        var workload: BenchWorkload
         var plan: TransferPlan
         var reports: [TransferReport]
         var notified: Bool
@@ -68,7 +69,7 @@ struct BenchInitiator {
             let bye = try await channel.receive("BYE")
             await benchPool.release(from: transport)
             await transport.shutdown()
-            return Measurement(plan: plan, reports: reports, notified: bye == "notified", fallbacks: (transport as? AutoTransport)?.fallbacks)
+            return Measurement(workload: workload, plan: plan, reports: reports, notified: bye == "notified", fallbacks: (transport as? AutoTransport)?.fallbacks)
         } catch {
             await benchPool.release(from: transport)
             await transport.shutdown()
@@ -85,15 +86,20 @@ struct BenchInitiator {
         let seconds = reports.map(\.totalSeconds).median
         let gbps = Double(plan.totalBytes) / seconds / 1e9
         let memcpyGbps = Double(plan.totalBytes) / memcpySeconds / 1e9
+        let kv = measurement.workload.prompt.map { prompt in
+            TTFTEstimate(
+                model: prompt.model.name, promptTokens: prompt.tokens, blockTokens: options.blockTokens,
+                bytesPerToken: prompt.model.bytesPerToken, movedBytes: plan.totalBytes, measuredSeconds: seconds)
+        }
         return BenchResult(
             transport: median.transport, ucxTransports: median.lowerTransports,
             ucxTransportsRequested: options.ucxTransports ?? "default", memory: options.memory.rawValue, op: operation,
-            pattern: options.pattern.rawValue, layers: options.layers,
-            blocks: options.blocks, blockBytes: plan.source.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
+            pattern: options.pattern.rawValue, layers: plan.source.geometry.layers,
+            blocks: plan.source.numBlocks, blockBytes: plan.source.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
             pieces: plan.pieceCount, iterations: iterations, seconds: seconds,
             postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, gbps: gbps,
             memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: measurement.notified,
-            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil, fallbacks: measurement.fallbacks)
+            tcpStreams: options.transport == .tcp ? options.tcpStreams : nil, fallbacks: measurement.fallbacks, kv: kv)
     }
 
     /// Zeroes the destination pool, so that each iteration's check sees only what that transfer wrote.

@@ -41,10 +41,12 @@ struct BenchResult: Codable {
     var tcpStreams: Int?
     /// With `--transport auto`: how often each reason made the benchmark fall back from UCX to TCP.
     var fallbacks: [String: Int]?
+    /// KV mode (`--model`): the prompt's KV and what moving it adds to TTFT.
+    var kv: TTFTEstimate?
 
     enum CodingKeys: String, CodingKey {
         case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
-        case notified, memory, fallbacks
+        case notified, memory, fallbacks, kv
         case ucxTransports = "ucx_transports"
         case ucxTransportsRequested = "ucx_transports_requested"
         case blockBytes = "block_bytes"
@@ -71,7 +73,7 @@ struct BenchResult: Codable {
               post      \(format(postUs, 1)) µs   per-op latency p50 \(format(opLatencyUs.p50, 1)) µs  \
             p99 \(format(opLatencyUs.p99, 1)) µs
               verified  \(verified ? "yes, byte for byte" : "NO")
-            """ + fallbackLine
+            """ + fallbackLine + (kv.map { "\n" + $0.summary } ?? "")
     }
 
     /// The fallbacks from UCX to TCP, when there were any.

@@ -14,12 +14,13 @@ struct BenchWorkload: Sendable {
     let pattern: Pattern
     let sources: [Int]
     let destinations: [Int]
+    /// The model and prompt the workload was derived from (KV mode), or nil for a synthetic shape.
+    let prompt: (model: ModelPreset, tokens: Int)?
 
-    /// - Parameters:
-    ///   - pieceBytes: bytes of one piece (one block's K or V in one layer).
-    init(layers: Int, blocks: Int, pieceBytes: Int, pattern: Pattern, seed: UInt64) throws {
-        let geometry = KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: pieceBytes)
+    /// Every one of `blocks` blocks of `geometry` moves.
+    init(geometry: KVGeometry, blocks: Int, pattern: Pattern, seed: UInt64, prompt: (model: ModelPreset, tokens: Int)? = nil) throws {
         layout = try KVLayout(geometry: geometry, numBlocks: blocks, arrangement: .split)
+        self.prompt = prompt
         self.pattern = pattern
         sources = Array(0..<blocks)
         switch pattern {

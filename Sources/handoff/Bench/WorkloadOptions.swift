@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import HandoffCore
 import HandoffDataPlane
 
 extension BenchWorkload.Pattern: ExpressibleByArgument {}
@@ -16,6 +17,15 @@ struct WorkloadOptions: ParsableArguments {
 
     @Option(name: .customLong("block-kib"), help: "KiB of one block's K (or V) in one layer: the size of one piece.")
     var blockKiB = 32
+
+    @Option(help: "KV mode: derive layers, piece size and block count from this model preset (llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, deepseek-v3, tiny) and --prompt-tokens, instead of --layers, --blocks and --block-kib.")
+    var model: String?
+
+    @Option(help: "KV mode: tokens of the prompt whose KV moves.")
+    var promptTokens = 8192
+
+    @Option(help: "KV mode: tokens per KV block (vLLM's block_size).")
+    var blockTokens = 16
 
     @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled.")
     var pattern: BenchWorkload.Pattern = .scattered
@@ -36,9 +46,10 @@ struct WorkloadOptions: ParsableArguments {
     var memory: PoolMemory = .ucx
 
     func validate() throws {
-        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0 else {
-            throw ValidationError("--layers, --blocks, --block-kib and --tcp-streams must be positive")
+        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0, promptTokens > 0, blockTokens > 0 else {
+            throw ValidationError("--layers, --blocks, --block-kib, --tcp-streams, --prompt-tokens and --block-tokens must be positive")
         }
+        if let model { _ = try ModelPreset.named(model) }
     }
 
     /// The transport to measure; its native TCP side listens on `listenHost` (loopback when both processes are
@@ -47,8 +58,16 @@ struct WorkloadOptions: ParsableArguments {
         try transport.make(ucxTransports: transportList, tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams))
     }
 
+    /// The synthetic shape, or in KV mode the model's blocks for the prompt (the last one partly filled).
     func workload() throws -> BenchWorkload {
-        try BenchWorkload(layers: layers, blocks: blocks, pieceBytes: blockKiB * 1024, pattern: pattern, seed: seed)
+        if let model {
+            let preset = try ModelPreset.named(model)
+            return try BenchWorkload(
+                geometry: preset.geometry(blockTokens: blockTokens), blocks: (promptTokens + blockTokens - 1) / blockTokens,
+                pattern: pattern, seed: seed, prompt: (preset, promptTokens))
+        }
+        return try BenchWorkload(
+            geometry: KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: blockKiB * 1024), blocks: blocks, pattern: pattern, seed: seed)
     }
 
     /// The UCX transport list, or nil for UCX's default.
@@ -64,6 +83,7 @@ struct WorkloadOptions: ParsableArguments {
             "--transport", transport.rawValue, "--tcp-streams", "\(tcpStreams)",
         ]
         if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
+        if let model { arguments += ["--model", model, "--prompt-tokens", "\(promptTokens)", "--block-tokens", "\(blockTokens)"] }
         return arguments
     }
 }
