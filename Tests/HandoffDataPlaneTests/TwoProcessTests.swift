@@ -69,6 +69,9 @@ struct TwoProcessTests {
             let blocks: Int
             let bytes: Int
             let seconds: Double
+            let ops: Int
+            let ops_per_s: Double
+            let latency_us: LatencySummary
             let kv: KV
         }
         let (output, status) = try await HandoffProcess([
@@ -83,6 +86,8 @@ struct TwoProcessTests {
         #expect(abs(result.kv.measured_ms - result.seconds * 1000) < 1e-9)
         #expect(abs((result.kv.line_rate_ms["100"] ?? 0) - Double(7 * 16 * 128 * 8) / 100e9 * 1000) < 1e-12)
         #expect(result.kv.line_rate_ms.keys.sorted() == ["100", "200", "400"])
+        #expect(abs(result.ops_per_s - Double(result.ops) / result.seconds) < 1e-6 * result.ops_per_s)
+        #expect(result.latency_us.p50 <= result.latency_us.p99 && result.latency_us.p99 <= result.latency_us.p999)
     }
 
     @Test("handoff bench run --peer measures against handoff bench serve; a wrong hello and an unreachable peer get clear errors",

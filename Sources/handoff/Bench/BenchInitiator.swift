@@ -97,7 +97,8 @@ struct BenchInitiator {
             pattern: options.pattern.rawValue, layers: plan.source.geometry.layers,
             blocks: plan.source.numBlocks, blockBytes: plan.source.geometry.pieceBytes, bytes: plan.totalBytes, ops: plan.ops.count,
             pieces: plan.pieceCount, iterations: iterations, seconds: seconds,
-            postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, gbps: gbps,
+            postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: median.opLatency, latencyUs: median.opLatency,
+            opsPerS: Double(plan.ops.count) / seconds, gbps: gbps,
             memcpyGbps: memcpyGbps, ratio: gbps / memcpyGbps, verified: true, notified: measurement.notified,
             tcpStreams: options.transport == .tcp ? options.tcpStreams : nil, fallbacks: measurement.fallbacks, kv: kv)
     }

@@ -27,6 +27,10 @@ struct BenchResult: Codable {
     var postUs: Double
     /// Median per-op latency percentiles of the median transfer, in microseconds.
     var opLatencyUs: LatencySummary
+    /// The same percentiles under the name sweeps use (p50, p99, p999 among them).
+    var latencyUs: LatencySummary
+    /// Ops per second over the median transfer.
+    var opsPerS: Double
     /// bytes / seconds, in GB/s (1e9 bytes per second).
     var gbps: Double
     /// memcpy of the same byte count in this process, in GB/s.
@@ -52,6 +56,8 @@ struct BenchResult: Codable {
         case blockBytes = "block_bytes"
         case postUs = "post_us"
         case opLatencyUs = "op_latency_us"
+        case latencyUs = "latency_us"
+        case opsPerS = "ops_per_s"
         case memcpyGbps = "memcpy_gbps"
         case tcpStreams = "tcp_streams"
     }
