@@ -9,7 +9,8 @@ import Synchronization
 /// Every requested range is checked against the pool's regions, and on a pool that requires grants against the
 /// blocks of the grant the request names, before a byte moves; a request that fails a check is refused with a
 /// message and its connection closed. A pool is freed only after every connection serving it has stopped
-/// (`remove`), and a grant is revoked only after every request under it has been served (`revoke`).
+/// (`remove`); revoking a grant ends the requests being served under it and returns once they have stopped
+/// (`revoke`).
 final class TCPServer: Sendable {
     struct ServedPool {
         var key: UInt64
