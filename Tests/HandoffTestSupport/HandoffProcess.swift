@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// The `handoff` executable that `swift build` put next to this test binary, run as a child process.
 public final class HandoffProcess {
@@ -28,15 +29,14 @@ public final class HandoffProcess {
     private let errors = Errors()
     private let capturesErrors: Bool
 
-    private final class Errors: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data = Data()
+    private final class Errors: Sendable {
+        private let data = Mutex(Data())
         private let done = DispatchSemaphore(value: 0)
 
         func drain(_ handle: FileHandle) {
             DispatchQueue.global().async { [self] in
                 while let chunk = try? handle.read(upToCount: 65_536), !chunk.isEmpty {
-                    lock.withLock { data.append(chunk) }
+                    data.withLock { $0.append(chunk) }
                 }
                 done.signal()
             }
@@ -45,7 +45,7 @@ public final class HandoffProcess {
         func text() -> String {
             done.wait()
             done.signal()
-            return lock.withLock { String(decoding: data, as: UTF8.self) }
+            return data.withLock { String(decoding: $0, as: UTF8.self) }
         }
     }
 

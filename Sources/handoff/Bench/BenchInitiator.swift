@@ -88,7 +88,7 @@ struct BenchInitiator {
         let memcpyGbps = Double(plan.totalBytes) / memcpySeconds / 1e9
         let kv = measurement.workload.prompt.map { prompt in
             TTFTEstimate(
-                model: prompt.model.name, promptTokens: prompt.tokens, blockTokens: options.blockTokens,
+                model: prompt.model.name, promptTokens: prompt.tokens, blockTokens: options.blockTokens, blocks: plan.source.numBlocks,
                 bytesPerToken: prompt.model.bytesPerToken, movedBytes: plan.totalBytes, measuredSeconds: seconds)
         }
         return BenchResult(

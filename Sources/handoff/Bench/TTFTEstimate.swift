@@ -9,6 +9,8 @@ struct TTFTEstimate: Codable {
     var model: String
     var promptTokens: Int
     var blockTokens: Int
+    /// Blocks the prompt fills (the last one partly).
+    var blocks: Int
     /// The prompt's KV: prompt tokens × the model's bytes per token.
     var kvBytes: Int
     /// What moves: whole blocks (the last one partly filled), as engines move them.
@@ -22,16 +24,18 @@ struct TTFTEstimate: Codable {
         case model
         case promptTokens = "prompt_tokens"
         case blockTokens = "block_tokens"
+        case blocks
         case kvBytes = "kv_bytes"
         case movedBytes = "moved_bytes"
         case measuredMs = "measured_ms"
         case lineRateMs = "line_rate_ms"
     }
 
-    init(model: String, promptTokens: Int, blockTokens: Int, bytesPerToken: Int, movedBytes: Int, measuredSeconds: Double) {
+    init(model: String, promptTokens: Int, blockTokens: Int, blocks: Int, bytesPerToken: Int, movedBytes: Int, measuredSeconds: Double) {
         self.model = model
         self.promptTokens = promptTokens
         self.blockTokens = blockTokens
+        self.blocks = blocks
         kvBytes = promptTokens * bytesPerToken
         self.movedBytes = movedBytes
         measuredMs = measuredSeconds * 1000
@@ -44,7 +48,7 @@ struct TTFTEstimate: Codable {
     var summary: String {
         let gib = Double(kvBytes) / Double(1 << 30)
         let lineRates = Self.lineRatesGbps.map { String(format: "%d Gb/s %.1f ms", $0, lineRateMs["\($0)"] ?? 0) }
-        return String(format: "  KV        %@, %d tokens: %.2f GiB (%d blocks of %d tokens)\n", model, promptTokens, gib, (promptTokens + blockTokens - 1) / blockTokens, blockTokens)
+        return String(format: "  KV        %@, %d tokens: %.2f GiB (%d blocks of %d tokens)\n", model, promptTokens, gib, blocks, blockTokens)
             + String(format: "  TTFT      +%.1f ms at the measured rate; at line rate: ", measuredMs) + lineRates.joined(separator: ", ")
     }
 }
