@@ -17,12 +17,12 @@ public struct LatencySummary: Sendable, Hashable, Codable {
     }
 
     /// An empty histogram of per-op nanoseconds, up to a minute, for `init(nanoseconds:)`.
-    static func histogram() -> Histogram<UInt64> {
+    public static func histogram() -> Histogram<UInt64> {
         Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .two)
     }
 
     /// Reads the percentiles from a histogram of nanoseconds.
-    init(nanoseconds histogram: Histogram<UInt64>) {
+    public init(nanoseconds histogram: Histogram<UInt64>) {
         func micros(_ value: UInt64) -> Double { Double(value) / 1_000 }
         self.init(
             p50: micros(histogram.valueAtPercentile(50)), p90: micros(histogram.valueAtPercentile(90)),

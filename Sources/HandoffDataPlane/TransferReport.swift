@@ -1,5 +1,7 @@
+import Histogram
+
 /// What one executed plan did: the figures a TTFT account and `handoff bench` need.
-public struct TransferReport: Sendable, Hashable, Codable {
+public struct TransferReport: Sendable, Equatable, Codable {
     /// READ (pulled) or WRITE (pushed).
     public var operation: TransferOperation
     /// Bytes moved.
@@ -16,15 +18,31 @@ public struct TransferReport: Sendable, Hashable, Codable {
     public var postSeconds: Double
     /// Seconds from the last op in flight until every op had completed.
     public var completionSeconds: Double
-    /// Per-op latency from posting to completion.
-    public var opLatency: LatencySummary
+    /// Per-op latency from posting to completion, in nanoseconds. Several reports' merge with `Histogram.add`.
+    public var opLatencyNanoseconds: Histogram<UInt64>
     /// Why the transfer ran over native TCP instead of UCX (`AutoTransport` only); nil when it ran the
     /// preferred way.
     public var fallback: FallbackReason? = nil
+
+    /// Percentiles of the per-op latency, in microseconds.
+    public var opLatency: LatencySummary { LatencySummary(nanoseconds: opLatencyNanoseconds) }
 
     /// Seconds from the call until completion: post time plus completion time.
     public var totalSeconds: Double { postSeconds + completionSeconds }
 
     /// Bytes per second over the whole call.
     public var bytesPerSecond: Double { totalSeconds > 0 ? Double(bytes) / totalSeconds : 0 }
+
+    /// This report and `next`'s, of a transfer run right after this one, as one: bytes, ops, pieces and seconds
+    /// add up, per-op latencies merge, and the transport and fallback are `next`'s.
+    public func followed(by next: TransferReport) -> TransferReport {
+        var combined = next
+        combined.bytes += bytes
+        combined.ops += ops
+        combined.pieces += pieces
+        combined.postSeconds += postSeconds
+        combined.completionSeconds += completionSeconds
+        combined.opLatencyNanoseconds.add(opLatencyNanoseconds)
+        return combined
+    }
 }

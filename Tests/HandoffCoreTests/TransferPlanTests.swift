@@ -90,6 +90,39 @@ struct TransferPlanTests {
         #expect(plan.ops.count == 4 * 2 * 64)
     }
 
+    @Test("one plan per layer moves, layer by layer, exactly what the whole plan moves", arguments: KVArrangement.allCases)
+    func layerByLayerPlansAddUpToTheWholePlan(arrangement: KVArrangement) throws {
+        let layout = try KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 16), numBlocks: 12, arrangement: arrangement)
+        let sources = [0, 3, 4, 5, 9]
+        let destinations = [11, 2, 3, 7, 0]
+        let whole = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+        let perLayer = try (0..<3).map { layer in
+            try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout, layers: layer..<layer + 1)
+        }
+        for (layer, plan) in perLayer.enumerated() {
+            #expect(plan.layers == layer..<layer + 1)
+            #expect(plan.ops.allSatisfy { $0.sourceRegion == layer && $0.destinationRegion == layer })
+            #expect(plan.totalBytes == whole.totalBytes / 3 && plan.pieceCount == whole.pieceCount / 3)
+        }
+        #expect(perLayer.flatMap(\.ops) == whole.ops)
+        #expect(whole.layers == 0..<3)
+
+        let sourceBytes = numberedRegions(layout, salt: 1)
+        var byLayers = numberedRegions(layout, salt: 2)
+        var byWhole = byLayers
+        for plan in perLayer { apply(plan, from: sourceBytes, to: &byLayers) }
+        apply(whole, from: sourceBytes, to: &byWhole)
+        #expect(byLayers == byWhole)
+    }
+
+    @Test("layers outside the layout, or none, give a typed error", arguments: [3..<4, 2..<4, 1..<1, -1..<1])
+    func layersOutOfRange(layers: Range<Int>) throws {
+        let layout = try KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 16), numBlocks: 4)
+        #expect(throws: PlanError.layersOutOfRange(layers, layerCount: 3)) {
+            try TransferPlan(sourceBlocks: [0], destinationBlocks: [1], source: layout, destination: layout, layers: layers)
+        }
+    }
+
     @Test("bad block lists give typed errors")
     func badLists() throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 8)

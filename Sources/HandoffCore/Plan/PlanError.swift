@@ -16,6 +16,8 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case duplicateDestination(blockID: Int, firstIndex: Int, secondIndex: Int)
     /// The pools' blocks have different shapes and cannot be copied piece by piece.
     case incompatibleLayouts(source: KVGeometry, destination: KVGeometry)
+    /// The layers asked for are empty or not all within the layout's `0..<layerCount`.
+    case layersOutOfRange(Range<Int>, layerCount: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
             "incompatible KV layouts: source has \(source.layers) layers × \(source.kindsPerBlock) kinds × "
                 + "\(source.pieceBytes) B pieces, destination \(destination.layers) × \(destination.kindsPerBlock) × "
                 + "\(destination.pieceBytes) B"
+        case let .layersOutOfRange(layers, layerCount):
+            "layers \(layers) are empty or outside the pool's 0..<\(layerCount)"
         }
     }
 }

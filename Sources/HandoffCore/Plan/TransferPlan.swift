@@ -15,15 +15,23 @@ public struct TransferPlan: Sendable, Hashable {
     /// Layout of the pool the bytes go to.
     public let destination: KVLayout
 
-    /// Plans the copy of `sourceBlocks[i]` in `source` to `destinationBlocks[i]` in `destination`, for every i.
+    /// Layers the plan covers: every layer, or a few for a layer-by-layer push.
+    public let layers: Range<Int>
+
+    /// Plans the copy of `sourceBlocks[i]` in `source` to `destinationBlocks[i]` in `destination`, for every i,
+    /// in `layers` (default: every layer). A prefill that pushes KV as each layer finishes plans one layer at a time.
     ///
     /// - Throws: `PlanError` when the lists are empty or of different lengths, an id is out of range, a destination
-    ///   id repeats, or the two layouts' blocks differ in shape.
+    ///   id repeats, the two layouts' blocks differ in shape, or `layers` is empty or outside the layout's layers.
     public init(
-        sourceBlocks: [Int], destinationBlocks: [Int], source: KVLayout, destination: KVLayout
+        sourceBlocks: [Int], destinationBlocks: [Int], source: KVLayout, destination: KVLayout, layers: Range<Int>? = nil
     ) throws(PlanError) {
         guard source.geometry == destination.geometry else {
             throw .incompatibleLayouts(source: source.geometry, destination: destination.geometry)
+        }
+        let layers = layers ?? 0..<source.geometry.layers
+        guard !layers.isEmpty, layers.lowerBound >= 0, layers.upperBound <= source.geometry.layers else {
+            throw .layersOutOfRange(layers, layerCount: source.geometry.layers)
         }
         guard sourceBlocks.count == destinationBlocks.count else {
             throw .lengthMismatch(source: sourceBlocks.count, destination: destinationBlocks.count)
@@ -37,7 +45,7 @@ public struct TransferPlan: Sendable, Hashable {
         let pairs = zip(sourceBlocks, destinationBlocks).sorted { $0.0 < $1.0 }
         let geometry = source.geometry
         var ops: [CopyOp] = []
-        ops.reserveCapacity(min(pairs.count * geometry.kindsPerBlock * geometry.layers, 1 << 16))
+        ops.reserveCapacity(min(pairs.count * geometry.kindsPerBlock * layers.count, 1 << 16))
         func append(layer: Int, kind: Int, from sourceBlock: Int, to destinationBlock: Int) {
             let op = CopyOp(
                 sourceRegion: layer, sourceOffset: source.offset(kind: kind, block: sourceBlock),
@@ -49,7 +57,7 @@ public struct TransferPlan: Sendable, Hashable {
                 ops.append(op)
             }
         }
-        for layer in 0..<geometry.layers {
+        for layer in layers {
             switch source.arrangement {
             case .split:
                 for kind in 0..<geometry.kindsPerBlock {
@@ -62,10 +70,11 @@ public struct TransferPlan: Sendable, Hashable {
             }
         }
         self.ops = ops
-        self.pieceCount = pairs.count * geometry.layers * geometry.kindsPerBlock
+        self.pieceCount = pairs.count * layers.count * geometry.kindsPerBlock
         self.totalBytes = pieceCount * geometry.pieceBytes
         self.source = source
         self.destination = destination
+        self.layers = layers
     }
 
     private static func checkRange(_ blocks: [Int], side: TransferSide, numBlocks: Int) throws(PlanError) {

@@ -77,7 +77,7 @@ final class TCPTransferExecution: Sendable {
     /// Runs every stripe; returns once all have ended, or throws the first failure.
     /// - Returns: per-request latency.
     /// - Parameter deadline: `MonotonicClock` nanoseconds.
-    func run(deadline: UInt64, timeout: Duration) async throws(DataPlaneError) -> LatencySummary {
+    func run(deadline: UInt64, timeout: Duration) async throws(DataPlaneError) -> Histogram<UInt64> {
         let stripes = sockets.count
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -101,7 +101,7 @@ final class TCPTransferExecution: Sendable {
         }
         let (failure, latencies) = progress.withLock { ($0.failure, $0.latencies) }
         if let failure { throw failure }
-        return LatencySummary(nanoseconds: latencies)
+        return latencies
     }
 
     /// Records the first failure and stops every stripe. The sockets are shut down under the lock, while no

@@ -1,5 +1,6 @@
 import Foundation
 import HandoffCore
+import Histogram
 import Logging
 import Synchronization
 
@@ -199,7 +200,7 @@ public final class TCPTransport: Transport {
             throw .unknownHandle("pool \(local.id) was released before the transfer started")
         }
         let posted = MonotonicClock.nanos()
-        let latency: LatencySummary
+        let latency: Histogram<UInt64>
         do {
             latency = try await execution.run(deadline: start &+ options.timeout.nanoseconds, timeout: options.timeout)
         } catch {
@@ -211,7 +212,7 @@ public final class TCPTransport: Transport {
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,
             lowerTransports: remote.lowerTransports, postSeconds: Double(posted &- start) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
-            opLatency: latency)
+            opLatencyNanoseconds: latency)
     }
 
     public func notify(_ remote: RemotePeer, payload: [UInt8]) async throws(DataPlaneError) {

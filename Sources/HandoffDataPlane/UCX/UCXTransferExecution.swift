@@ -223,7 +223,7 @@ final class UCXTransferExecution {
             operation: operation, bytes: bytes, ops: ops.count, pieces: pieces, transport: "ucx",
             lowerTransports: connection.lowerTransports,
             postSeconds: Double(posted &- startNanos) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
-            opLatency: LatencySummary(nanoseconds: latencies))))
+            opLatencyNanoseconds: latencies)))
     }
 }
 

@@ -4,6 +4,7 @@ enum BenchError: Error, CustomStringConvertible {
     case peerFailed(String)
     case verificationFailed(String)
     case invalidOption(String)
+    case sweepFailed(failed: Int, of: Int)
 
     var description: String {
         switch self {
@@ -11,6 +12,7 @@ enum BenchError: Error, CustomStringConvertible {
         case let .peerFailed(reason): "peer failed: \(reason)"
         case let .verificationFailed(reason): "verification failed: \(reason)"
         case let .invalidOption(reason): reason
+        case let .sweepFailed(failed, total): "\(failed) of \(total) points failed (see above)"
         }
     }
 }

@@ -20,12 +20,18 @@ struct BenchResult: Codable {
     var ops: Int
     /// Block pieces per transfer before merging (what a per-block data plane would post).
     var pieces: Int
+    /// Transfers one iteration takes, one after another: 1, or the layer count for `layerwise`.
+    var transfers: Int
+    /// Most ops in flight at once (`--window`).
+    var window: Int
+    /// Untimed transfers before the timed ones.
+    var warmup: Int
     var iterations: Int
     /// Median seconds per transfer, from the call to the last completion.
     var seconds: Double
     /// Median microseconds from the call until every op was in flight.
     var postUs: Double
-    /// Median per-op latency percentiles of the median transfer, in microseconds.
+    /// Per-op latency percentiles over every op of every timed iteration, in microseconds.
     var opLatencyUs: LatencySummary
     /// The same percentiles under the name sweeps use (p50, p99, p999 among them).
     var latencyUs: LatencySummary
@@ -50,7 +56,7 @@ struct BenchResult: Codable {
 
     enum CodingKeys: String, CodingKey {
         case transport, op, pattern, layers, blocks, bytes, ops, pieces, iterations, seconds, gbps, ratio, verified
-        case notified, memory, fallbacks, kv
+        case notified, memory, fallbacks, kv, transfers, window, warmup
         case ucxTransports = "ucx_transports"
         case ucxTransportsRequested = "ucx_transports_requested"
         case blockBytes = "block_bytes"

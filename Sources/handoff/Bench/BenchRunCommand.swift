@@ -5,16 +5,14 @@ struct BenchRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Measure KV transfers against a 'handoff bench serve' on another host (or network namespace).",
-        discussion: "The serving side takes this side's workload options, so both always agree on them.")
+        discussion: "The serving side takes this side's workload options, so both always agree on them. A sweep opens one connection per point, so the serve side must run without --once.")
 
     @Option(help: "HOST:PORT of the 'handoff bench serve' to measure against.")
     var peer: HostPort
 
-    @OptionGroup var workloadOptions: WorkloadOptions
-
-    @OptionGroup var runOptions: BenchRunOptions
+    @OptionGroup var sweep: BenchSweepOptions
 
     func run() async throws {
-        try runOptions.print(try await runOptions.initiator(workloadOptions).runRemote(peer))
+        try await BenchSweep(points: try sweep.points(), format: sweep.format).run { try await $0.runRemote(peer) }
     }
 }

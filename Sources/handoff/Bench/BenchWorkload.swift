@@ -8,6 +8,9 @@ struct BenchWorkload: Sendable {
         case contiguous
         /// Destination ids are a seeded shuffle of `0..<blocks`, so no two pieces merge.
         case scattered
+        /// As scattered, but moved one layer per transfer, each after the one before: how a prefill that pushes
+        /// KV as each layer finishes moves it.
+        case layerwise
     }
 
     let layout: KVLayout
@@ -26,15 +29,19 @@ struct BenchWorkload: Sendable {
         switch pattern {
         case .contiguous:
             destinations = sources
-        case .scattered:
+        case .scattered, .layerwise:
             var generator = SplitMix64(seed: seed)
             destinations = sources.shuffled(using: &generator)
         }
     }
 
-    /// The plan that moves every source block to its destination block.
-    func plan() throws -> TransferPlan {
-        try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+    /// The plans that together move every source block to its destination block, executed one after another:
+    /// one plan, or for `layerwise` one per layer.
+    func plans() throws -> [TransferPlan] {
+        let layerRanges = pattern == .layerwise ? (0..<layout.geometry.layers).map { $0..<($0 + 1) } : [0..<layout.geometry.layers]
+        return try layerRanges.map { layers in
+            try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout, layers: layers)
+        }
     }
 
     /// The moves as (source, destination) pairs, for verification.

@@ -7,7 +7,8 @@ extension BenchWorkload.Pattern: ExpressibleByArgument {}
 extension TransferOperation: ExpressibleByArgument {}
 extension PoolMemory: ExpressibleByArgument {}
 
-/// The options that shape a benchmark's workload and its UCX set-up; both benchmark processes take them.
+/// One benchmark point's workload and data plane. Both processes take them: the initiator builds them for each
+/// point of its sweep (`BenchSweepOptions`), and the peer (`bench-peer`, `bench serve`) parses the same arguments.
 struct WorkloadOptions: ParsableArguments {
     @Option(help: "Layers of the KV cache (one memory region each).")
     var layers = 32
@@ -18,16 +19,9 @@ struct WorkloadOptions: ParsableArguments {
     @Option(name: .customLong("block-kib"), help: "KiB of one block's K (or V) in one layer: the size of one piece.")
     var blockKiB = 32
 
-    @Option(help: "KV mode: derive layers, piece size and block count from this model preset (llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, deepseek-v3, tiny) and --prompt-tokens, instead of --layers, --blocks and --block-kib.")
-    var model: String?
+    @OptionGroup var kvMode: KVModeOptions
 
-    @Option(help: "KV mode: tokens of the prompt whose KV moves.")
-    var promptTokens = 8192
-
-    @Option(help: "KV mode: tokens per KV block (vLLM's block_size).")
-    var blockTokens = 16
-
-    @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled.")
+    @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled; layerwise: scattered, one layer per transfer.")
     var pattern: BenchWorkload.Pattern = .scattered
 
     @Option(help: "Seed for the scattered shuffle and the block content.")
@@ -46,10 +40,9 @@ struct WorkloadOptions: ParsableArguments {
     var memory: PoolMemory = .ucx
 
     func validate() throws {
-        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0, promptTokens > 0, blockTokens > 0 else {
-            throw ValidationError("--layers, --blocks, --block-kib, --tcp-streams, --prompt-tokens and --block-tokens must be positive")
+        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0 else {
+            throw ValidationError("--layers, --blocks, --block-kib and --tcp-streams must be positive")
         }
-        if let model { _ = try ModelPreset.named(model) }
     }
 
     /// The transport to measure; its native TCP side listens on `listenHost` (loopback when both processes are
@@ -59,15 +52,23 @@ struct WorkloadOptions: ParsableArguments {
     }
 
     /// The synthetic shape, or in KV mode the model's blocks for the prompt (the last one partly filled).
+    ///
+    /// - Throws: `BenchError.invalidOption` when one pool would take more than a third of this host's memory
+    ///   (a `--local` run holds two, and the benchmark must not drive the host into swap or the OOM killer).
     func workload() throws -> BenchWorkload {
-        if let model {
-            let preset = try ModelPreset.named(model)
-            return try BenchWorkload(
-                geometry: preset.geometry(blockTokens: blockTokens), blocks: (promptTokens + blockTokens - 1) / blockTokens,
-                pattern: pattern, seed: seed, prompt: (preset, promptTokens))
+        let preset = try kvMode.model.map(ModelPreset.named)
+        let geometry = preset?.geometry(blockTokens: kvMode.blockTokens) ?? KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: blockKiB * 1024)
+        let blocks = preset == nil ? self.blocks : (kvMode.promptTokens + kvMode.blockTokens - 1) / kvMode.blockTokens
+        // Checked before the block lists are built: a mistyped count must fail at once, not after a huge shuffle.
+        let (poolBytes, overflow) = geometry.blockBytes.multipliedReportingOverflow(by: blocks)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard !overflow, UInt64(poolBytes) <= memory / 3 else {
+            func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / Double(1 << 30)) }
+            throw BenchError.invalidOption(
+                "a pool of \(gib(Double(geometry.blockBytes) * Double(blocks))) is more than a third of this host's "
+                    + "\(gib(Double(memory))) of memory; give fewer --blocks, or --total-mib")
         }
-        return try BenchWorkload(
-            geometry: KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: blockKiB * 1024), blocks: blocks, pattern: pattern, seed: seed)
+        return try BenchWorkload(geometry: geometry, blocks: blocks, pattern: pattern, seed: seed, prompt: preset.map { ($0, kvMode.promptTokens) })
     }
 
     /// The UCX transport list, or nil for UCX's default.
@@ -83,7 +84,6 @@ struct WorkloadOptions: ParsableArguments {
             "--transport", transport.rawValue, "--tcp-streams", "\(tcpStreams)",
         ]
         if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
-        if let model { arguments += ["--model", model, "--prompt-tokens", "\(promptTokens)", "--block-tokens", "\(blockTokens)"] }
-        return arguments
+        return arguments + kvMode.arguments
     }
 }

@@ -192,7 +192,7 @@ final class DemoProgress: Sendable {
         state.withLock {
             $0.done += 1
             if failed { $0.failed += 1 }
-            $0.bar.update(done: $0.done, failed: $0.failed)
+            $0.bar.update(done: $0.done, note: "finished, \($0.failed) failed")
         }
     }
 }
