@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // Micro-benchmarks only (Benchmarks/). The malloc interposer alone: the runtime interposer is not in every
+        // package mirror.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         // UCX's ucp API as a system library, plus a shim for its function-like macros.
@@ -102,6 +105,20 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        // Micro-benchmarks of the hot paths (plans, descriptors, accounting): scripts/micro-benchmarks.sh.
+        .executableTarget(
+            name: "HandoffBenchmarks",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffControlPlane",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Benchmarks/HandoffBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Runs the built `handoff` executable as a child process in tests.
         .target(name: "HandoffTestSupport", path: "Tests/HandoffTestSupport"),

@@ -60,14 +60,14 @@ public final class CoordinatorMetrics: Sendable {
         workerGauges = gauges
     }
 
-    func completed(_ parts: TTFTComponents) {
+    package func completed(_ parts: TTFTComponents) {
         ttft.recordNanoseconds(Int64(clamping: parts.ttft))
         for (name, value) in parts.named where name != "ttft" {
             components[name]?.recordNanoseconds(Int64(clamping: value))
         }
     }
 
-    func transferred(_ stats: TransferStats) {
+    package func transferred(_ stats: TransferStats) {
         kvTransferSeconds.recordNanoseconds(Int64(stats.totalSeconds * 1e9))
         kvPostSeconds.recordNanoseconds(Int64(stats.postSeconds * 1e9))
         kvTransferBytes.record(stats.bytes)
