@@ -10,7 +10,7 @@
 #   - handoff over shared memory with pools small enough to stay in the CPU cache (sizes up to 4 MiB),
 #     because ucx_perftest moves one message-sized buffer over and over, which the cache holds;
 #   - handoff's native TCP, 1 and 4 streams, READ and WRITE, against iperf3 with -P 1 and -P 4.
-# Every handoff point moves about TOTAL_MIB MiB per transfer (scattered blocks, one op per block), is checked
+# Every handoff point moves about TOTAL_MIB MiB per transfer (ucx_perftest moves as much per run) (scattered blocks, one op per block), is checked
 # byte for byte, and reports the median of ITERATIONS transfers.
 #
 # Writes bench/results/ (git-ignored): handoff-*.json (the sweeps as handoff printed them), perftest.csv,
@@ -23,6 +23,8 @@ TOTAL_MIB=${TOTAL_MIB:-256}
 ITERATIONS=${ITERATIONS:-5}
 WINDOW=${WINDOW:-128}
 IPERF_SECONDS=${IPERF_SECONDS:-5}
+PHASES=${PHASES:-handoff perftest iperf3}  # a subset re-measures only those; the table is made from what is in results/
+PERFTEST_TIMEOUT=${PERFTEST_TIMEOUT:-120}  # seconds per ucx_perftest run (its UCX-TCP puts of large messages are slow)
 results=bench/results
 mkdir -p "$results"
 
@@ -53,6 +55,9 @@ sizes_bytes() {  # SIZES_KIB as bytes, one per line: "a..b" doubles, "a,b,c" lis
     done
 }
 
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
+
+if phase handoff; then
 echo "== handoff over UCX (shm, tcp) and native TCP: block sizes $SIZES_KIB KiB, about $TOTAL_MIB MiB per transfer" >&2
 sweep=(--local --layers 1 --block-kib "$SIZES_KIB" --total-mib "$TOTAL_MIB" --pattern scattered --op read,write
     --window "$WINDOW" --iterations "$ITERATIONS" --json)
@@ -61,24 +66,31 @@ $handoff bench "${sweep[@]}" --transport tcp --tcp-streams 1,4 > "$results/hando
 hot_sizes=$(sizes_bytes | awk '$1 <= 4194304 { printf "%s%d", sep, $1 / 1024; sep = "," }')
 $handoff bench --local --layers 1 --block-kib "$hot_sizes" --total-mib 8 --pattern scattered --op read,write \
     --window "$WINDOW" --iterations 20 --ucx-transports shm --json > "$results/handoff-ucx-hot.json"
+fi
 
+if phase perftest; then
 echo "== ucx_perftest ucp_get / ucp_put_bw over the same UCX transports: window $WINDOW (-O) and its default" >&2
 echo "tls,test,size,outstanding,iterations,p50_lat_us,avg_lat_us,overall_lat_us,avg_bw_mib,overall_bw_mib,avg_mr,overall_mr" > "$results/perftest.csv"
 port=13500
 perftest() {  # TLS TEST SIZE OUTSTANDING: one ucx_perftest run, server and client, appended to perftest.csv
-    local tls=$1 test=$2 size=$3 outstanding=$4 iterations server line= window=()
-    iterations=$(( TOTAL_MIB * 1048576 * ITERATIONS / size )); (( iterations < 100 )) && iterations=100
+    local tls=$1 test=$2 size=$3 outstanding=$4 iterations server status output line= window=()
+    # As many bytes as one handoff transfer moves, and at least 10 messages.
+    iterations=$(( TOTAL_MIB * 1048576 / size )); (( iterations < 10 )) && iterations=10
     [ "$outstanding" = default ] || window=(-O "$outstanding")
     port=$((port + 1))
     UCX_TLS=$tls,self ucx_perftest -p "$port" >/dev/null 2>&1 &
     server=$!
-    for _ in 1 2 3 4 5 6 7 8 9 10; do  # the server needs a moment to listen
+    for _ in 1 2 3 4 5 6 7 8 9 10; do  # the server needs a moment to listen; a client that ran and failed is not retried
         sleep 0.3
-        line=$(UCX_TLS=$tls,self timeout 120 ucx_perftest 127.0.0.1 -p "$port" -t "$test" -s "$size" \
-            -n "$iterations" -w $(( iterations / 10 + 1 )) "${window[@]}" -f -v 2>/dev/null | tail -1) && [ -n "$line" ] && break
+        status=0
+        output=$(UCX_TLS=$tls,self timeout "$PERFTEST_TIMEOUT" ucx_perftest 127.0.0.1 -p "$port" -t "$test" -s "$size" \
+            -n "$iterations" -w $(( iterations / 10 + 1 )) "${window[@]}" -f -v 2>&1) || status=$?
+        line=$(grep -E '^ *[0-9]+,' <<<"$output" | tail -1 || true)  # the CSV result; errors go to stdout too
+        [ -n "$line" ] && break
+        grep -q "Connection refused" <<<"$output" || break
     done
     kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
-    if [ -n "$line" ]; then echo "$tls,$test,$size,$outstanding,$line" >> "$results/perftest.csv"; else echo "ucx_perftest $* failed" >&2; fi
+    if [ -n "$line" ]; then echo "$tls,$test,$size,$outstanding,$line" >> "$results/perftest.csv"; else echo "ucx_perftest $* failed (status $status)" >&2; fi
 }
 for tls in shm tcp; do
     for test in ucp_get ucp_put_bw; do
@@ -88,7 +100,9 @@ for tls in shm tcp; do
         done
     done
 done
+fi
 
+if phase iperf3; then
 echo "== iperf3 over loopback, 1 and 4 streams" >&2
 for streams in 1 4; do
     iperf3 -s -1 -p 5299 >/dev/null 2>&1 &
@@ -97,5 +111,6 @@ for streams in 1 4; do
     iperf3 -c 127.0.0.1 -p 5299 -P "$streams" -t "$IPERF_SECONDS" -J > "$results/iperf3-P$streams.json"
     wait "$server" || true
 done
+fi
 
 bench/.venv/bin/python bench/compare.py "$results"
