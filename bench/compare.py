@@ -31,15 +31,17 @@ def load(results):
     hot = {(p["op"], p["block_bytes"]): p for p in points("handoff-ucx-hot.json")}
     tcp = {(p["tcp_streams"], p["op"], p["block_bytes"]): p for p in points("handoff-tcp.json")}
     perftest = {}
-    with open(os.path.join(results, "perftest.csv")) as f:
+    path = os.path.join(results, "perftest.csv")
+    with open(path) if os.path.exists(path) else open(os.devnull) as f:
         for row in csv.DictReader(f):
             # ucx_perftest's bandwidth is in MiB/s; of its runs with and without handoff's window, the better counts.
             key = (row["tls"], row["test"], int(row["size"]))
             perftest[key] = max(perftest.get(key, 0), float(row["overall_bw_mib"]) * MIB / 1e9)
     iperf = {}
     for streams in (1, 4):
-        report = json.load(open(os.path.join(results, f"iperf3-P{streams}.json")))
-        iperf[streams] = report["end"]["sum_received"]["bits_per_second"] / 8e9
+        path = os.path.join(results, f"iperf3-P{streams}.json")
+        if os.path.exists(path):
+            iperf[streams] = json.load(open(path))["end"]["sum_received"]["bits_per_second"] / 8e9
     return ucx, hot, tcp, perftest, iperf
 
 
@@ -57,11 +59,11 @@ def rows(ucx, hot, tcp, perftest, iperf):
             "ratio_cached": hot_point["gbps"] / peer if hot_point and peer else None,
         })
     for (streams, op, size), point in sorted(tcp.items()):
-        peer = iperf[streams]
+        peer = iperf.get(streams)
         table.append({
             "path": f"native TCP x{streams}", "op": op, "block_bytes": size, "handoff_gbps": point["gbps"],
             "verified": point["verified"], "peer": f"iperf3 -P {streams}", "peer_gbps": peer,
-            "ratio": point["gbps"] / peer, "handoff_cached_gbps": None, "ratio_cached": None,
+            "ratio": point["gbps"] / peer if peer else None, "handoff_cached_gbps": None, "ratio_cached": None,
         })
     return table
 
@@ -128,7 +130,8 @@ def plot(ucx, hot, tcp, perftest, iperf, path):
             points = sorted((s, p["gbps"]) for (n, o, s), p in tcp.items() if n == streams and o == op)
             if points:
                 right.plot(*zip(*points), style, color=colour, marker="o", label=f"handoff native TCP x{streams} {op}")
-        right.axhline(iperf[streams], color=colour, linestyle=":", label=f"iperf3 -P {streams}")
+        if streams in iperf:
+            right.axhline(iperf[streams], color=colour, linestyle=":", label=f"iperf3 -P {streams}")
     left.set_yscale("log")  # cache-resident and UCX-TCP rates differ by 100x
     right.set_ylim(bottom=0)
     for axis, title in ((left, "UCX: handoff against ucx_perftest"), (right, "TCP: handoff's native TCP against iperf3")):
@@ -148,6 +151,8 @@ def main():
     results = sys.argv[1]
     ucx, hot, tcp, perftest, iperf = load(results)
     table = rows(ucx, hot, tcp, perftest, iperf)
+    if not table:
+        sys.exit(f"no handoff results in {results}: run bench/compare.sh with the handoff phase first")
     write_markdown(table, os.path.join(results, "compare.md"))
     write_csv(table, os.path.join(results, "compare.csv"))
     plot(ucx, hot, tcp, perftest, iperf, os.path.join(results, "compare.png"))

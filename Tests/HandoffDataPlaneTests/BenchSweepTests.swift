@@ -92,13 +92,22 @@ struct BenchSweepTests {
     @Test("a point that cannot run is reported, the sweep goes on, and the command fails at the end")
     func failedPointFailsTheSweep() async throws {
         let sweep = try HandoffProcess(
-            ["bench", "--local", "--layers", "2", "--blocks", "100000000,4", "--block-kib", "64", "--iterations", "1", "--json"],
+            ["bench", "--local", "--layers", "2", "--blocks", "16000000,4", "--block-kib", "64", "--iterations", "1", "--json"],
             captureErrors: true)
         let (output, status) = try await sweep.finish()
         #expect(status != 0)
         let points = try JSONDecoder().decode([Point].self, from: Data(output.utf8))
         #expect(points.map(\.blocks) == [4] && points[0].verified)
-        #expect(sweep.errorOutput().contains("point 1 (ucx read scattered 2 layers × 100000000 blocks × 64 KiB, window 128): a pool of"))
+        #expect(sweep.errorOutput().contains("point 1 (ucx read scattered 2 layers × 16000000 blocks × 64 KiB, window 128): a pool of"))
         #expect(sweep.errorOutput().contains("1 of 2 points failed"))
+    }
+
+    @Test("sizes that would overflow are refused with the limit, before anything runs",
+        arguments: [["--block-kib", "9223372036854775"], ["--layers", "1,5000"], ["--total-mib", "99999999999"], ["--timeout", "inf"]])
+    func oversizedOptionsAreRefused(option: [String]) async throws {
+        let bench = try HandoffProcess(["bench", "--local", "--iterations", "1"] + option, captureErrors: true)
+        let (output, status) = try await bench.finish()
+        #expect(status != 0 && output.isEmpty)
+        #expect(bench.errorOutput().contains("must be") || bench.errorOutput().contains("between"), "\(bench.errorOutput())")
     }
 }

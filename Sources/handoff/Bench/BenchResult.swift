@@ -15,10 +15,11 @@ struct BenchResult: Codable {
     var layers: Int
     var blocks: Int
     var blockBytes: Int
+    /// Bytes one iteration moves (all its `transfers`).
     var bytes: Int
-    /// Ops posted per transfer after merging.
+    /// Ops one iteration posts (all its `transfers`), after merging.
     var ops: Int
-    /// Block pieces per transfer before merging (what a per-block data plane would post).
+    /// Block pieces of one iteration before merging (what a per-block data plane would post).
     var pieces: Int
     /// Transfers one iteration takes, one after another: 1, or the layer count for `layerwise`.
     var transfers: Int
@@ -27,9 +28,9 @@ struct BenchResult: Codable {
     /// Untimed transfers before the timed ones.
     var warmup: Int
     var iterations: Int
-    /// Median seconds per transfer, from the call to the last completion.
+    /// Median seconds per iteration, from the first call to the last completion (summed over its `transfers`).
     var seconds: Double
-    /// Median microseconds from the call until every op was in flight.
+    /// Median microseconds from the call until every op was in flight (summed over an iteration's `transfers`).
     var postUs: Double
     /// Per-op latency percentiles over every op of every timed iteration, in microseconds.
     var opLatencyUs: LatencySummary

@@ -59,13 +59,11 @@ struct BenchSweepOptions: ParsableArguments {
     var csv = false
 
     func validate() throws {
-        guard iterations > 0, warmup >= 0, timeout > 0, (totalMiB ?? 1) > 0 else {
-            throw ValidationError("--iterations, --timeout and --total-mib must be positive, --warmup not negative")
+        guard iterations > 0, warmup >= 0, (0.001...86_400).contains(timeout), (1...(1 << 24)).contains(totalMiB ?? 1) else {
+            throw ValidationError("--iterations must be positive, --warmup not negative, --timeout 0.001 to 86400 seconds, --total-mib 1 to 2^24")
         }
-        let counts = layers.values + blocks.values + blockKiB.values + tcpStreams.values + window.values
-        guard counts.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--layers, --blocks, --block-kib, --tcp-streams and --window must be positive")
-        }
+        try WorkloadOptions.checkShape(layers: layers.values, blocks: blocks.values, blockKiB: blockKiB.values, tcpStreams: tcpStreams.values)
+        guard window.values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--window must be positive") }
         guard !(json && csv) else { throw ValidationError("give --json or --csv, not both") }
     }
 

@@ -13,7 +13,9 @@ struct KVModeOptions: ParsableArguments {
     var blockTokens = 16
 
     func validate() throws {
-        guard promptTokens > 0, blockTokens > 0 else { throw ValidationError("--prompt-tokens and --block-tokens must be positive") }
+        guard (1...(1 << 24)).contains(promptTokens), (1...(1 << 16)).contains(blockTokens) else {
+            throw ValidationError("--prompt-tokens must be between 1 and 2^24, --block-tokens between 1 and 65536")
+        }
         if let model { _ = try ModelPreset.named(model) }
     }
 

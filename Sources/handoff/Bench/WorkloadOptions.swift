@@ -40,8 +40,15 @@ struct WorkloadOptions: ParsableArguments {
     var memory: PoolMemory = .ucx
 
     func validate() throws {
-        guard layers > 0, blocks > 0, blockKiB > 0, tcpStreams > 0 else {
-            throw ValidationError("--layers, --blocks, --block-kib and --tcp-streams must be positive")
+        try Self.checkShape(layers: [layers], blocks: [blocks], blockKiB: [blockKiB], tcpStreams: [tcpStreams])
+    }
+
+    /// Positive, and small enough that sizes computed from them cannot overflow (`bench serve` parses these from
+    /// a remote initiator): at most 4,096 layers, 2^24 blocks, 1 GiB pieces and 256 TCP streams.
+    static func checkShape(layers: [Int], blocks: [Int], blockKiB: [Int], tcpStreams: [Int]) throws {
+        let limits = [("--layers", layers, 4096), ("--blocks", blocks, 1 << 24), ("--block-kib", blockKiB, 1 << 20), ("--tcp-streams", tcpStreams, 256)]
+        for (name, values, limit) in limits where !values.allSatisfy({ (1...limit).contains($0) }) {
+            throw ValidationError("\(name) must be between 1 and \(limit)")
         }
     }
 
