@@ -3,7 +3,7 @@ import Glibc
 /// memcpy of the benchmark's byte count between two buffers of this process: the rate the data plane is
 /// compared with, measured in the same run.
 struct MemcpyBaseline {
-    /// Median seconds of `iterations` copies of `bytes` bytes, after one untimed copy that faults the pages in.
+    /// Median seconds of `iterations` copies of `bytes` bytes; both buffers are written first, so no copy faults pages in.
     static func medianSeconds(bytes: Int, iterations: Int) -> Double {
         let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
         let destination = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
