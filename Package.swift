@@ -35,6 +35,20 @@ let package = Package(
             pkgConfig: "ucx",
             providers: [.apt(["libucx-dev"])]
         ),
+        // hwloc's topology API: the PCI tree of this machine or of a recorded XML.
+        .systemLibrary(
+            name: "CHwloc",
+            path: "CHwloc",
+            pkgConfig: "hwloc",
+            providers: [.apt(["libhwloc-dev"])]
+        ),
+        // libibverbs and librdmacm: RDMA devices, ports and GID tables, and which device routes to an address.
+        .systemLibrary(
+            name: "CVerbs",
+            path: "CVerbs",
+            pkgConfig: "libibverbs",
+            providers: [.apt(["libibverbs-dev", "librdmacm-dev"])]
+        ),
         // The KV model: presets, layouts, transfer plans, wire coding. No I/O.
         .target(name: "HandoffCore"),
         // Moves block ranges between registered memory: the transport API and its UCX implementation.
@@ -47,6 +61,9 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // What a node offers KV transfer: interfaces, RDMA devices, UCX, GPUs, GPU-NIC PCIe relations, memlock;
+        // live or recorded; and the findings drawn from it (`handoff topo`).
+        .target(name: "HandoffTopology", dependencies: ["CHwloc", "CVerbs", "CUCX"]),
         // The handoff.v1 API: messages and gRPC stubs generated from Protos/ by scripts/generate-proto.sh.
         .target(
             name: "HandoffProto",
@@ -88,7 +105,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The `handoff` command: bench, coordinator, worker, demo.
+        // The `handoff` command: bench, coordinator, worker, demo, topo.
         .executableTarget(
             name: "handoff",
             dependencies: [
@@ -97,6 +114,7 @@ let package = Package(
                 "HandoffProto",
                 "HandoffControlPlane",
                 "HandoffWorker",
+                "HandoffTopology",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -126,6 +144,11 @@ let package = Package(
         .testTarget(
             name: "HandoffDataPlaneTests",
             dependencies: ["HandoffCore", "HandoffDataPlane", "CUCX", "HandoffTestSupport"]
+        ),
+        .testTarget(
+            name: "HandoffTopologyTests",
+            dependencies: ["HandoffTopology", "HandoffTestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "HandoffControlPlaneTests",

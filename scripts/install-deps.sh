@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages Handoff builds against, when they are missing (Debian/Ubuntu):
-# UCX (libucx-dev), RDMA verbs and connection manager (libibverbs-dev, librdmacm-dev), pkg-config; and for
-# the tests that run two hosts in network namespaces, iproute2 (ip, tc, ss).
+# UCX (libucx-dev), RDMA verbs and connection manager (libibverbs-dev, librdmacm-dev), hwloc (libhwloc-dev, the
+# PCI tree for handoff topo), pkg-config; and for the tests that run two hosts in network namespaces, iproute2
+# (ip, tc, ss).
 set -euo pipefail
 
-packages=(libucx-dev libibverbs-dev librdmacm-dev pkg-config iproute2)
+packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev pkg-config iproute2)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

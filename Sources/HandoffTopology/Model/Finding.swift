@@ -1,0 +1,67 @@
+/// One thing `handoff topo` has to say about a node or a peer: what it found, what that means for KV transfer,
+/// and what to do about it.
+public struct Finding: Codable, Sendable, Equatable {
+    public enum Severity: String, Codable, Sendable, Comparable, CaseIterable {
+        case info
+        case warning
+        /// KV transfer will not work as deployed, or far below what the hardware can do.
+        case error
+
+        public static func < (lhs: Severity, rhs: Severity) -> Bool {
+            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        }
+    }
+
+    public var severity: Severity
+    public var code: FindingCode
+    /// What it is about (`mlx5_0 port 1`, `GPU2`); nil when about the whole node.
+    public var subject: String?
+    /// What was found and what it means for KV transfer.
+    public var message: String
+    /// What to do about it.
+    public var advice: String
+
+    public init(_ severity: Severity, _ code: FindingCode, subject: String? = nil, message: String, advice: String) {
+        self.severity = severity
+        self.code = code
+        self.subject = subject
+        self.message = message
+        self.advice = advice
+    }
+}
+
+/// The kinds of finding, stable across releases so that scripts can match them.
+public enum FindingCode: String, Codable, Sendable, CaseIterable {
+    /// No RDMA device: KV moves over TCP.
+    case noRDMA = "no-rdma"
+    /// An RDMA port is not active.
+    case rdmaPortDown = "rdma-port-down"
+    /// A RoCE port has no RoCE v2 GID.
+    case roceWithoutV2GID = "roce-no-v2-gid"
+    /// An MTU below what the link should run.
+    case lowMTU = "mtu-low"
+    /// Two MTUs that should match do not.
+    case mtuMismatch = "mtu-mismatch"
+    /// A GPU's nearest NIC is beyond its PCIe switch.
+    case gpuNICDistant = "gpu-nic-distant"
+    /// A NIC serves only GPUs on other NUMA nodes.
+    case nicNUMARemote = "nic-numa-remote"
+    /// GPUs but no NIC at all.
+    case noNIC = "no-nic"
+    /// The memlock limit is below the KV pool.
+    case memlockLow = "memlock-low"
+    /// UCX cannot be used on this node.
+    case ucxUnavailable = "ucx-unavailable"
+    /// UCX lacks a transport that the hardware needs.
+    case ucxMissingTransport = "ucx-missing-transport"
+    /// UCX's environment excludes the transports the hardware needs.
+    case ucxRestricted = "ucx-restricted"
+    /// Part of the live node could not be read.
+    case discoveryIncomplete = "discovery-incomplete"
+    /// Part of the picture was not recorded (a recorded topology).
+    case notRecorded = "not-recorded"
+    /// Which transport carries KV to a peer, and why.
+    case peerTransport = "peer-transport"
+    /// A peer could not be reached or probed.
+    case peerUnreachable = "peer-unreachable"
+}
