@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HandoffTopologyTests",
-            dependencies: ["HandoffTopology", "HandoffTestSupport"],
+            dependencies: ["HandoffTopology", "HandoffDataPlane", "HandoffTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -63,6 +63,12 @@ public final class NetworkNamespacePair {
         try Self.run(["-n", server, "link", "set", serverLink, up ? "up" : "down"])
     }
 
+    /// Sets the MTU of each end of the link.
+    public func setMTU(server serverMTU: Int, client clientMTU: Int) throws {
+        try Self.run(["-n", server, "link", "set", serverLink, "mtu", "\(serverMTU)"])
+        try Self.run(["-n", client, "link", "set", clientLink, "mtu", "\(clientMTU)"])
+    }
+
     /// Bytes the server's end of the link has sent so far.
     public func serverTransmittedBytes() throws -> Int {
         let text = try Self.run(["-n", server, "-s", "-j", "link", "show", "dev", serverLink])

@@ -3,22 +3,26 @@
 public struct TopologyReport: Encodable, Sendable {
     public var topology: NodeTopology
     public var findings: [Finding]
+    /// What `--peer` learned, when given.
+    public var peer: PeerReport?
 
-    public init(topology: NodeTopology, findings: [Finding]) {
+    public init(topology: NodeTopology, findings: [Finding], peer: PeerReport? = nil) {
         self.topology = topology
         self.findings = findings
+        self.peer = peer
     }
 
     /// Whether a finding is an error: the node is not fit for KV transfer as deployed.
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
 
     private enum CodingKeys: String, CodingKey {
-        case findings
+        case findings, peer
     }
 
     public func encode(to encoder: any Encoder) throws {
         try topology.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(findings, forKey: .findings)
+        try container.encodeIfPresent(peer, forKey: .peer)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import HandoffDataPlane
 
 /// `handoff bench serve`: the passive side of benchmarks that `handoff bench run --peer` starts from another
-/// host. Each connection is one benchmark, served to the end before the next is accepted.
+/// host, and of `handoff topo --peer` probes. Each connection is one benchmark or probe, served to the end before
+/// the next is accepted.
 struct BenchServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -45,13 +46,21 @@ struct BenchServeCommand: AsyncParsableCommand {
         } while !once
     }
 
-    /// Reads the hello, then serves one benchmark session; errors are sent to the initiator as `ERROR` lines.
+    /// Reads the hello, then serves one benchmark session (or a topology probe); errors are sent to the initiator
+    /// as `ERROR` lines.
     private func serve(_ connection: TCPSocket) async throws {
         let channel = LineChannel(socket: connection)
         do {
             // A client that never says hello must not hold the server: the hello has 10 seconds.
             connection.setReceiveTimeout(.seconds(10))
-            let hello = try BenchHello.decode(try await channel.receive("HELLO"))
+            let first = try await channel.receive()
+            if first.hasPrefix("PROBE") {
+                // 'handoff topo --peer': each of its lines also has 10 seconds.
+                return try await PeerProbeServer().serve(first, over: channel)
+            }
+            if first.hasPrefix("ERROR ") { throw BenchError.peerFailed(String(first.dropFirst("ERROR ".count))) }
+            guard first.hasPrefix("HELLO ") else { throw BenchError.protocolViolation(expected: "HELLO", got: String(first.prefix(200))) }
+            let hello = try BenchHello.decode(String(first.dropFirst("HELLO ".count)))
             connection.setReceiveTimeout(nil)
             let options: WorkloadOptions
             do {

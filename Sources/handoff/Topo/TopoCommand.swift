@@ -24,6 +24,20 @@ struct TopoCommand: AsyncParsableCommand {
     @Flag(help: "KV must move over RDMA here: no RDMA device is an error, not a warning.")
     var requireRDMA = false
 
+    @Option(help: "Probe the path to a 'handoff bench serve' at IPv4:PORT: its topology, round trips, and which transport carries a short transfer.")
+    var peer: HostPort?
+
+    @Option(name: .customLong("probe-mib"), help: "MiB moved by the --peer bandwidth probe (0: no probe).")
+    var probeMiB = 64
+
+    @Option(help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
+    var ucxTransports: String?
+
+    func validate() throws {
+        guard (0...4096).contains(probeMiB) else { throw ValidationError("--probe-mib must be 0 to 4096") }
+        guard from == nil || peer == nil else { throw ValidationError("--peer probes from this machine: it cannot be combined with --from") }
+    }
+
     func run() async throws {
         let topology: NodeTopology
         if let from {
@@ -36,7 +50,14 @@ struct TopoCommand: AsyncParsableCommand {
             topology = TopologyDiscovery.live()
         }
         let analysis = TopologyAnalysis(kvPoolBytes: kvPoolBytes?.bytes, requireRDMA: requireRDMA)
-        let report = TopologyReport(topology: topology, findings: analysis.findings(for: topology))
+        var report = TopologyReport(topology: topology, findings: analysis.findings(for: topology))
+        if let peer {
+            let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB, ucxTransports: ucxTransports).run(local: topology)
+            report.peer = peerReport
+            report.findings = (PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
+                .enumerated().sorted { $0.element.severity != $1.element.severity ? $0.element.severity > $1.element.severity : $0.offset < $1.offset }
+                .map(\.element)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

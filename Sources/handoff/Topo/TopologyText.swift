@@ -14,6 +14,7 @@ struct TopologyText {
         lines += section("GPUs", gpus(topology.gpus))
         lines += section("GPU to NIC (PCIe)", affinity(topology))
         lines += section("Memory", memlock(topology.memlock))
+        if let peer = report.peer { lines += section("Peer \(peer.address)", self.peer(peer)) }
         lines += section("Findings", findings(report.findings))
         return lines
     }
@@ -119,6 +120,32 @@ struct TopologyText {
         func text(_ bytes: UInt64?) -> String { bytes.map(ByteCountText.text) ?? "unlimited" }
         return ["  memlock: \(text(memlock.currentBytes)) (hard limit \(text(memlock.maximumBytes)))"]
     }
+
+    private func peer(_ peer: PeerReport) -> [String] {
+        guard peer.reachable, let remote = peer.remote else { return ["  " + style.red("unreachable: \(peer.error ?? "no answer")")] }
+        var lines = ["  host: \(remote.host); reached in \(String(format: "%.2f", peer.connectMilliseconds ?? 0)) ms"]
+        if let rtt = peer.roundTrips {
+            lines.append("  round trip: min \(Self.micro(rtt.min)), median \(Self.micro(rtt.median)), max \(Self.micro(rtt.max)) over \(rtt.count)")
+        }
+        let interfaces = [peer.localInterface.map { "here \($0)" }, peer.remoteInterface.map { "there \($0)" }].compactMap { $0 }
+        if !interfaces.isEmpty { lines.append("  interfaces: \(interfaces.joined(separator: ", "))") }
+        let rdma = remote.rdmaDevices.map { "\($0.name) (\($0.hasActivePort ? "active" : "no active port"))" }
+        lines.append("  peer RDMA devices: \(rdma.isEmpty ? "none" : rdma.joined(separator: ", "))")
+        lines.append("  peer UCX transports: \(remote.ucx.map { $0.transports.joined(separator: ", ") } ?? "unknown")")
+        if let probe = peer.probe {
+            let lanes = probe.ucxTransports.isEmpty ? "" : " (\(probe.ucxTransports.joined(separator: ", ")))"
+            lines.append(
+                "  probe: \(probe.bytes >> 20) MiB over \(probe.transport)\(lanes) at \(String(format: "%.2f", probe.gbps)) GB/s, "
+                    + (probe.verified ? "verified" : style.red("NOT verified")))
+        } else if let error = peer.probeError {
+            lines.append("  probe: " + style.red("failed: \(error)"))
+        }
+        let remoteProblems = peer.remoteFindings.filter { $0.severity != .info }.map { "\($0.severity.rawValue) \($0.code.rawValue)" }
+        lines.append("  peer's own findings: \(remoteProblems.isEmpty ? "none above info" : remoteProblems.joined(separator: ", "))")
+        return lines
+    }
+
+    private static func micro(_ value: Double) -> String { String(format: "%.0f µs", value) }
 
     private func findings(_ findings: [Finding]) -> [String] {
         guard !findings.isEmpty else { return ["  " + style.green("none: nothing stands in KV transfer's way")] }

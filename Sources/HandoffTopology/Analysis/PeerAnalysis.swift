@@ -1,0 +1,78 @@
+/// Findings about the path to a peer: which transport carries KV there and why, and whether the two ends agree.
+public struct PeerAnalysis: Sendable {
+    public init() {}
+
+    public func findings(local: NodeTopology, peer: PeerReport) -> [Finding] {
+        guard peer.reachable, let remote = peer.remote else {
+            return [
+                Finding(
+                    .error, .peerUnreachable, subject: peer.address,
+                    message: "\(peer.address) could not be probed: \(peer.error ?? "no answer").",
+                    advice: "Check that 'handoff bench serve' runs there, and that this port (and the data ports it "
+                        + "advertises) are open between the two hosts.")
+            ]
+        }
+        return [transportFinding(local: local, remote: remote, peer: peer)] + mtuFindings(local: local, remote: remote, peer: peer)
+    }
+
+    /// Whether a node can put KV on RDMA through UCX: an active RDMA port with a UCX verbs transport on it.
+    static func rdmaReady(_ topology: NodeTopology) -> Bool {
+        topology.rdmaDevices.contains { device in
+            device.hasActivePort && (topology.ucx?.hasRDMATransport(on: device.name) ?? false)
+        }
+    }
+
+    private func transportFinding(local: NodeTopology, remote: NodeTopology, peer: PeerReport) -> Finding {
+        let here = Self.rdmaReady(local)
+        let there = Self.rdmaReady(remote)
+        let why =
+            switch (here, there) {
+            case (false, false): "neither side has an active RDMA port with a UCX verbs transport"
+            case (false, true): "this node has no active RDMA port with a UCX verbs transport"
+            case (true, false): "the peer has no active RDMA port with a UCX verbs transport"
+            case (true, true): "both sides have RDMA, yet UCX did not use it: they are not on one fabric (subnet, RoCE GID, routing), or UCX_NET_DEVICES names other ports"
+            }
+        let advice = "Run 'handoff topo' on both hosts and fix their RDMA findings; with RDMA on both, UCX picks rc/dc lanes by itself."
+        guard let probe = peer.probe else {
+            // No probe (skipped or failed): say what the two topologies predict.
+            return here && there
+                ? Finding(
+                    .info, .peerTransport, subject: peer.address,
+                    message: "Both sides have RDMA through UCX; without a probe it is not measured whether UCX uses it.",
+                    advice: "Run without --probe-mib 0 to move a short transfer and see its lanes.")
+                : Finding(
+                    .warning, .peerTransport, subject: peer.address,
+                    message: "UCX would fall back to TCP to \(peer.address): \(why).", advice: advice)
+        }
+        let rate = String(format: "%.2f GB/s", probe.gbps)
+        if probe.usedRDMA || probe.usedSharedMemory {
+            let path = probe.usedRDMA ? "RDMA" : "shared memory (the peer is on this host)"
+            return Finding(
+                .info, .peerTransport, subject: peer.address,
+                message: "KV to \(peer.address) moves over UCX \(path): \(probe.ucxTransports.joined(separator: ", ")), at \(rate) in the probe.",
+                advice: "Nothing to do.")
+        }
+        let carried =
+            probe.transport == "ucx"
+            ? "UCX over \(probe.ucxTransports.joined(separator: ", "))"
+            : "handoff's native TCP" + (probe.fallbacks.isEmpty ? "" : " (UCX fell back: \(probe.fallbacks.keys.sorted().joined(separator: ", ")))")
+        return Finding(
+            here && there ? .error : .warning, .peerTransport, subject: peer.address,
+            message: "KV to \(peer.address) moves over \(carried), not RDMA, at \(rate) in the probe: UCX falls back to TCP because \(why).",
+            advice: advice)
+    }
+
+    private func mtuFindings(local: NodeTopology, remote: NodeTopology, peer: PeerReport) -> [Finding] {
+        guard let localName = peer.localInterface, let remoteName = peer.remoteInterface,
+            let localMTU = local.interfaces.first(where: { $0.name == localName })?.mtu,
+            let remoteMTU = remote.interfaces.first(where: { $0.name == remoteName })?.mtu, localMTU != remoteMTU
+        else { return [] }
+        return [
+            Finding(
+                .warning, .mtuMismatch, subject: peer.address,
+                message: "This side's \(localName) has an MTU of \(localMTU), the peer's \(remoteName) \(remoteMTU): "
+                    + "packets larger than the smaller one are dropped or fragmented on the way.",
+                advice: "Set one MTU on both interfaces and every switch port between them.")
+        ]
+    }
+}

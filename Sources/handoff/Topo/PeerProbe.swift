@@ -1,0 +1,111 @@
+import Foundation
+import Glibc
+import HandoffDataPlane
+import HandoffTopology
+
+/// The probing side of `handoff topo --peer`: asks a `handoff bench serve` for its topology, times round trips on
+/// the connection, then moves a short KV transfer with `--transport auto`, as a worker would, to see which
+/// transport carries it.
+struct PeerProbe {
+    let address: HostPort
+    /// Round trips to time.
+    var pings = 20
+    /// MiB of the bandwidth probe; 0 skips it.
+    var probeMiB = 64
+    /// UCX transports for the probe (both sides), as workers' `--ucx-transports`; nil: UCX's choice.
+    var ucxTransports: String?
+
+    func run(local: NodeTopology) async -> PeerReport {
+        var report = PeerReport(address: address.description, reachable: false)
+        let start = ContinuousClock.now
+        let socket: TCPSocket
+        do {
+            socket = try TCPSocket.connect(host: address.host, port: UInt16(address.port), timeout: .seconds(5))
+        } catch {
+            report.error = "cannot connect: \(error)"
+            return report
+        }
+        defer { socket.close() }
+        report.connectMilliseconds = Self.milliseconds(ContinuousClock.now - start)
+        socket.setReceiveTimeout(.seconds(10))
+        let channel = LineChannel(socket: socket)
+        do {
+            try channel.send(PeerProbeServer.greeting)
+            let answer = Data(try await channel.receive("TOPOLOGY").utf8)
+            report.remote = try JSONDecoder().decode(NodeTopology.self, from: answer)
+            report.remoteFindings = try JSONDecoder().decode(RemoteFindings.self, from: answer).findings
+            report.roundTrips = try await roundTrips(channel)
+            try channel.send("QUIT")
+        } catch {
+            report.error = "the peer did not answer the probe as 'handoff bench serve' does: \(error)"
+            return report
+        }
+        report.reachable = true
+        report.localInterface = Self.interface(local, holding: Self.address(of: socket.fd, local: true))
+        report.remoteInterface = report.remote.flatMap { Self.interface($0, holding: Self.address(of: socket.fd, local: false)) }
+        if probeMiB > 0 {
+            do {
+                report.probe = try await bandwidthProbe()
+            } catch {
+                report.probeError = "\(error)"
+            }
+        }
+        return report
+    }
+
+    private struct RemoteFindings: Decodable {
+        var findings: [Finding]
+    }
+
+    private func roundTrips(_ channel: LineChannel) async throws -> PeerReport.RoundTrips {
+        var samples: [Double] = []
+        for index in 0..<pings {
+            let sent = ContinuousClock.now
+            try channel.send("PING \(index)")
+            _ = try await channel.receive("PONG \(index)")
+            samples.append(Self.milliseconds(ContinuousClock.now - sent) * 1000)
+        }
+        samples.sort()
+        return PeerReport.RoundTrips(count: samples.count, min: samples[0], median: samples[samples.count / 2], max: samples[samples.count - 1])
+    }
+
+    /// READ of `probeMiB` MiB in 1 MiB blocks, one layer, with the data plane workers run (`auto`).
+    private func bandwidthProbe() async throws -> PeerReport.BandwidthProbe {
+        let options = try WorkloadOptions.parse([
+            "--transport", "auto", "--layers", "1", "--blocks", "\(max(1, probeMiB / 2))", "--block-kib", "1024",
+            "--pattern", "contiguous",
+        ] + (ucxTransports.map { ["--ucx-transports", $0] } ?? []))
+        let initiator = BenchInitiator(
+            options: options, operation: .read, warmup: 1, iterations: 3,
+            transferOptions: TransferOptions(maxOutstandingOps: 128, timeout: .seconds(30)))
+        let result = try await initiator.runRemote(address)
+        return PeerReport.BandwidthProbe(
+            transport: result.transport, ucxTransports: result.ucxTransports, fallbacks: result.fallbacks ?? [:],
+            bytes: result.bytes, gbps: result.gbps, verified: result.verified)
+    }
+
+    /// The interface of `topology` that holds the IPv4 address `address`.
+    private static func interface(_ topology: NodeTopology, holding address: String?) -> String? {
+        guard let address else { return nil }
+        return topology.interfaces.first { $0.addresses.contains { $0 == address || $0.hasPrefix(address + "/") } }?.name
+    }
+
+    /// This end's (`local`) or the peer's IPv4 address of a connected socket.
+    private static func address(of fd: Int32, local: Bool) -> String? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let status = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                local ? getsockname(fd, $0, &length) : getpeername(fd, $0, &length)
+            }
+        }
+        guard status == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        guard inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count)) != nil else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
