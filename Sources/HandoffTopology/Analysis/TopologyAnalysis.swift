@@ -17,9 +17,7 @@ public struct TopologyAnalysis: Sendable {
         let found =
             discoveryFindings(topology) + rdmaFindings(topology) + mtuFindings(topology) + affinityFindings(topology)
             + ucxFindings(topology) + memlockFindings(topology)
-        return found.enumerated().sorted { lhs, rhs in
-            lhs.element.severity != rhs.element.severity ? lhs.element.severity > rhs.element.severity : lhs.offset < rhs.offset
-        }.map(\.element)
+        return Finding.bySeverity(found)
     }
 
     /// RDMA devices with at least one active port: what UCX can put KV on.

@@ -21,6 +21,13 @@ public struct Finding: Codable, Sendable, Equatable {
     /// What to do about it.
     public var advice: String
 
+    /// `findings` with errors first, then warnings, then information, each in the order given.
+    public static func bySeverity(_ findings: [Finding]) -> [Finding] {
+        findings.enumerated().sorted { lhs, rhs in
+            lhs.element.severity != rhs.element.severity ? lhs.element.severity > rhs.element.severity : lhs.offset < rhs.offset
+        }.map(\.element)
+    }
+
     public init(_ severity: Severity, _ code: FindingCode, subject: String? = nil, message: String, advice: String) {
         self.severity = severity
         self.code = code

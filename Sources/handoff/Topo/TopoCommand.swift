@@ -54,9 +54,7 @@ struct TopoCommand: AsyncParsableCommand {
         if let peer {
             let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB, ucxTransports: ucxTransports).run(local: topology)
             report.peer = peerReport
-            report.findings = (PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
-                .enumerated().sorted { $0.element.severity != $1.element.severity ? $0.element.severity > $1.element.severity : $0.offset < $1.offset }
-                .map(\.element)
+            report.findings = Finding.bySeverity(PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
         }
         if json {
             let encoder = JSONEncoder()
