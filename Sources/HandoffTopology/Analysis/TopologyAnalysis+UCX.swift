@@ -12,7 +12,8 @@ extension TopologyAnalysis {
             ]
         }
         var findings: [Finding] = []
-        for device in usableRDMADevices(topology) where !ucx.hasRDMATransport(on: device.name) {
+        let usable = usableRDMADevices(topology)
+        for device in usable where !ucx.hasRDMATransport(on: device.name) {
             findings.append(
                 Finding(
                     .error, .ucxMissingTransport, subject: device.name,
@@ -21,7 +22,7 @@ extension TopologyAnalysis {
                     advice: "Install a UCX built with verbs (Debian's libucx0 has libuct_ib; MLNX_OFED's ucx has "
                         + "rc_mlx5/dc_mlx5) and check 'ucx_info -d | grep \(device.name)'."))
         }
-        if !usableRDMADevices(topology).isEmpty { findings += restrictions(ucx, devices: usableRDMADevices(topology)) }
+        if !usable.isEmpty { findings += restrictions(ucx, devices: usable) }
         let vendors = Set(topology.gpus.map(\.vendor))
         if vendors.contains(.nvidia) && !ucx.memoryTypes.contains("cuda") {
             findings.append(missingGPUMemory("CUDA", transports: "cuda_copy, cuda_ipc, gdr_copy", package: "a CUDA-enabled UCX"))

@@ -34,7 +34,6 @@ struct PCIDevice: Sendable, Equatable {
 
     static let nvidia: UInt16 = 0x10de
     static let amd: UInt16 = 0x1002
-    static let mellanox: UInt16 = 0x15b3
 
     /// Network controllers (class 0x02) and InfiniBand controllers (0x0c06), or anything carrying a network
     /// or RDMA OS device.
