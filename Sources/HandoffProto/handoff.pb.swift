@@ -1039,6 +1039,13 @@ public nonisolated struct Handoff_V1_WorkerInfo: Sendable {
 
   public var secondsSinceHeartbeat: Double = 0
 
+  /// The pool descriptor the worker registered (the data plane's encoding): its transport offers, endpoints and
+  /// memory type, for diagnostics such as `handoff topo --coordinator`.
+  public var descriptor: Data = Data()
+
+  /// Why a lost worker was declared lost (its session ended, heartbeats stopped); empty while live.
+  public var lostReason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3061,7 +3068,7 @@ nonisolated extension Handoff_V1_ListWorkersRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0\u{1}descriptor\0\u{3}lost_reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3082,6 +3089,8 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
       case 11: try { try decoder.decodeSingularStringField(value: &self.compatibility) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.transports) }()
       case 13: try { try decoder.decodeSingularDoubleField(value: &self.secondsSinceHeartbeat) }()
+      case 14: try { try decoder.decodeSingularBytesField(value: &self.descriptor) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.lostReason) }()
       default: break
       }
     }
@@ -3127,6 +3136,12 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
     if self.secondsSinceHeartbeat.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.secondsSinceHeartbeat, fieldNumber: 13)
     }
+    if !self.descriptor.isEmpty {
+      try visitor.visitSingularBytesField(value: self.descriptor, fieldNumber: 14)
+    }
+    if !self.lostReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.lostReason, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3144,6 +3159,8 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
     if lhs.compatibility != rhs.compatibility {return false}
     if lhs.transports != rhs.transports {return false}
     if lhs.secondsSinceHeartbeat != rhs.secondsSinceHeartbeat {return false}
+    if lhs.descriptor != rhs.descriptor {return false}
+    if lhs.lostReason != rhs.lostReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

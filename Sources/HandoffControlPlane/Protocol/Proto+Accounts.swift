@@ -76,6 +76,8 @@ extension WorkerStatus {
             $0.compatibility = registration.compatibility
             $0.transports = registration.transports
             $0.secondsSinceHeartbeat = secondsSinceHeartbeat
+            $0.descriptor = .init(registration.descriptor)
+            $0.lostReason = lostReason
         }
     }
 }

@@ -71,4 +71,18 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case peerTransport = "peer-transport"
     /// A peer could not be reached or probed.
     case peerUnreachable = "peer-unreachable"
+    /// No worker is registered with the coordinator.
+    case noWorkers = "no-workers"
+    /// A registered worker's session is gone: the coordinator no longer pairs it.
+    case workerLost = "worker-lost"
+    /// A worker offers only the native TCP data plane: never RDMA or shared memory.
+    case workerTCPOnly = "worker-tcp-only"
+    /// A worker advertises only loopback TCP endpoints, yet has peers on other hosts.
+    case workerLoopbackOnly = "worker-loopback-only"
+    /// A worker's registered descriptor cannot be read.
+    case workerDescriptorInvalid = "worker-descriptor-invalid"
+    /// A model has live workers of one role and none of the other.
+    case roleMissing = "role-missing"
+    /// A prefill and a decode worker that may be paired share no transport.
+    case noCommonTransport = "no-common-transport"
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HandoffControlPlane
 import HandoffTopology
 
 /// `handoff topo`: what this node (or a recorded one) offers KV transfer, and what stands in its way.
@@ -9,7 +10,9 @@ struct TopoCommand: AsyncParsableCommand {
         abstract: "Diagnose a node for KV transfer: NICs, RDMA ports, UCX, GPUs and their PCIe distance, memlock.",
         discussion: """
             Exits 1 when a finding is an error, so it can gate a deployment (an init container, a CI check). \
-            --from reads a recorded hwloc XML (lstopo --of xml) or the JSON this command writes with --json.
+            --from reads a recorded hwloc XML (lstopo --of xml) or the JSON this command writes with --json. \
+            --coordinator lists the workers registered with a coordinator instead of this node (token from \
+            --token-file or $HANDOFF_TOKEN).
             """)
 
     @Option(help: "Read a recorded topology instead of this machine: hwloc XML, or a 'handoff topo --json' export.")
@@ -33,12 +36,25 @@ struct TopoCommand: AsyncParsableCommand {
     @Option(help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
     var ucxTransports: String?
 
+    @Option(help: "List the workers registered with the coordinator at HOST:PORT, their labels, data planes and findings.")
+    var coordinator: String?
+
+    @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).")
+    var tokenFile: String?
+
     func validate() throws {
         guard (0...4096).contains(probeMiB) else { throw ValidationError("--probe-mib must be 0 to 4096") }
         guard from == nil || peer == nil else { throw ValidationError("--peer probes from this machine: it cannot be combined with --from") }
+        guard coordinator == nil || (from == nil && peer == nil) else {
+            throw ValidationError("--coordinator lists the cluster: it cannot be combined with --from or --peer")
+        }
     }
 
     func run() async throws {
+        if let coordinator {
+            try await survey(coordinator)
+            return
+        }
         let topology: NodeTopology
         if let from {
             do {
@@ -57,12 +73,38 @@ struct TopoCommand: AsyncParsableCommand {
             report.findings = Finding.bySeverity(PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try printJSON(report)
         } else {
             print(TopologyText(report: report, style: .forStandardOutput()).lines().joined(separator: "\n"))
         }
         if report.hasErrors { throw ExitCode(1) }
+    }
+
+    /// `--coordinator`: the registered workers and the cluster's findings.
+    private func survey(_ coordinator: String) async throws {
+        let address: CoordinatorAddress
+        do {
+            address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let report: ClusterReport
+        do {
+            report = try await ClusterSurvey(address: address).run()
+        } catch {
+            throw TopoFailure.coordinatorUnreachable(address: coordinator, reason: "\(error)")
+        }
+        if json {
+            try printJSON(report)
+        } else {
+            print(ClusterText(report: report, style: .forStandardOutput()).lines().joined(separator: "\n"))
+        }
+        if report.hasErrors { throw ExitCode(1) }
+    }
+
+    private func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
     }
 }

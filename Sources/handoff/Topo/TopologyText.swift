@@ -15,7 +15,7 @@ struct TopologyText {
         lines += section("GPU to NIC (PCIe)", affinity(topology))
         lines += section("Memory", memlock(topology.memlock))
         if let peer = report.peer { lines += section("Peer \(peer.address)", self.peer(peer)) }
-        lines += section("Findings", findings(report.findings))
+        lines += [style.bold("Findings")] + FindingsText(style: style).lines(report.findings)
         return lines
     }
 
@@ -146,19 +146,6 @@ struct TopologyText {
     }
 
     private static func micro(_ value: Double) -> String { String(format: "%.0f µs", value) }
-
-    private func findings(_ findings: [Finding]) -> [String] {
-        guard !findings.isEmpty else { return ["  " + style.green("none: nothing stands in KV transfer's way")] }
-        return findings.flatMap { finding in
-            let label: String =
-                switch finding.severity {
-                case .error: style.red("ERROR  ")
-                case .warning: style.yellow("WARNING")
-                case .info: "INFO   "
-                }
-            return ["  \(label) \(style.bold(finding.code.rawValue))  \(finding.message)", style.dim("          → \(finding.advice)")]
-        }
-    }
 
     private func numa(_ node: Int?) -> String { node.map(String.init) ?? "-" }
 

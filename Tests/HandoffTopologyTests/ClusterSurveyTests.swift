@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import HandoffTestSupport
+import Testing
+
+/// `handoff topo --coordinator` against a real coordinator with real worker processes.
+@Suite struct ClusterSurveyTests {
+    /// A coordinator process on loopback with a fresh token in a file.
+    private struct Cluster {
+        let coordinator: HandoffProcess
+        let address: String
+        let tokenFile: URL
+
+        init() async throws {
+            let token = (0..<2).map { _ in String(UInt64.random(in: 1...UInt64.max), radix: 16) }.joined(separator: "-")
+            tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-token-\(UInt64.random(in: 1...UInt64.max))")
+            try Data(token.utf8).write(to: tokenFile)
+            coordinator = try HandoffProcess([
+                "coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--token-file", tokenFile.path, "--heartbeat-ms", "200",
+                "--log-level", "warning",
+            ])
+            let line = try await coordinator.readLine()
+            let port = try #require(line.split(separator: " ").first { $0.hasPrefix("grpc=") }.map { $0.dropFirst(5) }, "\(line)")
+            address = "127.0.0.1:\(port)"
+        }
+
+        func worker(_ id: String, role: String, model: String = "llama-3.1-8b", _ extra: [String] = []) throws -> HandoffProcess {
+            try HandoffProcess(
+                ["worker", "--id", id, "--role", role, "--model", model, "--coordinator", address, "--token-file", tokenFile.path,
+                 "--blocks", "8", "--log-level", "error"] + extra)
+        }
+
+        /// `handoff topo --coordinator … --json`: the report and the exit status.
+        func survey() async throws -> (json: [String: Any], status: Int32) {
+            let process = try HandoffProcess(["topo", "--json", "--coordinator", address, "--token-file", tokenFile.path])
+            let (output, status) = try await process.finish()
+            let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+            return (try #require(json, "not a JSON object: \(output)"), status)
+        }
+
+        /// Surveys until `done` holds for the report (30 s at most).
+        func survey(until done: ([[String: Any]]) -> Bool) async throws -> (json: [String: Any], status: Int32) {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while true {
+                let result = try await survey()
+                if done(result.json["workers"] as? [[String: Any]] ?? []) || ContinuousClock.now > deadline { return result }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func workers(_ json: [String: Any]) -> [String: [String: Any]] {
+        Dictionary((json["workers"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private func findings(_ json: [String: Any]) -> [(severity: String, code: String, subject: String, message: String)] {
+        (json["findings"] as? [[String: Any]] ?? []).map {
+            ($0["severity"] as? String ?? "", $0["code"] as? String ?? "", $0["subject"] as? String ?? "", $0["message"] as? String ?? "")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func listsWorkersWithTheirDataPlanesAndFindsTransportAndRoleProblems() async throws {
+        let cluster = try await Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let prefillAuto = try cluster.worker("p-auto", role: "prefill", ["--node", "n1", "--rack", "r1"])
+        let decodeTCP = try cluster.worker("d-tcp", role: "decode", ["--transport", "tcp", "--tcp-listen", "127.0.0.1"])
+        let prefillUCX = try cluster.worker("p-ucx", role: "prefill", model: "llama-3.1-70b", ["--transport", "ucx"])
+        let decodeTCP70 = try cluster.worker("d-tcp-70b", role: "decode", model: "llama-3.1-70b", ["--transport", "tcp"])
+        let (json, status) = try await cluster.survey { $0.filter { $0["live"] as? Bool == true }.count == 4 }
+        let listed = workers(json)
+        #expect(listed.count == 4, "\(json)")
+        #expect(status == 1, "a no-common-transport error must fail the run")
+
+        let auto = try #require(listed["p-auto"])
+        #expect(auto["role"] as? String == "prefill")
+        #expect(auto["node"] as? String == "n1")
+        #expect(auto["rack"] as? String == "r1")
+        #expect(auto["transport"] as? String == "auto")
+        #expect(auto["memory_type"] as? String == "host")
+        let autoOffers = (auto["offers"] as? [[String: Any]] ?? []).compactMap { $0["transport"] as? String }
+        #expect(Set(autoOffers) == ["ucx", "tcp"])
+        let decode = try #require(listed["d-tcp"])
+        let endpoints = (decode["offers"] as? [[String: Any]])?.first?["endpoints"] as? [String] ?? []
+        #expect(endpoints.count == 1 && endpoints[0].hasPrefix("127.0.0.1:"), "\(endpoints)")
+
+        let found = findings(json)
+        #expect(found.contains { $0.code == "worker-tcp-only" && $0.subject == "d-tcp" && $0.severity == "warning" })
+        #expect(found.contains { $0.code == "worker-tcp-only" && $0.subject == "d-tcp-70b" })
+        #expect(!found.contains { $0.code == "worker-tcp-only" && $0.subject.hasPrefix("p-") })
+        let unpaired = try #require(found.first { $0.code == "no-common-transport" })
+        #expect(unpaired.severity == "error")
+        #expect(unpaired.message.contains("p-ucx") && unpaired.message.contains("d-tcp-70b"))
+        #expect(!found.contains { $0.code == "role-missing" })
+        // Same host: the loopback-only decode worker is reachable by its prefill peer.
+        #expect(!found.contains { $0.code == "worker-loopback-only" })
+
+        // The only 8B decode worker goes away: it is reported lost with the reason, and 8B has no decode worker.
+        decodeTCP.signal(SIGTERM)
+        _ = try await decodeTCP.finish()
+        let (after, _) = try await cluster.survey { $0.contains { $0["id"] as? String == "d-tcp" && $0["live"] as? Bool == false } }
+        let lost = try #require(workers(after)["d-tcp"])
+        #expect(lost["live"] as? Bool == false)
+        #expect((lost["lost_reason"] as? String)?.isEmpty == false)
+        let afterFindings = findings(after)
+        #expect(afterFindings.contains { $0.code == "worker-lost" && $0.subject == "d-tcp" })
+        #expect(afterFindings.contains { $0.code == "role-missing" && $0.subject == "llama-3.1-8b" && $0.severity == "error" })
+        _ = (prefillAuto, prefillUCX, decodeTCP70)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func anEmptyClusterIsAWarningAndAnUnreachableCoordinatorAnError() async throws {
+        let cluster = try await Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let (json, status) = try await cluster.survey()
+        #expect(status == 0)
+        #expect(findings(json).map(\.code) == ["no-workers"])
+
+        cluster.coordinator.signal(SIGTERM)
+        _ = try await cluster.coordinator.finish()
+        let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", cluster.tokenFile.path], captureErrors: true)
+        let (output, exit) = try await process.finish()
+        #expect(exit != 0)
+        #expect(output.isEmpty)
+        #expect(process.errorOutput().contains("cannot list the workers of the coordinator at \(cluster.address)"))
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aWrongTokenIsRefusedWithAClearError() async throws {
+        let cluster = try await Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let wrong = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-wrong-\(UInt64.random(in: 1...UInt64.max))")
+        try Data("not-the-coordinators-token".utf8).write(to: wrong)
+        defer { try? FileManager.default.removeItem(at: wrong) }
+        let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", wrong.path], captureErrors: true)
+        let (_, exit) = try await process.finish()
+        #expect(exit != 0)
+        #expect(process.errorOutput().contains("unauthenticated"))
+    }
+}
