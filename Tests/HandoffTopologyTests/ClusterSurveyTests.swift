@@ -5,50 +5,6 @@ import Testing
 
 /// `handoff topo --coordinator` against a real coordinator with real worker processes.
 @Suite struct ClusterSurveyTests {
-    /// A coordinator process on loopback with a fresh token in a file.
-    private struct Cluster {
-        let coordinator: HandoffProcess
-        let address: String
-        let tokenFile: URL
-
-        init() async throws {
-            let token = (0..<2).map { _ in String(UInt64.random(in: 1...UInt64.max), radix: 16) }.joined(separator: "-")
-            tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-token-\(UInt64.random(in: 1...UInt64.max))")
-            try Data(token.utf8).write(to: tokenFile)
-            coordinator = try HandoffProcess([
-                "coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--token-file", tokenFile.path, "--heartbeat-ms", "200",
-                "--log-level", "warning",
-            ])
-            let line = try await coordinator.readLine()
-            let port = try #require(line.split(separator: " ").first { $0.hasPrefix("grpc=") }.map { $0.dropFirst(5) }, "\(line)")
-            address = "127.0.0.1:\(port)"
-        }
-
-        func worker(_ id: String, role: String, model: String = "llama-3.1-8b", _ extra: [String] = []) throws -> HandoffProcess {
-            try HandoffProcess(
-                ["worker", "--id", id, "--role", role, "--model", model, "--coordinator", address, "--token-file", tokenFile.path,
-                 "--blocks", "8", "--log-level", "error"] + extra)
-        }
-
-        /// `handoff topo --coordinator … --json`: the report and the exit status.
-        func survey() async throws -> (json: [String: Any], status: Int32) {
-            let process = try HandoffProcess(["topo", "--json", "--coordinator", address, "--token-file", tokenFile.path])
-            let (output, status) = try await process.finish()
-            let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
-            return (try #require(json, "not a JSON object: \(output)"), status)
-        }
-
-        /// Surveys until `done` holds for the report (30 s at most).
-        func survey(until done: ([[String: Any]]) -> Bool) async throws -> (json: [String: Any], status: Int32) {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while true {
-                let result = try await survey()
-                if done(result.json["workers"] as? [[String: Any]] ?? []) || ContinuousClock.now > deadline { return result }
-                try await Task.sleep(for: .milliseconds(200))
-            }
-        }
-    }
-
     private func workers(_ json: [String: Any]) -> [String: [String: Any]] {
         Dictionary((json["workers"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -60,8 +16,8 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func listsWorkersWithTheirDataPlanesAndFindsTransportAndRoleProblems() async throws {
-        let cluster = try await Cluster()
-        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let cluster = try await TestCluster()
+        defer { cluster.remove() }
         let prefillAuto = try cluster.worker("p-auto", role: "prefill", ["--node", "n1", "--rack", "r1"])
         let decodeTCP = try cluster.worker("d-tcp", role: "decode", ["--transport", "tcp", "--tcp-listen", "127.0.0.1"])
         let prefillUCX = try cluster.worker("p-ucx", role: "prefill", model: "llama-3.1-70b", ["--transport", "ucx"])
@@ -108,8 +64,8 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1))) func anEmptyClusterIsAWarningAndAnUnreachableCoordinatorAnError() async throws {
-        let cluster = try await Cluster()
-        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let cluster = try await TestCluster()
+        defer { cluster.remove() }
         let (json, status) = try await cluster.survey()
         #expect(status == 0)
         #expect(findings(json).map(\.code) == ["no-workers"])
@@ -124,8 +80,8 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1))) func aWrongTokenIsRefusedWithAClearError() async throws {
-        let cluster = try await Cluster()
-        defer { try? FileManager.default.removeItem(at: cluster.tokenFile) }
+        let cluster = try await TestCluster()
+        defer { cluster.remove() }
         let wrong = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-wrong-\(UInt64.random(in: 1...UInt64.max))")
         try Data("not-the-coordinators-token".utf8).write(to: wrong)
         defer { try? FileManager.default.removeItem(at: wrong) }

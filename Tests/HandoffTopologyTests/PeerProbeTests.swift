@@ -6,36 +6,11 @@ import Testing
 /// `handoff topo --peer` against a real `handoff bench serve`: on this host, across two network namespaces, and
 /// against nothing.
 @Suite(.serialized) struct PeerProbeTests {
-    private struct Output: Decodable {
-        struct Peer: Decodable {
-            struct RoundTrips: Decodable { var count: Int; var min: Double; var median: Double }
-            struct Probe: Decodable { var transport: String; var ucx_transports: [String]; var bytes: Int; var verified: Bool }
-            struct Remote: Decodable { var host: String; var rdma_devices: [String: String]?; var interfaces: [Interface] }
-            struct Interface: Decodable { var name: String }
-            var reachable: Bool
-            var error: String?
-            var rtt_us: RoundTrips?
-            var local_interface: String?
-            var remote_interface: String?
-            var probe: Probe?
-            var probe_error: String?
-        }
-        struct Finding: Decodable { var severity: String; var code: String; var message: String; var subject: String? }
-        var peer: Peer
-        var findings: [Finding]
-    }
-
     /// `handoff topo --peer … --json`, in `namespace` when given.
-    private func probe(_ address: String, in pair: NetworkNamespacePair? = nil, _ extra: [String] = []) async throws -> (Output, Int32) {
+    private func probe(_ address: String, in pair: NetworkNamespacePair? = nil, _ extra: [String] = []) async throws -> (PeerProbeOutput, Int32) {
         let arguments = ["topo", "--peer", address, "--json", "--probe-mib", "8"] + extra
-        let process = try pair.map { try $0.handoff(in: $0.client, arguments, captureErrors: true) } ?? HandoffProcess(arguments, captureErrors: true)
-        let (output, status) = try await process.finish()
-        do {
-            return (try JSONDecoder().decode(Output.self, from: Data(output.utf8)), status)
-        } catch {
-            Issue.record("not the expected JSON (\(error)): \(output)\nstderr: \(process.errorOutput())")
-            throw error
-        }
+        return try await PeerProbeOutput.of(
+            try pair.map { try $0.handoff(in: $0.client, arguments, captureErrors: true) } ?? HandoffProcess(arguments, captureErrors: true))
     }
 
     @Test(.timeLimit(.minutes(1))) func peerOnThisHostIsReachedOverSharedMemory() async throws {
@@ -49,7 +24,8 @@ import Testing
         #expect((output.peer.rtt_us?.min ?? 0) > 0)
         #expect(output.peer.local_interface == "lo" && output.peer.remote_interface == "lo")
         let probe = try #require(output.peer.probe, "probe failed: \(output.peer.probe_error ?? "")")
-        #expect(probe.verified && probe.bytes == 8 << 20)
+        #expect(probe.kind == "kv-read" && probe.verified && probe.bytes == 8 << 20)
+        #expect(output.peer.worker == nil, "bench serve is no worker")
         let transport = try #require(output.findings.first { $0.code == "peer-transport" })
         if probe.transport == "ucx" && probe.ucx_transports.contains(where: { ["posix", "sysv", "cma"].contains($0) }) {
             #expect(transport.severity == "info" && transport.message.contains("shared memory"))

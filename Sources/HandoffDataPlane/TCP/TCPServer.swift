@@ -33,6 +33,8 @@ final class TCPServer: Sendable {
         var grantsInUse: [UInt64: UInt64] = [:]
         /// Every accepted socket whose thread has not closed it yet.
         var accepted: Set<Int32> = []
+        /// What a `DataPlaneProbe` is answered with; nil: probes are refused.
+        var describe: DataPlaneProbe.Describe?
         var nextConnection: UInt64 = 0
         var threads = 0
         var stopping = false
@@ -63,6 +65,11 @@ final class TCPServer: Sendable {
     /// From now on, serves pool `id` only to requests under a live grant.
     func requireGrants(pool id: UInt64) {
         state.withLock { $0.pools[id]?.grantsRequired = true }
+    }
+
+    /// Answers `DataPlaneProbe`s on this port with `describe`'s line of JSON.
+    func answerProbes(with describe: @escaping DataPlaneProbe.Describe) {
+        state.withLock { $0.describe = describe }
     }
 
     /// Serves the grant's blocks to requests that name `token`.
@@ -160,6 +167,10 @@ final class TCPServer: Sendable {
             connection.close()
         }
         guard let helloBytes = try? connection.receive(TCPWire.helloBytes, "receive hello") else { return }
+        if helloBytes == DataPlaneProbe.greeting {
+            TCPProbeSession(connection: connection, describe: state.withLock { $0.describe }).run()
+            return
+        }
         let hello: TCPWire.Hello
         do {
             hello = try TCPWire.decodeHello(helloBytes)

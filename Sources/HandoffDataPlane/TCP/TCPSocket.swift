@@ -135,7 +135,7 @@ package struct TCPSocket: Sendable {
     }
 
     /// Receives exactly `count` bytes.
-    func receive(_ count: Int, _ what: String) throws(Failure) -> [UInt8] {
+    package func receive(_ count: Int, _ what: String) throws(Failure) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var failure: Failure?
         bytes.withUnsafeMutableBytes { buffer in
@@ -172,7 +172,6 @@ package struct TCPSocket: Sendable {
         }
     }
 
-    /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
     /// Makes blocking receives fail with EAGAIN after `timeout` without data; nil waits forever again.
     package func setReceiveTimeout(_ timeout: Duration?) {
         let nanoseconds = timeout?.nanoseconds ?? 0
@@ -180,6 +179,7 @@ package struct TCPSocket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
     package func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
     package func close() { _ = Glibc.close(fd) }

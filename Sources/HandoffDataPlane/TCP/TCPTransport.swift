@@ -77,6 +77,12 @@ public final class TCPTransport: Transport {
     /// The port peers connect to.
     public var port: UInt16 { server.port }
 
+    /// Answers `handoff topo --peer` probes on this transport's port with `describe`'s line of JSON (this node's
+    /// topology report); until called, probes are refused with a message.
+    public func answerProbes(with describe: @escaping DataPlaneProbe.Describe) {
+        server.answerProbes(with: describe)
+    }
+
     public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
         let regions = (0..<layout.regionCount).map { _ in

@@ -8,8 +8,8 @@ public struct PeerAnalysis: Sendable {
                 Finding(
                     .error, .peerUnreachable, subject: peer.address,
                     message: "\(peer.address) could not be probed: \(peer.error ?? "no answer").",
-                    advice: "Check that 'handoff bench serve' runs there, and that this port (and the data ports it "
-                        + "advertises) are open between the two hosts.")
+                    advice: "Check that a worker's native TCP data-plane port ('handoff topo --coordinator' lists them) or "
+                        + "'handoff bench serve' listens there, and that the port is open between the two hosts.")
             ]
         }
         return [transportFinding(local: local, remote: remote, peer: peer)] + mtuFindings(local: local, remote: remote, peer: peer)
@@ -33,16 +33,8 @@ public struct PeerAnalysis: Sendable {
             case (true, true): "both sides have RDMA, yet UCX did not use it: they are not on one fabric (subnet, RoCE GID, routing), or UCX_NET_DEVICES names other ports"
             }
         let advice = "Run 'handoff topo' on both hosts and fix their RDMA findings; with RDMA on both, UCX picks rc/dc lanes by itself."
-        guard let probe = peer.probe else {
-            // No probe (skipped or failed): say what the two topologies predict.
-            return here && there
-                ? Finding(
-                    .info, .peerTransport, subject: peer.address,
-                    message: "Both sides have RDMA through UCX; without a probe it is not measured whether UCX uses it.",
-                    advice: "Run without --probe-mib 0 to move a short transfer and see its lanes.")
-                : Finding(
-                    .warning, .peerTransport, subject: peer.address,
-                    message: "UCX would fall back to TCP to \(peer.address): \(why).", advice: advice)
+        guard let probe = peer.probe, probe.kind == .kvRead else {
+            return predictedTransport(local: local, remote: remote, peer: peer, rdma: here && there, why: why, advice: advice)
         }
         let rate = String(format: "%.2f GB/s", probe.gbps)
         if probe.usedRDMA || probe.usedSharedMemory {
@@ -61,6 +53,40 @@ public struct PeerAnalysis: Sendable {
             message: "KV to \(peer.address) moves over \(carried), not RDMA, at \(rate) in the probe: UCX falls back to TCP because \(why).",
             advice: advice)
     }
+
+    /// Without a KV probe (skipped, failed, or a worker's port): what the two topologies and the worker's data
+    /// plane predict.
+    private func predictedTransport(
+        local: NodeTopology, remote: NodeTopology, peer: PeerReport, rdma: Bool, why: String, advice: String
+    ) -> Finding {
+        let unmeasured =
+            peer.remoteWorker == nil
+            ? "Run without --probe-mib 0 to move a short transfer and see its lanes."
+            : "Run 'handoff bench serve' on that host and probe it to see UCX's lanes."
+        if let worker = peer.remoteWorker, worker.transport == "tcp" {
+            return Finding(
+                .warning, .peerTransport, subject: peer.address,
+                message: "KV to and from \(worker.id) moves over handoff's native TCP: the worker runs --transport tcp.",
+                advice: "Run it with --transport auto (the default) where UCX is installed.")
+        }
+        if remote.host == local.host, local.ucx?.transports.contains(where: Self.sharedMemoryTransports.contains) == true {
+            return Finding(
+                .info, .peerTransport, subject: peer.address,
+                message: "The peer is on this host (\(remote.host)): UCX would move KV through shared memory; not measured here.",
+                advice: unmeasured)
+        }
+        return rdma
+            ? Finding(
+                .info, .peerTransport, subject: peer.address,
+                message: "Both sides have RDMA through UCX; without a KV probe it is not measured whether UCX uses it.",
+                advice: unmeasured)
+            : Finding(
+                .warning, .peerTransport, subject: peer.address,
+                message: "UCX would fall back to TCP to \(peer.address): \(why).", advice: advice)
+    }
+
+    /// UCX transports that move bytes between processes of one host.
+    static let sharedMemoryTransports: Set<String> = ["posix", "sysv", "cma", "xpmem", "knem"]
 
     private func mtuFindings(local: NodeTopology, remote: NodeTopology, peer: PeerReport) -> [Finding] {
         guard let localName = peer.localInterface, let remoteName = peer.remoteInterface,

@@ -16,8 +16,16 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
     }
 
-    /// A short KV transfer with `--transport auto`, as a worker would run it: what carried it and how fast.
+    /// A short bandwidth probe: what carried it and how fast.
     public struct BandwidthProbe: Codable, Sendable, Equatable {
+        public enum Kind: String, Codable, Sendable {
+            /// A verified KV READ with `--transport auto`, as a worker would run it (against `bench serve`).
+            case kvRead = "kv-read"
+            /// Bytes streamed on a worker's native TCP data-plane port: the TCP path's bandwidth, not UCX's.
+            case tcpStream = "tcp-stream"
+        }
+
+        public var kind: Kind
         /// `ucx` or `tcp`: the data plane that moved the bytes.
         public var transport: String
         /// The UCX transports of the connection's lanes (`rc_mlx5`, `tcp`, `posix`), empty for native TCP.
@@ -26,10 +34,14 @@ public struct PeerReport: Codable, Sendable, Equatable {
         public var fallbacks: [String: Int]
         public var bytes: Int
         public var gbps: Double
-        /// Every byte arrived as sent.
+        /// Every byte arrived as sent (a KV read checks every block; a stream only counts its bytes).
         public var verified: Bool
 
-        public init(transport: String, ucxTransports: [String], fallbacks: [String: Int], bytes: Int, gbps: Double, verified: Bool) {
+        public init(
+            kind: Kind = .kvRead, transport: String, ucxTransports: [String], fallbacks: [String: Int], bytes: Int, gbps: Double,
+            verified: Bool
+        ) {
+            self.kind = kind
             self.transport = transport
             self.ucxTransports = ucxTransports
             self.fallbacks = fallbacks
@@ -43,11 +55,11 @@ public struct PeerReport: Codable, Sendable, Equatable {
 
         /// Whether UCX moved the bytes through shared memory: the peer is on this host.
         public var usedSharedMemory: Bool {
-            transport == "ucx" && ucxTransports.contains { ["posix", "sysv", "cma", "xpmem", "knem"].contains($0) }
+            transport == "ucx" && ucxTransports.contains(where: PeerAnalysis.sharedMemoryTransports.contains)
         }
 
         enum CodingKeys: String, CodingKey {
-            case transport, fallbacks, bytes, gbps, verified
+            case kind, transport, fallbacks, bytes, gbps, verified
             case ucxTransports = "ucx_transports"
         }
     }
@@ -62,6 +74,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// The local interface the connection left from, and the peer's interface it reached.
     public var localInterface: String?
     public var remoteInterface: String?
+    /// The worker behind the port, when it is a worker's data-plane port (nil: `handoff bench serve`).
+    public var remoteWorker: ProbedWorker?
     /// The peer's own topology and findings.
     public var remote: NodeTopology?
     public var remoteFindings: [Finding]
@@ -83,6 +97,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         case localInterface = "local_interface"
         case remoteInterface = "remote_interface"
         case remoteFindings = "remote_findings"
+        case remoteWorker = "worker"
         case probeError = "probe_error"
     }
 }

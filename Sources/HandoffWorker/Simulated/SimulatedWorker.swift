@@ -22,6 +22,7 @@ public struct SimulatedWorker: Sendable {
     public func run() async throws {
         let transport = try configuration.transport.make(
             ucxTransports: configuration.ucxTransports, tcp: .init(listenHost: configuration.tcpListenHost), logger: logger)
+        if let answer = configuration.probeAnswer { answerProbes(on: transport, with: answer) }
         let pool = try await transport.allocatePool(try configuration.layoutSpec.layout(), memoryType: .host)
         // Over native TCP, peers reach only the blocks of tickets granted to them (UCX cannot check grants).
         try transport.requireGrants(on: pool)
@@ -53,6 +54,15 @@ public struct SimulatedWorker: Sendable {
         }
         await peers.closeAll()
         await transport.shutdown()
+    }
+
+    /// Lets the native TCP data plane, if this worker runs one, answer topology probes.
+    private func answerProbes(on transport: any Transport, with answer: @escaping DataPlaneProbe.Describe) {
+        switch transport {
+        case let auto as AutoTransport: auto.tcp.answerProbes(with: answer)
+        case let tcp as TCPTransport: tcp.answerProbes(with: answer)
+        default: logger.info("topology probes are not answered: this worker runs no native TCP data plane (--transport ucx)")
+        }
     }
 
     /// Runs the session again after it ends, with back-off; a refused registration ends the worker.

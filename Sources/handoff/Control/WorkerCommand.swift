@@ -3,6 +3,7 @@ import Foundation
 import HandoffControlPlane
 import HandoffCore
 import HandoffDataPlane
+import HandoffTopology
 import HandoffWorker
 import Logging
 import ServiceLifecycle
@@ -15,7 +16,8 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Prefill computes with a timing model and writes each request's deterministic KV; decode reserves blocks \
             from a free list, pulls them through the data plane, verifies every block and reports the first token. \
-            The token comes from --token-file or $HANDOFF_TOKEN.
+            The token comes from --token-file or $HANDOFF_TOKEN. The native TCP data-plane port also answers \
+            'handoff topo --peer' with this node's topology (no KV: the worker serves only granted blocks).
             """)
 
     @Option(help: "prefill or decode.") var role: String
@@ -55,6 +57,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.ucxTransports = ucxTransports?.split(separator: ",").map(String.init)
         configuration.transport = transport
         configuration.tcpListenHost = tcpListen
+        let probed = ProbedWorker(id: configuration.id, role: role.rawValue, model: model, transport: transport.rawValue)
+        configuration.probeAnswer = { ProbeAnswer.json(worker: probed) }
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
         let group = ServiceGroup(

@@ -3,9 +3,11 @@ import Glibc
 import HandoffDataPlane
 import HandoffTopology
 
-/// The probing side of `handoff topo --peer`: asks a `handoff bench serve` for its topology, times round trips on
-/// the connection, then moves a short KV transfer with `--transport auto`, as a worker would, to see which
-/// transport carries it.
+/// The probing side of `handoff topo --peer`: asks a worker's native TCP data-plane port or a `handoff bench
+/// serve` for its topology (`DataPlaneProbe`) and times round trips on the connection. Then, against
+/// `bench serve`, it moves a short verified KV transfer with `--transport auto`, as a worker would, to see which
+/// transport carries it; against a worker, which serves only granted blocks, it times a byte stream on the
+/// worker's TCP port instead.
 struct PeerProbe {
     let address: HostPort
     /// Round trips to time.
@@ -30,20 +32,34 @@ struct PeerProbe {
         socket.setReceiveTimeout(.seconds(10))
         let channel = LineChannel(socket: socket)
         do {
-            try channel.send(PeerProbeServer.greeting)
-            let answer = Data(try await channel.receive("TOPOLOGY").utf8)
+            try socket.send(DataPlaneProbe.greeting, "send probe greeting")
+            let first = try await channel.receive()
+            guard first.hasPrefix("TOPOLOGY ") else {
+                report.error = "the peer refused the probe: \(first.prefix(300))"
+                return report
+            }
+            let answer = Data(first.dropFirst("TOPOLOGY ".count).utf8)
             report.remote = try JSONDecoder().decode(NodeTopology.self, from: answer)
-            report.remoteFindings = try JSONDecoder().decode(RemoteFindings.self, from: answer).findings
+            let extras = try JSONDecoder().decode(AnswerExtras.self, from: answer)
+            report.remoteFindings = extras.findings
+            report.remoteWorker = extras.worker
             report.roundTrips = try await roundTrips(channel)
+            if extras.worker != nil, probeMiB > 0 {
+                do {
+                    report.probe = try await streamProbe(channel, socket)
+                } catch {
+                    report.probeError = "\(error)"
+                }
+            }
             try channel.send("QUIT")
         } catch {
-            report.error = "the peer did not answer the probe as 'handoff bench serve' does: \(error)"
+            report.error = "the peer did not answer the probe as a worker's data-plane port or 'handoff bench serve' does: \(error)"
             return report
         }
         report.reachable = true
         report.localInterface = Self.interface(local, holding: Self.address(of: socket.fd, local: true))
         report.remoteInterface = report.remote.flatMap { Self.interface($0, holding: Self.address(of: socket.fd, local: false)) }
-        if probeMiB > 0 {
+        if report.remoteWorker == nil, probeMiB > 0 {
             do {
                 report.probe = try await bandwidthProbe()
             } catch {
@@ -53,8 +69,37 @@ struct PeerProbe {
         return report
     }
 
-    private struct RemoteFindings: Decodable {
+    /// The parts of a probe answer beyond the topology.
+    private struct AnswerExtras: Decodable {
         var findings: [Finding]
+        var worker: ProbedWorker?
+    }
+
+    /// `probeMiB` MiB streamed by a worker's TCP port, timed from the request to the last byte.
+    private func streamProbe(_ channel: LineChannel, _ socket: TCPSocket) async throws -> PeerReport.BandwidthProbe {
+        let bytes = probeMiB << 20
+        let start = ContinuousClock.now
+        try channel.send("STREAM \(bytes)")
+        let answer = try await channel.receive()
+        guard answer == "STREAM \(bytes)" else { throw BenchError.protocolViolation(expected: "STREAM \(bytes)", got: String(answer.prefix(200))) }
+        // Blocking reads, on a dispatch thread rather than one of the few the tasks share.
+        let received: Int = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var received = 0
+                do {
+                    while received < bytes {
+                        received += try socket.receive(min(1 << 20, bytes - received), "receive stream probe").count
+                    }
+                    continuation.resume(returning: received)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        let seconds = Self.milliseconds(ContinuousClock.now - start) / 1000
+        return PeerReport.BandwidthProbe(
+            kind: .tcpStream, transport: "tcp", ucxTransports: [], fallbacks: [:], bytes: received, gbps: Double(received) / seconds / 1e9,
+            verified: false)
     }
 
     private func roundTrips(_ channel: LineChannel) async throws -> PeerReport.RoundTrips {

@@ -1,22 +1,19 @@
 import Foundation
-import HandoffTopology
+import HandoffDataPlane
 
-/// The serving side of `handoff topo --peer`, inside `handoff bench serve`: answers `PROBE 1` with this node's
-/// topology and findings as one `TOPOLOGY <json>` line, then each `PING <n>` with `PONG <n>`, until `QUIT`.
-/// The bandwidth probe that follows is an ordinary benchmark connection.
+/// The serving side of `handoff topo --peer` inside `handoff bench serve` (`DataPlaneProbe`, without STREAM):
+/// answers the probe greeting with this node's topology and findings as one `TOPOLOGY <json>` line, then each
+/// `PING <n>` with `PONG <n>`, until `QUIT`. The bandwidth probe that follows is an ordinary benchmark
+/// connection.
 struct PeerProbeServer {
-    static let greeting = "PROBE 1"
-    /// Round trips one probe may ask for.
-    static let maxPings = 1000
-
     func serve(_ greeting: String, over channel: LineChannel) async throws {
-        guard greeting == Self.greeting else {
-            throw BenchError.invalidOption("the prober says \"\(greeting.prefix(40))\", this server speaks \(Self.greeting); run the same handoff version on both hosts")
+        let version = greeting.trimmingCharacters(in: .whitespaces)
+        guard version == DataPlaneProbe.greetingText else {
+            throw BenchError.invalidOption(
+                "the prober says \"\(version.prefix(40))\", this server speaks \(DataPlaneProbe.greetingText); run the same handoff version on both hosts")
         }
-        let topology = TopologyDiscovery.live()
-        let report = TopologyReport(topology: topology, findings: TopologyAnalysis().findings(for: topology))
-        try channel.send("TOPOLOGY " + String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
-        for _ in 0..<Self.maxPings {
+        try channel.send("TOPOLOGY " + ProbeAnswer.json())
+        for _ in 0..<DataPlaneProbe.maxPings {
             let line = try await channel.receive()
             if line == "QUIT" { return }
             guard line.hasPrefix("PING "), line.count <= 32 else {
@@ -24,6 +21,6 @@ struct PeerProbeServer {
             }
             try channel.send("PONG " + line.dropFirst("PING ".count))
         }
-        throw BenchError.invalidOption("more than \(Self.maxPings) round trips in one probe")
+        throw BenchError.invalidOption("more than \(DataPlaneProbe.maxPings) round trips in one probe")
     }
 }

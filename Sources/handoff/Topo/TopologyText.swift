@@ -124,6 +124,11 @@ struct TopologyText {
     private func peer(_ peer: PeerReport) -> [String] {
         guard peer.reachable, let remote = peer.remote else { return ["  " + style.red("unreachable: \(peer.error ?? "no answer")")] }
         var lines = ["  host: \(remote.host); reached in \(String(format: "%.2f", peer.connectMilliseconds ?? 0)) ms"]
+        if let worker = peer.remoteWorker {
+            lines.append("  worker: \(worker.id) (\(worker.role), \(worker.model), --transport \(worker.transport))")
+        } else {
+            lines.append("  served by: handoff bench serve")
+        }
         if let rtt = peer.roundTrips {
             lines.append("  round trip: min \(Self.micro(rtt.min)), median \(Self.micro(rtt.median)), max \(Self.micro(rtt.max)) over \(rtt.count)")
         }
@@ -132,7 +137,11 @@ struct TopologyText {
         let rdma = remote.rdmaDevices.map { "\($0.name) (\($0.hasActivePort ? "active" : "no active port"))" }
         lines.append("  peer RDMA devices: \(rdma.isEmpty ? "none" : rdma.joined(separator: ", "))")
         lines.append("  peer UCX transports: \(remote.ucx.map { $0.transports.joined(separator: ", ") } ?? "unknown")")
-        if let probe = peer.probe {
+        if let probe = peer.probe, probe.kind == .tcpStream {
+            lines.append(
+                "  probe: \(probe.bytes >> 20) MiB streamed on the worker's native TCP port at \(String(format: "%.2f", probe.gbps)) GB/s "
+                    + style.dim("(the TCP path; not KV, not UCX)"))
+        } else if let probe = peer.probe {
             let lanes = probe.ucxTransports.isEmpty ? "" : " (\(probe.ucxTransports.joined(separator: ", ")))"
             lines.append(
                 "  probe: \(probe.bytes >> 20) MiB over \(probe.transport)\(lanes) at \(String(format: "%.2f", probe.gbps)) GB/s, "

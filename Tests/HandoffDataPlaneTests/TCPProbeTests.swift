@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+import HandoffCore
+@testable import HandoffDataPlane
+import Testing
+
+/// The native TCP data plane's answers to `DataPlaneProbe`s, and that probes leave transfers on the same port
+/// untouched.
+@Suite struct TCPProbeTests {
+    /// A connection to `transport`'s port that has sent the probe greeting.
+    private struct ProbeConnection {
+        let socket: TCPSocket
+
+        init(_ transport: TCPTransport) throws {
+            socket = try TCPSocket.connect(host: "127.0.0.1", port: transport.port, timeout: .seconds(5))
+            socket.setReceiveTimeout(.seconds(10))
+            try socket.send(DataPlaneProbe.greeting, "greeting")
+        }
+
+        func send(_ line: String) throws { try socket.send(Array((line + "\n").utf8), "line") }
+
+        /// The next line; "" at end of stream.
+        func line() -> String {
+            var bytes: [UInt8] = []
+            while let byte = try? socket.receive(1, "line").first, byte != UInt8(ascii: "\n") { bytes.append(byte) }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test func withoutAnAnswerTheProbeIsRefusedWithAMessage() throws {
+        let transport = try TCPTransport(configuration: .init(listenHost: "127.0.0.1"))
+        let connection = try ProbeConnection(transport)
+        defer { connection.socket.close() }
+        #expect(connection.line().hasPrefix("ERROR this data plane does not answer topology probes"))
+    }
+
+    @Test func aProbeIsDescribedPingedAndStreamedToAndBadLinesAreRefused() async throws {
+        let transport = try TCPTransport(configuration: .init(listenHost: "127.0.0.1"))
+        transport.answerProbes { #"{"host":"test"}"# }
+        let connection = try ProbeConnection(transport)
+        #expect(connection.line() == #"TOPOLOGY {"host":"test"}"#)
+        try connection.send("PING 7")
+        #expect(connection.line() == "PONG 7")
+        try connection.send("STREAM 3000000")
+        #expect(connection.line() == "STREAM 3000000")
+        let streamed = try connection.socket.receive(3_000_000, "stream")
+        #expect(streamed.count == 3_000_000)
+        try connection.send("STREAM 0")
+        #expect(connection.line().hasPrefix("ERROR STREAM takes 1 to"))
+        #expect(connection.line() == "", "the connection closes after a refusal")
+        connection.socket.close()
+
+        let long = try ProbeConnection(transport)
+        defer { long.socket.close() }
+        #expect(long.line().hasPrefix("TOPOLOGY "))
+        try long.send(String(repeating: "P", count: 100))
+        #expect(long.line().hasPrefix("ERROR a probe line is at most 64 bytes"))
+
+        let unknown = try ProbeConnection(transport)
+        defer { unknown.socket.close() }
+        _ = unknown.line()
+        try unknown.send("HELLO")
+        #expect(unknown.line().hasPrefix("ERROR expected PING"))
+        await transport.shutdown()
+    }
+
+    @Test func transfersOnAProbedPortStillMoveAndVerify() async throws {
+        let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 32)
+        let fixture = try await TCPTransferTests.fixture(layout: layout)
+        let server = try #require(fixture.prefill as? TCPTransport)
+        server.answerProbes { "{}" }
+        let probe = try ProbeConnection(server)  // a probe open on the same port while transfers run
+        #expect(probe.line() == "TOPOLOGY {}")
+        let sources = Array(0..<16)
+        let destinations = Array(16..<32)
+        let plan = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+        let report = try await fixture.run(plan, .read)
+        #expect(report.bytes == 16 * layout.geometry.blockBytes)
+        #expect(fixture.firstMismatch(sources: sources, destinations: destinations) == nil)
+        try probe.send("PING 1")
+        #expect(probe.line() == "PONG 1")
+        try probe.send("QUIT")
+        #expect(probe.line() == "")
+        probe.socket.close()
+        await fixture.shutdown()
+    }
+}
