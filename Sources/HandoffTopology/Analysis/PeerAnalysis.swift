@@ -12,7 +12,22 @@ public struct PeerAnalysis: Sendable {
                         + "'handoff bench serve' listens there, and that the port is open between the two hosts.")
             ]
         }
-        return [transportFinding(local: local, remote: remote, peer: peer)] + mtuFindings(local: local, remote: remote, peer: peer)
+        return [transportFinding(local: local, remote: remote, peer: peer)] + routeFindings(local: local, peer: peer)
+            + mtuFindings(local: local, remote: remote, peer: peer)
+    }
+
+    /// This node has a usable RDMA port, but librdmacm routes the peer's address through none: the address is on
+    /// another network than the RDMA fabric.
+    private func routeFindings(local: NodeTopology, peer: PeerReport) -> [Finding] {
+        guard Self.rdmaReady(local), let error = peer.rdmaRouteError else { return [] }
+        return [
+            Finding(
+                .warning, .peerRouteNotRDMA, subject: peer.address,
+                message: "\(error)\(peer.localInterface.map { "; the probe left through \($0)" } ?? ""): the peer's address is on "
+                    + "another network than this node's RDMA ports. UCX's RDMA lanes connect by the GIDs in its worker address and "
+                    + "may still work, but RDMA-CM connections and every TCP fallback to this address take that other network.",
+                advice: "Use the peer's address on the RDMA network (its RoCE or IPoIB interface) for --peer, --tcp-listen and what workers advertise.")
+        ]
     }
 
     /// Whether a node can put KV on RDMA through UCX: an active RDMA port with a UCX verbs transport on it.

@@ -71,6 +71,8 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case peerTransport = "peer-transport"
     /// A peer could not be reached or probed.
     case peerUnreachable = "peer-unreachable"
+    /// This node has RDMA, but no RDMA device routes to the peer's address.
+    case peerRouteNotRDMA = "peer-route-not-rdma"
     /// No worker is registered with the coordinator.
     case noWorkers = "no-workers"
     /// A registered worker's session is gone: the coordinator no longer pairs it.

@@ -76,6 +76,10 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var remoteInterface: String?
     /// The worker behind the port, when it is a worker's data-plane port (nil: `handoff bench serve`).
     public var remoteWorker: ProbedWorker?
+    /// The local RDMA device and port librdmacm routes the peer's address through (when this node has RDMA
+    /// devices), or why none does.
+    public var rdmaRoute: RDMARoute?
+    public var rdmaRouteError: String?
     /// The peer's own topology and findings.
     public var remote: NodeTopology?
     public var remoteFindings: [Finding]
@@ -98,6 +102,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         case remoteInterface = "remote_interface"
         case remoteFindings = "remote_findings"
         case remoteWorker = "worker"
+        case rdmaRoute = "rdma_route"
+        case rdmaRouteError = "rdma_route_error"
         case probeError = "probe_error"
     }
 }

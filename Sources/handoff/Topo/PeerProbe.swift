@@ -57,6 +57,12 @@ struct PeerProbe {
             return report
         }
         report.reachable = true
+        if !local.rdmaDevices.isEmpty {
+            switch RDMARouteResolver.resolve(ipv4: address.host) {
+            case let .success(route): report.rdmaRoute = route
+            case let .failure(error): report.rdmaRouteError = error.description
+            }
+        }
         report.localInterface = Self.interface(local, holding: Self.address(of: socket.fd, local: true))
         report.remoteInterface = report.remote.flatMap { Self.interface($0, holding: Self.address(of: socket.fd, local: false)) }
         if report.remoteWorker == nil, probeMiB > 0 {

@@ -134,6 +134,11 @@ struct TopologyText {
         }
         let interfaces = [peer.localInterface.map { "here \($0)" }, peer.remoteInterface.map { "there \($0)" }].compactMap { $0 }
         if !interfaces.isEmpty { lines.append("  interfaces: \(interfaces.joined(separator: ", "))") }
+        if let route = peer.rdmaRoute {
+            lines.append("  RDMA route here: \(route.device) port \(route.port)")
+        } else if let error = peer.rdmaRouteError {
+            lines.append("  RDMA route here: " + style.yellow(error))
+        }
         let rdma = remote.rdmaDevices.map { "\($0.name) (\($0.hasActivePort ? "active" : "no active port"))" }
         lines.append("  peer RDMA devices: \(rdma.isEmpty ? "none" : rdma.joined(separator: ", "))")
         lines.append("  peer UCX transports: \(remote.ucx.map { $0.transports.joined(separator: ", ") } ?? "unknown")")
