@@ -64,6 +64,30 @@ import Testing
         await transport.shutdown()
     }
 
+    @Test func probesBeyondTheLimitAreRefusedAsBusyAndAnsweredOnceOthersEnd() async throws {
+        let transport = try TCPTransport(configuration: .init(listenHost: "127.0.0.1"))
+        transport.answerProbes { "{}" }
+        let held = try (0..<DataPlaneProbe.maxConcurrentProbes).map { _ in try ProbeConnection(transport) }
+        for connection in held { #expect(connection.line() == "TOPOLOGY {}") }
+        let refused = try ProbeConnection(transport)
+        #expect(refused.line().hasPrefix("ERROR busy"))
+        refused.socket.close()
+        try held[0].send("QUIT")
+        #expect(held[0].line() == "", "QUIT ends the session")
+        held[0].socket.close()
+        // The freed slot is given back once the session has ended on the server's thread.
+        var answered = false
+        for _ in 0..<100 where !answered {
+            let again = try ProbeConnection(transport)
+            answered = again.line() == "TOPOLOGY {}"
+            again.socket.close()
+            if !answered { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(answered)
+        for connection in held.dropFirst() { connection.socket.close() }
+        await transport.shutdown()
+    }
+
     @Test func transfersOnAProbedPortStillMoveAndVerify() async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 32)
         let fixture = try await TCPTransferTests.fixture(layout: layout)

@@ -18,6 +18,8 @@ public enum DataPlaneProbe {
     public static let maxPings = 1000
     /// Bytes one `STREAM` may ask for.
     public static let maxStreamBytes = 1 << 30
+    /// Probes one port answers at once; more are refused as busy.
+    public static let maxConcurrentProbes = 4
     /// The longest request line.
     public static let maxLineBytes = 64
 

@@ -3,16 +3,25 @@ import Glibc
 /// Serves one `DataPlaneProbe` on a native TCP connection whose first 32 bytes were the probe greeting:
 /// describes this node, answers round trips and streams bytes on request, blocking the connection's thread.
 struct TCPProbeSession {
+    /// How a probe is answered.
+    enum Answer {
+        case describe(DataPlaneProbe.Describe)
+        /// Refused with this reason.
+        case refuse(String)
+    }
+
     let connection: TCPSocket
-    /// nil: this data plane does not answer probes.
-    let describe: DataPlaneProbe.Describe?
+    let answer: Answer
     /// How long the prober may stay silent.
     var idleTimeout: Duration = .seconds(30)
 
     func run() {
         connection.setReceiveTimeout(idleTimeout)
-        guard let describe else {
-            send("ERROR this data plane does not answer topology probes (a worker answers when started by 'handoff worker')")
+        let describe: DataPlaneProbe.Describe
+        switch answer {
+        case let .describe(function): describe = function
+        case let .refuse(reason):
+            send("ERROR " + reason)
             return
         }
         guard send("TOPOLOGY " + describe()) else { return }

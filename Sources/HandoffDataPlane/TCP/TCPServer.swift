@@ -35,6 +35,8 @@ final class TCPServer: Sendable {
         var accepted: Set<Int32> = []
         /// What a `DataPlaneProbe` is answered with; nil: probes are refused.
         var describe: DataPlaneProbe.Describe?
+        /// Probes being answered now.
+        var probes = 0
         var nextConnection: UInt64 = 0
         var threads = 0
         var stopping = false
@@ -168,7 +170,7 @@ final class TCPServer: Sendable {
         }
         guard let helloBytes = try? connection.receive(TCPWire.helloBytes, "receive hello") else { return }
         if helloBytes == DataPlaneProbe.greeting {
-            TCPProbeSession(connection: connection, describe: state.withLock { $0.describe }).run()
+            serveProbe(connection)
             return
         }
         let hello: TCPWire.Hello
@@ -203,6 +205,22 @@ final class TCPServer: Sendable {
         } catch {
             // The client went away or the pool is being removed: nothing to answer.
         }
+    }
+
+    /// Answers a `DataPlaneProbe`, unless this port answers none or `maxConcurrentProbes` already.
+    private func serveProbe(_ connection: TCPSocket) {
+        let answer: TCPProbeSession.Answer = state.withLock { state in
+            guard let describe = state.describe else {
+                return .refuse("this data plane does not answer topology probes (a worker answers when started by 'handoff worker')")
+            }
+            guard state.probes < DataPlaneProbe.maxConcurrentProbes else {
+                return .refuse("busy: \(DataPlaneProbe.maxConcurrentProbes) probes are being answered; try again")
+            }
+            state.probes += 1
+            return .describe(describe)
+        }
+        TCPProbeSession(connection: connection, answer: answer).run()
+        if case .describe = answer { state.withLock { $0.probes -= 1 } }
     }
 
     /// What a connection serves, fixed by its hello.

@@ -51,7 +51,7 @@ struct PeerProbe {
                     report.probeError = "\(error)"
                 }
             }
-            try channel.send("QUIT")
+            try? channel.send("QUIT")  // after a failed stream the connection may be gone; it closes below anyway
         } catch {
             report.error = "the peer did not answer the probe as a worker's data-plane port or 'handoff bench serve' does: \(error)"
             return report
