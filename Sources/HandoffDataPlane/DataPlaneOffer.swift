@@ -7,6 +7,7 @@ public struct DataPlaneOffer: Sendable, Hashable {
     /// an opaque packed worker address.
     public var endpoints: [String]
 
+    /// An offer of `transport` (`ucx`, `tcp`) at `endpoints` (TCP only).
     public init(transport: String, endpoints: [String]) {
         self.transport = transport
         self.endpoints = endpoints
@@ -17,8 +18,8 @@ extension PoolDescriptor {
     /// The transports and endpoints this descriptor offers: one offer for a `ucx` or `tcp` descriptor, each
     /// offer of an `auto` one.
     ///
-    /// - Throws: `DataPlaneError.invalidDescriptor` for malformed offers or endpoints,
-    ///   `.incompatibleDescriptor` for a transport this build does not know.
+    /// - Throws: `DataPlaneError.invalidDescriptor` for malformed `auto` offers, `.incompatibleDescriptor` for
+    ///   TCP endpoints that are not `host:port` or a transport this build does not know.
     public func offers() throws(DataPlaneError) -> [DataPlaneOffer] {
         switch transport {
         case "ucx":

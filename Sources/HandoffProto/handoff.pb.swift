@@ -1007,44 +1007,127 @@ public nonisolated struct Handoff_V1_ListWorkersRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Handoff_V1_WorkerInfo: Sendable {
+public nonisolated struct Handoff_V1_WorkerInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String = String()
+  public var workerID: String {
+    get {_storage._workerID}
+    set {_uniqueStorage()._workerID = newValue}
+  }
 
-  public var instance: UInt64 = 0
+  public var instance: UInt64 {
+    get {_storage._instance}
+    set {_uniqueStorage()._instance = newValue}
+  }
 
-  public var role: Handoff_V1_WorkerRole = .unspecified
+  public var role: Handoff_V1_WorkerRole {
+    get {_storage._role}
+    set {_uniqueStorage()._role = newValue}
+  }
 
-  public var model: String = String()
+  public var model: String {
+    get {_storage._model}
+    set {_uniqueStorage()._model = newValue}
+  }
 
-  public var node: String = String()
+  public var node: String {
+    get {_storage._node}
+    set {_uniqueStorage()._node = newValue}
+  }
 
-  public var rack: String = String()
+  public var rack: String {
+    get {_storage._rack}
+    set {_uniqueStorage()._rack = newValue}
+  }
 
   /// live or lost
-  public var state: String = String()
+  public var state: String {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
-  public var freeBlocks: UInt32 = 0
+  public var freeBlocks: UInt32 {
+    get {_storage._freeBlocks}
+    set {_uniqueStorage()._freeBlocks = newValue}
+  }
 
-  public var queueDepth: UInt32 = 0
+  public var queueDepth: UInt32 {
+    get {_storage._queueDepth}
+    set {_uniqueStorage()._queueDepth = newValue}
+  }
 
-  public var numBlocks: UInt32 = 0
+  public var numBlocks: UInt32 {
+    get {_storage._numBlocks}
+    set {_uniqueStorage()._numBlocks = newValue}
+  }
 
-  public var compatibility: String = String()
+  public var compatibility: String {
+    get {_storage._compatibility}
+    set {_uniqueStorage()._compatibility = newValue}
+  }
 
-  public var transports: [String] = []
+  public var transports: [String] {
+    get {_storage._transports}
+    set {_uniqueStorage()._transports = newValue}
+  }
 
-  public var secondsSinceHeartbeat: Double = 0
+  public var secondsSinceHeartbeat: Double {
+    get {_storage._secondsSinceHeartbeat}
+    set {_uniqueStorage()._secondsSinceHeartbeat = newValue}
+  }
 
-  /// The pool descriptor the worker registered (the data plane's encoding): its transport offers, endpoints and
-  /// memory type, for diagnostics such as `handoff topo --coordinator`.
-  public var descriptor: Data = Data()
+  /// What the worker's registered pool descriptor offers peers, for diagnostics such as `handoff topo
+  /// --coordinator`: one entry per transport.
+  public var offers: [Handoff_V1_DataPlaneOffer] {
+    get {_storage._offers}
+    set {_uniqueStorage()._offers = newValue}
+  }
 
   /// Why a lost worker was declared lost (its session ended, heartbeats stopped); empty while live.
-  public var lostReason: String = String()
+  public var lostReason: String {
+    get {_storage._lostReason}
+    set {_uniqueStorage()._lostReason = newValue}
+  }
+
+  /// Whether a lost worker's session ended in an orderly way (the worker or the coordinator shut down), rather
+  /// than breaking off (process gone, network, missed heartbeats).
+  public var lostGracefully: Bool {
+    get {_storage._lostGracefully}
+    set {_uniqueStorage()._lostGracefully = newValue}
+  }
+
+  /// Where its KV pool lives: host, cuda or rocm.
+  public var memoryType: String {
+    get {_storage._memoryType}
+    set {_uniqueStorage()._memoryType = newValue}
+  }
+
+  /// Its descriptor's host identity (the kernel boot id): equal for workers on one machine.
+  public var hostIdentity: String {
+    get {_storage._hostIdentity}
+    set {_uniqueStorage()._hostIdentity = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One transport a worker's pool is reachable over.
+public nonisolated struct Handoff_V1_DataPlaneOffer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// ucx or tcp.
+  public var transport: String = String()
+
+  /// host:port endpoints of a TCP offer, in the order peers try them; empty for UCX.
+  public var endpoints: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3068,7 +3151,192 @@ nonisolated extension Handoff_V1_ListWorkersRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0\u{1}descriptor\0\u{3}lost_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0\u{1}offers\0\u{3}lost_reason\0\u{3}lost_gracefully\0\u{3}memory_type\0\u{3}host_identity\0")
+
+  fileprivate class _StorageClass {
+    var _workerID: String = String()
+    var _instance: UInt64 = 0
+    var _role: Handoff_V1_WorkerRole = .unspecified
+    var _model: String = String()
+    var _node: String = String()
+    var _rack: String = String()
+    var _state: String = String()
+    var _freeBlocks: UInt32 = 0
+    var _queueDepth: UInt32 = 0
+    var _numBlocks: UInt32 = 0
+    var _compatibility: String = String()
+    var _transports: [String] = []
+    var _secondsSinceHeartbeat: Double = 0
+    var _offers: [Handoff_V1_DataPlaneOffer] = []
+    var _lostReason: String = String()
+    var _lostGracefully: Bool = false
+    var _memoryType: String = String()
+    var _hostIdentity: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workerID = source._workerID
+      _instance = source._instance
+      _role = source._role
+      _model = source._model
+      _node = source._node
+      _rack = source._rack
+      _state = source._state
+      _freeBlocks = source._freeBlocks
+      _queueDepth = source._queueDepth
+      _numBlocks = source._numBlocks
+      _compatibility = source._compatibility
+      _transports = source._transports
+      _secondsSinceHeartbeat = source._secondsSinceHeartbeat
+      _offers = source._offers
+      _lostReason = source._lostReason
+      _lostGracefully = source._lostGracefully
+      _memoryType = source._memoryType
+      _hostIdentity = source._hostIdentity
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._instance) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._role) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._model) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._node) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._rack) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._state) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._freeBlocks) }()
+        case 9: try { try decoder.decodeSingularUInt32Field(value: &_storage._queueDepth) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._numBlocks) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._compatibility) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._transports) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._secondsSinceHeartbeat) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._offers) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._lostReason) }()
+        case 16: try { try decoder.decodeSingularBoolField(value: &_storage._lostGracefully) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._memoryType) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._hostIdentity) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._workerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      }
+      if _storage._instance != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._instance, fieldNumber: 2)
+      }
+      if _storage._role != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._role, fieldNumber: 3)
+      }
+      if !_storage._model.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._model, fieldNumber: 4)
+      }
+      if !_storage._node.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._node, fieldNumber: 5)
+      }
+      if !_storage._rack.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._rack, fieldNumber: 6)
+      }
+      if !_storage._state.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._state, fieldNumber: 7)
+      }
+      if _storage._freeBlocks != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._freeBlocks, fieldNumber: 8)
+      }
+      if _storage._queueDepth != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._queueDepth, fieldNumber: 9)
+      }
+      if _storage._numBlocks != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._numBlocks, fieldNumber: 10)
+      }
+      if !_storage._compatibility.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._compatibility, fieldNumber: 11)
+      }
+      if !_storage._transports.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._transports, fieldNumber: 12)
+      }
+      if _storage._secondsSinceHeartbeat.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._secondsSinceHeartbeat, fieldNumber: 13)
+      }
+      if !_storage._offers.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._offers, fieldNumber: 14)
+      }
+      if !_storage._lostReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lostReason, fieldNumber: 15)
+      }
+      if _storage._lostGracefully != false {
+        try visitor.visitSingularBoolField(value: _storage._lostGracefully, fieldNumber: 16)
+      }
+      if !_storage._memoryType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._memoryType, fieldNumber: 17)
+      }
+      if !_storage._hostIdentity.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._hostIdentity, fieldNumber: 18)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Handoff_V1_WorkerInfo, rhs: Handoff_V1_WorkerInfo) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workerID != rhs_storage._workerID {return false}
+        if _storage._instance != rhs_storage._instance {return false}
+        if _storage._role != rhs_storage._role {return false}
+        if _storage._model != rhs_storage._model {return false}
+        if _storage._node != rhs_storage._node {return false}
+        if _storage._rack != rhs_storage._rack {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._freeBlocks != rhs_storage._freeBlocks {return false}
+        if _storage._queueDepth != rhs_storage._queueDepth {return false}
+        if _storage._numBlocks != rhs_storage._numBlocks {return false}
+        if _storage._compatibility != rhs_storage._compatibility {return false}
+        if _storage._transports != rhs_storage._transports {return false}
+        if _storage._secondsSinceHeartbeat != rhs_storage._secondsSinceHeartbeat {return false}
+        if _storage._offers != rhs_storage._offers {return false}
+        if _storage._lostReason != rhs_storage._lostReason {return false}
+        if _storage._lostGracefully != rhs_storage._lostGracefully {return false}
+        if _storage._memoryType != rhs_storage._memoryType {return false}
+        if _storage._hostIdentity != rhs_storage._hostIdentity {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Handoff_V1_DataPlaneOffer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DataPlaneOffer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}transport\0\u{1}endpoints\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3076,91 +3344,26 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.instance) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.role) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.model) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.node) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.rack) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.state) }()
-      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.freeBlocks) }()
-      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.queueDepth) }()
-      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.numBlocks) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.compatibility) }()
-      case 12: try { try decoder.decodeRepeatedStringField(value: &self.transports) }()
-      case 13: try { try decoder.decodeSingularDoubleField(value: &self.secondsSinceHeartbeat) }()
-      case 14: try { try decoder.decodeSingularBytesField(value: &self.descriptor) }()
-      case 15: try { try decoder.decodeSingularStringField(value: &self.lostReason) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.transport) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.endpoints) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.workerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    if !self.transport.isEmpty {
+      try visitor.visitSingularStringField(value: self.transport, fieldNumber: 1)
     }
-    if self.instance != 0 {
-      try visitor.visitSingularUInt64Field(value: self.instance, fieldNumber: 2)
-    }
-    if self.role != .unspecified {
-      try visitor.visitSingularEnumField(value: self.role, fieldNumber: 3)
-    }
-    if !self.model.isEmpty {
-      try visitor.visitSingularStringField(value: self.model, fieldNumber: 4)
-    }
-    if !self.node.isEmpty {
-      try visitor.visitSingularStringField(value: self.node, fieldNumber: 5)
-    }
-    if !self.rack.isEmpty {
-      try visitor.visitSingularStringField(value: self.rack, fieldNumber: 6)
-    }
-    if !self.state.isEmpty {
-      try visitor.visitSingularStringField(value: self.state, fieldNumber: 7)
-    }
-    if self.freeBlocks != 0 {
-      try visitor.visitSingularUInt32Field(value: self.freeBlocks, fieldNumber: 8)
-    }
-    if self.queueDepth != 0 {
-      try visitor.visitSingularUInt32Field(value: self.queueDepth, fieldNumber: 9)
-    }
-    if self.numBlocks != 0 {
-      try visitor.visitSingularUInt32Field(value: self.numBlocks, fieldNumber: 10)
-    }
-    if !self.compatibility.isEmpty {
-      try visitor.visitSingularStringField(value: self.compatibility, fieldNumber: 11)
-    }
-    if !self.transports.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.transports, fieldNumber: 12)
-    }
-    if self.secondsSinceHeartbeat.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.secondsSinceHeartbeat, fieldNumber: 13)
-    }
-    if !self.descriptor.isEmpty {
-      try visitor.visitSingularBytesField(value: self.descriptor, fieldNumber: 14)
-    }
-    if !self.lostReason.isEmpty {
-      try visitor.visitSingularStringField(value: self.lostReason, fieldNumber: 15)
+    if !self.endpoints.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.endpoints, fieldNumber: 2)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Handoff_V1_WorkerInfo, rhs: Handoff_V1_WorkerInfo) -> Bool {
-    if lhs.workerID != rhs.workerID {return false}
-    if lhs.instance != rhs.instance {return false}
-    if lhs.role != rhs.role {return false}
-    if lhs.model != rhs.model {return false}
-    if lhs.node != rhs.node {return false}
-    if lhs.rack != rhs.rack {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs.freeBlocks != rhs.freeBlocks {return false}
-    if lhs.queueDepth != rhs.queueDepth {return false}
-    if lhs.numBlocks != rhs.numBlocks {return false}
-    if lhs.compatibility != rhs.compatibility {return false}
-    if lhs.transports != rhs.transports {return false}
-    if lhs.secondsSinceHeartbeat != rhs.secondsSinceHeartbeat {return false}
-    if lhs.descriptor != rhs.descriptor {return false}
-    if lhs.lostReason != rhs.lostReason {return false}
+  public static func ==(lhs: Handoff_V1_DataPlaneOffer, rhs: Handoff_V1_DataPlaneOffer) -> Bool {
+    if lhs.transport != rhs.transport {return false}
+    if lhs.endpoints != rhs.endpoints {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -33,6 +33,7 @@ import Testing
         #expect(auto["rack"] as? String == "r1")
         #expect(auto["transport"] as? String == "auto")
         #expect(auto["memory_type"] as? String == "host")
+        #expect((auto["host_identity"] as? String)?.isEmpty == false)
         let autoOffers = (auto["offers"] as? [[String: Any]] ?? []).compactMap { $0["transport"] as? String }
         #expect(Set(autoOffers) == ["ucx", "tcp"])
         let decode = try #require(listed["d-tcp"])
@@ -47,8 +48,9 @@ import Testing
         #expect(unpaired.severity == "error")
         #expect(unpaired.message.contains("p-ucx") && unpaired.message.contains("d-tcp-70b"))
         #expect(!found.contains { $0.code == "role-missing" })
-        // Same host: the loopback-only decode worker is reachable by its prefill peer.
-        #expect(!found.contains { $0.code == "worker-loopback-only" })
+        // Same host: the loopback-only decode worker is reachable by its prefill peer from its own network
+        // namespace only, which is information, not a problem.
+        #expect(found.contains { $0.code == "worker-loopback-only" && $0.subject == "d-tcp" && $0.severity == "info" })
 
         // The only 8B decode worker goes away: it is reported lost with the reason, and 8B has no decode worker.
         decodeTCP.signal(SIGTERM)
@@ -58,7 +60,10 @@ import Testing
         #expect(lost["live"] as? Bool == false)
         #expect((lost["lost_reason"] as? String)?.isEmpty == false)
         let afterFindings = findings(after)
-        #expect(afterFindings.contains { $0.code == "worker-lost" && $0.subject == "d-tcp" })
+        // An orderly end is information, a broken-off session a warning (a SIGTERM'd worker usually closes its
+        // session, but on a loaded machine its stream can break first).
+        let graceful = try #require(lost["lost_gracefully"] as? Bool)
+        #expect(afterFindings.contains { $0.code == "worker-lost" && $0.subject == "d-tcp" && $0.severity == (graceful ? "info" : "warning") })
         #expect(afterFindings.contains { $0.code == "role-missing" && $0.subject == "llama-3.1-8b" && $0.severity == "error" })
         _ = (prefillAuto, prefillUCX, decodeTCP70)
     }
@@ -74,7 +79,7 @@ import Testing
         _ = try await cluster.coordinator.finish()
         let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", cluster.tokenFile.path], captureErrors: true)
         let (output, exit) = try await process.finish()
-        #expect(exit != 0)
+        #expect(exit == 2, "no report: apart from 1, an error finding")
         #expect(output.isEmpty)
         #expect(process.errorOutput().contains("cannot list the workers of the coordinator at \(cluster.address)"))
     }
@@ -87,7 +92,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: wrong) }
         let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", wrong.path], captureErrors: true)
         let (_, exit) = try await process.finish()
-        #expect(exit != 0)
+        #expect(exit == 2)
         #expect(process.errorOutput().contains("unauthenticated"))
     }
 }

@@ -6,7 +6,7 @@ import Testing
 struct PeerProbeOutput: Decodable {
     struct Peer: Decodable {
         struct RoundTrips: Decodable { var count: Int; var min: Double; var median: Double }
-        struct Worker: Decodable { var id: String; var role: String; var model: String; var transport: String }
+        struct Worker: Decodable { var id: String; var role: String; var model: String; var transport: String; var offers: [String] }
         struct Probe: Decodable {
             var kind: String
             var transport: String
@@ -16,6 +16,7 @@ struct PeerProbeOutput: Decodable {
             var verified: Bool
         }
         var reachable: Bool
+        var refused: Bool
         var error: String?
         var worker: Worker?
         var rtt_us: RoundTrips?

@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import HandoffTopology
 import Testing
 
@@ -19,7 +21,7 @@ import Testing
     }
 
     /// A reachable peer whose topology is `remote`, with the route the prober found.
-    private func peer(_ remote: NodeTopology, routeError: String?) -> PeerReport {
+    private func peer(_ remote: NodeTopology, routeError: RDMARouteError?) -> PeerReport {
         var peer = PeerReport(address: "192.168.1.7:7470", reachable: true)
         peer.remote = remote
         peer.localInterface = "eno1"
@@ -27,12 +29,24 @@ import Testing
         return peer
     }
 
-    @Test func anRDMANodeReachingThePeerOffItsFabricIsWarned() throws {
+    @Test func anRDMANodeReachingThePeerOffItsFabricIsToldOnlyWhenTheRouteLeavesThroughANonRDMADevice() throws {
         let local = try TopologyDiscovery.recorded(path: Fixture.infiniBandHealthy)
-        let found = PeerAnalysis().findings(local: local, peer: peer(local, routeError: "no RDMA device here routes to 192.168.1.7: No such device"))
-        let route = try #require(found.first { $0.code == .peerRouteNotRDMA })
-        #expect(route.severity == .warning && route.subject == "192.168.1.7:7470")
-        #expect(route.message.contains("the probe left through eno1"))
-        #expect(!PeerAnalysis().findings(local: local, peer: peer(local, routeError: nil)).contains { $0.code == .peerRouteNotRDMA })
+        let offFabric = PeerAnalysis().findings(local: local, peer: peer(local, routeError: .noRoute(address: "192.168.1.7", errno: ENODEV)))
+        let route = try #require(offFabric.first { $0.code == .peerRouteNotRDMA })
+        #expect(route.severity == .info && route.subject == "192.168.1.7:7470")
+        #expect(route.message.hasPrefix("No RDMA device here routes to 192.168.1.7 (the probe left through eno1)"))
+        #expect(route.message.contains("UCX's RDMA lanes do not use it"))
+        for notOffFabric: RDMARouteError? in [nil, .unavailable(errno: ENOENT), .noRoute(address: "192.168.1.7", errno: ETIMEDOUT)] {
+            let found = PeerAnalysis().findings(local: local, peer: peer(local, routeError: notOffFabric))
+            #expect(!found.contains { $0.code == .peerRouteNotRDMA }, "\(String(describing: notOffFabric))")
+        }
+    }
+
+    @Test func routeErrorsKeepTheirKindInJSON() throws {
+        let error = RDMARouteError.noRoute(address: "10.1.2.3", errno: ENODEV)
+        let data = try JSONEncoder().encode(error)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["kind"] as? String == "no-route" && object["errno"] as? Int == Int(ENODEV))
+        #expect(try JSONDecoder().decode(RDMARouteError.self, from: data) == error)
     }
 }

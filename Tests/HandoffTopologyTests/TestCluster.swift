@@ -18,7 +18,7 @@ struct TestCluster {
         tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-token-\(UInt64.random(in: 1...UInt64.max))")
         try Data(token.utf8).write(to: tokenFile)
         coordinator = try Self.process(
-            ["coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--token-file", tokenFile.path, "--heartbeat-ms", "200",
+            ["coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--token-file", tokenFile.path,
              "--log-level", "warning"], in: namespace, of: pair)
         let line = try await coordinator.readLine()
         let port = try #require(line.split(separator: " ").first { $0.hasPrefix("grpc=") }.map { $0.dropFirst(5) }, "\(line)")

@@ -43,6 +43,7 @@ extension Coordinator {
         return workers.values.sorted { $0.identity.id < $1.identity.id }.map { record in
             WorkerStatus(
                 registration: record.registration, live: record.live, lostReason: record.lostReason,
+                lostGracefully: record.lostGracefully,
                 freeBlocks: record.effectiveFree, queueDepth: record.queueDepth, inFlight: record.inFlight,
                 secondsSinceHeartbeat: Double(time &- record.lastHeartbeat) / 1e9)
         }
@@ -72,6 +73,8 @@ public struct WorkerStatus: Sendable, Hashable {
     public var registration: WorkerRegistration
     public var live: Bool
     public var lostReason: String
+    /// Whether its session ended in an orderly way (the worker or the coordinator shut down).
+    public var lostGracefully: Bool
     public var freeBlocks: Int
     public var queueDepth: Int
     public var inFlight: Int

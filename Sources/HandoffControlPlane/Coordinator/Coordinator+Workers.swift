@@ -47,14 +47,17 @@ extension Coordinator {
     /// The worker's session ended: the instance is out of service. `graceful` when the worker closed it itself
     /// (a shutdown), otherwise the stream broke (process gone, network).
     public func sessionEnded(_ identity: WorkerIdentity, reason: String, graceful: Bool = false) {
-        loseWorker(identity, reason: reason, level: graceful ? .info : .warning)
+        loseWorker(identity, reason: reason, graceful: graceful)
     }
 
-    /// Takes an instance out of service: peers are told, its tickets are re-paired or failed.
-    func loseWorker(_ identity: WorkerIdentity, reason: String, level: Logger.Level = .warning) {
+    /// Takes an instance out of service: peers are told, its tickets are re-paired or failed. `graceful` for an
+    /// orderly end (the worker or the coordinator shut down), logged as information rather than a warning.
+    func loseWorker(_ identity: WorkerIdentity, reason: String, graceful: Bool = false) {
         guard var record = workers[identity.id], record.identity == identity, record.live else { return }
+        let level: Logger.Level = graceful ? .info : .warning
         record.live = false
         record.lostReason = reason
+        record.lostGracefully = graceful
         record.outbox.finish()
         workers[identity.id] = record
         logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])

@@ -77,7 +77,7 @@ public actor Coordinator {
             finish(ticketID, as: .failed, reason: "coordinator shut down before the request finished")
         }
         for identity in workers.values.filter(\.live).map(\.identity) {
-            loseWorker(identity, reason: "coordinator shut down", level: .info)
+            loseWorker(identity, reason: "coordinator shut down", graceful: true)
         }
     }
 

@@ -9,6 +9,8 @@ struct WorkerRecord {
     var metrics: CoordinatorMetrics
     var live = true
     var lostReason = ""
+    /// Whether its session ended in an orderly way (the worker or the coordinator shut down), not broken off.
+    var lostGracefully = false
     var lastHeartbeat: UInt64
     /// Free blocks as of the last heartbeat, adjusted by what the coordinator learned since.
     var reportedFree: Int

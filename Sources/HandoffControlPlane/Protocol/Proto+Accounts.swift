@@ -1,3 +1,4 @@
+import HandoffDataPlane
 import HandoffProto
 
 extension RequestAccount {
@@ -76,8 +77,19 @@ extension WorkerStatus {
             $0.compatibility = registration.compatibility
             $0.transports = registration.transports
             $0.secondsSinceHeartbeat = secondsSinceHeartbeat
-            $0.descriptor = .init(registration.descriptor)
             $0.lostReason = lostReason
+            $0.lostGracefully = lostGracefully
+            // Validated at registration; a descriptor that still fails to decode lists no offers.
+            if let descriptor = try? PoolDescriptor(decoding: registration.descriptor) {
+                $0.offers = ((try? descriptor.offers()) ?? []).map { offer in
+                    .with {
+                        $0.transport = offer.transport
+                        $0.endpoints = offer.endpoints
+                    }
+                }
+                $0.memoryType = descriptor.memoryType.rawValue
+                $0.hostIdentity = descriptor.host
+            }
         }
     }
 }

@@ -5,24 +5,27 @@
 /// (which reads 32 bytes first) and `bench serve` (which reads lines) both recognise it. The peer answers one
 /// line, `TOPOLOGY <json>` (its topology report) or `ERROR <why>`. Then, line by line: `PING <n>` is answered
 /// `PONG <n>`; `STREAM <bytes>` (native TCP port only) with `STREAM <bytes>` and that many bytes; `QUIT` ends
-/// the probe. Anything else gets `ERROR <why>` and the connection closes.
+/// the probe. Anything else, or going past a limit below, gets `ERROR <why>` and the connection closes.
 public enum DataPlaneProbe {
     /// `PROBE 1` padded with spaces to the native TCP hello's length, newline included.
     public static let greeting: [UInt8] = {
         let text = Array("PROBE 1".utf8)
         return text + [UInt8](repeating: UInt8(ascii: " "), count: TCPWire.helloBytes - text.count - 1) + [UInt8(ascii: "\n")]
     }()
-    /// The greeting as a line reader returns it, trailing spaces removed.
+    /// The greeting without its padding and newline.
     public static let greetingText = "PROBE 1"
     /// Round trips one probe may ask for.
     public static let maxPings = 1000
-    /// Bytes one `STREAM` may ask for.
+    /// Bytes one probe may ask to be streamed, in all its `STREAM`s together.
     public static let maxStreamBytes = 1 << 30
-    /// Probes one port answers at once; more are refused as busy.
-    public static let maxConcurrentProbes = 4
     /// The longest request line.
     public static let maxLineBytes = 64
+    /// Probes one port answers at once; more are refused as busy.
+    public static let maxConcurrentProbes = 4
+    /// How long one probe may last, and how long the prober may stay silent or stop reading.
+    public static let sessionLimit: Duration = .seconds(60)
+    public static let idleLimit: Duration = .seconds(10)
 
-    /// What a worker answers a probe with: one line of JSON, made when a probe arrives.
-    public typealias Describe = @Sendable () -> String
+    /// Makes the line of JSON a probe is answered with, when one arrives; nil when the node cannot be described.
+    public typealias AnswerProvider = @Sendable () -> String?
 }

@@ -1,47 +1,63 @@
 import Glibc
 
 /// Serves one `DataPlaneProbe` on a native TCP connection whose first 32 bytes were the probe greeting:
-/// describes this node, answers round trips and streams bytes on request, blocking the connection's thread.
+/// describes this node, answers round trips and streams bytes on request, blocking the connection's thread,
+/// within the probe's limits.
 struct TCPProbeSession {
-    /// How a probe is answered.
-    enum Answer {
-        case describe(DataPlaneProbe.Describe)
+    /// How the probe is met.
+    enum Reply {
+        case answer(DataPlaneProbe.AnswerProvider)
         /// Refused with this reason.
         case refuse(String)
     }
 
     let connection: TCPSocket
-    let answer: Answer
-    /// How long the prober may stay silent.
-    var idleTimeout: Duration = .seconds(30)
+    let reply: Reply
 
     func run() {
-        connection.setReceiveTimeout(idleTimeout)
-        let describe: DataPlaneProbe.Describe
-        switch answer {
-        case let .describe(function): describe = function
+        connection.setReceiveTimeout(DataPlaneProbe.idleLimit)
+        connection.setSendTimeout(DataPlaneProbe.idleLimit)
+        let provider: DataPlaneProbe.AnswerProvider
+        switch reply {
+        case let .answer(function): provider = function
         case let .refuse(reason):
             send("ERROR " + reason)
             return
         }
-        guard send("TOPOLOGY " + describe()) else { return }
+        guard let answer = provider() else {
+            send("ERROR this node could not be described")
+            return
+        }
+        guard send("TOPOLOGY " + answer) else { return }
+        let deadline = ContinuousClock.now + DataPlaneProbe.sessionLimit
         var pings = 0
+        var streamed = 0
         while let line = receiveLine() {
+            guard ContinuousClock.now < deadline else {
+                send("ERROR a probe lasts at most \(DataPlaneProbe.sessionLimit)")
+                return
+            }
             let words = line.split(separator: " ", omittingEmptySubsequences: false)
             switch (words.first, words.count) {
             case ("QUIT", 1):
                 return
-            case ("PING", 2) where pings < DataPlaneProbe.maxPings:
+            case ("PING", 2):
                 pings += 1
-                guard send("PONG \(words[1])") else { return }
-            case ("STREAM", 2):
-                guard let bytes = Int(words[1]), (1...DataPlaneProbe.maxStreamBytes).contains(bytes) else {
-                    send("ERROR STREAM takes 1 to \(DataPlaneProbe.maxStreamBytes) bytes")
+                guard pings <= DataPlaneProbe.maxPings else {
+                    send("ERROR a probe has at most \(DataPlaneProbe.maxPings) round trips")
                     return
                 }
+                guard send("PONG \(words[1])") else { return }
+            case ("STREAM", 2):
+                let left = DataPlaneProbe.maxStreamBytes - streamed
+                guard let bytes = Int(words[1]), bytes >= 1, bytes <= left else {
+                    send("ERROR STREAM takes 1 to \(left) bytes (\(DataPlaneProbe.maxStreamBytes) per probe)")
+                    return
+                }
+                streamed += bytes
                 guard send("STREAM \(bytes)"), stream(bytes) else { return }
             default:
-                send("ERROR expected PING <n> (at most \(DataPlaneProbe.maxPings)), STREAM <bytes> or QUIT, got \"\(line.prefix(40))\"")
+                send("ERROR expected PING <n>, STREAM <bytes> or QUIT, got \"\(line.prefix(40))\"")
                 return
             }
         }
@@ -67,7 +83,8 @@ struct TCPProbeSession {
         (try? connection.send(Array((line + "\n").utf8), "answer probe")) != nil
     }
 
-    /// The next line without its newline; nil at end of stream, on a timeout, or for a line too long (refused).
+    /// The next line without its newline; nil at end of stream, after the idle limit, or for a line too long
+    /// (refused).
     private func receiveLine() -> String? {
         var bytes: [UInt8] = []
         while bytes.count <= DataPlaneProbe.maxLineBytes {

@@ -34,7 +34,7 @@ final class TCPServer: Sendable {
         /// Every accepted socket whose thread has not closed it yet.
         var accepted: Set<Int32> = []
         /// What a `DataPlaneProbe` is answered with; nil: probes are refused.
-        var describe: DataPlaneProbe.Describe?
+        var answerProvider: DataPlaneProbe.AnswerProvider?
         /// Probes being answered now.
         var probes = 0
         var nextConnection: UInt64 = 0
@@ -69,9 +69,9 @@ final class TCPServer: Sendable {
         state.withLock { $0.pools[id]?.grantsRequired = true }
     }
 
-    /// Answers `DataPlaneProbe`s on this port with `describe`'s line of JSON.
-    func answerProbes(with describe: @escaping DataPlaneProbe.Describe) {
-        state.withLock { $0.describe = describe }
+    /// Answers `DataPlaneProbe`s on this port with `provider`'s line of JSON.
+    func answerProbes(with provider: @escaping DataPlaneProbe.AnswerProvider) {
+        state.withLock { $0.answerProvider = provider }
     }
 
     /// Serves the grant's blocks to requests that name `token`.
@@ -209,18 +209,18 @@ final class TCPServer: Sendable {
 
     /// Answers a `DataPlaneProbe`, unless this port answers none or `maxConcurrentProbes` already.
     private func serveProbe(_ connection: TCPSocket) {
-        let answer: TCPProbeSession.Answer = state.withLock { state in
-            guard let describe = state.describe else {
+        let reply: TCPProbeSession.Reply = state.withLock { state in
+            guard let provider = state.answerProvider else {
                 return .refuse("this data plane does not answer topology probes (a worker answers when started by 'handoff worker')")
             }
             guard state.probes < DataPlaneProbe.maxConcurrentProbes else {
                 return .refuse("busy: \(DataPlaneProbe.maxConcurrentProbes) probes are being answered; try again")
             }
             state.probes += 1
-            return .describe(describe)
+            return .answer(provider)
         }
-        TCPProbeSession(connection: connection, answer: answer).run()
-        if case .describe = answer { state.withLock { $0.probes -= 1 } }
+        TCPProbeSession(connection: connection, reply: reply).run()
+        if case .answer = reply { state.withLock { $0.probes -= 1 } }
     }
 
     /// What a connection serves, fixed by its hello.

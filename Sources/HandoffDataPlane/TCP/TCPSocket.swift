@@ -179,6 +179,13 @@ package struct TCPSocket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Makes blocking sends fail with EAGAIN after `timeout` without progress (a peer that stopped reading).
+    package func setSendTimeout(_ timeout: Duration) {
+        let nanoseconds = timeout.nanoseconds
+        var value = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1000))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
     package func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 

@@ -77,10 +77,10 @@ public final class TCPTransport: Transport {
     /// The port peers connect to.
     public var port: UInt16 { server.port }
 
-    /// Answers `handoff topo --peer` probes on this transport's port with `describe`'s line of JSON (this node's
+    /// Answers `handoff topo --peer` probes on this transport's port with `provider`'s line of JSON (this node's
     /// topology report); until called, probes are refused with a message.
-    public func answerProbes(with describe: @escaping DataPlaneProbe.Describe) {
-        server.answerProbes(with: describe)
+    public func answerProbes(with provider: @escaping DataPlaneProbe.AnswerProvider) {
+        server.answerProbes(with: provider)
     }
 
     public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {

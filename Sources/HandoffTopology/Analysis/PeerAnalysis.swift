@@ -2,31 +2,38 @@
 public struct PeerAnalysis: Sendable {
     public init() {}
 
+    /// The findings about `peer`, probed from the node `local`.
     public func findings(local: NodeTopology, peer: PeerReport) -> [Finding] {
         guard peer.reachable, let remote = peer.remote else {
+            let advice =
+                peer.refused
+                ? "A busy port answers again once its probes end (at most a minute); a port that answers no probes is a "
+                    + "data plane embedded without a probe answer: probe 'handoff bench serve' on that host instead."
+                : "Check that a worker's native TCP data-plane port ('handoff topo --coordinator' lists them) or "
+                    + "'handoff bench serve' listens there, and that the port is open between the two hosts."
             return [
                 Finding(
                     .error, .peerUnreachable, subject: peer.address,
-                    message: "\(peer.address) could not be probed: \(peer.error ?? "no answer").",
-                    advice: "Check that a worker's native TCP data-plane port ('handoff topo --coordinator' lists them) or "
-                        + "'handoff bench serve' listens there, and that the port is open between the two hosts.")
+                    message: "\(peer.address) could not be probed: \(peer.error ?? "no answer").", advice: advice)
             ]
         }
         return [transportFinding(local: local, remote: remote, peer: peer)] + routeFindings(local: local, peer: peer)
             + mtuFindings(local: local, remote: remote, peer: peer)
     }
 
-    /// This node has a usable RDMA port, but librdmacm routes the peer's address through none: the address is on
-    /// another network than the RDMA fabric.
+    /// This node has a usable RDMA port, but the peer's address is routed through a device that is not RDMA: it
+    /// is on another network than the fabric. UCX's RDMA lanes do not depend on it; native TCP to it does.
     private func routeFindings(local: NodeTopology, peer: PeerReport) -> [Finding] {
-        guard Self.rdmaReady(local), let error = peer.rdmaRouteError else { return [] }
+        guard Self.rdmaReady(local), let error = peer.rdmaRouteError, error.isOffFabric else { return [] }
         return [
             Finding(
-                .warning, .peerRouteNotRDMA, subject: peer.address,
-                message: "\(error)\(peer.localInterface.map { "; the probe left through \($0)" } ?? ""): the peer's address is on "
-                    + "another network than this node's RDMA ports. UCX's RDMA lanes connect by the GIDs in its worker address and "
-                    + "may still work, but RDMA-CM connections and every TCP fallback to this address take that other network.",
-                advice: "Use the peer's address on the RDMA network (its RoCE or IPoIB interface) for --peer, --tcp-listen and what workers advertise.")
+                .info, .peerRouteNotRDMA, subject: peer.address,
+                message: "\(error.description.prefix(1).uppercased() + error.description.dropFirst())"
+                    + "\(peer.localInterface.map { " (the probe left through \($0))" } ?? ""): the peer's address is on another "
+                    + "network than this node's RDMA ports. UCX's RDMA lanes do not use it (UCX connects them by the GIDs in its "
+                    + "worker address), but handoff's native TCP to this address, the fallback when UCX fails, takes that network.",
+                advice: "If workers advertise this address, start them with --tcp-listen on their address on the RDMA network "
+                    + "(the RoCE or IPoIB interface), so that a fallback stays on the fast network.")
         ]
     }
 
@@ -78,16 +85,22 @@ public struct PeerAnalysis: Sendable {
             peer.remoteWorker == nil
             ? "Run without --probe-mib 0 to move a short transfer and see its lanes."
             : "Run 'handoff bench serve' on that host and probe it to see UCX's lanes."
-        if let worker = peer.remoteWorker, worker.transport == "tcp" {
+        if let worker = peer.remoteWorker, !worker.offers.contains("ucx") {
+            let why = worker.transport == "tcp" ? "the worker runs --transport tcp" : "UCX did not start on the worker, so it offers only TCP"
             return Finding(
                 .warning, .peerTransport, subject: peer.address,
-                message: "KV to and from \(worker.id) moves over handoff's native TCP: the worker runs --transport tcp.",
-                advice: "Run it with --transport auto (the default) where UCX is installed.")
+                message: "KV to and from \(worker.id) moves over handoff's native TCP: \(why).",
+                advice: worker.transport == "tcp"
+                    ? "Run it with --transport auto (the default) where UCX is installed."
+                    : "Run 'handoff topo' on that host and fix its UCX findings, then restart the worker.")
         }
-        if remote.host == local.host, local.ucx?.transports.contains(where: Self.sharedMemoryTransports.contains) == true {
+        if let here = local.bootID, here == remote.bootID,
+            local.ucx?.transports.contains(where: Self.sharedMemoryTransports.contains) == true
+        {
             return Finding(
                 .info, .peerTransport, subject: peer.address,
-                message: "The peer is on this host (\(remote.host)): UCX would move KV through shared memory; not measured here.",
+                message: "The peer is on this host (\(remote.host), same boot id): UCX would move KV through shared memory; "
+                    + "not measured here.",
                 advice: unmeasured)
         }
         return rdma

@@ -31,6 +31,7 @@ public enum TopologyDiscovery {
             ucx: UCXResourceScanner.scan(), gpus: gpus,
             affinity: inventory.affinity(gpus: gpus, rdmaAddresses: Set(rdmaDevices.compactMap(\.pciAddress))),
             memlock: memlockLimit())
+        topology.bootID = SysfsReader.text("/proc/sys/kernel/random/boot_id")
         topology.discoveryErrors = errors
         return topology
     }

@@ -3,7 +3,9 @@
 public struct ClusterReport: Codable, Sendable, Equatable {
     /// The coordinator's `HOST:PORT`.
     public var coordinator: String
+    /// Every worker instance the coordinator knows, live or lost.
     public var workers: [ClusterWorker]
+    /// What stands in the way of KV transfer between them, errors first.
     public var findings: [Finding]
 
     public init(coordinator: String, workers: [ClusterWorker], findings: [Finding]) {

@@ -81,9 +81,9 @@ public enum FindingCode: String, Codable, Sendable, CaseIterable {
     case workerTCPOnly = "worker-tcp-only"
     /// A worker advertises only loopback TCP endpoints, yet has peers on other hosts.
     case workerLoopbackOnly = "worker-loopback-only"
-    /// A worker's registered descriptor cannot be read.
-    case workerDescriptorInvalid = "worker-descriptor-invalid"
-    /// A model has live workers of one role and none of the other.
+    /// The coordinator did not say what workers' data planes offer.
+    case offersUnknown = "offers-unknown"
+    /// A model (or one of its layouts) has live workers of one role and none of the other.
     case roleMissing = "role-missing"
     /// A prefill and a decode worker that may be paired share no transport.
     case noCommonTransport = "no-common-transport"

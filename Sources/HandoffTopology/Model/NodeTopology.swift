@@ -12,7 +12,11 @@ public struct NodeTopology: Codable, Sendable, Equatable {
         case export
     }
 
+    /// The host name (the file name for a recorded hwloc XML).
     public var host: String
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`), shared by every process and network namespace
+    /// of one machine: two nodes with one boot id are one host. nil when not known.
+    public var bootID: String?
     public var source: Source
     public var interfaces: [NetworkInterface]
     public var rdmaDevices: [RDMADevice]
@@ -41,6 +45,7 @@ public struct NodeTopology: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case host, source, interfaces, ucx, gpus, affinity, memlock
+        case bootID = "boot_id"
         case rdmaDevices = "rdma_devices"
         case discoveryErrors = "discovery_errors"
     }
@@ -48,6 +53,7 @@ public struct NodeTopology: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         host = try container.decode(String.self, forKey: .host)
+        bootID = try container.decodeIfPresent(String.self, forKey: .bootID)
         source = try container.decode(Source.self, forKey: .source)
         interfaces = try container.decode([NetworkInterface].self, forKey: .interfaces)
         rdmaDevices = try container.decode([RDMADevice].self, forKey: .rdmaDevices)
@@ -62,6 +68,7 @@ public struct NodeTopology: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(host, forKey: .host)
+        try container.encode(bootID, forKey: .bootID)
         try container.encode(source, forKey: .source)
         try container.encode(interfaces, forKey: .interfaces)
         try container.encode(rdmaDevices, forKey: .rdmaDevices)

@@ -69,6 +69,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var reachable: Bool
     /// Why the peer could not be reached or probed.
     public var error: String?
+    /// Whether the peer answered and refused the probe (busy, or a data plane that answers none).
+    public var refused = false
     public var connectMilliseconds: Double?
     public var roundTrips: RoundTrips?
     /// The local interface the connection left from, and the peer's interface it reached.
@@ -79,7 +81,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// The local RDMA device and port librdmacm routes the peer's address through (when this node has RDMA
     /// devices), or why none does.
     public var rdmaRoute: RDMARoute?
-    public var rdmaRouteError: String?
+    public var rdmaRouteError: RDMARouteError?
     /// The peer's own topology and findings.
     public var remote: NodeTopology?
     public var remoteFindings: [Finding]
@@ -95,7 +97,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, reachable, error, remote, probe
+        case address, reachable, error, refused, remote, probe
         case connectMilliseconds = "connect_ms"
         case roundTrips = "rtt_us"
         case localInterface = "local_interface"

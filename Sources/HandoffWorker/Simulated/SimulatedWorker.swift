@@ -22,11 +22,11 @@ public struct SimulatedWorker: Sendable {
     public func run() async throws {
         let transport = try configuration.transport.make(
             ucxTransports: configuration.ucxTransports, tcp: .init(listenHost: configuration.tcpListenHost), logger: logger)
-        if let answer = configuration.probeAnswer { answerProbes(on: transport, with: answer) }
         let pool = try await transport.allocatePool(try configuration.layoutSpec.layout(), memoryType: .host)
         // Over native TCP, peers reach only the blocks of tickets granted to them (UCX cannot check grants).
         try transport.requireGrants(on: pool)
         let descriptor = try transport.descriptor(of: pool)
+        if let makeAnswer = configuration.probeAnswer { answerProbes(on: transport, with: makeAnswer(try descriptor.offers())) }
         let spec = configuration.layoutSpec
         let registration = WorkerRegistration(
             identity: WorkerIdentity(id: configuration.id, instance: UInt64.random(in: 1...UInt64.max)),
@@ -57,10 +57,10 @@ public struct SimulatedWorker: Sendable {
     }
 
     /// Lets the native TCP data plane, if this worker runs one, answer topology probes.
-    private func answerProbes(on transport: any Transport, with answer: @escaping DataPlaneProbe.Describe) {
+    private func answerProbes(on transport: any Transport, with provider: @escaping DataPlaneProbe.AnswerProvider) {
         switch transport {
-        case let auto as AutoTransport: auto.tcp.answerProbes(with: answer)
-        case let tcp as TCPTransport: tcp.answerProbes(with: answer)
+        case let auto as AutoTransport: auto.tcp.answerProbes(with: provider)
+        case let tcp as TCPTransport: tcp.answerProbes(with: provider)
         default: logger.info("topology probes are not answered: this worker runs no native TCP data plane (--transport ucx)")
         }
     }

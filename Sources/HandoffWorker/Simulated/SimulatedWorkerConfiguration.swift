@@ -24,9 +24,9 @@ public struct SimulatedWorkerConfiguration: Sendable {
     public var tcpListenHost = "0.0.0.0"
     /// UCX transports (UCX_TLS), nil for UCX's choice.
     public var ucxTransports: [String]?
-    /// What the worker answers `handoff topo --peer` probes on its native TCP data-plane port with (one line of
-    /// JSON, made per probe); nil refuses probes.
-    public var probeAnswer: DataPlaneProbe.Describe?
+    /// Makes, from what the worker's pool descriptor offers, what its native TCP data-plane port answers
+    /// `handoff topo --peer` probes with. nil refuses probes.
+    public var probeAnswer: (@Sendable (_ offers: [DataPlaneOffer]) -> DataPlaneProbe.AnswerProvider)?
     /// Seed of the free list's initial shuffle.
     public var shuffleSeed: UInt64 = 1
 

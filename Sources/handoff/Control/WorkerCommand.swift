@@ -57,8 +57,12 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.ucxTransports = ucxTransports?.split(separator: ",").map(String.init)
         configuration.transport = transport
         configuration.tcpListenHost = tcpListen
-        let probed = ProbedWorker(id: configuration.id, role: role.rawValue, model: model, transport: transport.rawValue)
-        configuration.probeAnswer = { ProbeAnswer.json(worker: probed) }
+        let (workerID, preset, selection) = (configuration.id, configuration.model.name, transport.rawValue)
+        configuration.probeAnswer = { offers in
+            let worker = ProbedWorker(id: workerID, role: role.rawValue, model: preset, transport: selection, offers: offers.map(\.transport))
+            let answer = ProbeAnswer(worker: worker)
+            return { answer.text() }
+        }
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
         let group = ServiceGroup(

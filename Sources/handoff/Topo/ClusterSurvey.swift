@@ -1,11 +1,10 @@
 import GRPCCore
 import HandoffControlPlane
-import HandoffDataPlane
 import HandoffProto
 import HandoffTopology
 
 /// `handoff topo --coordinator`: reads the workers a coordinator has registered (ListWorkers) and what each
-/// one's pool descriptor offers, and draws the cluster's findings.
+/// one's data plane offers, and draws the cluster's findings.
 struct ClusterSurvey {
     let address: CoordinatorAddress
     /// How long the coordinator may take to answer.
@@ -21,22 +20,20 @@ struct ClusterSurvey {
         return ClusterReport(coordinator: address.description, workers: workers, findings: ClusterAnalysis().findings(for: workers))
     }
 
-    /// One registered worker, with its descriptor's offers read by this build's data plane.
+    /// One registered worker, as the coordinator lists it.
     static func worker(_ info: Handoff_V1_WorkerInfo) -> ClusterWorker {
-        var worker = ClusterWorker(
-            id: info.workerID, role: info.role == .prefill ? "prefill" : info.role == .decode ? "decode" : "unknown",
-            model: info.model, compatibility: info.compatibility, node: info.node, rack: info.rack, live: info.state == "live",
-            lostReason: info.lostReason, secondsSinceHeartbeat: info.secondsSinceHeartbeat, freeBlocks: Int(info.freeBlocks),
-            numBlocks: Int(info.numBlocks), queueDepth: Int(info.queueDepth), transport: info.transports.first ?? "unknown",
-            offers: [])
-        do {
-            let descriptor = try PoolDescriptor(decoding: Array(info.descriptor))
-            worker.offers = try descriptor.offers().map { ClusterWorker.Offer(transport: $0.transport, endpoints: $0.endpoints) }
-            worker.host = descriptor.host
-            worker.memoryType = descriptor.memoryType.rawValue
-        } catch {
-            worker.descriptorError = info.descriptor.isEmpty ? "the coordinator sent no descriptor (an older coordinator)" : "\(error)"
-        }
-        return worker
+        let role =
+            switch info.role {
+            case .prefill: "prefill"
+            case .decode: "decode"
+            default: "unknown"
+            }
+        return ClusterWorker(
+            id: info.workerID, role: role, model: info.model, compatibility: info.compatibility, node: info.node, rack: info.rack,
+            live: info.state == "live", lostReason: info.lostReason, lostGracefully: info.lostGracefully,
+            secondsSinceHeartbeat: info.secondsSinceHeartbeat, freeBlocks: Int(info.freeBlocks), numBlocks: Int(info.numBlocks),
+            queueDepth: Int(info.queueDepth), transport: info.transports.first ?? "unknown",
+            offers: info.offers.map { ClusterWorker.Offer(transport: $0.transport, endpoints: $0.endpoints) },
+            hostIdentity: info.hostIdentity.isEmpty ? nil : info.hostIdentity, memoryType: info.memoryType.isEmpty ? nil : info.memoryType)
     }
 }

@@ -32,7 +32,7 @@ struct ClusterText {
 
     /// `auto: ucx, tcp 10.0.0.5:40123`.
     private func dataPlane(_ worker: ClusterWorker) -> String {
-        guard worker.descriptorError == nil else { return style.red("\(worker.transport): unreadable descriptor") }
+        guard !worker.offers.isEmpty else { return "\(worker.transport): " + style.dim("offers not listed") }
         let offers = worker.offers.map { offer in
             offer.endpoints.isEmpty ? offer.transport : "\(offer.transport) \(offer.endpoints.joined(separator: " "))"
         }

@@ -36,6 +36,7 @@ struct PeerProbe {
             let first = try await channel.receive()
             guard first.hasPrefix("TOPOLOGY ") else {
                 report.error = "the peer refused the probe: \(first.prefix(300))"
+                report.refused = first.hasPrefix("ERROR ")
                 return report
             }
             let answer = Data(first.dropFirst("TOPOLOGY ".count).utf8)
@@ -58,9 +59,9 @@ struct PeerProbe {
         }
         report.reachable = true
         if !local.rdmaDevices.isEmpty {
-            switch RDMARouteResolver.resolve(ipv4: address.host) {
+            switch await Self.rdmaRoute(to: address.host) {
             case let .success(route): report.rdmaRoute = route
-            case let .failure(error): report.rdmaRouteError = error.description
+            case let .failure(error): report.rdmaRouteError = error
             }
         }
         report.localInterface = Self.interface(local, holding: Self.address(of: socket.fd, local: true))
@@ -73,6 +74,13 @@ struct PeerProbe {
             }
         }
         return report
+    }
+
+    /// librdmacm's route to `host`, resolved on a dispatch thread: it blocks for up to its timeout.
+    private static func rdmaRoute(to host: String) async -> Result<RDMARoute, RDMARouteError> {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: RDMARouteResolver.resolve(ipv4: host)) }
+        }
     }
 
     /// The parts of a probe answer beyond the topology.

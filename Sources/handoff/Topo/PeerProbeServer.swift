@@ -12,11 +12,14 @@ struct PeerProbeServer {
             throw BenchError.invalidOption(
                 "the prober says \"\(version.prefix(40))\", this server speaks \(DataPlaneProbe.greetingText); run the same handoff version on both hosts")
         }
-        try channel.send("TOPOLOGY " + ProbeAnswer.json())
+        guard let answer = ProbeAnswer(lifetime: .zero).text() else {
+            throw BenchError.invalidOption("this node could not be described")
+        }
+        try channel.send("TOPOLOGY " + answer)
         for _ in 0..<DataPlaneProbe.maxPings {
             let line = try await channel.receive()
             if line == "QUIT" { return }
-            guard line.hasPrefix("PING "), line.count <= 32 else {
+            guard line.hasPrefix("PING "), line.utf8.count <= DataPlaneProbe.maxLineBytes else {
                 throw BenchError.protocolViolation(expected: "PING or QUIT", got: String(line.prefix(200)))
             }
             try channel.send("PONG " + line.dropFirst("PING ".count))

@@ -12,7 +12,7 @@ struct TopoCommand: AsyncParsableCommand {
             Exits 1 when a finding is an error, so it can gate a deployment (an init container, a CI check). \
             --from reads a recorded hwloc XML (lstopo --of xml) or the JSON this command writes with --json. \
             --coordinator lists the workers registered with a coordinator instead of this node (token from \
-            --token-file or $HANDOFF_TOKEN).
+            --token-file or $HANDOFF_TOKEN); it exits 2 when it cannot list them.
             """)
 
     @Option(help: "Read a recorded topology instead of this machine: hwloc XML, or a 'handoff topo --json' export.")
@@ -27,11 +27,12 @@ struct TopoCommand: AsyncParsableCommand {
     @Flag(help: "KV must move over RDMA here: no RDMA device is an error, not a warning.")
     var requireRDMA = false
 
-    @Option(help: "Probe the path to a 'handoff bench serve' at IPv4:PORT: its topology, round trips, and which transport carries a short transfer.")
+    @Option(
+        help: "Probe the path to a worker's native TCP data-plane port or a 'handoff bench serve' at IPv4:PORT: its topology, round trips, a short bandwidth probe, and which transport carries KV.")
     var peer: HostPort?
 
-    @Option(name: .customLong("probe-mib"), help: "MiB moved by the --peer bandwidth probe (0: no probe).")
-    var probeMiB = 64
+    @Option(name: .customLong("probe-mib"), help: "MiB moved by the --peer bandwidth probe, 0 to 1024 (0: no probe; default 64).")
+    var probeMiB: Int?
 
     @Option(help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
     var ucxTransports: String?
@@ -43,11 +44,15 @@ struct TopoCommand: AsyncParsableCommand {
     var tokenFile: String?
 
     func validate() throws {
-        guard (0...4096).contains(probeMiB) else { throw ValidationError("--probe-mib must be 0 to 4096") }
+        guard (0...1024).contains(probeMiB ?? 0) else { throw ValidationError("--probe-mib must be 0 to 1024") }
         guard from == nil || peer == nil else { throw ValidationError("--peer probes from this machine: it cannot be combined with --from") }
-        guard coordinator == nil || (from == nil && peer == nil) else {
-            throw ValidationError("--coordinator lists the cluster: it cannot be combined with --from or --peer")
+        guard peer != nil || (probeMiB == nil && ucxTransports == nil) else {
+            throw ValidationError("--probe-mib and --ucx-transports apply to --peer")
         }
+        guard coordinator == nil || (from == nil && peer == nil && kvPoolBytes == nil && !requireRDMA) else {
+            throw ValidationError("--coordinator lists the cluster's workers: it takes no --from, --peer, --kv-pool-bytes or --require-rdma")
+        }
+        guard coordinator != nil || tokenFile == nil else { throw ValidationError("--token-file applies to --coordinator") }
     }
 
     func run() async throws {
@@ -68,7 +73,7 @@ struct TopoCommand: AsyncParsableCommand {
         let analysis = TopologyAnalysis(kvPoolBytes: kvPoolBytes?.bytes, requireRDMA: requireRDMA)
         var report = TopologyReport(topology: topology, findings: analysis.findings(for: topology))
         if let peer {
-            let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB, ucxTransports: ucxTransports).run(local: topology)
+            let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB ?? 64, ucxTransports: ucxTransports).run(local: topology)
             report.peer = peerReport
             report.findings = Finding.bySeverity(PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
         }
@@ -80,19 +85,17 @@ struct TopoCommand: AsyncParsableCommand {
         if report.hasErrors { throw ExitCode(1) }
     }
 
-    /// `--coordinator`: the registered workers and the cluster's findings.
+    /// `--coordinator`: the registered workers and the cluster's findings. Exits 2, with the reason on standard
+    /// error, when there is no report to give (no token, the coordinator unreachable or refusing).
     private func survey(_ coordinator: String) async throws {
-        let address: CoordinatorAddress
-        do {
-            address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
-        } catch {
-            throw ValidationError("\(error)")
-        }
         let report: ClusterReport
         do {
+            let address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
             report = try await ClusterSurvey(address: address).run()
         } catch {
-            throw TopoFailure.coordinatorUnreachable(address: coordinator, reason: "\(error)")
+            let failure = TopoFailure.coordinatorUnreachable(address: coordinator, reason: "\(error)")
+            FileHandle.standardError.write(Data("handoff topo: \(failure)\n".utf8))
+            throw ExitCode(TopoFailure.exitCode)
         }
         if json {
             try printJSON(report)

@@ -137,7 +137,7 @@ struct TopologyText {
         if let route = peer.rdmaRoute {
             lines.append("  RDMA route here: \(route.device) port \(route.port)")
         } else if let error = peer.rdmaRouteError {
-            lines.append("  RDMA route here: " + style.yellow(error))
+            lines.append("  RDMA route here: " + style.yellow(error.description))
         }
         let rdma = remote.rdmaDevices.map { "\($0.name) (\($0.hasActivePort ? "active" : "no active port"))" }
         lines.append("  peer RDMA devices: \(rdma.isEmpty ? "none" : rdma.joined(separator: ", "))")
