@@ -95,7 +95,11 @@ import Testing
     }
 
     @Test func badArgumentsAreRefusedWithTheReason() async throws {
-        for arguments in [["--from", "/nonexistent.xml"], ["--kv-pool-bytes", "12XB"], ["--kv-pool-bytes", "99999999999TiB"]] {
+        for arguments in [
+            ["--from", "/nonexistent.xml"], ["--kv-pool-bytes", "12XB"], ["--kv-pool-bytes", "99999999999TiB"],
+            ["--peer", "127.0.0.1:1", "--probe-mib", "2048"], ["--probe-mib", "8"], ["--token-file", "/tmp/t"],
+            ["--coordinator", "127.0.0.1:1", "--require-rdma"], ["--coordinator", "127.0.0.1:1", "--peer", "127.0.0.1:2"],
+        ] {
             let process = try HandoffProcess(["topo"] + arguments, captureErrors: true)
             let (output, status) = try await process.finish()
             #expect(status != 0 && status != 1, "\(arguments): exit \(status)")

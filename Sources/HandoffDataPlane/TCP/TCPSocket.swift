@@ -173,17 +173,16 @@ package struct TCPSocket: Sendable {
     }
 
     /// Makes blocking receives fail with EAGAIN after `timeout` without data; nil waits forever again.
-    package func setReceiveTimeout(_ timeout: Duration?) {
-        let nanoseconds = timeout?.nanoseconds ?? 0
-        var value = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-    }
+    package func setReceiveTimeout(_ timeout: Duration?) { setTimeout(SO_RCVTIMEO, timeout) }
 
     /// Makes blocking sends fail with EAGAIN after `timeout` without progress (a peer that stopped reading).
-    package func setSendTimeout(_ timeout: Duration) {
-        let nanoseconds = timeout.nanoseconds
+    package func setSendTimeout(_ timeout: Duration) { setTimeout(SO_SNDTIMEO, timeout) }
+
+    /// Sets SO_RCVTIMEO or SO_SNDTIMEO; nil (or zero) waits forever.
+    private func setTimeout(_ option: Int32, _ timeout: Duration?) {
+        let nanoseconds = timeout?.nanoseconds ?? 0
         var value = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1000))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Makes blocked and later I/O on the socket fail; the descriptor stays open until `close()`.
