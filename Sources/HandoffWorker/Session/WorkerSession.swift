@@ -9,13 +9,13 @@ import Synchronization
 ///
 /// `run` opens the Session stream, registers, heartbeats with the engine's load, and hands every instruction to
 /// the engine in order. The engine answers with `report`. One session runs at a time; after it ends (coordinator
-/// restart, network), call `run` again: the worker registers anew.
+/// restart, network), call `run` again: the worker registers anew. `close` ends it in order for a shutdown.
 public final class WorkerSession: Sendable {
     public let registration: WorkerRegistration
     public let coordinator: CoordinatorAddress
     let logger: Logger
-    /// The stream of the session now open, if any.
-    private let outbox = Mutex<BatchingOutbox<Handoff_V1_WorkerMessage>?>(nil)
+    /// The stream of the session now open, if any, and whether `close` was called.
+    private let state = Mutex<(outbox: BatchingOutbox<Handoff_V1_WorkerMessage>?, closed: Bool)>((nil, false))
 
     public init(registration: WorkerRegistration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
         self.registration = registration
@@ -35,10 +35,14 @@ public final class WorkerSession: Sendable {
     ) async throws {
         let messages = BatchingOutbox<Handoff_V1_WorkerMessage>()
         messages.send(.with { $0.register = registration.proto })
-        outbox.withLock { $0 = messages }
+        let closed = state.withLock { state in
+            if !state.closed { state.outbox = messages }
+            return state.closed
+        }
+        if closed { return }
         defer {
             messages.finish()
-            outbox.withLock { $0 = nil }
+            state.withLock { $0.outbox = nil }
         }
         let logger = self.logger
         try await withCoordinatorClient(coordinator) { client in
@@ -82,6 +86,18 @@ public final class WorkerSession: Sendable {
     @discardableResult
     public func report(_ event: ProgressEvent, ticket: String) -> Bool {
         let message = Handoff_V1_WorkerMessage.with { $0.report = event.proto(ticket: ticket) }
-        return outbox.withLock { $0?.send(message) ?? false }
+        return state.withLock { $0.outbox?.send(message) ?? false }
     }
+
+    /// Ends the session in order, for a shutdown: closes the stream to the coordinator, which takes the worker
+    /// out of service as an orderly end and closes its side, so `run` returns. Later `run`s return at once.
+    public func close() {
+        state.withLock { state in
+            state.closed = true
+            state.outbox?.finish()
+        }
+    }
+
+    /// Whether `close` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
 }

@@ -2,13 +2,16 @@ import GRPCCore
 import HandoffControlPlane
 import HandoffDataPlane
 import Logging
+import Synchronization
 
 /// A whole simulated worker process: its data plane, its KV pool, its session with the coordinator (reconnecting
 /// after the coordinator goes away) and its engine.
-public struct SimulatedWorker: Sendable {
+public final class SimulatedWorker: Sendable {
     public let configuration: SimulatedWorkerConfiguration
     public let coordinator: CoordinatorAddress
     let logger: Logger
+    /// The session `run` opened, once it has, and whether `shutDown` was called.
+    private let lifecycle = Mutex<(session: WorkerSession?, stopping: Bool)>((nil, false))
 
     public init(configuration: SimulatedWorkerConfiguration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
         self.configuration = configuration
@@ -33,6 +36,10 @@ public struct SimulatedWorker: Sendable {
             role: configuration.role, layout: spec, descriptor: descriptor.encoded(), node: configuration.node,
             rack: configuration.rack, compatibility: CompatibilityHash.of(spec), transports: [transport.name])
         let session = WorkerSession(registration: registration, coordinator: coordinator, logger: logger)
+        lifecycle.withLock { lifecycle in
+            lifecycle.session = session
+            if lifecycle.stopping { session.close() }
+        }
         let peers = KVPeerTable(transport: transport, logger: logger)
         let engine = SimulatedEngine(
             configuration: configuration, pool: pool, session: session,
@@ -41,6 +48,7 @@ public struct SimulatedWorker: Sendable {
             "worker up", metadata: ["role": "\(configuration.role.rawValue)", "pool_bytes": "\(pool.layout.totalBytes)", "instance": "\(registration.identity)"])
         defer { logger.info("worker stopping") }
         do {
+            let logger = self.logger
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await engine.run() }
                 group.addTask { try await Self.keepSession(session, engine: engine, logger: logger) }
@@ -56,6 +64,16 @@ public struct SimulatedWorker: Sendable {
         await transport.shutdown()
     }
 
+    /// Begins an orderly shutdown: the session with the coordinator is closed (the coordinator takes the worker
+    /// out of service as an orderly end), and `run` returns once it has ended. Cancel `run` to stop at once.
+    public func shutDown() {
+        let session = lifecycle.withLock { lifecycle in
+            lifecycle.stopping = true
+            return lifecycle.session
+        }
+        session?.close()
+    }
+
     /// Lets the native TCP data plane, if this worker runs one, answer topology probes.
     private func answerProbes(on transport: any Transport, with provider: @escaping DataPlaneProbe.AnswerProvider) {
         switch transport {
@@ -65,18 +83,20 @@ public struct SimulatedWorker: Sendable {
         }
     }
 
-    /// Runs the session again after it ends, with back-off; a refused registration ends the worker.
+    /// Runs the session again after it ends, with back-off, until it is closed; a refused registration ends the
+    /// worker.
     static func keepSession(_ session: WorkerSession, engine: SimulatedEngine, logger: Logger) async throws {
         var backoff = Duration.milliseconds(100)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !session.isClosed {
             do {
                 try await session.run(load: { await engine.load() }, handle: { await engine.handle($0) })
+                if session.isClosed { return }
                 logger.warning("session ended by the coordinator; reconnecting")
                 backoff = .milliseconds(100)
             } catch let error as RPCError where [.invalidArgument, .unauthenticated, .permissionDenied].contains(error.code) {
                 throw error  // retrying cannot help: wrong layout, hash or token
             } catch {
-                if Task.isCancelled { return }
+                if Task.isCancelled || session.isClosed { return }
                 logger.warning("session failed: \(error); retrying in \(backoff)")
             }
             try await Task.sleep(for: backoff)

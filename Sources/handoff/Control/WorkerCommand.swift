@@ -65,19 +65,24 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = WorkerService.shutdownGrace
+        try await ServiceGroup(configuration: groupConfiguration).run()
     }
 }
 
-/// Runs a worker under the service group; a graceful shutdown cancels it.
+/// Runs a worker under the service group. A graceful shutdown (SIGTERM, SIGINT) closes its session with the
+/// coordinator in order, so that the coordinator records an orderly end; past `shutdownGrace` it is cancelled.
 struct WorkerService: Service {
+    static let shutdownGrace: Duration = .seconds(5)
     let worker: SimulatedWorker
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await worker.run() }
+        try await withGracefulShutdownHandler {
+            try await worker.run()
+        } onGracefulShutdown: {
+            worker.shutDown()
+        }
     }
 }
