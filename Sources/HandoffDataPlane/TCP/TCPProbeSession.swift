@@ -55,7 +55,7 @@ struct TCPProbeSession {
                     return
                 }
                 streamed += bytes
-                guard send("STREAM \(bytes)"), stream(bytes) else { return }
+                guard send("STREAM \(bytes)"), stream(bytes, until: deadline) else { return }
             default:
                 send("ERROR expected PING <n>, STREAM <bytes> or QUIT, got \"\(line.prefix(40))\"")
                 return
@@ -63,11 +63,13 @@ struct TCPProbeSession {
         }
     }
 
-    /// Sends `bytes` zero bytes, 1 MiB at a time.
-    private func stream(_ bytes: Int) -> Bool {
+    /// Sends `bytes` zero bytes, 1 MiB at a time; false when sending fails or `deadline` passes (a prober that
+    /// reads slowly enough to dodge the send timeout still ends with the session).
+    private func stream(_ bytes: Int, until deadline: ContinuousClock.Instant) -> Bool {
         let chunk = [UInt8](repeating: 0, count: min(bytes, 1 << 20))
         var left = bytes
         while left > 0 {
+            guard ContinuousClock.now < deadline else { return false }
             do {
                 try connection.send(left >= chunk.count ? chunk : Array(chunk.prefix(left)), "stream probe bytes")
             } catch {
