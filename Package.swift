@@ -9,7 +9,13 @@ let package = Package(
         .library(name: "HandoffCore", targets: ["HandoffCore"]),
         .library(name: "HandoffDataPlane", targets: ["HandoffDataPlane"]),
         .library(name: "HandoffControlPlane", targets: ["HandoffControlPlane"]),
+        .library(name: "HandoffUCX", targets: ["HandoffUCX"]),
+        .library(name: "HandoffControlProtocol", targets: ["HandoffControlProtocol"]),
+        .library(name: "HandoffClient", targets: ["HandoffClient"]),
+        .library(name: "HandoffConnector", targets: ["HandoffConnector"]),
         .library(name: "HandoffWorker", targets: ["HandoffWorker"]),
+        // The C API (include/handoff.h): libHandoffC.so, which the Python package loads.
+        .library(name: "HandoffC", type: .dynamic, targets: ["HandoffC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,11 +57,22 @@ let package = Package(
         ),
         // The KV model: presets, layouts, transfer plans, wire coding. No I/O.
         .target(name: "HandoffCore"),
-        // Moves block ranges between registered memory: the transport API and its UCX implementation.
+        // Moves block ranges between registered memory: the transport API, descriptors and the native TCP
+        // transport. No UCX: the coordinator links it to read descriptors.
         .target(
             name: "HandoffDataPlane",
             dependencies: [
                 "HandoffCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The UCX transport and `auto` selection (UCX with native TCP fallback): what workers run.
+        .target(
+            name: "HandoffUCX",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
                 "CUCX",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -73,12 +90,34 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ]
         ),
+        // The control plane's vocabulary, shared by the coordinator and its clients: workers, layouts, instructions,
+        // reports, their protobuf forms, the bearer token.
+        .target(
+            name: "HandoffControlProtocol",
+            dependencies: [
+                "HandoffCore",
+                "HandoffProto",
+            ]
+        ),
+        // A client of the coordinator: addresses, the authenticated gRPC client, a worker's session.
+        .target(
+            name: "HandoffClient",
+            dependencies: [
+                "HandoffCore",
+                "HandoffControlProtocol",
+                "HandoffProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The coordinator: registry, pairing, ticket state machines, leases, TTFT accounts, metrics, gRPC service.
         .target(
             name: "HandoffControlPlane",
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
+                "HandoffControlProtocol",
                 "HandoffProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -91,17 +130,42 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The worker side: a session with the coordinator that an engine's KV connector embeds,
-        // and the simulated engine that the `handoff worker` command runs on top of it.
+        // What an inference engine embeds: the connector runtime (joins the coordinator, registers the engine's KV,
+        // turns instructions into events and answers into reports, pulls KV through the data plane).
+        .target(
+            name: "HandoffConnector",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The C API over the connector runtime and the bare data plane (include/handoff.h).
+        .target(
+            name: "HandoffC",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The simulated engine behind `handoff worker`: a thin layer over the connector runtime.
         .target(
             name: "HandoffWorker",
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
-                "HandoffProto",
-                "HandoffControlPlane",
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,6 +175,10 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
                 "HandoffProto",
                 "HandoffControlPlane",
                 "HandoffWorker",
@@ -130,6 +198,7 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
+                "HandoffControlProtocol",
                 "HandoffControlPlane",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -143,11 +212,11 @@ let package = Package(
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
         .testTarget(
             name: "HandoffDataPlaneTests",
-            dependencies: ["HandoffCore", "HandoffDataPlane", "CUCX", "HandoffTestSupport"]
+            dependencies: ["HandoffCore", "HandoffDataPlane", "HandoffUCX", "CUCX", "HandoffTestSupport"]
         ),
         .testTarget(
             name: "HandoffTopologyTests",
-            dependencies: ["HandoffTopology", "HandoffDataPlane", "HandoffTestSupport"],
+            dependencies: ["HandoffTopology", "HandoffDataPlane", "HandoffUCX", "HandoffTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -155,6 +224,10 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
                 "HandoffProto",
                 "HandoffControlPlane",
                 "HandoffWorker",

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import Benchmark
 import HandoffControlPlane
 import HandoffCore

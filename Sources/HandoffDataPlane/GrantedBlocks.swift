@@ -2,14 +2,14 @@ import HandoffCore
 
 /// The serving side's form of an `AccessGrant`: a bit per block of the pool, to check requested byte ranges
 /// against in time proportional to the pieces they touch.
-struct GrantedBlocks: Sendable {
-    let pool: UInt64
-    let operation: TransferOperation
+package struct GrantedBlocks: Sendable {
+    package let pool: UInt64
+    package let operation: TransferOperation
     private let layout: KVLayout
     private let bits: [UInt64]
 
     /// - Throws: `DataPlaneError.layoutMismatch` for a block id outside the pool, or no block at all.
-    init(_ grant: AccessGrant) throws(DataPlaneError) {
+    package init(_ grant: AccessGrant) throws(DataPlaneError) {
         let layout = grant.pool.layout
         guard !grant.blocks.isEmpty else { throw .layoutMismatch("a grant names no block") }
         var bits = [UInt64](repeating: 0, count: (layout.numBlocks + 63) / 64)
@@ -28,7 +28,7 @@ struct GrantedBlocks: Sendable {
     /// The first block that `length` bytes at `offset` of a region touch without a grant; nil when the grant
     /// covers them all. Every region (layer) arranges blocks alike. A range that is empty or not inside the
     /// layout's region is never covered: the answer is then `numBlocks`, an id no grant holds.
-    func firstUngrantedBlock(offset: Int, length: Int) -> Int? {
+    package func firstUngrantedBlock(offset: Int, length: Int) -> Int? {
         guard length > 0, offset >= 0, offset <= layout.regionBytes, length <= layout.regionBytes - offset else {
             return layout.numBlocks
         }

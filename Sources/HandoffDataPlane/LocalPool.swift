@@ -12,9 +12,9 @@ public final class LocalPool: Sendable {
     /// Where the memory lives.
     public let memoryType: MemoryType
     /// Start address and length of each region.
-    let regions: [(address: UInt, length: Int)]
+    package let regions: [(address: UInt, length: Int)]
 
-    init(id: UInt64, layout: KVLayout, memoryType: MemoryType, regions: [(address: UInt, length: Int)]) {
+    package init(id: UInt64, layout: KVLayout, memoryType: MemoryType, regions: [(address: UInt, length: Int)]) {
         self.id = id
         self.layout = layout
         self.memoryType = memoryType

@@ -2,9 +2,9 @@ import HandoffCore
 
 /// Checks, before anything is posted, that a plan fits the pools it is executed between: the layouts it was
 /// built for are theirs, and every op lies inside a region on both sides.
-enum PlanValidation {
+package enum PlanValidation {
     /// - Throws: `DataPlaneError.layoutMismatch` or `.rangeOutsideRegion`.
-    static func check(
+    package static func check(
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: PoolDescriptor
     ) throws(DataPlaneError) {
         let (localLayout, remoteLayout) = operation == .read

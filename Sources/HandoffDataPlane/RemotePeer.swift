@@ -7,7 +7,7 @@ public final class RemotePeer: Sendable {
     /// The lower-level transports the connection uses (for UCX: the lanes' transports, e.g. `posix`, `cma`, `tcp`).
     public let lowerTransports: [String]
 
-    init(id: UInt64, descriptor: PoolDescriptor, lowerTransports: [String]) {
+    package init(id: UInt64, descriptor: PoolDescriptor, lowerTransports: [String]) {
         self.id = id
         self.descriptor = descriptor
         self.lowerTransports = lowerTransports

@@ -24,6 +24,23 @@ public struct TransferReport: Sendable, Equatable, Codable {
     /// preferred way.
     public var fallback: FallbackReason? = nil
 
+    package init(
+        operation: TransferOperation, bytes: Int, ops: Int, pieces: Int, transport: String, lowerTransports: [String],
+        postSeconds: Double, completionSeconds: Double, opLatencyNanoseconds: Histogram<UInt64>,
+        fallback: FallbackReason? = nil
+    ) {
+        self.operation = operation
+        self.bytes = bytes
+        self.ops = ops
+        self.pieces = pieces
+        self.transport = transport
+        self.lowerTransports = lowerTransports
+        self.postSeconds = postSeconds
+        self.completionSeconds = completionSeconds
+        self.opLatencyNanoseconds = opLatencyNanoseconds
+        self.fallback = fallback
+    }
+
     /// Percentiles of the per-op latency, in microseconds.
     public var opLatency: LatencySummary { LatencySummary(nanoseconds: opLatencyNanoseconds) }
 

@@ -1,3 +1,5 @@
+import HandoffClient
+import HandoffControlProtocol
 import HandoffControlPlane
 import HandoffCore
 import Testing

@@ -1,3 +1,6 @@
+import HandoffUCX
+import HandoffClient
+import HandoffControlProtocol
 import HandoffControlPlane
 import HandoffCore
 import HandoffDataPlane

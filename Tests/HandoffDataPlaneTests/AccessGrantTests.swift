@@ -1,3 +1,4 @@
+import HandoffUCX
 import HandoffCore
 @testable import HandoffDataPlane
 import Testing

@@ -1,3 +1,4 @@
+import HandoffUCX
 import Foundation
 import Glibc
 import HandoffCore

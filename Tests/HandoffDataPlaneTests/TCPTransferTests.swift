@@ -1,3 +1,4 @@
+import HandoffUCX
 import Foundation
 import HandoffCore
 @testable import HandoffDataPlane

@@ -1,3 +1,4 @@
+import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
 import Testing

@@ -1,3 +1,4 @@
+import HandoffCore
 import HandoffTopology
 import Testing
 

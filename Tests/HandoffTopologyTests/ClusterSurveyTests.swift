@@ -1,3 +1,4 @@
+import HandoffCore
 import Foundation
 import Glibc
 import HandoffTestSupport

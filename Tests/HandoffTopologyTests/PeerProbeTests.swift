@@ -1,3 +1,5 @@
+import HandoffCore
+import HandoffUCX
 import Foundation
 import HandoffDataPlane
 import HandoffTestSupport

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import CoreMetrics
 import HandoffDataPlane
 

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Percentiles over the last `capacity` values recorded (a ring buffer; sorted only when asked).
 public struct RollingPercentiles: Sendable {
     public let capacity: Int

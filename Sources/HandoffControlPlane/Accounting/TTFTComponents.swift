@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Where a request's time to first token went, in nanoseconds. The parts add up to `ttft`.
 public struct TTFTComponents: Sendable, Hashable {
     public var queue: UInt64

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Monotonic timestamps (nanoseconds, coordinator clock) of the events of one request.
 public struct TicketTimeline: Sendable, Hashable {
     public var admitted: UInt64

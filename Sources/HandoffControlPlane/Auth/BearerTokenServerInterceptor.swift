@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import GRPCCore
 
 /// Refuses every call that does not carry the coordinator's bearer token, with UNAUTHENTICATED.

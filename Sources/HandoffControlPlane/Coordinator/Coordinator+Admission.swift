@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 extension Coordinator {
     /// Admits a request: pairs a prefill and a decode worker, orders the prefill and the decode reservation.
     ///

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 extension Coordinator {
     /// A request's KV could not be loaded: prefill again elsewhere under `recompute`, otherwise fail.
     ///

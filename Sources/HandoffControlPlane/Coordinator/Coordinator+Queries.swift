@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 extension Coordinator {
     /// The account of a request in flight or on record.
     ///

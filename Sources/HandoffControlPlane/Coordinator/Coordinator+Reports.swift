@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 extension Coordinator {
     /// Applies a worker's report about a ticket.
     ///

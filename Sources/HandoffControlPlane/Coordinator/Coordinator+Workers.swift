@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
 import Logging

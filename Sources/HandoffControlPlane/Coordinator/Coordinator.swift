@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import HandoffDataPlane
 import Logging
 
@@ -115,21 +116,5 @@ public actor Coordinator {
     struct PairStats {
         var inFlight = 0
         var completed = 0
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating at `UInt64.max` and 0.
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).overflow ? .max : whole + UInt64(attoseconds / 1_000_000_000)
-    }
-
-    /// The duration in seconds.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

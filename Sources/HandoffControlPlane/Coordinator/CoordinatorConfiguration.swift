@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Timing and capacity settings of a coordinator.
 public struct CoordinatorConfiguration: Sendable, Hashable {
     /// How often workers heartbeat; a worker silent for `missedHeartbeats` intervals is lost.

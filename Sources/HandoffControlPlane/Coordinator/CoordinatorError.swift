@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Why the coordinator refused a call. Every case leaves the coordinator's state as it was.
 public enum CoordinatorError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The request was malformed (empty id, bad layout, contradicting model, wrong hash, bad block list).

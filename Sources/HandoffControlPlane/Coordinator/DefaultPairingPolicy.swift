@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// The default pairing: only workers of the requested model with the same compatibility hash; a decode worker
 /// with enough free blocks; then the nearest pair (same node, then same rack), then the prefill worker with the
 /// shortest queue, then the least loaded decode worker, then the decode worker with the most free blocks.

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// A live worker as the pairing policy sees it.
 public struct PairingCandidate: Sendable, Hashable {
     public var identity: WorkerIdentity

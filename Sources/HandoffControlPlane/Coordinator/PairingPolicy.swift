@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Chooses the prefill and decode worker of a request. The coordinator calls it inside its actor, so it must be
 /// fast and must not block.
 public protocol PairingPolicy: Sendable {

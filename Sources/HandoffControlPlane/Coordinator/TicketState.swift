@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 /// Where a ticket is in its life. Every non-final state has a deadline.
 public enum TicketState: String, Sendable, Hashable, CaseIterable {
     /// Paired; the prefill worker has the order but has not started.

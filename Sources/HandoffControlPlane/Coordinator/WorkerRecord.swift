@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import HandoffCore
 
 /// The coordinator's view of one registered worker instance.

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import HandoffDataPlane
 import HandoffProto
 

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import HandoffControlProtocol
 import GRPCCore
 import HandoffCore
 import HandoffProto

@@ -1,15 +1,15 @@
 import HandoffCore
 
 /// The sub-descriptors an auto descriptor offers, each length-prefixed.
-enum AutoOffers {
-    static func encode(_ offers: [PoolDescriptor]) -> [UInt8] {
+package enum AutoOffers {
+    package static func encode(_ offers: [PoolDescriptor]) -> [UInt8] {
         var writer = ByteWriter()
         writer.write(UInt8(offers.count))
         for offer in offers { writer.writeLengthPrefixed(offer.encoded()) }
         return writer.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(DataPlaneError) -> [PoolDescriptor] {
+    package static func decode(_ bytes: [UInt8]) throws(DataPlaneError) -> [PoolDescriptor] {
         do {
             var reader = ByteReader(bytes)
             let count = Int(try reader.read(UInt8.self, "offer count"))

@@ -194,7 +194,23 @@ package struct TCPSocket: Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Failure(operation: "parse IPv4 address '\(host)'", code: EINVAL) }
+        if inet_pton(AF_INET, host, &address.sin_addr) == 1 { return address }
+        address.sin_addr = try resolve(host)
         return address
+    }
+
+    /// The first IPv4 address DNS (or /etc/hosts) gives for `host`; blocks for the resolver's own timeout.
+    private static func resolve(_ host: String) throws(Failure) -> in_addr {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &results)
+        defer { if let results { freeaddrinfo(results) } }
+        guard status == 0, let first = results, let address = first.pointee.ai_addr else {
+            let reason = status == 0 ? "no IPv4 address" : String(cString: gai_strerror(status))
+            throw Failure(operation: "resolve '\(host)' (\(reason))", code: EHOSTUNREACH)
+        }
+        return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
     }
 }

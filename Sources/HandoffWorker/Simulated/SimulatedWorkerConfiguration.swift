@@ -1,6 +1,9 @@
-import HandoffControlPlane
+import HandoffClient
+import HandoffConnector
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// Settings of a simulated engine worker (`handoff worker`).
 public struct SimulatedWorkerConfiguration: Sendable {
@@ -34,6 +37,19 @@ public struct SimulatedWorkerConfiguration: Sendable {
         self.id = id
         self.role = role
         self.model = model
+    }
+
+    /// The connector runtime's configuration for this worker.
+    public func connector(coordinator: CoordinatorAddress) -> ConnectorConfiguration {
+        var connector = ConnectorConfiguration(id: id, role: role, layout: layoutSpec, coordinator: coordinator)
+        connector.node = node
+        connector.rack = rack
+        connector.transport = transport
+        connector.tcpListenHost = tcpListenHost
+        connector.ucxTransports = ucxTransports
+        connector.probeAnswer = probeAnswer
+        connector.maxConcurrentPulls = 1  // one simulated GPU pulls one ticket at a time
+        return connector
     }
 
     /// The layout spec of the pool this worker allocates.

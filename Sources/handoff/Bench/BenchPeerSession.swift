@@ -1,3 +1,4 @@
+import HandoffUCX
 import ArgumentParser
 import HandoffCore
 import HandoffDataPlane

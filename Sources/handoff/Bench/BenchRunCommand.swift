@@ -1,3 +1,4 @@
+import HandoffCore
 import ArgumentParser
 
 /// `handoff bench run --peer HOST:PORT`: the initiating side of a benchmark against a `handoff bench serve`.

@@ -1,3 +1,4 @@
+import HandoffCore
 import Glibc
 
 /// memcpy of the benchmark's byte count between two buffers of this process: the rate the data plane is
@@ -21,11 +22,6 @@ struct MemcpyBaseline {
         }
         return samples.median
     }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension Array where Element == Double {

@@ -1,3 +1,6 @@
+import HandoffCore
+import HandoffClient
+import HandoffControlProtocol
 import ArgumentParser
 import Foundation
 import HandoffControlPlane

@@ -1,3 +1,5 @@
+import HandoffCore
+import HandoffUCX
 import ArgumentParser
 import HandoffDataPlane
 

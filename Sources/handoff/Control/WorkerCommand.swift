@@ -1,3 +1,6 @@
+import HandoffUCX
+import HandoffClient
+import HandoffControlProtocol
 import ArgumentParser
 import Foundation
 import HandoffControlPlane

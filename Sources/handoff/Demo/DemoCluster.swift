@@ -1,3 +1,6 @@
+import HandoffCore
+import HandoffClient
+import HandoffControlProtocol
 import Foundation
 import Glibc
 import HandoffControlPlane

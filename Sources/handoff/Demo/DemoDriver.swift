@@ -1,3 +1,5 @@
+import HandoffClient
+import HandoffControlProtocol
 import Foundation
 import GRPCCore
 import HandoffControlPlane

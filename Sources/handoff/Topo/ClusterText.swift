@@ -1,3 +1,4 @@
+import HandoffCore
 import HandoffTopology
 
 /// `handoff topo --coordinator`'s report as text: the registered workers, then the findings.

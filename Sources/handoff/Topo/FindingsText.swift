@@ -1,3 +1,4 @@
+import HandoffCore
 import HandoffTopology
 
 /// Findings as text, one per line with its advice below: the last section of every `handoff topo` report.

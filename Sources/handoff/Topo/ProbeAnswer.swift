@@ -1,3 +1,4 @@
+import HandoffCore
 import Foundation
 import HandoffTopology
 import Synchronization

@@ -1,3 +1,4 @@
+import HandoffCore
 import HandoffTopology
 
 /// `handoff topo`'s report as text: one section per part of the node, then the findings.

@@ -1,3 +1,5 @@
+import HandoffClient
+import HandoffControlProtocol
 import ArgumentParser
 import Foundation
 import GRPCCore
@@ -39,7 +41,7 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             ports.continuation.yield(port)
             ports.continuation.finish()
         }
-        let spec = KVLayoutSpec(preset: .tiny, blockTokens: 16, arrangement: .split, numBlocks: 1 << 20)
+        let spec = KVLayoutSpec(preset: .tiny, blockTokens: 16, arrangement: .split, numBlocks: 1 << 16)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             var port = 0
@@ -47,7 +49,7 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             let address = CoordinatorAddress(host: "127.0.0.1", port: port, token: token)
             for (role, count) in [(WorkerRole.prefill, prefillWorkers), (.decode, decodeWorkers)] {
                 for index in 0..<count {
-                    let worker = try NullEngineWorker(id: "\(role.rawValue)-\(index)", role: role, spec: spec, coordinator: address)
+                    let worker = try await NullEngineWorker(id: "\(role.rawValue)-\(index)", role: role, spec: spec, coordinator: address)
                     group.addTask { try await worker.run() }
                 }
             }

@@ -1,3 +1,5 @@
+import HandoffClient
+import HandoffControlProtocol
 import ArgumentParser
 import GRPCCore
 import GRPCNIOTransportHTTP2

@@ -1,0 +1,79 @@
+import HandoffCore
+import HandoffProto
+
+extension WorkerRole {
+    /// - Throws: `ProtocolError` for an unspecified or unknown role.
+    public init(proto: Handoff_V1_WorkerRole) throws(ProtocolError) {
+        switch proto {
+        case .prefill: self = .prefill
+        case .decode: self = .decode
+        default: throw ProtocolError("worker role must be prefill or decode")
+        }
+    }
+
+    public var proto: Handoff_V1_WorkerRole { self == .prefill ? .prefill : .decode }
+}
+
+extension KVLayoutSpec {
+    /// - Throws: `ProtocolError` for an unknown arrangement.
+    public init(proto: Handoff_V1_KVLayoutSpec) throws(ProtocolError) {
+        guard let arrangement = KVArrangement(rawValue: proto.arrangement) else {
+            throw ProtocolError("arrangement must be split or fused, got \"\(proto.arrangement)\"")
+        }
+        self.init(
+            model: proto.model, dtypeBytes: Int(proto.dtypeBytes), layers: Int(proto.layers),
+            kindsPerBlock: Int(proto.kindsPerBlock), kvHeads: Int(proto.kvHeads), headDim: Int(proto.headDim),
+            blockTokens: Int(proto.blockTokens), pieceBytes: Int(clamping: proto.pieceBytes), arrangement: arrangement,
+            numBlocks: Int(proto.numBlocks))
+    }
+
+    public var proto: Handoff_V1_KVLayoutSpec {
+        var message = Handoff_V1_KVLayoutSpec()
+        message.model = model
+        message.dtypeBytes = UInt32(clamping: dtypeBytes)
+        message.layers = UInt32(clamping: layers)
+        message.kindsPerBlock = UInt32(clamping: kindsPerBlock)
+        message.kvHeads = UInt32(clamping: kvHeads)
+        message.headDim = UInt32(clamping: headDim)
+        message.blockTokens = UInt32(clamping: blockTokens)
+        message.pieceBytes = UInt64(clamping: pieceBytes)
+        message.arrangement = arrangement.rawValue
+        message.numBlocks = UInt32(clamping: numBlocks)
+        return message
+    }
+}
+
+extension WorkerRegistration {
+    /// - Throws: `ProtocolError` for a missing layout, an unknown role or arrangement.
+    public init(proto: Handoff_V1_Register) throws(ProtocolError) {
+        guard proto.hasLayout else { throw ProtocolError("registration without a KV layout") }
+        self.init(
+            identity: WorkerIdentity(id: proto.workerID, instance: proto.instance), role: try WorkerRole(proto: proto.role),
+            layout: try KVLayoutSpec(proto: proto.layout), descriptor: Array(proto.descriptor), node: proto.node,
+            rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports)
+    }
+
+    public var proto: Handoff_V1_Register {
+        var message = Handoff_V1_Register()
+        message.workerID = identity.id
+        message.instance = identity.instance
+        message.role = role.proto
+        message.layout = layout.proto
+        message.descriptor = .init(descriptor)
+        message.node = node
+        message.rack = rack
+        message.compatibility = compatibility
+        message.transports = transports
+        return message
+    }
+}
+
+extension Duration {
+    /// A duration from a wire value in seconds, refused unless finite and within [0, 1 day].
+    package static func fromWire(seconds: Double, field: String) throws(ProtocolError) -> Duration {
+        guard seconds.isFinite, seconds >= 0, seconds <= 86_400 else {
+            throw ProtocolError("\(field) must be between 0 and 86400 seconds, got \(seconds)")
+        }
+        return .nanoseconds(Int64(seconds * 1e9))
+    }
+}

@@ -1,0 +1,24 @@
+import HandoffDataPlane
+import Logging
+
+/// Which data plane a process runs: `auto` (UCX where both peers have it, native TCP otherwise), or one of them.
+public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
+    case auto
+    case ucx
+    case tcp
+
+    /// Starts the chosen transport.
+    /// - Parameters:
+    ///   - ucxTransports: UCX transport list (UCX_TLS), nil for UCX's choice.
+    ///   - tcp: where the native TCP transport listens and what it advertises.
+    /// - Throws: `DataPlaneError` when UCX (for `ucx`) or the TCP listener (for `tcp` and `auto`) cannot start.
+    public func make(
+        ucxTransports: [String]? = nil, tcp: TCPTransport.Configuration = .init(), logger: Logger = Logger(label: "handoff.dataplane")
+    ) throws(DataPlaneError) -> any Transport {
+        switch self {
+        case .auto: try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)
+        case .ucx: try UCXTransport(configuration: .init(transports: ucxTransports), logger: logger)
+        case .tcp: try TCPTransport(configuration: tcp, logger: logger)
+        }
+    }
+}
