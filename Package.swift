@@ -14,8 +14,6 @@ let package = Package(
         .library(name: "HandoffClient", targets: ["HandoffClient"]),
         .library(name: "HandoffConnector", targets: ["HandoffConnector"]),
         .library(name: "HandoffWorker", targets: ["HandoffWorker"]),
-        // The C API (include/handoff.h): libHandoffC.so, which the Python package loads.
-        .library(name: "HandoffC", type: .dynamic, targets: ["HandoffC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -144,19 +142,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The C API over the connector runtime and the bare data plane (include/handoff.h).
-        .target(
-            name: "HandoffC",
-            dependencies: [
-                "HandoffCore",
-                "HandoffDataPlane",
-                "HandoffUCX",
-                "HandoffControlProtocol",
-                "HandoffClient",
-                "HandoffConnector",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
         // The simulated engine behind `handoff worker`: a thin layer over the connector runtime.
         .target(
             name: "HandoffWorker",
@@ -218,6 +203,21 @@ let package = Package(
             name: "HandoffTopologyTests",
             dependencies: ["HandoffTopology", "HandoffDataPlane", "HandoffUCX", "HandoffTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "HandoffConnectorTests",
+            dependencies: [
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
+                "HandoffControlPlane",
+                "HandoffProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(
             name: "HandoffControlPlaneTests",

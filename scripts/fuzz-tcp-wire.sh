@@ -11,7 +11,8 @@ out=.build-fuzz
 mkdir -p "$out/src" "$out/corpus"
 for file in Sources/HandoffCore/Coding/ByteReader.swift Sources/HandoffCore/Coding/ByteWriter.swift \
     Sources/HandoffCore/Coding/WireFormatError.swift Sources/HandoffDataPlane/TCP/TCPWire.swift \
-    Sources/HandoffDataPlane/TCP/TCPEndpoints.swift Fuzz/TCPWire/TCPWireFuzzer.swift; do
+    Sources/HandoffDataPlane/TCP/TCPEndpoints.swift Sources/HandoffCore/Network/HostPort.swift \
+    Fuzz/TCPWire/TCPWireFuzzer.swift; do
     grep -v '^import HandoffCore$' "$file" > "$out/src/$(basename "$file")"
 done
 echo 'let maxNotificationBytes = 4096  // as in Sources/HandoffDataPlane/Transport.swift' > "$out/src/Limits.swift"

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
+# The module graph the architecture promises (an embedder never links the coordinator; the coordinator no UCX).
+swift package describe --type json | python3 scripts/check-module-graph.py
 swift test --skip-build --disable-xctest "$@"
 # A short libFuzzer run over the TCP frame decoder (its own build; longer runs: scripts/fuzz-tcp-wire.sh 600).
 scripts/fuzz-tcp-wire.sh "${FUZZ_SECONDS:-15}" 2>&1 | tail -3

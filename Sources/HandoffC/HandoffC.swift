@@ -1,1 +1,0 @@
-// The C API: see include/handoff.h.

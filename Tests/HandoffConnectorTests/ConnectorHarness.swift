@@ -1,0 +1,172 @@
+import HandoffClient
+import HandoffConnector
+import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
+import HandoffDataPlane
+import HandoffUCX
+import Prometheus
+import Synchronization
+
+/// A real coordinator server on a free loopback port, for the duration of `body`; its address names the host
+/// `localhost`, so the client resolves it through DNS.
+func withCoordinator(
+    configure: (inout CoordinatorConfiguration) -> Void = { _ in }, _ body: (CoordinatorAddress) async throws -> Void
+) async throws {
+    var configuration = CoordinatorConfiguration()
+    configure(&configuration)
+    let token = BearerToken.random()
+    let ports = AsyncStream.makeStream(of: Int.self)
+    let server = CoordinatorServer(
+        configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),
+        coordinator: Coordinator(configuration: configuration), registry: PrometheusCollectorRegistry()
+    ) { port, _ in
+        ports.continuation.yield(port)
+        ports.continuation.finish()
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        var port = 0
+        for await bound in ports.stream { port = bound }
+        try await body(CoordinatorAddress(endpoint: try HostPort(parsing: "localhost:\(port)"), token: token))
+        group.cancelAll()
+    }
+}
+
+/// An engine's own KV memory: one buffer per layer, allocated and freed by the test as an engine would.
+final class EngineMemory: @unchecked Sendable {
+    // @unchecked: the buffers are written by one engine task at a time and read by the data plane under the
+    // runtime's grants, as any engine's KV cache is.
+    let buffers: [UnsafeMutableRawBufferPointer]
+
+    init(layout: KVLayout) {
+        buffers = (0..<layout.regionCount).map { _ in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: layout.regionBytes, alignment: 4096)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            return buffer
+        }
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+}
+
+/// A minimal engine driving a `ConnectorRuntime`: prefill writes `BlockPattern(seed: contentSeed)` into the blocks
+/// it allocates, decode checks every byte of the pulled blocks.
+final class TestEngine: Sendable {
+    let runtime: ConnectorRuntime
+    let memory: EngineMemory
+    private let state: Mutex<(free: BlockAllocator, held: [String: [Int]], verified: Int, mismatched: Int)>
+    /// Called with each prefill order before the engine answers it; returns false to leave it unanswered.
+    let onPrefill: @Sendable (PrefillOrder, ConnectorRuntime) -> Bool
+    /// Whether decode answers a load; false leaves every loaded ticket unconfirmed.
+    let answersLoads: Bool
+
+    static func start(
+        role: WorkerRole, spec: KVLayoutSpec, coordinator: CoordinatorAddress, transport: TransportSelection,
+        answersLoads: Bool = true, onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool = { _, _ in true }
+    ) async throws -> TestEngine {
+        let memory = EngineMemory(layout: try spec.layout())
+        var configuration = ConnectorConfiguration(id: "\(role.rawValue)-0", role: role, layout: spec, coordinator: coordinator)
+        configuration.transport = transport
+        configuration.tcpListenHost = "127.0.0.1"
+        let runtime = try await ConnectorRuntime.start(configuration, memory: .engine(memory.buffers))
+        return TestEngine(runtime: runtime, memory: memory, answersLoads: answersLoads, onPrefill: onPrefill)
+    }
+
+    private init(
+        runtime: ConnectorRuntime, memory: EngineMemory, answersLoads: Bool,
+        onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool
+    ) {
+        self.runtime = runtime
+        self.memory = memory
+        self.answersLoads = answersLoads
+        self.onPrefill = onPrefill
+        state = Mutex((BlockAllocator(capacity: runtime.pool.layout.numBlocks, shuffleSeed: 7), [:], 0, 0))
+    }
+
+    var verified: Int { state.withLock { $0.verified } }
+    var mismatched: Int { state.withLock { $0.mismatched } }
+    var heldTickets: Int { state.withLock { $0.held.count } }
+    var freeBlocks: Int { state.withLock { $0.free.freeCount } }
+
+    /// Runs the runtime and answers its events until the runtime stops.
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.runtime.run() }
+            group.addTask { while let event = await self.runtime.nextEvent() { self.answer(event) } }
+            try await group.waitForAll()
+        }
+    }
+
+    private func answer(_ event: ConnectorEvent) {
+        switch event {
+        case let .prefill(order):
+            guard onPrefill(order, runtime), let blocks = allocate(order.ticket, order.blocks) else { return }
+            write(BlockPattern(seed: order.contentSeed), into: blocks)
+            if (try? runtime.prefillDone(ticket: order.ticket, blocks: blocks)) == nil { free(order.ticket) }
+        case let .reserve(ticket, count):
+            guard let blocks = allocate(ticket, count) else {
+                try? runtime.reserveFailed(ticket: ticket, reason: "no free blocks")
+                return
+            }
+            if (try? runtime.reserved(ticket: ticket, blocks: blocks)) == nil { free(ticket) }
+        case let .loaded(order, _):
+            guard answersLoads else { return }
+            let good = matches(BlockPattern(seed: order.contentSeed), order.destinationBlocks)
+            state.withLock { good ? ($0.verified += 1) : ($0.mismatched += 1) }
+            try? runtime.transferDone(ticket: order.ticket, verified: good)
+            try? runtime.firstToken(ticket: order.ticket, decodeSeconds: 0.001)
+            free(order.ticket)  // the "generation" ends at once
+        case let .release(ticket, _):
+            free(ticket)
+        case .registered, .loadFailed:
+            break
+        }
+        runtime.updateLoad(WorkerLoad(freeBlocks: freeBlocks, queueDepth: 0))
+    }
+
+    private func allocate(_ ticket: String, _ count: Int) -> [Int]? {
+        state.withLock { state in
+            guard let blocks = state.free.allocate(count) else { return nil }
+            state.held[ticket] = blocks
+            return blocks
+        }
+    }
+
+    private func free(_ ticket: String) {
+        state.withLock { state in
+            if let blocks = state.held.removeValue(forKey: ticket) { state.free.release(blocks) }
+        }
+    }
+
+    private func write(_ pattern: BlockPattern, into blocks: [Int]) {
+        forEachPiece(of: blocks) { layer, kind, index, piece in
+            pattern.write(layer: layer, kind: kind, block: index, into: piece)
+            return true
+        }
+    }
+
+    private func matches(_ pattern: BlockPattern, _ blocks: [Int]) -> Bool {
+        forEachPiece(of: blocks) { layer, kind, index, piece in
+            pattern.matches(layer: layer, kind: kind, block: index, piece: UnsafeRawBufferPointer(piece))
+        }
+    }
+
+    /// Visits every piece of `blocks` (token order) in the engine's memory; stops at the first false.
+    @discardableResult
+    private func forEachPiece(
+        of blocks: [Int], _ body: (_ layer: Int, _ kind: Int, _ index: Int, UnsafeMutableRawBufferPointer) -> Bool
+    ) -> Bool {
+        let layout = runtime.pool.layout
+        for (layer, buffer) in memory.buffers.enumerated() {
+            for (index, block) in blocks.enumerated() {
+                for kind in 0..<layout.geometry.kindsPerBlock {
+                    let offset = layout.offset(kind: kind, block: block)
+                    let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + layout.geometry.pieceBytes])
+                    if !body(layer, kind, index, piece) { return false }
+                }
+            }
+        }
+        return true
+    }
+}
