@@ -104,7 +104,7 @@ extension ConnectorRuntime {
             return true
         }
         if !stillWanted { transfer.cancel() }
-        let result = await transfer.result
+        let result = await withTaskCancellationHandler { await transfer.result } onCancel: { transfer.cancel() }
         let outcome: PullOutcome = book.withLock { book in
             switch book.decode[order.ticket] {
             case let .pulling(blocks, _):
