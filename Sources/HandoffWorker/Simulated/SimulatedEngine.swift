@@ -68,8 +68,10 @@ public actor SimulatedEngine {
     func release(ticket: String, reason: String) {
         if computing.contains(ticket) {
             cancelled.insert(ticket)  // the computation frees its blocks when it sees this
-        } else {
+        } else if blocks[ticket] != nil {
             free(ticket)
+        } else if configuration.role == .prefill {
+            cancelled.insert(ticket)  // still queued: dropped when its turn comes
         }
         logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
     }
