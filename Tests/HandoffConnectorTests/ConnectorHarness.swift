@@ -55,7 +55,7 @@ final class EngineMemory: @unchecked Sendable {
 final class TestEngine: Sendable {
     let runtime: ConnectorRuntime
     let memory: EngineMemory
-    private let state: Mutex<(free: BlockAllocator, held: [String: [Int]], verified: Int, mismatched: Int)>
+    private let state: Mutex<(blocks: BlockAllocator, verified: Int, mismatched: Int)>
     /// Called with each prefill order before the engine answers it; returns false to leave it unanswered.
     let onPrefill: @Sendable (PrefillOrder, ConnectorRuntime) -> Bool
     /// Whether decode answers a load; false leaves every loaded ticket unconfirmed.
@@ -81,13 +81,13 @@ final class TestEngine: Sendable {
         self.memory = memory
         self.answersLoads = answersLoads
         self.onPrefill = onPrefill
-        state = Mutex((BlockAllocator(capacity: runtime.pool.layout.numBlocks, shuffleSeed: 7), [:], 0, 0))
+        state = Mutex((BlockAllocator(capacity: runtime.pool.layout.numBlocks, shuffleSeed: 7), 0, 0))
     }
 
     var verified: Int { state.withLock { $0.verified } }
     var mismatched: Int { state.withLock { $0.mismatched } }
-    var heldTickets: Int { state.withLock { $0.held.count } }
-    var freeBlocks: Int { state.withLock { $0.free.freeCount } }
+    var heldTickets: Int { state.withLock { $0.blocks.ticketCount } }
+    var freeBlocks: Int { state.withLock { $0.blocks.freeCount } }
 
     /// Runs the runtime and answers its events until the runtime stops.
     func run() async throws {
@@ -126,17 +126,11 @@ final class TestEngine: Sendable {
     }
 
     private func allocate(_ ticket: String, _ count: Int) -> [Int]? {
-        state.withLock { state in
-            guard let blocks = state.free.allocate(count) else { return nil }
-            state.held[ticket] = blocks
-            return blocks
-        }
+        state.withLock { $0.blocks.allocate(count, for: ticket) }
     }
 
     private func free(_ ticket: String) {
-        state.withLock { state in
-            if let blocks = state.held.removeValue(forKey: ticket) { state.free.release(blocks) }
-        }
+        state.withLock { $0.blocks.release(ticket: ticket) }
     }
 
     private func write(_ pattern: BlockPattern, into blocks: [Int]) {

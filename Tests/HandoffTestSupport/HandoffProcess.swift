@@ -34,7 +34,7 @@ public final class HandoffProcess {
         private let done = DispatchSemaphore(value: 0)
 
         func drain(_ handle: FileHandle) {
-            DispatchQueue.global().async { [self] in
+            onOwnThread { [self] in
                 while let chunk = try? handle.read(upToCount: 65_536), !chunk.isEmpty {
                     data.withLock { $0.append(chunk) }
                 }
@@ -72,11 +72,11 @@ public final class HandoffProcess {
     /// Everything the child wrote to standard error; waits for the child to close it (with `captureErrors`).
     public func errorOutput() -> String { capturesErrors ? errors.text() : "" }
 
-    /// Reads one line of the child's output (blocking a dispatch thread, not the test's task).
+    /// Reads one line of the child's output (blocking a thread of its own, not the test's task).
     public func readLine() async throws -> String {
         let handle = fromChild.fileHandleForReading
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            onOwnThread {
                 var bytes: [UInt8] = []
                 while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first {
                     if byte == UInt8(ascii: "\n") { return continuation.resume(returning: String(decoding: bytes, as: UTF8.self)) }
@@ -94,13 +94,14 @@ public final class HandoffProcess {
     /// Waits for exit and returns the whole remaining output and the exit status.
     public func finish() async throws -> (output: String, status: Int32) {
         let handle = fromChild.fileHandleForReading
-        let output = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+        let process = self.process
+        let output = await withCheckedContinuation { continuation in
+            onOwnThread {
                 let data = (try? handle.readToEnd()) ?? Data()
+                process.waitUntilExit()
                 continuation.resume(returning: String(decoding: data, as: UTF8.self))
             }
         }
-        process.waitUntilExit()
         return (output, process.terminationStatus)
     }
 
@@ -133,4 +134,12 @@ public final class HandoffProcess {
             process.waitUntilExit()
         }
     }
+}
+
+/// Runs a blocking wait on a thread of its own: neither the tests' cooperative threads nor Dispatch's few global
+/// threads (two on a 2-core machine) are held while a child process runs.
+private func onOwnThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.name = "handoff-test-wait"
+    thread.start()
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HandoffCore
 import Synchronization
 
@@ -27,14 +28,35 @@ final class TCPPeerLink: Sendable {
         self.connectTimeout = connectTimeout
     }
 
-    /// `count` sockets ready for requests: idle ones first, new ones for the rest.
+    /// `count` sockets ready for requests: idle ones first, new ones for the rest. New connections are opened on a
+    /// thread of their own: resolving, connecting and the hello block for up to the connect timeout each, which
+    /// must not hold one of the few cooperative threads.
     /// - Throws: `DataPlaneError.peerFailed` when the peer cannot be reached or refuses the pool.
-    func checkOut(_ count: Int) throws(DataPlaneError) -> [TCPSocket] {
-        var sockets: [TCPSocket] = idle.withLock { idle in
+    func checkOut(_ count: Int) async throws(DataPlaneError) -> [TCPSocket] {
+        let sockets: [TCPSocket] = idle.withLock { idle in
             let taken = Array(idle.sockets.suffix(count))
             idle.sockets.removeLast(taken.count)
             return taken
         }
+        guard sockets.count < count else { return sockets }
+        let opened: Result<[TCPSocket], DataPlaneError> = await withCheckedContinuation { continuation in
+            let thread = Thread { [self] in
+                continuation.resume(returning: Result { () throws(DataPlaneError) in try open(count - sockets.count) })
+            }
+            thread.name = "handoff-tcp-connect"
+            thread.start()
+        }
+        switch opened {
+        case let .success(new): return sockets + new
+        case let .failure(error):
+            for socket in sockets { socket.close() }
+            throw error
+        }
+    }
+
+    /// Opens `count` connections, all or none.
+    private func open(_ count: Int) throws(DataPlaneError) -> [TCPSocket] {
+        var sockets: [TCPSocket] = []
         do {
             while sockets.count < count { sockets.append(try open()) }
         } catch {

@@ -159,7 +159,7 @@ public final class TCPTransport: Transport {
         }
         guard descriptor.memoryType == .host else { throw .unsupportedMemoryType(descriptor.memoryType, transport: name) }
         let link = try TCPPeerLink(descriptor: descriptor, agent: agent, connectTimeout: configuration.connectTimeout)
-        link.checkIn(try link.checkOut(1))  // reach the peer now, not on the first transfer
+        link.checkIn(try await link.checkOut(1))  // reach the peer now, not on the first transfer
         let peer: RemotePeer? = registry.withLock { registry in
             guard !registry.closed else { return nil }
             registry.nextID += 1
@@ -193,7 +193,7 @@ public final class TCPTransport: Transport {
         }
         defer { registry.withLock { _ = $0.executions.removeValue(forKey: id) } }
         let batches = TCPTransferExecution.batches(of: plan, operation, local: local, batchBytes: configuration.batchBytes)
-        let sockets = try link.checkOut(max(1, min(configuration.streams, batches.count)))
+        let sockets = try await link.checkOut(max(1, min(configuration.streams, batches.count)))
         let execution = TCPTransferExecution(
             batches: batches, operation: operation, grant: options.grant, sockets: sockets, agent: remote.descriptor.agent)
         let stillRegistered = registry.withLock { registry in
@@ -226,7 +226,7 @@ public final class TCPTransport: Transport {
         guard let link = registry.withLock({ $0.peers[remote.id] }), link.peer === remote else {
             throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport")
         }
-        let socket = try link.link.checkOut(1)[0]
+        let socket = try await link.link.checkOut(1)[0]
         do {
             let header = TCPWire.RequestHeader(kind: .notify, rangeCount: 0, requestID: 0, payloadBytes: payload.count)
             try socket.send(TCPWire.encode(header, ranges: []) + payload, "send notification")

@@ -5,12 +5,11 @@ import HandoffDataPlane
 
 extension SimulatedEngine {
     func reserve(ticket: String, blocks count: Int) {
-        guard let reserved = allocator.allocate(count) else {
+        guard let reserved = allocator.allocate(count, for: ticket) else {
             let error = KVConnectorError.noFreeBlocks(needed: count, free: allocator.freeCount)
             try? runtime.reserveFailed(ticket: ticket, reason: error.description)
             return
         }
-        blocks[ticket] = reserved
         do {
             try runtime.reserved(ticket: ticket, blocks: reserved)
         } catch {

@@ -20,15 +20,14 @@ extension SimulatedEngine {
         }
         guard cancelled.remove(order.ticket) == nil else { return }
         try? runtime.prefillStarted(ticket: order.ticket)
-        var allocated = allocator.allocate(order.blocks)
+        var allocated = allocator.allocate(order.blocks, for: order.ticket)
         while allocated == nil {
             // The coordinator counts free blocks, so this wait is short; the ticket's deadline bounds it.
             try? await Task.sleep(for: .milliseconds(5))
             if Task.isCancelled || cancelled.remove(order.ticket) != nil { return }
-            allocated = allocator.allocate(order.blocks)
+            allocated = allocator.allocate(order.blocks, for: order.ticket)
         }
         guard let allocated else { return }
-        blocks[order.ticket] = allocated
         let content = RequestContent(contentSeed: order.contentSeed)
         let layers = pool.layout.regionCount
         let total = Double(order.promptTokens) / configuration.prefillTokensPerSecond

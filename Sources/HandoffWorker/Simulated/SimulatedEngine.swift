@@ -14,9 +14,8 @@ public actor SimulatedEngine {
     public let configuration: SimulatedWorkerConfiguration
     let runtime: ConnectorRuntime
     let logger: Logger
+    /// The free list, and the blocks of each ticket the engine or the runtime holds for it.
     var allocator: BlockAllocator
-    /// The blocks of each ticket the engine or the runtime holds for it.
-    var blocks: [String: [Int]] = [:]
     /// Prefill tickets being computed now; a release marks them cancelled and the computation frees their blocks.
     var computing: Set<String> = []
     var cancelled: Set<String> = []
@@ -68,7 +67,7 @@ public actor SimulatedEngine {
     func release(ticket: String, reason: String) {
         if computing.contains(ticket) {
             cancelled.insert(ticket)  // the computation frees its blocks when it sees this
-        } else if blocks[ticket] != nil {
+        } else if allocator.holds(ticket) {
             free(ticket)
         } else if configuration.role == .prefill {
             cancelled.insert(ticket)  // still queued: dropped when its turn comes
@@ -77,7 +76,7 @@ public actor SimulatedEngine {
     }
 
     func free(_ ticket: String) {
-        if let held = blocks.removeValue(forKey: ticket) { allocator.release(held) }
+        allocator.release(ticket: ticket)
         publishLoad()
     }
 

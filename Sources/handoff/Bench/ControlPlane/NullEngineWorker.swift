@@ -8,14 +8,14 @@ import Synchronization
 /// gRPC, on `NullTransport` (no bytes move), and an engine that answers every event at once.
 final class NullEngineWorker: Sendable {
     let runtime: ConnectorRuntime
-    private let allocator: Mutex<(free: BlockAllocator, held: [String: [Int]])>
+    private let allocator: Mutex<BlockAllocator>
 
     init(id: String, role: WorkerRole, spec: KVLayoutSpec, coordinator: CoordinatorAddress) async throws {
         var configuration = ConnectorConfiguration(id: id, role: role, layout: spec, coordinator: coordinator)
         configuration.node = "bench"
         configuration.maxConcurrentPulls = 64
         runtime = try await ConnectorRuntime.start(configuration, memory: .allocate, transport: NullTransport())
-        allocator = Mutex((BlockAllocator(capacity: spec.numBlocks), [:]))
+        allocator = Mutex(BlockAllocator(capacity: spec.numBlocks))
     }
 
     func run() async throws {
@@ -49,20 +49,14 @@ final class NullEngineWorker: Sendable {
         case .registered, .loadFailed:
             break
         }
-        runtime.updateLoad(WorkerLoad(freeBlocks: allocator.withLock { $0.free.freeCount }, queueDepth: 0))
+        runtime.updateLoad(WorkerLoad(freeBlocks: allocator.withLock { $0.freeCount }, queueDepth: 0))
     }
 
     private func allocate(_ ticket: String, _ count: Int) -> [Int]? {
-        allocator.withLock { state in
-            guard let blocks = state.free.allocate(count) else { return nil }
-            state.held[ticket] = blocks
-            return blocks
-        }
+        allocator.withLock { $0.allocate(count, for: ticket) }
     }
 
     private func release(_ ticket: String) {
-        allocator.withLock { state in
-            if let blocks = state.held.removeValue(forKey: ticket) { state.free.release(blocks) }
-        }
+        allocator.withLock { $0.release(ticket: ticket) }
     }
 }
