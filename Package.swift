@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "HandoffClient", targets: ["HandoffClient"]),
         .library(name: "HandoffConnector", targets: ["HandoffConnector"]),
         .library(name: "HandoffWorker", targets: ["HandoffWorker"]),
+        // The C API (Sources/CHandoff/include/handoff.h) as libHandoffC.so, for engines outside Swift.
+        .library(name: "HandoffC", type: .dynamic, targets: ["HandoffC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -142,6 +144,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The C API's header and the checks that pin its struct layouts.
+        .target(name: "CHandoff"),
+        // The C API: the data plane and the connector runtime behind opaque handles (`@_cdecl` functions).
+        .target(
+            name: "HandoffC",
+            dependencies: [
+                "CHandoff",
+                "HandoffCore",
+                "HandoffDataPlane",
+                "HandoffUCX",
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffConnector",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The simulated engine behind `handoff worker`: a thin layer over the connector runtime.
         .target(
             name: "HandoffWorker",
@@ -207,6 +225,8 @@ let package = Package(
         .testTarget(
             name: "HandoffConnectorTests",
             dependencies: [
+                // The C API's tests link libHandoffC.so from a C program; the dependency makes `swift build` build it.
+                "HandoffC",
                 "HandoffCore",
                 "HandoffDataPlane",
                 "HandoffUCX",
@@ -217,7 +237,8 @@ let package = Package(
                 "HandoffProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            exclude: ["CProgram"]
         ),
         .testTarget(
             name: "HandoffControlPlaneTests",

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Checks the module graph the architecture promises, from `swift package describe --type json` on stdin:
-an embedder (HandoffConnector) links the data plane and a coordinator client, never the coordinator,
+an embedder (HandoffConnector, and the C API HandoffC) links the data plane and a coordinator client, never the coordinator,
 Prometheus or an HTTP server; the coordinator (HandoffControlPlane) never links UCX. Exits 1 naming each breach."""
 import json
 import sys
 
 RULES = {
     "HandoffConnector": {"HandoffControlPlane", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
+    "HandoffC": {"HandoffControlPlane", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
     "HandoffClient": {"HandoffControlPlane", "HandoffDataPlane", "CUCX", "Prometheus"},
     "HandoffControlPlane": {"CUCX", "HandoffUCX"},
     "HandoffDataPlane": {"CUCX"},

@@ -184,6 +184,9 @@ public final class ConnectorRuntime: Sendable {
     /// Whether `close()` was called.
     public var isClosed: Bool { session.isClosed }
 
+    /// Whether the runtime has stopped: no event follows those still queued.
+    public var hasStopped: Bool { events.isClosed }
+
     private func stop() async {
         pullOrders.finish()
         await releaseAll(reason: "the connector runtime stopped")

@@ -18,6 +18,10 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case incompatibleLayouts(source: KVGeometry, destination: KVGeometry)
     /// The layers asked for are empty or not all within the layout's `0..<layerCount`.
     case layersOutOfRange(Range<Int>, layerCount: Int)
+    /// The ranges add up to more bytes than a plan can count.
+    case tooManyBytes
+    /// A byte range is empty, negative, or reaches outside its layer's region.
+    case rangeOutOfRegion(side: TransferSide, index: Int, region: Int, offset: Int, length: Int, regionBytes: Int)
 
     public var description: String {
         switch self {
@@ -35,6 +39,11 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "\(destination.pieceBytes) B"
         case let .layersOutOfRange(layers, layerCount):
             "layers \(layers) are empty or outside the pool's 0..<\(layerCount)"
+        case .tooManyBytes:
+            "the ranges add up to more bytes than a transfer can count"
+        case let .rangeOutOfRegion(side, index, region, offset, length, regionBytes):
+            "\(side.rawValue) range \(index) (region \(region), offset \(offset), \(length) bytes) is empty or "
+                + "outside the pool's regions of \(regionBytes) bytes"
         }
     }
 }

@@ -77,6 +77,16 @@ public struct TransferPlan: Sendable, Hashable {
         self.layers = layers
     }
 
+    /// A plan of already merged `ops` over every layer.
+    init(ops: [CopyOp], totalBytes: Int, pieceCount: Int, source: KVLayout, destination: KVLayout) {
+        self.ops = ops
+        self.totalBytes = totalBytes
+        self.pieceCount = pieceCount
+        self.source = source
+        self.destination = destination
+        self.layers = 0..<source.geometry.layers
+    }
+
     private static func checkRange(_ blocks: [Int], side: TransferSide, numBlocks: Int) throws(PlanError) {
         for (index, id) in blocks.enumerated() where id < 0 || id >= numBlocks {
             throw .blockOutOfRange(side: side, index: index, blockID: id, numBlocks: numBlocks)
