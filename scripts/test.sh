@@ -9,3 +9,5 @@ swift package describe --type json | python3 scripts/check-module-graph.py
 swift test --skip-build --disable-xctest "$@"
 # A short libFuzzer run over the TCP frame decoder (its own build; longer runs: scripts/fuzz-tcp-wire.sh 600).
 scripts/fuzz-tcp-wire.sh "${FUZZ_SECONDS:-15}" 2>&1 | tail -3
+# The Python package, installed with the README's pip command into a cached venv, and its pytest tests.
+scripts/python-tests.sh

@@ -8,6 +8,6 @@ struct Handoff: AsyncParsableCommand {
         abstract: "Moves LLM KV caches from prefill workers to decode workers.",
         subcommands: [
             DemoCommand.self, CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self,
-            BenchControlPlaneCommand.self, BenchPeerCommand.self, TopoCommand.self,
+            BenchControlPlaneCommand.self, BenchPeerCommand.self, TopoCommand.self, RequestCommand.self,
         ])
 }

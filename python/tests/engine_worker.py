@@ -1,0 +1,100 @@
+"""A minimal Python engine on the connector runtime, run as a process by the worker-pair test.
+
+    python engine_worker.py ROLE COORDINATOR TRANSPORT       (token in $HANDOFF_TOKEN)
+
+Its KV cache is NumPy arrays it owns, one per layer. Prefill writes block i of a ticket as seed content_seed + i;
+decode checks every pulled byte against that, answers, and frees the blocks after its first token. Prints
+"registered" once the session is open; on end of stdin closes the runtime and prints a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import sys
+
+import numpy as np
+
+import handoff
+from handoff import EventKind
+from kvpattern import block_matches, fill_block
+
+SPEC = handoff.EngineLayout(model="py-engine", layers=4, kv_heads=2, head_dim=64, dtype_bytes=2, block_tokens=16,
+                            num_blocks=96, arrangement="fused")
+
+
+class Engine:
+    def __init__(self, runtime: handoff.Runtime, layout: handoff.KVLayout, regions) -> None:
+        self.runtime, self.layout, self.regions = runtime, layout, regions
+        self.free = list(range(layout.num_blocks))
+        self.held: dict = {}
+        self.verified = self.mismatched = self.released = 0
+        self.registered = False
+
+    def allocate(self, ticket: str, count: int):
+        if count > len(self.free):
+            return None
+        blocks, self.free = self.free[:count], self.free[count:]
+        self.held[ticket] = blocks
+        self.runtime.set_load(len(self.free))
+        return blocks
+
+    def free_ticket(self, ticket: str) -> None:
+        self.free.extend(self.held.pop(ticket, []))
+        self.runtime.set_load(len(self.free))
+
+    def handle(self, event: handoff.Event) -> None:
+        if event.kind == EventKind.REGISTERED:
+            if not self.registered:
+                print("registered", flush=True)
+            self.registered = True
+        elif event.kind == EventKind.PREFILL:
+            blocks = self.allocate(event.ticket, event.block_count)
+            if blocks is None:
+                return  # the lease runs out and the coordinator fails the ticket
+            for index, block in enumerate(blocks):
+                fill_block(self.layout, self.regions, block, event.content_seed + index)
+            self.runtime.prefill_done(event.ticket, blocks)
+        elif event.kind == EventKind.RESERVE:
+            blocks = self.allocate(event.ticket, event.block_count)
+            if blocks is None:
+                self.runtime.reserve_failed(event.ticket, "no free blocks")
+            else:
+                self.runtime.reserved(event.ticket, blocks)
+        elif event.kind == EventKind.LOADED:
+            intact = all(block_matches(self.layout, self.regions, block, event.content_seed + index)
+                         for index, block in enumerate(event.destination_blocks))
+            self.verified += intact
+            self.mismatched += not intact
+            self.runtime.transfer_done(event.ticket, intact)
+            self.runtime.first_token(event.ticket, 0.001)
+            self.free_ticket(event.ticket)  # generation is over at once in this engine
+        elif event.kind == EventKind.RELEASE:
+            self.released += 1
+            self.free_ticket(event.ticket)
+
+
+def main() -> None:
+    role, coordinator, transport = sys.argv[1:4]
+    layout = SPEC.kv_layout()
+    regions = [np.zeros(layout.region_bytes, dtype=np.uint8) for _ in range(layout.layers)]
+    with handoff.Runtime(id=f"py-{role}", role=role, coordinator=coordinator, layout=SPEC, buffers=regions,
+                         transport=transport, tcp_listen_host="127.0.0.1") as runtime:
+        engine = Engine(runtime, layout, regions)
+        selector = selectors.DefaultSelector()
+        selector.register(runtime.fileno(), selectors.EVENT_READ, "events")
+        selector.register(sys.stdin, selectors.EVENT_READ, "stdin")
+        running = True
+        while running:
+            for key, _ in selector.select(timeout=1.0):
+                if key.data == "stdin" and not sys.stdin.readline():
+                    running = False
+            while (event := runtime.next_event(timeout=0)) is not None:
+                engine.handle(event)
+        selector.close()
+    print(json.dumps({"verified": engine.verified, "mismatched": engine.mismatched, "released": engine.released,
+                      "blocks_in_use": layout.num_blocks - len(engine.free)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

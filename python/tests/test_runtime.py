@@ -1,0 +1,87 @@
+"""The connector runtime from Python: a worker pair of Python engines completes requests through a real
+`handoff coordinator`; refused answers and refused registrations raise with the reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import handoff
+from conftest import TESTS, helper_environment
+
+
+class Worker:
+    def __init__(self, role: str, coordinator, transport: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(TESTS / "engine_worker.py"), role, coordinator.address, transport],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=helper_environment(HANDOFF_TOKEN=coordinator.token, HANDOFF_LOG_LEVEL="warning"))
+
+    def wait_registered(self) -> None:
+        line = self.process.stdout.readline().strip()
+        assert line == "registered", f"the worker said {line!r}"
+
+    def stop(self) -> dict:
+        self.process.stdin.close()
+        output = self.process.stdout.read()
+        assert self.process.wait(timeout=30) == 0
+        return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("transport", ["auto", "tcp"])
+def test_a_python_worker_pair_completes_requests_through_a_coordinator(coordinator, transport: str) -> None:
+    prefill = Worker("prefill", coordinator, transport)
+    decode = Worker("decode", coordinator, transport)
+    prefill.wait_registered()
+    decode.wait_registered()
+    result = coordinator.request("py-engine", count=12, prompt_tokens=100, concurrency=3)
+    accounts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(accounts) == 12
+    block_bytes = handoff.EngineLayout("py-engine", 4, 2, 64, 2, 16, 96, "fused").kv_layout().block_bytes
+    for account in accounts:
+        assert account["state"] == "done" and account["verified"], account
+        assert int(account["kv_bytes"]) == 7 * block_bytes  # 100 tokens in 16-token blocks
+    decode_summary = decode.stop()
+    prefill_summary = prefill.stop()
+    assert decode_summary == {"verified": 12, "mismatched": 0, "released": 0, "blocks_in_use": 0}
+    assert prefill_summary["released"] == 12 and prefill_summary["blocks_in_use"] == 0
+
+
+def test_refused_answers_raise_and_a_refused_registration_stops_the_runtime(coordinator) -> None:
+    spec = handoff.EngineLayout("py-engine", 2, 2, 32, 2, 16, 32)
+    regions = [np.zeros(spec.kv_layout().region_bytes, dtype=np.uint8) for _ in range(2)]
+    with handoff.Runtime("answers", "prefill", coordinator.address, spec, buffers=regions, token=coordinator.token,
+                         transport="tcp", tcp_listen_host="127.0.0.1") as runtime:
+        event = runtime.next_event(timeout=20)
+        assert event is not None and event.kind == handoff.EventKind.REGISTERED
+        with pytest.raises(handoff.UnknownError, match="no-such-ticket"):
+            runtime.prefill_done("no-such-ticket", [1, 2])
+        with pytest.raises(handoff.UnknownError):
+            runtime.transfer_done("no-such-ticket")
+        assert runtime.layout == spec.kv_layout()
+    with pytest.raises(handoff.Closed):
+        runtime.next_event(0)
+
+    wrong = handoff.Runtime("intruder", "decode", coordinator.address, spec, token="not-the-coordinators-token",
+                            transport="tcp", tcp_listen_host="127.0.0.1")
+    with wrong, pytest.raises(handoff.Closed, match="(?i)unauthenticated|token"):
+        while True:
+            wrong.next_event(timeout=20)
+
+
+def test_bad_runtime_options_are_refused_before_anything_starts(coordinator) -> None:
+    spec = handoff.EngineLayout("py-engine", 2, 2, 32, 2, 16, 32)
+    with pytest.raises(handoff.LayoutError, match="buffer"):
+        handoff.Runtime("short", "prefill", coordinator.address, spec, buffers=[np.zeros(10, np.uint8)] * 2,
+                        token=coordinator.token)
+    with pytest.raises(handoff.InvalidArgument):
+        handoff.Runtime("nowhere", "prefill", "not an address", spec, token=coordinator.token)
+    with pytest.raises(handoff.LayoutError):
+        handoff.Runtime("huge", "prefill", coordinator.address,
+                        handoff.EngineLayout("py-engine", 1 << 20, 1 << 16, 1 << 16, 8, 1 << 16, 1 << 30),
+                        token=coordinator.token)
