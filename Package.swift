@@ -55,6 +55,8 @@ let package = Package(
             pkgConfig: "libibverbs",
             providers: [.apt(["libibverbs-dev", "librdmacm-dev"])]
         ),
+        // memfd_create, pidfd_open and pidfd_getfd, which Swift's Glibc module does not import.
+        .target(name: "CLinuxMemory"),
         // The KV model: presets, layouts, transfer plans, wire coding. No I/O.
         .target(name: "HandoffCore"),
         // Moves block ranges between registered memory: the transport API, descriptors and the native TCP
@@ -63,6 +65,7 @@ let package = Package(
             name: "HandoffDataPlane",
             dependencies: [
                 "HandoffCore",
+                "CLinuxMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

@@ -1,7 +1,7 @@
 /// One way a registered pool can be reached, as its descriptor offers it: for diagnostics (which transports a
 /// worker serves on, at which TCP endpoints) without connecting.
 public struct DataPlaneOffer: Sendable, Hashable {
-    /// `ucx` or `tcp`.
+    /// `ucx`, `tcp` or `shm` (same-host shared memory).
     public var transport: String
     /// The `host:port` endpoints of a TCP offer, in the order peers try them; empty for UCX, whose address is
     /// an opaque packed worker address.
@@ -22,8 +22,8 @@ extension PoolDescriptor {
     ///   TCP endpoints that are not `host:port` or a transport this build does not know.
     public func offers() throws(DataPlaneError) -> [DataPlaneOffer] {
         switch transport {
-        case "ucx":
-            return [DataPlaneOffer(transport: "ucx", endpoints: [])]
+        case "ucx", "shm":
+            return [DataPlaneOffer(transport: transport, endpoints: [])]
         case "tcp":
             guard let endpoints = TCPEndpoints.decode(transportAddress) else {
                 throw .incompatibleDescriptor("the TCP offer's endpoints are not a list of host:port")

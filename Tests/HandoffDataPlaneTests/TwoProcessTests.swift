@@ -56,6 +56,29 @@ struct TwoProcessTests {
         #expect(result.ucx_transports == ["tcp"])
     }
 
+    @Test(
+        "auto maps a same-host peer's engine memory (memfd) and moves a scattered plan byte-exactly",
+        arguments: TransferOperation.allCases)
+    func benchLocalOverSharedMemory(operation: TransferOperation) async throws {
+        let (output, status) = try await HandoffProcess([
+            "bench", "--local", "--transport", "auto", "--layers", "3", "--blocks", "64", "--block-kib", "8",
+            "--pattern", "scattered", "--op", operation.rawValue, "--iterations", "2", "--memory", "engine", "--json",
+        ]).finish()
+        #expect(status == 0)
+        let result = try JSONDecoder().decode(SharedMemoryOutput.self, from: Data(output.utf8))
+        #expect(result.verified && result.notified)
+        #expect(result.bytes == 3 * 2 * 64 * 8192)
+        #expect(result.transport == "shm" && result.ucx_transports == ["memfd"])
+    }
+
+    struct SharedMemoryOutput: Decodable {
+        let verified: Bool
+        let notified: Bool
+        let bytes: Int
+        let transport: String
+        let ucx_transports: [String]
+    }
+
     @Test("KV mode derives the blocks from a model preset and a prompt, and prints what the transfer adds to TTFT")
     func benchKVMode() async throws {
         struct KVOutput: Decodable {

@@ -1,8 +1,9 @@
 """The serving process of the two-process data-plane tests.
 
-    python pool_server.py KIND LAYERS KINDS PIECE_BYTES BLOCKS ARRANGEMENT
+    python pool_server.py KIND LAYERS KINDS PIECE_BYTES BLOCKS ARRANGEMENT MEMORY
 
-Registers an mmap'd KV pool (memory it owns, as an engine does) filled with block b holding seed b + 1, prints
+Registers a KV pool of memory it owns, as an engine does (MEMORY: `mmap`, Python's shared anonymous mmaps, or
+`numpy`, arrays as an engine's tensors are), filled with block b holding seed b + 1, prints
 its descriptor as hex, then answers commands on stdin, one per line:
     verify SEED_BASE BLOCK...   prints "ok" when block i holds seed SEED_BASE + i, else "mismatch BLOCK"
     quit
@@ -20,14 +21,17 @@ from kvpattern import block_matches, fill_block
 
 
 def main() -> None:
-    kind, layers, kinds, piece_bytes, blocks, arrangement = sys.argv[1:7]
+    kind, layers, kinds, piece_bytes, blocks, arrangement, memory = sys.argv[1:8]
     layout = handoff.KVLayout(int(layers), int(kinds), int(piece_bytes), int(blocks), arrangement)
-    maps = [mmap.mmap(-1, layout.region_bytes) for _ in range(layout.layers)]
-    regions = [np.frombuffer(m, dtype=np.uint8) for m in maps]
+    if memory == "mmap":
+        buffers = [mmap.mmap(-1, layout.region_bytes) for _ in range(layout.layers)]
+        regions = [np.frombuffer(m, dtype=np.uint8) for m in buffers]
+    else:
+        buffers = regions = [np.zeros(layout.region_bytes, dtype=np.uint8) for _ in range(layout.layers)]
     for block in range(layout.num_blocks):
         fill_block(layout, regions, block, block + 1)
     with handoff.Transport(kind, tcp_listen_host="127.0.0.1") as transport:
-        with transport.register(layout, maps) as pool:
+        with transport.register(layout, buffers) as pool:
             print(pool.descriptor().hex(), flush=True)
             for line in sys.stdin:
                 words = line.split()

@@ -19,10 +19,10 @@ LAYOUT = handoff.KVLayout(layers=8, kinds_per_block=2, piece_bytes=16384, num_bl
 
 
 class PoolServer:
-    def __init__(self, kind: str, layout: handoff.KVLayout) -> None:
+    def __init__(self, kind: str, layout: handoff.KVLayout, memory: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, str(TESTS / "pool_server.py"), kind, str(layout.layers), str(layout.kinds_per_block),
-             str(layout.piece_bytes), str(layout.num_blocks), layout.arrangement.name.lower()],
+             str(layout.piece_bytes), str(layout.num_blocks), layout.arrangement.name.lower(), memory],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=helper_environment())
         self.descriptor = bytes.fromhex(self.process.stdout.readline().strip())
 
@@ -36,9 +36,11 @@ class PoolServer:
         return self.process.wait(timeout=30)
 
 
-@pytest.mark.parametrize("kind", ["ucx", "tcp"])
-def test_two_processes_move_a_kv_pool_byte_exactly(kind: str) -> None:
-    server = PoolServer(kind, LAYOUT)
+# (transport, the server's memory, the transport that must move the bytes): auto maps a same-host peer's NumPy
+# memory (shm); Python's mmaps are shared mappings, which only UCX and TCP reach.
+@pytest.mark.parametrize("kind, memory, expected", [("ucx", "mmap", "ucx"), ("tcp", "mmap", "tcp"), ("auto", "numpy", "shm")])
+def test_two_processes_move_a_kv_pool_byte_exactly(kind: str, memory: str, expected: str) -> None:
+    server = PoolServer(kind, LAYOUT, memory)
     # The reader keeps K and V of a block together: same block shape, another arrangement and block count.
     local_layout = handoff.KVLayout(8, 2, 16384, 48, "fused")
     regions = [np.zeros(local_layout.region_bytes, dtype=np.uint8) for _ in range(local_layout.layers)]
@@ -51,7 +53,7 @@ def test_two_processes_move_a_kv_pool_byte_exactly(kind: str) -> None:
             report = peer.read(pool, sources, destinations).wait(timeout=60)
             assert report.bytes == 40 * LAYOUT.block_bytes
             assert report.pieces == 40 * LAYOUT.layers * 2
-            assert report.transport == kind and report.fallback is None
+            assert report.transport == expected and report.fallback is None
             assert report.lanes
             for source, destination in zip(sources, destinations):
                 assert block_matches(local_layout, regions, destination, source + 1), (source, destination)

@@ -142,9 +142,9 @@ typedef struct handoff_report {
     /** Per-op latency percentiles, microseconds. */
     double op_latency_p50_us;
     double op_latency_p99_us;
-    /** The data plane that moved the bytes: "ucx" or "tcp". */
+    /** The data plane that moved the bytes: "shm" (same-host shared memory), "ucx" or "tcp". */
     char transport[16];
-    /** The lanes under it, comma-separated (UCX: "posix", "cma", "tcp", ...; native TCP: its streams). */
+    /** The lanes under it, comma-separated (UCX: "posix", "cma", "tcp", ...; shm: "memfd"; native TCP: "tcp"). */
     char lanes[128];
     /** Why auto selection fell back to native TCP; empty when it did not. */
     char fallback[128];
@@ -152,7 +152,10 @@ typedef struct handoff_report {
 
 /** How a data plane runs; NULL takes the defaults (auto, listening on 0.0.0.0). */
 typedef struct handoff_transport_options {
-    /** "auto" (UCX where both peers have it, native TCP otherwise), "ucx" or "tcp"; NULL for auto. */
+    /**
+     * "auto" (same-host shared memory where the pool's memory allows, else UCX where both peers have it, else native
+     * TCP), "ucx", "tcp" or "shm" (same-host peers only; no grants checked); NULL for auto.
+     */
     const char *kind;
     /** IPv4 address the native TCP data plane listens on; NULL for 0.0.0.0. */
     const char *tcp_listen_host;
@@ -191,7 +194,11 @@ handoff_status handoff_transport_create(
  */
 void handoff_transport_destroy(handoff_transport *transport);
 
-/** Registers the caller's memory as a pool: one region per layer, each at least layout->region_bytes long. */
+/**
+ * Registers the caller's memory as a pool: one region per layer, each at least layout->region_bytes long. With
+ * "auto" or "shm", private anonymous memory (large malloc/NumPy/torch CPU allocations) is remapped in place onto
+ * memfds, contents and addresses unchanged, so that same-host peers map it: register before writing KV into it.
+ */
 handoff_status handoff_pool_register(
     handoff_transport *transport, const handoff_layout *layout, void *const *regions, const uint64_t *lengths,
     size_t region_count, handoff_pool **out, char **error);

@@ -3,10 +3,12 @@ import HandoffCore
 import Logging
 import Synchronization
 
-/// The data plane a worker runs with `--transport auto`: every pool is offered over UCX and over the native TCP
-/// transport at once, and each peer is reached the best way both sides allow.
+/// The data plane a worker runs with `--transport auto`: every pool is offered over same-host shared memory, UCX
+/// and the native TCP transport at once, and each peer is reached the best way both sides allow.
 ///
-/// UCX is used when both peers offer it and its endpoint comes up; otherwise — UCX unavailable here or at the
+/// A peer on the same host maps the pool's memfds (`SharedMemoryTransport`: a memcpy per op) when the pool's
+/// memory could be shared and the kernel lets it; otherwise UCX is used when both peers offer it and its
+/// endpoint comes up; otherwise — UCX unavailable here or at the
 /// peer, the endpoint failing — the native TCP transport is. A UCX transfer that fails is run again over TCP
 /// (its ops only write the destination, so repeating them is safe), and that peer stays on TCP from then on.
 /// Every fallback is logged with its reason and counted in `fallbacks`; the report names the transport that
@@ -14,6 +16,7 @@ import Synchronization
 public final class AutoTransport: Transport {
     private struct Pools {
         var pool: LocalPool
+        var shm: LocalPool?
         var ucx: LocalPool?
         var tcp: LocalPool
         var descriptor: PoolDescriptor
@@ -21,6 +24,7 @@ public final class AutoTransport: Transport {
 
     private struct Peer {
         var remote: RemotePeer
+        var shm: RemotePeer?
         var ucx: RemotePeer?
         var tcp: RemotePeer?
         /// Why this peer is reached over TCP, once it is.
@@ -37,6 +41,8 @@ public final class AutoTransport: Transport {
     public let name = "auto"
     public let agent: UInt64
     public let notifications: AsyncStream<PeerNotification>
+    /// nil when same-host shared memory is off or unavailable here.
+    public let shm: SharedMemoryTransport?
     /// nil when UCX could not start here.
     public let ucx: UCXTransport?
     public let tcp: TCPTransport
@@ -44,14 +50,16 @@ public final class AutoTransport: Transport {
     private let logger: Logger
     private let forwarding: Task<Void, Never>
 
-    /// Starts both transports; UCX failing to start leaves TCP alone (logged).
+    /// Starts the transports; UCX failing to start leaves TCP alone (logged).
+    /// - Parameter sharedMemory: whether same-host peers map the pools' memory (`SharedMemoryTransport`).
     /// - Throws: `DataPlaneError` when the TCP transport cannot listen.
     public init(
         ucx ucxConfiguration: UCXTransport.Configuration = .init(), tcp tcpConfiguration: TCPTransport.Configuration = .init(),
-        logger: Logger = Logger(label: "handoff.auto")
+        sharedMemory: Bool = true, logger: Logger = Logger(label: "handoff.auto")
     ) throws(DataPlaneError) {
         self.logger = logger
         tcp = try TCPTransport(configuration: tcpConfiguration, logger: logger)
+        shm = sharedMemory ? try? SharedMemoryTransport(logger: logger) : nil
         do {
             ucx = try UCXTransport(configuration: ucxConfiguration, logger: logger)
         } catch {
@@ -97,25 +105,49 @@ public final class AutoTransport: Transport {
         _ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer], memoryType: MemoryType = .host
     ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
-        let ucxPool = try await ucx?.registerPool(layout, regions: regions, memoryType: .host)
+        // Shared memory first: it remaps the pages in place, before UCX registers them.
+        let shmPool = await shareForSameHostPeers(layout, regions: regions)
+        let ucxPool: LocalPool?
         do {
-            return try add(layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
+            ucxPool = try await ucx?.registerPool(layout, regions: regions, memoryType: .host)
+        } catch {
+            if let shmPool { await shm?.release(shmPool) }
+            throw error
+        }
+        do {
+            return try add(
+                layout, shm: shmPool, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
         } catch {
             if let ucxPool { await ucx?.release(ucxPool) }
+            if let shmPool { await shm?.release(shmPool) }
             throw error
         }
     }
 
-    private func add(_ layout: KVLayout, ucx ucxPool: LocalPool?, tcp tcpPool: LocalPool) throws(DataPlaneError) -> LocalPool {
+    /// The pool as same-host peers map it, or nil when its memory cannot be shared (logged).
+    private func shareForSameHostPeers(_ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer]) async -> LocalPool? {
+        guard let shm else { return nil }
+        do {
+            return try await shm.registerPool(layout, regions: regions, memoryType: .host)
+        } catch {
+            logger.info("same-host peers will use UCX or TCP for this pool", metadata: ["reason": "\(error)"])
+            return nil
+        }
+    }
+
+    private func add(
+        _ layout: KVLayout, shm shmPool: LocalPool? = nil, ucx ucxPool: LocalPool?, tcp tcpPool: LocalPool
+    ) throws(DataPlaneError) -> LocalPool {
         var offers = [try tcp.descriptor(of: tcpPool)]
         if let ucx, let ucxPool { offers.insert(try ucx.descriptor(of: ucxPool), at: 0) }
+        if let shm, let shmPool { offers.insert(try shm.descriptor(of: shmPool), at: 0) }
         let descriptor = PoolDescriptor(
             transport: name, agent: agent, host: HostIdentity.current, transportAddress: AutoOffers.encode(offers),
             memoryType: .host, layout: layout, regions: tcpPool.regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: []) })
         return registry.withLock { registry in
             registry.nextID += 1
             let pool = LocalPool(id: registry.nextID, layout: layout, memoryType: .host, regions: tcpPool.regions)
-            registry.pools[pool.id] = Pools(pool: pool, ucx: ucxPool, tcp: tcpPool, descriptor: descriptor)
+            registry.pools[pool.id] = Pools(pool: pool, shm: shmPool, ucx: ucxPool, tcp: tcpPool, descriptor: descriptor)
             return pool
         }
     }
@@ -161,6 +193,7 @@ public final class AutoTransport: Transport {
         case "ucx", "tcp": offers = [descriptor]
         default: throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', which this side does not speak")
         }
+        let shmPeer = await mapIfSameHost(offers.first { $0.transport == "shm" })
         var ucxPeer: RemotePeer?
         var tcpPeer: RemotePeer?
         var failures: [String] = []
@@ -182,22 +215,33 @@ public final class AutoTransport: Transport {
                 failures.append("TCP: \(error)")
             }
         }
-        guard ucxPeer != nil || tcpPeer != nil else {
+        guard shmPeer != nil || ucxPeer != nil || tcpPeer != nil else {
             throw .peerFailed(agent: descriptor.agent, reason: "no transport reaches the peer: " + failures.joined(separator: "; "))
         }
         var fallback: FallbackReason?
-        if ucxPeer == nil {
+        if shmPeer == nil && ucxPeer == nil {
             let offered = offers.contains { $0.transport == "ucx" }
             let key: FallbackReason = ucx == nil ? .ucxUnavailable : offered ? .ucxEndpoint : .peerWithoutUCX
             fellBack(peer: descriptor.agent, reason: offered ? failures.joined(separator: "; ") : "the peer offers no UCX", key: key)
             fallback = key
         }
-        let lower = ucxPeer?.lowerTransports ?? ["tcp"]
+        let lower = shmPeer?.lowerTransports ?? ucxPeer?.lowerTransports ?? ["tcp"]
         return registry.withLock { registry in
             registry.nextID += 1
             let remote = RemotePeer(id: registry.nextID, descriptor: descriptor, lowerTransports: lower)
-            registry.peers[remote.id] = Peer(remote: remote, ucx: ucxPeer, tcp: tcpPeer, fallback: fallback)
+            registry.peers[remote.id] = Peer(remote: remote, shm: shmPeer, ucx: ucxPeer, tcp: tcpPeer, fallback: fallback)
             return remote
+        }
+    }
+
+    /// Maps a same-host peer's shared pool; nil for another host, or when the kernel refuses (logged).
+    private func mapIfSameHost(_ offer: PoolDescriptor?) async -> RemotePeer? {
+        guard let shm, let offer, offer.host == HostIdentity.current else { return nil }
+        do {
+            return try await shm.connect(to: offer)
+        } catch {
+            logger.info("a same-host peer is reached over UCX or TCP", metadata: ["reason": "\(error)"])
+            return nil
         }
     }
 
@@ -208,6 +252,10 @@ public final class AutoTransport: Transport {
         let peer = try resolve(remote)
         guard let pools = registry.withLock({ $0.pools[local.id] }), pools.pool === local else {
             throw .unknownHandle("pool \(local.id) is not registered with this auto transport")
+        }
+        if let shm, let shmPeer = peer.shm {
+            // The peer's pages are mapped here; the local pool only lends its addresses.
+            return try await shm.execute(plan, operation, localMemory: pools.pool, remote: shmPeer, options: options)
         }
         if let ucx, let ucxPool = pools.ucx, let ucxPeer = peer.ucx {
             do {
@@ -256,6 +304,7 @@ public final class AutoTransport: Transport {
             return registry.peers.removeValue(forKey: remote.id)
         }
         guard let peer else { return }
+        if let shmPeer = peer.shm { await shm?.disconnect(shmPeer) }
         if let ucxPeer = peer.ucx { await ucx?.disconnect(ucxPeer) }
         if let tcpPeer = peer.tcp { await tcp.disconnect(tcpPeer) }
     }
@@ -268,11 +317,13 @@ public final class AutoTransport: Transport {
         guard let pools else { return }
         await tcp.release(pools.tcp)  // stops TCP serving before UCX frees the memory
         if let ucxPool = pools.ucx { await ucx?.release(ucxPool) }
+        if let shmPool = pools.shm { await shm?.release(shmPool) }
     }
 
     public func shutdown() async {
         await tcp.shutdown()
         await ucx?.shutdown()
+        await shm?.shutdown()
         forwarding.cancel()
     }
 

@@ -1,11 +1,13 @@
 import HandoffDataPlane
 import Logging
 
-/// Which data plane a process runs: `auto` (UCX where both peers have it, native TCP otherwise), or one of them.
+/// Which data plane a process runs: `auto` (same-host shared memory, else UCX where both peers have it, else
+/// native TCP), or one of them (`shm` reaches same-host peers only).
 public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
     case auto
     case ucx
     case tcp
+    case shm
 
     /// Starts the chosen transport.
     /// - Parameters:
@@ -19,6 +21,7 @@ public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
         case .auto: try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)
         case .ucx: try UCXTransport(configuration: .init(transports: ucxTransports), logger: logger)
         case .tcp: try TCPTransport(configuration: tcp, logger: logger)
+        case .shm: try SharedMemoryTransport(logger: logger)
         }
     }
 }

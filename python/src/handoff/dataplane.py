@@ -38,9 +38,9 @@ class Report:
     op_latency_p50_us: float
     op_latency_p99_us: float
     transport: str
-    """The data plane that moved the bytes: ucx or tcp."""
+    """The data plane that moved the bytes: shm, ucx or tcp."""
     lanes: Tuple[str, ...]
-    """The transports under it (UCX: posix, cma, tcp, ...)."""
+    """The transports under it (UCX: posix, cma, tcp, ...; shm: memfd)."""
     fallback: Optional[str]
     """Why auto selection fell back to native TCP; None when it did not."""
 
@@ -116,7 +116,8 @@ class _Handle:
 
 
 class Transport(_Handle):
-    """A data plane: `auto` (UCX where both peers have it, native TCP otherwise), `ucx` or `tcp`.
+    """A data plane: `auto` (same-host shared memory, else UCX where both peers have it, else native TCP), `ucx`,
+    `tcp` or `shm` (same-host peers only).
 
     Closing it stops its threads, disconnects every peer and deregisters every pool.
     """
@@ -135,7 +136,9 @@ class Transport(_Handle):
 
     def register(self, layout: KVLayout, buffers: Sequence[Any]) -> "Pool":
         """Registers memory the caller owns as a pool: one buffer per layer, each at least `layout.region_bytes`.
-        The buffers stay referenced (and must stay valid) until the pool is released."""
+        The buffers stay referenced (and must stay valid) until the pool is released. With `auto` or `shm`, private
+        anonymous memory (NumPy arrays, torch CPU tensors) is remapped in place onto memfds, bytes and addresses
+        unchanged, so that a same-host peer maps it: register before writing KV into it."""
         regions = [Buffer(buffer) for buffer in buffers]
         addresses = (ctypes.c_void_p * max(1, len(regions)))(*[region.address for region in regions])
         lengths = (ctypes.c_uint64 * max(1, len(regions)))(*[region.length for region in regions])

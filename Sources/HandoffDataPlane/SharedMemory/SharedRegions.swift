@@ -1,0 +1,91 @@
+import Foundation
+
+/// A pool's regions placed in memfd-backed spans: which span holds each region, and where in it.
+struct SharedRegions: Sendable {
+    let spans: [SharedSpan]
+    /// Per region: the index of its span and its byte offset in that span.
+    let placements: [Placement]
+
+    struct Placement: Sendable, Hashable {
+        var span: Int
+        var offset: Int
+    }
+
+    /// One new span per region, of at least `regionBytes` each.
+    static func allocate(regions: Int, regionBytes: Int, name: String) throws(SharedMemoryError) -> SharedRegions {
+        var spans: [SharedSpan] = []
+        for _ in 0..<regions { spans.append(try SharedSpan.allocate(length: regionBytes, name: name)) }
+        return SharedRegions(spans: spans, placements: (0..<regions).map { Placement(span: $0, offset: 0) })
+    }
+
+    /// Remaps the pages under `regions` (an engine's memory) onto memfds in place. Regions that share a page
+    /// share a span. Only private anonymous mappings are remapped (large allocations: NumPy arrays and torch
+    /// tensors of a KV cache are mmap'd chunks of their own): the brk heap, a file mapping, shared memory or a
+    /// device mapping (pinned host memory of a GPU driver) is refused, and nothing is changed.
+    ///
+    /// The engine must not write the regions while this runs (register the KV cache before using it).
+    static func share(_ regions: [(address: UInt, length: Int)], name: String) throws(SharedMemoryError) -> SharedRegions {
+        let page = UInt(SharedSpan.pageSize)
+        var ranges: [(start: UInt, end: UInt, members: [Int])] = []
+        for (index, region) in regions.enumerated().sorted(by: { $0.element.address < $1.element.address }) {
+            let start = region.address / page * page
+            let (last, overflow) = region.address.addingReportingOverflow(UInt(region.length))
+            guard !overflow, region.length > 0 else { throw .refused("region \(index) wraps the address space") }
+            let end = (last + page - 1) / page * page
+            if let current = ranges.last, start < current.end {
+                ranges[ranges.count - 1].end = max(current.end, end)
+                ranges[ranges.count - 1].members.append(index)
+            } else {
+                ranges.append((start, end, [index]))
+            }
+        }
+        let mappings = try PrivateAnonymousMappings.current()
+        for range in ranges where !mappings.cover(range.start, range.end) {
+            throw .refused(
+                "0x\(String(range.start, radix: 16))-0x\(String(range.end, radix: 16)) is not private anonymous memory")
+        }
+        var spans: [SharedSpan] = []
+        var placements = [Placement](repeating: Placement(span: 0, offset: 0), count: regions.count)
+        for range in ranges {
+            spans.append(try SharedSpan.remap(address: range.start, length: Int(range.end - range.start), name: name))
+            for member in range.members {
+                placements[member] = Placement(span: spans.count - 1, offset: Int(regions[member].address - range.start))
+            }
+        }
+        return SharedRegions(spans: spans, placements: placements)
+    }
+}
+
+/// The private anonymous mappings of this process, from /proc/self/maps.
+struct PrivateAnonymousMappings {
+    private var ranges: [(start: UInt, end: UInt)] = []
+
+    static func current() throws(SharedMemoryError) -> PrivateAnonymousMappings {
+        guard let text = readProcFile("/proc/self/maps") else { throw .refused("/proc/self/maps is unreadable") }
+        var mappings = PrivateAnonymousMappings()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 5, fields[1].count == 4 else { continue }
+            let permissions = Array(fields[1])
+            let path = fields.count > 5 ? String(fields[5]) : ""
+            guard permissions[0] == "r", permissions[1] == "w", permissions[3] == "p", fields[4] == "0",
+                path.isEmpty || path.hasPrefix("[anon:")  // not [heap]: small objects of every thread live there
+            else { continue }
+            let bounds = fields[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16) else {
+                continue
+            }
+            if let last = mappings.ranges.last, last.end == start {
+                mappings.ranges[mappings.ranges.count - 1].end = end
+            } else {
+                mappings.ranges.append((start, end))
+            }
+        }
+        return mappings
+    }
+
+    /// Whether `start ..< end` lies inside one run of adjacent private anonymous mappings.
+    func cover(_ start: UInt, _ end: UInt) -> Bool {
+        ranges.contains { $0.start <= start && end <= $0.end }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import HandoffCore
+@testable import HandoffDataPlane
+import Testing
+
+@Suite("Same-host shared memory", .serialized)
+struct SharedMemoryTransportTests {
+    static let layout = try! KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 6000), numBlocks: 10)
+
+    /// An engine's KV as large allocations are: private anonymous mappings (one per layer, or one for all layers at
+    /// unaligned offsets so that regions share pages), filled with `seed`'s bytes before registration.
+    final class EngineBuffers: @unchecked Sendable {
+        // @unchecked: written before registration and read after transfers, by one test at a time.
+        let buffers: [UnsafeMutableRawBufferPointer]
+
+        init(layout: KVLayout, seed: UInt8, sharedPage: Bool = false) {
+            func anonymous(_ bytes: Int) -> UnsafeMutableRawPointer {
+                mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+            }
+            if sharedPage {
+                let whole = anonymous(layout.regionBytes * layout.regionCount + 100)
+                buffers = (0..<layout.regionCount).map {
+                    UnsafeMutableRawBufferPointer(start: whole + 13 + $0 * layout.regionBytes, count: layout.regionBytes)
+                }
+            } else {
+                buffers = (0..<layout.regionCount).map { _ in
+                    UnsafeMutableRawBufferPointer(start: anonymous(layout.regionBytes) + 16, count: layout.regionBytes)
+                }
+            }
+            for (layer, buffer) in buffers.enumerated() {
+                for index in 0..<buffer.count { buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ layer &* 31) &+ seed }
+            }
+        }
+
+        func holds(seed: UInt8, layer: Int, range: Range<Int>) -> Bool {
+            range.allSatisfy { buffers[layer][$0] == UInt8(truncatingIfNeeded: $0 &* 7 &+ layer &* 31) &+ seed }
+        }
+    }
+
+    @Test("registration keeps an engine's bytes, and a peer reads and writes them byte-exactly", arguments: [false, true])
+    func engineMemoryMovesByteExactly(sharedPage: Bool) async throws {
+        let server = try SharedMemoryTransport()
+        let client = try SharedMemoryTransport()
+        let served = EngineBuffers(layout: Self.layout, seed: 1, sharedPage: sharedPage)
+        let local = EngineBuffers(layout: Self.layout, seed: 9)
+        let servedPool = try await server.registerPool(Self.layout, regions: served.buffers)
+        let localPool = try await client.registerPool(Self.layout, regions: local.buffers)
+        for layer in 0..<3 { #expect(served.holds(seed: 1, layer: layer, range: 0..<Self.layout.regionBytes)) }
+
+        let peer = try await client.connect(to: try server.descriptor(of: servedPool))
+        #expect(peer.lowerTransports == ["memfd"])
+        let plan = try TransferPlan(sourceBlocks: [2, 3, 7], destinationBlocks: [0, 1, 9], source: Self.layout, destination: Self.layout)
+        let report = try await client.execute(plan, .read, local: localPool, remote: peer, options: .init())
+        #expect(report.bytes == 3 * Self.layout.geometry.blockBytes && report.transport == "shm")
+        for (from, to) in [(2, 0), (3, 1), (7, 9)] {
+            for kind in 0..<2 {
+                for layer in 0..<3 {
+                    let source = Self.layout.offset(kind: kind, block: from)
+                    let destination = Self.layout.offset(kind: kind, block: to)
+                    #expect(memcmp(
+                        local.buffers[layer].baseAddress! + destination, served.buffers[layer].baseAddress! + source,
+                        Self.layout.geometry.pieceBytes) == 0)
+                }
+            }
+        }
+        // A block the plan did not name keeps its bytes.
+        #expect(local.holds(seed: 9, layer: 0, range: Self.layout.offset(kind: 0, block: 5)..<Self.layout.offset(kind: 0, block: 6)))
+
+        // WRITE goes into the serving process's memory as the engine sees it.
+        let write = try TransferPlan(sourceBlocks: [4], destinationBlocks: [8], source: Self.layout, destination: Self.layout)
+        _ = try await client.execute(write, .write, local: localPool, remote: peer, options: .init())
+        let at = Self.layout.offset(kind: 1, block: 8)
+        #expect(memcmp(served.buffers[2].baseAddress! + at, local.buffers[2].baseAddress! + Self.layout.offset(kind: 1, block: 4), 6000) == 0)
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("file mappings are refused and stay as they were")
+    func fileMappingsAreRefused() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-shm-\(getpid())").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: Self.layout.regionBytes)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let descriptor = open(path, O_RDWR)
+        defer { close(descriptor) }
+        let mapped = mmap(nil, Self.layout.regionBytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)!
+        defer { munmap(mapped, Self.layout.regionBytes) }
+        let buffers = (0..<3).map { _ in UnsafeMutableRawBufferPointer(start: mapped, count: Self.layout.regionBytes) }
+        let transport = try SharedMemoryTransport()
+        await #expect(throws: DataPlaneError.self) { _ = try await transport.registerPool(Self.layout, regions: buffers) }
+        mapped.storeBytes(of: 42, as: UInt8.self)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).first == 42)  // still the file's memory
+    }
+
+    @Test("descriptors naming another host, another process or a descriptor that is not the pool's memfd are refused")
+    func craftedDescriptorsAreRefused() async throws {
+        let server = try SharedMemoryTransport()
+        let client = try SharedMemoryTransport()
+        let pool = try await server.allocatePool(Self.layout)
+        let genuine = try server.descriptor(of: pool)
+        var offer = try SharedMemoryOffer(decoding: genuine.transportAddress)
+
+        var elsewhere = genuine
+        elsewhere.host = "another-host"
+        await #expect(throws: DataPlaneError.incompatibleDescriptor("the pool is on another host")) {
+            _ = try await client.connect(to: elsewhere)
+        }
+
+        var restarted = genuine
+        offer.startTime += 1
+        restarted.transportAddress = offer.encoded()
+        await expectPeerFailed(client, restarted, containing: "not the one")
+        offer.startTime -= 1
+
+        // A descriptor of the serving process that is not its pool's memfd: standard error.
+        var stolen = genuine
+        offer.spans[0].descriptor = 2
+        stolen.transportAddress = offer.encoded()
+        await expectPeerFailed(client, stolen, containing: "not its KV pool's memfd")
+
+        var beyond = genuine
+        beyond.regions[0].length = UInt64(offer.spans[0].length) + 1
+        await #expect(throws: DataPlaneError.self) { _ = try await client.connect(to: beyond) }
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    private func expectPeerFailed(_ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String) async {
+        do {
+            _ = try await transport.connect(to: descriptor)
+            Issue.record("a crafted descriptor connected")
+        } catch {
+            guard case let .peerFailed(_, reason) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(reason.contains(text), "\(reason)")
+        }
+    }
+}
