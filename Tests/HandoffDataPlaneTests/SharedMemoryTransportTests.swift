@@ -124,6 +124,50 @@ struct SharedMemoryTransportTests {
         await server.shutdown()
     }
 
+    @Test("a transfer past its deadline fails as timed out, and a cancelled one as cancelled")
+    func deadlineAndCancellation() async throws {
+        let layout = try KVLayout(geometry: KVGeometry(layers: 8, kindsPerBlock: 2, pieceBytes: 1 << 20), numBlocks: 16)
+        let server = try SharedMemoryTransport()
+        let client = try SharedMemoryTransport()
+        let served = try await server.allocatePool(layout)
+        let local = try await client.allocatePool(layout)
+        let peer = try await client.connect(to: try server.descriptor(of: served))
+        let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array((0..<16).reversed()), source: layout, destination: layout)
+        await #expect {
+            _ = try await client.execute(plan, .read, local: local, remote: peer, options: .init(timeout: .nanoseconds(1)))
+        } throws: { error in
+            guard case .timedOut = error as? DataPlaneError else { return false }
+            return true
+        }
+        let task = Task { try await client.execute(plan, .read, local: local, remote: peer, options: .init()) }
+        task.cancel()
+        let outcome = await task.result
+        if case let .failure(error) = outcome {
+            guard case .cancelled = error as? DataPlaneError else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+        }  // a copy that finished before the cancellation landed is a success, and fine
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("copies split over threads by bytes, in order, long ops cut, every byte once")
+    func partitionBalancesBytes() {
+        let ops = (0..<10).map {
+            CopyOp(sourceRegion: 0, sourceOffset: $0 * 100, destinationRegion: 0, destinationOffset: 0, length: $0 == 3 ? 9 << 20 : 1000)
+        }
+        let parts = SharedMemoryCopy.partition(ops, into: 2)
+        #expect(parts.count == 2)
+        let flat = parts.flatMap { $0 }
+        #expect(flat.reduce(0) { $0 + $1.length } == ops.reduce(0) { $0 + $1.length })
+        #expect(flat.allSatisfy { $0.length <= SharedMemoryCopy.pieceLimit })
+        let sizes = parts.map { $0.reduce(0) { $0 + $1.length } }
+        #expect(abs(sizes[0] - sizes[1]) <= SharedMemoryCopy.pieceLimit)
+        #expect(SharedMemoryCopy.partition(ops, into: 1).count == 1)
+        #expect(SharedMemoryCopy.partition([ops[0]], into: 4).count == 1)
+    }
+
     private func expectPeerFailed(_ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String) async {
         do {
             _ = try await transport.connect(to: descriptor)

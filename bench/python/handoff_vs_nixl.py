@@ -156,16 +156,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--transport", default="auto", help="Handoff's data plane: auto, ucx, tcp or shm")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--nixl-threads", type=int, default=0,
+                   help="nixl_agent_config num_threads: UCX threads NIXL splits a transfer over (Handoff's shm path "
+                        "splits its copies over $HANDOFF_SHM_COPY_THREADS, default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     a = p.parse_args(argv)
-    cfg = ns.Config(warmup=a.warmup, runs=a.runs)
+    cfg = ns.Config(warmup=a.warmup, runs=a.runs, num_threads=a.nixl_threads)
     cases = [c for c in a.cases.split(",") if c]
     ns.nixl_env_defaults()
     import handoff
     print(f"handoff {handoff.__version__} ({handoff.library_path()})  nixl {ns.nixl_version()}  "
           f"numpy {np.__version__}  cpus {os.cpu_count()}  loadavg {os.getloadavg()[0]:.2f}")
     print(f"pool: {cfg.num_layers} layers x {ns.NUM_KINDS} kinds x {cfg.num_blocks} blocks x {cfg.piece} B per "
-          f"process; READ {cfg.read_blocks} blocks; handoff transport {a.transport}")
+          f"process; READ {cfg.read_blocks} blocks; handoff transport {a.transport} (shm copy threads "
+          f"{os.environ.get('HANDOFF_SHM_COPY_THREADS', 'default')}); nixl num_threads {cfg.num_threads}")
     dst = ns.make_pool(cfg.num_layers, cfg.num_blocks, cfg.piece)
     ref = ns.make_pool(cfg.num_layers, cfg.num_blocks, cfg.piece, fill=None)
     ns.fill_pattern(ref, cfg.num_blocks, cfg.piece)

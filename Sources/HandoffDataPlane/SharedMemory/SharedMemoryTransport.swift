@@ -37,9 +37,24 @@ public final class SharedMemoryTransport: Transport {
     private let registry = Mutex(Registry())
     private let logger: Logger
     private let startTime: UInt64
+    /// Threads one transfer's copies are split over.
+    public let copyThreads: Int
 
+    /// The default of `copyThreads`: `$HANDOFF_SHM_COPY_THREADS`, else 2 where the machine has 2 cores or more.
+    public static var defaultCopyThreads: Int {
+        if let text = ProcessInfo.processInfo.environment["HANDOFF_SHM_COPY_THREADS"], let count = Int(text), count > 0 {
+            return min(count, 64)
+        }
+        return min(2, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// - Parameter copyThreads: threads one transfer's copies are split over (one core's copy rarely saturates
+    ///   memory; an engine that needs its cores for compute sets 1).
     /// - Throws: `DataPlaneError.incompatibleDescriptor` when this process's start time is unreadable (no /proc).
-    public init(logger: Logger = Logger(label: "handoff.shm")) throws(DataPlaneError) {
+    public init(copyThreads: Int = SharedMemoryTransport.defaultCopyThreads, logger: Logger = Logger(label: "handoff.shm"))
+        throws(DataPlaneError)
+    {
+        self.copyThreads = max(1, copyThreads)
         guard let startTime = SharedMemoryOffer.startTime(of: getpid()) else {
             throw .incompatibleDescriptor("/proc/self/stat is unreadable: no same-host shared memory")
         }
@@ -184,13 +199,13 @@ public final class SharedMemoryTransport: Transport {
             ops: plan.ops,
             sources: operation == .read ? remoteAddresses : localAddresses,
             destinations: operation == .read ? localAddresses : remoteAddresses,
-            deadline: start &+ UInt64(clamping: options.timeout.nanoseconds))
+            deadline: start &+ UInt64(clamping: options.timeout.nanoseconds), threads: copyThreads)
         let result = await copy.run(keeping: peer.mapping)
         let end = MonotonicClock.nanos()
         switch result.outcome {
         case .done: break
-        case .cancelled: throw .cancelled(completedOps: result.completedOps, totalOps: plan.ops.count)
-        case .timedOut: throw .timedOut(after: options.timeout, completedOps: result.completedOps, totalOps: plan.ops.count)
+        case .cancelled: throw .cancelled(completedOps: result.completedOps, totalOps: result.totalOps)
+        case .timedOut: throw .timedOut(after: options.timeout, completedOps: result.completedOps, totalOps: result.totalOps)
         }
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: plan.ops.count, pieces: plan.pieceCount, transport: name,
