@@ -13,7 +13,10 @@ import Testing
     /// Runs a coordinator server on a free loopback port for the duration of `body`.
     private func withServer(_ body: (CoordinatorAddress, Coordinator) async throws -> Void) async throws {
         let token = BearerToken.random()
-        let coordinator = Coordinator()
+        // The tests' workers are mailboxes that never heartbeat: a loaded test run must not see them lost.
+        var configuration = CoordinatorConfiguration()
+        configuration.heartbeatInterval = .seconds(60)
+        let coordinator = Coordinator(configuration: configuration)
         let ports = AsyncStream.makeStream(of: Int.self)
         let server = CoordinatorServer(
             configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),

@@ -367,7 +367,10 @@ handoff_status handoff_runtime_region(
     const handoff_runtime *runtime, uint32_t index, void **address, uint64_t *length, char **error);
 /** Ends the session in order (every ticket released); returns at once. */
 void handoff_runtime_close(handoff_runtime *runtime);
-/** Closes the runtime, waits until it has stopped (the engine's memory is then no longer touched), frees it. */
+/**
+ * Closes the runtime, waits until it has stopped (the engine's memory is then no longer touched; events still queued
+ * are discarded), frees it.
+ */
 void handoff_runtime_destroy(handoff_runtime *runtime);
 
 #ifdef __cplusplus

@@ -230,7 +230,5 @@ public func handoff_runtime_close(_ runtime: OpaquePointer?) {
 
 @_cdecl("handoff_runtime_destroy")
 public func handoff_runtime_destroy(_ runtime: OpaquePointer?) {
-    guard let handle = OpaqueHandle.take(runtime, as: RuntimeHandle.self) else { return }
-    handle.runtime.close()
-    _ = handle.waitUntilStopped()
+    OpaqueHandle.take(runtime, as: RuntimeHandle.self)?.closeDiscardingEvents()
 }

@@ -32,4 +32,13 @@ final class RuntimeHandle: Sendable {
         running.wait()
         return ending.withLock { $0 ?? "the connector runtime stopped" }
     }
+
+    /// Closes the runtime and blocks until it has stopped, discarding the events it still queues: the engine that
+    /// destroys it reads no more, and a full queue must not hold the shutdown (whose releases are events too).
+    func closeDiscardingEvents() {
+        runtime.close()
+        while running.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
+            while runtime.pollEvent() != nil {}
+        }
+    }
 }
