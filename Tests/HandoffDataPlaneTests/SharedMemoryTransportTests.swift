@@ -152,6 +152,44 @@ struct SharedMemoryTransportTests {
         await server.shutdown()
     }
 
+    @Test("a released pool's descriptor maps nothing, even when a later pool took its descriptor numbers")
+    func staleDescriptorsMapNothing() async throws {
+        let server = try SharedMemoryTransport()
+        let client = try SharedMemoryTransport()
+        let first = try await server.allocatePool(Self.layout)
+        let released = try SharedMemoryOffer(decoding: server.descriptor(of: first).transportAddress)
+        await server.release(first)
+        let second = try await server.allocatePool(Self.layout)
+        // The released pool's descriptor, with its numbers now naming the second pool's memfds.
+        var stale = try server.descriptor(of: second)
+        var offer = try SharedMemoryOffer(decoding: stale.transportAddress)
+        offer.nonce = released.nonce
+        stale.transportAddress = offer.encoded()
+        await expectPeerFailed(client, stale, containing: "not its KV pool's memfd")
+        _ = try await client.connect(to: try server.descriptor(of: second))
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("releasing a pool while a copy writes into it stops the copy before the memory goes")
+    func releaseStopsRunningCopies() async throws {
+        let layout = try KVLayout(geometry: KVGeometry(layers: 8, kindsPerBlock: 2, pieceBytes: 1 << 20), numBlocks: 16)
+        let server = try SharedMemoryTransport()
+        let client = try SharedMemoryTransport()
+        let served = try await server.allocatePool(layout)
+        let peer = try await client.connect(to: try server.descriptor(of: served))
+        let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array(0..<16), source: layout, destination: layout)
+        for _ in 0..<5 {
+            let local = try await client.allocatePool(layout)
+            let transfer = Task { try await client.execute(plan, .read, local: local, remote: peer, options: .init()) }
+            try await Task.sleep(for: .milliseconds(2))
+            await client.release(local)  // unmaps what the copy threads write: they must have stopped
+            _ = await transfer.result
+        }
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test("copies split over threads by bytes, in order, long ops cut, every byte once")
     func partitionBalancesBytes() {
         let ops = (0..<10).map {

@@ -210,7 +210,10 @@ handoff_status handoff_pool_region(
     const handoff_pool *pool, uint32_t index, void **address, uint64_t *length, char **error);
 /** The descriptor a peer connects with, as bytes the caller frees with handoff_bytes_free. */
 handoff_status handoff_pool_descriptor(handoff_pool *pool, uint8_t **bytes, size_t *length, char **error);
-/** From now on serves peers only the blocks that a live grant covers (native TCP; UCX cannot check grants). */
+/**
+ * From now on serves peers only the blocks that a live grant covers. Only native TCP can check: UCX's one-sided
+ * transfers and same-host shared memory run without this side's CPU, so there the descriptor is the capability.
+ */
 handoff_status handoff_pool_require_grants(handoff_pool *pool, char **error);
 /** Lets the peer presenting *token (a new random token) `operation` blocks of the pool, until revoked. */
 handoff_status handoff_pool_grant(

@@ -161,7 +161,7 @@ struct CTransportOptions {
         guard let options = options?.pointee else { return }
         if let kind = cString(options.kind) {
             guard let selection = TransportSelection(rawValue: kind) else {
-                throw .invalidArgument("transport kind '\(kind)' is not auto, ucx or tcp")
+                throw .invalidArgument("transport kind '\(kind)' is not auto, ucx, tcp or shm")
             }
             self.selection = selection
         }

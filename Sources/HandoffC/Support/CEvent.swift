@@ -27,7 +27,7 @@ enum CEvent {
         case let .loaded(order, stats):
             out.kind = UInt32(HANDOFF_EVENT_LOADED.rawValue)
             out.prompt_tokens = UInt64(clamping: order.promptTokens)
-            out.block_count = UInt64(order.destinationBlocks.count)
+            out.block_count = UInt64(min(order.sourceBlocks.count, order.destinationBlocks.count))
             out.source_blocks = UnsafePointer(copy(order.sourceBlocks))
             out.destination_blocks = UnsafePointer(copy(order.destinationBlocks))
             out.content_seed = order.contentSeed

@@ -33,29 +33,31 @@ struct SharedMemoryCopy: Sendable {
     let deadline: UInt64
     let threads: Int
 
-    /// Runs the copies; `mapping` stays alive until they are done. Cancelling the calling task stops them at the
-    /// next op.
-    func run(keeping mapping: SharedPeerMapping) async -> Result {
-        let cancelled = Atomic<Bool>(false)
+    /// Runs the copies; `mapping` stays alive until they are done. Cancelling the calling task, or `control`,
+    /// stops them at the next op; `control` is finished once every copy thread has ended.
+    func run(keeping mapping: SharedPeerMapping, control: ActiveCopy) async -> Result {
         let parts = Self.partition(ops, into: threads)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
                 let gathered = Mutex<[Result]>([])
                 for part in parts {
                     let thread = Thread {
-                        let result = withExtendedLifetime(mapping) { copy(part, cancelled: cancelled) }
+                        let result = withExtendedLifetime(mapping) { copy(part, cancelled: control.cancelled) }
                         let all = gathered.withLock { results -> [Result]? in
                             results.append(result)
                             return results.count == parts.count ? results : nil
                         }
-                        if let all { continuation.resume(returning: Self.merge(all, totalOps: parts.reduce(0) { $0 + $1.count })) }
+                        if let all {
+                            control.finish()
+                            continuation.resume(returning: Self.merge(all, totalOps: parts.reduce(0) { $0 + $1.count }))
+                        }
                     }
                     thread.name = "handoff-shm-copy"
                     thread.start()
                 }
             }
         } onCancel: {
-            cancelled.store(true, ordering: .relaxed)
+            control.cancelled.store(true, ordering: .relaxed)
         }
     }
 

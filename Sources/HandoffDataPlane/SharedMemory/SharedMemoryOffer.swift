@@ -15,12 +15,16 @@ struct SharedMemoryOffer: Sendable, Hashable {
     var pid: Int32
     /// Clock ticks after boot when the process started (/proc/PID/stat, field 22).
     var startTime: UInt64
+    /// Random per pool and part of its memfds' names, so that a stale descriptor whose descriptor numbers were
+    /// reused by a later pool maps nothing.
+    var nonce: UInt64
     var spans: [Span]
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(UInt32(bitPattern: pid))
         writer.write(startTime)
+        writer.write(nonce)
         writer.write(UInt32(spans.count))
         for span in spans {
             writer.write(UInt32(bitPattern: span.descriptor))
@@ -29,9 +33,10 @@ struct SharedMemoryOffer: Sendable, Hashable {
         return writer.bytes
     }
 
-    init(pid: Int32, startTime: UInt64, spans: [Span]) {
+    init(pid: Int32, startTime: UInt64, nonce: UInt64, spans: [Span]) {
         self.pid = pid
         self.startTime = startTime
+        self.nonce = nonce
         self.spans = spans
     }
 
@@ -39,6 +44,7 @@ struct SharedMemoryOffer: Sendable, Hashable {
         var reader = ByteReader(bytes)
         pid = Int32(bitPattern: try reader.read(UInt32.self, "pid"))
         startTime = try reader.read(UInt64.self, "start time")
+        nonce = try reader.read(UInt64.self, "nonce")
         let count = Int(try reader.read(UInt32.self, "span count"))
         guard count > 0, count <= Self.maxSpans else {
             throw .lengthTooLarge(field: "span count", length: count, limit: Self.maxSpans)

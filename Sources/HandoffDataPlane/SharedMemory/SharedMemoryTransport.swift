@@ -17,6 +17,8 @@ public final class SharedMemoryTransport: Transport {
     private struct Pool {
         var pool: LocalPool
         var shared: SharedRegions
+        /// Part of its memfds' names.
+        var nonce: UInt64
     }
 
     private struct Peer {
@@ -27,6 +29,7 @@ public final class SharedMemoryTransport: Transport {
     private struct Registry {
         var pools: [UInt64: Pool] = [:]
         var peers: [UInt64: Peer] = [:]
+        var copies: [UInt64: ActiveCopy] = [:]
         var nextID: UInt64 = 0
         var closed = false
     }
@@ -64,14 +67,18 @@ public final class SharedMemoryTransport: Transport {
         notifications = AsyncStream { $0.finish() }
     }
 
-    static func memfdName(agent: UInt64) -> String { "handoff-kv-\(String(agent, radix: 16))" }
+    static func memfdName(agent: UInt64, nonce: UInt64) -> String {
+        "handoff-kv-\(String(agent, radix: 16))-\(String(nonce, radix: 16))"
+    }
 
     public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
+        let nonce = UInt64.random(in: 1...UInt64.max)
         let shared = try sharing { () throws(SharedMemoryError) in
-            try SharedRegions.allocate(regions: layout.regionCount, regionBytes: layout.regionBytes, name: Self.memfdName(agent: agent))
+            try SharedRegions.allocate(
+                regions: layout.regionCount, regionBytes: layout.regionBytes, name: Self.memfdName(agent: agent, nonce: nonce))
         }
-        return add(layout, shared: shared, regions: shared.spans.map { ($0.address, layout.regionBytes) })
+        return add(layout, shared: shared, nonce: nonce, regions: shared.spans.map { ($0.address, layout.regionBytes) })
     }
 
     /// Remaps the regions' pages onto memfds in place (contents kept).
@@ -86,8 +93,11 @@ public final class SharedMemoryTransport: Transport {
             throw .layoutMismatch("\(regions.count) buffers for \(layout.regionCount) regions of \(layout.regionBytes) bytes")
         }
         let spans = regions.map { (address: UInt(bitPattern: $0.baseAddress), length: layout.regionBytes) }
-        let shared = try sharing { () throws(SharedMemoryError) in try SharedRegions.share(spans, name: Self.memfdName(agent: agent)) }
-        return add(layout, shared: shared, regions: spans)
+        let nonce = UInt64.random(in: 1...UInt64.max)
+        let shared = try sharing { () throws(SharedMemoryError) in
+            try SharedRegions.share(spans, name: Self.memfdName(agent: agent, nonce: nonce))
+        }
+        return add(layout, shared: shared, nonce: nonce, regions: spans)
     }
 
     private func sharing(_ body: () throws(SharedMemoryError) -> SharedRegions) throws(DataPlaneError) -> SharedRegions {
@@ -98,11 +108,13 @@ public final class SharedMemoryTransport: Transport {
         }
     }
 
-    private func add(_ layout: KVLayout, shared: SharedRegions, regions: [(address: UInt, length: Int)]) -> LocalPool {
+    private func add(
+        _ layout: KVLayout, shared: SharedRegions, nonce: UInt64, regions: [(address: UInt, length: Int)]
+    ) -> LocalPool {
         registry.withLock { registry in
             registry.nextID += 1
             let pool = LocalPool(id: registry.nextID, layout: layout, memoryType: .host, regions: regions)
-            registry.pools[pool.id] = Pool(pool: pool, shared: shared)
+            registry.pools[pool.id] = Pool(pool: pool, shared: shared, nonce: nonce)
             return pool
         }
     }
@@ -118,7 +130,7 @@ public final class SharedMemoryTransport: Transport {
     public func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor {
         let entry = try entry(of: pool)
         let offer = SharedMemoryOffer(
-            pid: getpid(), startTime: startTime,
+            pid: getpid(), startTime: startTime, nonce: entry.nonce,
             spans: entry.shared.spans.map { .init(descriptor: $0.descriptor, length: UInt64($0.length)) })
         return PoolDescriptor(
             transport: name, agent: agent, host: HostIdentity.current, transportAddress: offer.encoded(), memoryType: .host,
@@ -185,14 +197,18 @@ public final class SharedMemoryTransport: Transport {
         options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         let start = MonotonicClock.nanos()
-        let peer = try registry.withLock { registry throws(DataPlaneError) in
+        try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
+        let control = ActiveCopy(local: local)
+        let (peer, copyID) = try registry.withLock { registry throws(DataPlaneError) in
             guard !registry.closed else { throw DataPlaneError.transportClosed }
             guard let peer = registry.peers[remote.id], peer.remote === remote else {
                 throw DataPlaneError.unknownHandle("peer \(remote.id) is not connected through this shared-memory transport")
             }
-            return peer
+            registry.nextID += 1
+            registry.copies[registry.nextID] = control
+            return (peer, registry.nextID)
         }
-        try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
+        defer { _ = registry.withLock { $0.copies.removeValue(forKey: copyID) } }
         let localAddresses = local.regions.map(\.address)
         let remoteAddresses = peer.mapping.regionAddresses
         let copy = SharedMemoryCopy(
@@ -200,7 +216,7 @@ public final class SharedMemoryTransport: Transport {
             sources: operation == .read ? remoteAddresses : localAddresses,
             destinations: operation == .read ? localAddresses : remoteAddresses,
             deadline: start &+ UInt64(clamping: options.timeout.nanoseconds), threads: copyThreads)
-        let result = await copy.run(keeping: peer.mapping)
+        let result = await copy.run(keeping: peer.mapping, control: control)
         let end = MonotonicClock.nanos()
         switch result.outcome {
         case .done: break
@@ -224,18 +240,38 @@ public final class SharedMemoryTransport: Transport {
         }
     }
 
+    /// Stops the copies running into or out of `pool`, then deregisters it (unmapping what this transport
+    /// allocated).
     public func release(_ pool: LocalPool) async {
-        _ = registry.withLock { registry -> Pool? in
+        let removed = registry.withLock { registry -> Pool? in
             guard let entry = registry.pools[pool.id], entry.pool === pool else { return nil }
             return registry.pools.removeValue(forKey: pool.id)
         }
+        await stopCopies(touching: pool)
+        withExtendedLifetime(removed) {}
     }
 
+    /// Stops the copies that read or write `pool`'s memory (a pool of this process registered with any transport)
+    /// and returns once no copy thread touches it: call it before that memory is deregistered or freed.
+    package func stopCopies(touching pool: LocalPool) async {
+        let copies = registry.withLock { $0.copies.values.filter { $0.local == ObjectIdentifier(pool) } }
+        for copy in copies { await copy.stop() }
+    }
+
+    /// Stops every copy, then forgets every pool and peer.
     public func shutdown() async {
-        registry.withLock { registry in
+        let copies = registry.withLock { registry in
             registry.closed = true
-            registry.pools.removeAll()
-            registry.peers.removeAll()
+            return Array(registry.copies.values)
         }
+        for copy in copies { await copy.stop() }
+        let removed = registry.withLock { registry in
+            defer {
+                registry.pools.removeAll()
+                registry.peers.removeAll()
+            }
+            return (registry.pools, registry.peers)
+        }
+        withExtendedLifetime(removed) {}
     }
 }

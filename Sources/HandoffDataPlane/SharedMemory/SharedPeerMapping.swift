@@ -34,7 +34,8 @@ final class SharedPeerMapping: Sendable {
         var mapped: [(address: UInt, length: Int)] = []
         do {
             for span in offer.spans {
-                mapped.append(try mapSpan(span, from: pidfd, name: SharedMemoryTransport.memfdName(agent: agent)))
+                mapped.append(
+                    try mapSpan(span, from: pidfd, name: SharedMemoryTransport.memfdName(agent: agent, nonce: offer.nonce)))
             }
         } catch {
             for span in mapped { munmap(UnsafeMutableRawPointer(bitPattern: span.address), span.length) }
@@ -50,8 +51,8 @@ final class SharedPeerMapping: Sendable {
         let descriptor = handoff_pidfd_getfd(pidfd, span.descriptor)
         guard descriptor >= 0 else { throw .system("pidfd_getfd", errno) }
         defer { close(descriptor) }
-        // Only the serving agent's own memfds are mapped: a descriptor naming some other file of that process is
-        // refused, so that a crafted descriptor cannot make this process write into it.
+        // Only the described pool's own memfds are mapped: a descriptor naming some other file of that process, or a
+        // later pool's memfd under a released pool's numbers, is refused, so that it cannot be written into.
         let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)")) ?? ""
         guard link == "/memfd:\(name) (deleted)" else {
             throw .refused("descriptor \(span.descriptor) of the peer is '\(link)', not its KV pool's memfd")

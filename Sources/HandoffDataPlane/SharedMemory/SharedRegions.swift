@@ -21,7 +21,8 @@ struct SharedRegions: Sendable {
     /// Remaps the pages under `regions` (an engine's memory) onto memfds in place. Regions that share a page
     /// share a span. Only private anonymous mappings are remapped (large allocations: NumPy arrays and torch
     /// tensors of a KV cache are mmap'd chunks of their own): the brk heap, a file mapping, shared memory or a
-    /// device mapping (pinned host memory of a GPU driver) is refused, and nothing is changed.
+    /// device mapping (pinned host memory of a GPU driver) is refused before anything is changed. A remap failing
+    /// midway (out of memory) leaves the spans done so far remapped, with their bytes.
     ///
     /// The engine must not write the regions while this runs (register the KV cache before using it).
     static func share(_ regions: [(address: UInt, length: Int)], name: String) throws(SharedMemoryError) -> SharedRegions {
@@ -29,9 +30,9 @@ struct SharedRegions: Sendable {
         var ranges: [(start: UInt, end: UInt, members: [Int])] = []
         for (index, region) in regions.enumerated().sorted(by: { $0.element.address < $1.element.address }) {
             let start = region.address / page * page
-            let (last, overflow) = region.address.addingReportingOverflow(UInt(region.length))
+            let (last, overflow) = region.address.addingReportingOverflow(UInt(region.length) + page - 1)
             guard !overflow, region.length > 0 else { throw .refused("region \(index) wraps the address space") }
-            let end = (last + page - 1) / page * page
+            let end = last / page * page
             if let current = ranges.last, start < current.end {
                 ranges[ranges.count - 1].end = max(current.end, end)
                 ranges[ranges.count - 1].members.append(index)

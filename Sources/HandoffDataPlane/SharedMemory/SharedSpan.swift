@@ -42,21 +42,20 @@ final class SharedSpan: Sendable {
 
     /// Remaps the page-aligned range `address ..< address + length` of this process onto a new memfd holding the
     /// same bytes. The caller has checked that the range is private anonymous memory that the engine does not
-    /// write meanwhile. The first and last page may hold a neighbour's bytes: they are copied and remapped last,
-    /// one page each, so that a write to a neighbour could be lost only within microseconds.
+    /// write meanwhile. It moves `chunkBytes` at a time, so that the old pages are freed as the new ones fill
+    /// (registration never holds the pool twice). The first and last page may hold a neighbour's bytes: they are
+    /// copied and remapped last, one page each, so that a write to a neighbour could be lost only within
+    /// microseconds.
     static func remap(address: UInt, length: Int, name: String) throws(SharedMemoryError) -> SharedSpan {
         precondition(address % UInt(pageSize) == 0 && length % pageSize == 0 && length > 0)
         let descriptor = try memfd(name: name, length: length)
-        guard let staging = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), staging != MAP_FAILED else {
-            close(descriptor)
-            throw .system("mmap", errno)
-        }
-        defer { munmap(staging, length) }
         let edges = length > pageSize ? [0, length - pageSize] : [0]
         let interior = pageSize..<max(pageSize, length - pageSize)
         do {
-            if !interior.isEmpty { try move(interior, of: address, via: staging, descriptor) }
-            for edge in edges { try move(edge..<edge + pageSize, of: address, via: staging, descriptor) }
+            for chunk in stride(from: interior.lowerBound, to: interior.upperBound, by: chunkBytes) {
+                try move(chunk..<min(chunk + chunkBytes, interior.upperBound), of: address, descriptor)
+            }
+            for edge in edges { try move(edge..<edge + pageSize, of: address, descriptor) }
         } catch {
             close(descriptor)
             throw error
@@ -64,13 +63,20 @@ final class SharedSpan: Sendable {
         return SharedSpan(address: address, length: length, descriptor: descriptor, allocated: false)
     }
 
-    /// Copies `range` of the span at `address` into the memfd (through `staging`) and maps the memfd's pages there.
-    private static func move(
-        _ range: Range<Int>, of address: UInt, via staging: UnsafeMutableRawPointer, _ descriptor: Int32
-    ) throws(SharedMemoryError) {
+    /// Bytes remapped at a time.
+    static let chunkBytes = 64 << 20
+
+    /// Copies `range` of the span at `address` into the memfd (through a staging mapping of that range) and maps
+    /// the memfd's pages there in place of the old ones.
+    private static func move(_ range: Range<Int>, of address: UInt, _ descriptor: Int32) throws(SharedMemoryError) {
+        let offset = off_t(range.lowerBound)
+        guard let staging = mmap(nil, range.count, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, offset),
+            staging != MAP_FAILED
+        else { throw .system("mmap", errno) }
+        defer { munmap(staging, range.count) }
         let target = UnsafeMutableRawPointer(bitPattern: address + UInt(range.lowerBound))!
-        memcpy(staging + range.lowerBound, target, range.count)
-        guard mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, descriptor, off_t(range.lowerBound)) == target else {
+        memcpy(staging, target, range.count)
+        guard mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, descriptor, offset) == target else {
             throw .system("mmap MAP_FIXED", errno)
         }
     }

@@ -295,6 +295,8 @@ public final class AutoTransport: Transport {
             try await ucx.notify(ucxPeer, payload: payload)
         } else if let tcpPeer = peer.tcp {
             try await tcp.notify(tcpPeer, payload: payload)
+        } else {
+            throw .peerFailed(agent: remote.descriptor.agent, reason: "notifications need UCX or TCP, and neither reaches the peer")
         }
     }
 
@@ -315,15 +317,16 @@ public final class AutoTransport: Transport {
             return registry.pools.removeValue(forKey: pool.id)
         }
         guard let pools else { return }
+        await shm?.stopCopies(touching: pools.pool)  // no same-host copy touches the memory past this point
         await tcp.release(pools.tcp)  // stops TCP serving before UCX frees the memory
         if let ucxPool = pools.ucx { await ucx?.release(ucxPool) }
         if let shmPool = pools.shm { await shm?.release(shmPool) }
     }
 
     public func shutdown() async {
+        await shm?.shutdown()  // stops same-host copies before UCX frees the memory they touch
         await tcp.shutdown()
         await ucx?.shutdown()
-        await shm?.shutdown()
         forwarding.cancel()
     }
 

@@ -25,6 +25,9 @@ def _address_of(source: Any) -> Tuple[int, int, Any]:
     if isinstance(source, tuple) and len(source) == 2 and all(isinstance(v, int) for v in source):
         return source[0], source[1], None
     if hasattr(source, "data_ptr") and callable(source.data_ptr):  # a torch tensor
+        device = getattr(getattr(source, "device", None), "type", "cpu")
+        if device != "cpu":
+            raise ValueError(f"a {device} tensor is not host memory; register CPU tensors (GPU memory needs a GPU build)")
         if hasattr(source, "is_contiguous") and not source.is_contiguous():
             raise ValueError("a tensor must be contiguous to be registered")
         length = source.numel() * source.element_size() if hasattr(source, "numel") else int(source.nbytes)

@@ -67,6 +67,8 @@ def _call(function, *arguments) -> int:
     status = function(*arguments, ctypes.byref(error))
     if status not in (OK, PENDING):
         raise_for(status, error)
+    if error.value is not None:  # a PENDING may come with a message too
+        lib.handoff_string_free(error)
     return status
 
 
@@ -198,7 +200,8 @@ class Pool(_Handle):
             lib.handoff_bytes_free(data)
 
     def region(self, index: int) -> memoryview:
-        """Region `index`'s memory, writable (for an allocated pool, the only way to reach it)."""
+        """Region `index`'s memory, writable (for an allocated pool, the only way to reach it); valid until the
+        pool is released."""
         address = ctypes.c_void_p()
         length = ctypes.c_uint64()
         _call(lib.handoff_pool_region, self.handle, index, ctypes.byref(address), ctypes.byref(length))
@@ -287,7 +290,8 @@ class Transfer(_Handle):
 
     def __init__(self, handle: ctypes.c_void_p, peer: Peer, local: Pool) -> None:
         super().__init__(handle)
-        self._ends = (peer, local)
+        # The local buffers too: a pool released while this transfer runs must not free memory it still writes.
+        self._ends = (peer, local, local._buffers)
         self._report: Optional[Report] = None
 
     def poll(self) -> bool:
@@ -304,10 +308,11 @@ class Transfer(_Handle):
 
     @property
     def report(self) -> Report:
-        """The report of a transfer that completed."""
+        """The report of a transfer that completed; raises its error, or `HandoffError` while it still runs."""
         if self._report is None:
             c = CReport()
-            _call(lib.handoff_transfer_report, self.handle, ctypes.byref(c))
+            if _call(lib.handoff_transfer_report, self.handle, ctypes.byref(c)) != OK:
+                raise HandoffError("the transfer is still running", PENDING)
             self._report = Report.from_c(c)
         return self._report
 
