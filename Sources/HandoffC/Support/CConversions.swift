@@ -150,23 +150,3 @@ extension handoff_report {
         copyCString(stats.fallback, into: &fallback)
     }
 }
-
-/// The data plane a C caller asks for.
-struct CTransportOptions {
-    var selection: TransportSelection = .auto
-    var tcp = TCPTransport.Configuration()
-    var ucxTransports: [String]?
-
-    init(_ options: UnsafePointer<handoff_transport_options>?) throws(CFailure) {
-        guard let options = options?.pointee else { return }
-        if let kind = cString(options.kind) {
-            guard let selection = TransportSelection(rawValue: kind) else {
-                throw .invalidArgument("transport kind '\(kind)' is not auto, ucx, tcp or shm")
-            }
-            self.selection = selection
-        }
-        if let host = cString(options.tcp_listen_host), !host.isEmpty { tcp.listenHost = host }
-        tcp.advertisedHosts = cList(options.tcp_advertised_hosts)
-        ucxTransports = cList(options.ucx_transports)
-    }
-}

@@ -94,16 +94,3 @@ final class SharedSpan: Sendable {
         return descriptor
     }
 }
-
-/// Why memory could not be shared or a peer's shared memory could not be mapped.
-enum SharedMemoryError: Error, CustomStringConvertible {
-    case system(String, Int32)
-    case refused(String)
-
-    var description: String {
-        switch self {
-        case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
-        case let .refused(reason): reason
-        }
-    }
-}
