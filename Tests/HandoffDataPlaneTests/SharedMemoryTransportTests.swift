@@ -126,7 +126,7 @@ struct SharedMemoryTransportTests {
 
     @Test("a transfer past its deadline fails as timed out, and a cancelled one as cancelled")
     func deadlineAndCancellation() async throws {
-        let layout = try KVLayout(geometry: KVGeometry(layers: 8, kindsPerBlock: 2, pieceBytes: 1 << 20), numBlocks: 16)
+        let layout = try KVLayout(geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 128 << 10), numBlocks: 16)
         let server = try SharedMemoryTransport()
         let client = try SharedMemoryTransport()
         let served = try await server.allocatePool(layout)
@@ -173,7 +173,8 @@ struct SharedMemoryTransportTests {
 
     @Test("releasing a pool while a copy writes into it stops the copy before the memory goes")
     func releaseStopsRunningCopies() async throws {
-        let layout = try KVLayout(geometry: KVGeometry(layers: 8, kindsPerBlock: 2, pieceBytes: 1 << 20), numBlocks: 16)
+        // 32 MiB a copy: long enough to be running when the release comes, small enough not to load the test run.
+        let layout = try KVLayout(geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 256 << 10), numBlocks: 16)
         let server = try SharedMemoryTransport()
         let client = try SharedMemoryTransport()
         let served = try await server.allocatePool(layout)
@@ -182,7 +183,7 @@ struct SharedMemoryTransportTests {
         for _ in 0..<5 {
             let local = try await client.allocatePool(layout)
             let transfer = Task { try await client.execute(plan, .read, local: local, remote: peer, options: .init()) }
-            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(for: .milliseconds(1))
             await client.release(local)  // unmaps what the copy threads write: they must have stopped
             _ = await transfer.result
         }
