@@ -60,11 +60,11 @@ final class TransferHandle: Sendable {
     /// Blocks up to `milliseconds` (negative: forever) for the end; returns the result, nil when still running.
     func wait(milliseconds: Int64) -> Result<TransferReport, DataPlaneError>? {
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-        let timeout = milliseconds < 0 ? Int32(-1) : Int32(clamping: milliseconds)
+        let deadline = ContinuousClock.now + .milliseconds(max(0, milliseconds))
         while result == nil {
-            let ready = poll(&descriptor, 1, timeout)
-            if ready < 0 && errno == EINTR { continue }
-            break
+            let left = milliseconds < 0 ? Int32(-1) : Int32(clamping: max(0, (deadline - .now).nanoseconds / 1_000_000))
+            // An interrupted poll waits again, for what is left of the timeout only.
+            guard poll(&descriptor, 1, left) < 0, errno == EINTR else { break }
         }
         return result
     }

@@ -20,6 +20,8 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case layersOutOfRange(Range<Int>, layerCount: Int)
     /// The ranges add up to more bytes than a plan can count.
     case tooManyBytes
+    /// More byte ranges than one plan may name.
+    case tooManyRanges(count: Int, limit: Int)
     /// A byte range is empty, negative, or reaches outside its layer's region.
     case rangeOutOfRegion(side: TransferSide, index: Int, region: Int, offset: Int, length: Int, regionBytes: Int)
 
@@ -39,6 +41,8 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "\(destination.pieceBytes) B"
         case let .layersOutOfRange(layers, layerCount):
             "layers \(layers) are empty or outside the pool's 0..<\(layerCount)"
+        case let .tooManyRanges(count, limit):
+            "\(count) byte ranges exceed the \(limit) one transfer may name"
         case .tooManyBytes:
             "the ranges add up to more bytes than a transfer can count"
         case let .rangeOutOfRegion(side, index, region, offset, length, regionBytes):

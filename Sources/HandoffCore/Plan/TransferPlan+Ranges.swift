@@ -12,7 +12,8 @@ extension TransferPlan {
         guard source.geometry == destination.geometry else {
             throw .incompatibleLayouts(source: source.geometry, destination: destination.geometry)
         }
-        guard !ranges.isEmpty, ranges.count <= Self.maxRanges else { throw .empty }
+        guard !ranges.isEmpty else { throw .empty }
+        guard ranges.count <= Self.maxRanges else { throw .tooManyRanges(count: ranges.count, limit: Self.maxRanges) }
         for (index, range) in ranges.enumerated() {
             try Self.check(range.sourceRegion, range.sourceOffset, range.length, .source, index, in: source)
             try Self.check(range.destinationRegion, range.destinationOffset, range.length, .destination, index, in: destination)
