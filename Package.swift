@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "HandoffClient", targets: ["HandoffClient"]),
         .library(name: "HandoffConnector", targets: ["HandoffConnector"]),
         .library(name: "HandoffWorker", targets: ["HandoffWorker"]),
+        .library(name: "HandoffRouter", targets: ["HandoffRouter"]),
         // The C API (Sources/CHandoff/include/handoff.h) as libHandoffC.so, for engines outside Swift.
         .library(name: "HandoffC", type: .dynamic, targets: ["HandoffC"]),
     ],
@@ -29,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Micro-benchmarks only (Benchmarks/). The malloc interposer alone: the runtime interposer is not in every
         // package mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
@@ -164,6 +168,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `handoff router`: an OpenAI-compatible HTTP front that admits each request at the coordinator, sends the
+        // prompt to the paired prefill engine, then streams the paired decode engine's answer back.
+        .target(
+            name: "HandoffRouter",
+            dependencies: [
+                "HandoffControlProtocol",
+                "HandoffClient",
+                "HandoffProto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The simulated engine behind `handoff worker`: a thin layer over the connector runtime.
         .target(
             name: "HandoffWorker",
@@ -190,6 +213,7 @@ let package = Package(
                 "HandoffControlPlane",
                 "HandoffWorker",
                 "HandoffTopology",
+                "HandoffRouter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

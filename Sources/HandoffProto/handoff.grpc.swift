@@ -69,6 +69,19 @@ public enum Handoff_V1_Coordinator: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Cancel" metadata.
+        public enum Cancel: Sendable {
+            /// Request type for "Cancel".
+            public typealias Input = Handoff_V1_CancelRequest
+            /// Response type for "Cancel".
+            public typealias Output = Handoff_V1_CancelResponse
+            /// Descriptor for "Cancel".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "handoff.v1.Coordinator"),
+                method: "Cancel",
+                type: .unary
+            )
+        }
         /// Namespace for "Await" metadata.
         public enum Await: Sendable {
             /// Request type for "Await".
@@ -152,6 +165,7 @@ public enum Handoff_V1_Coordinator: Sendable {
             Session.descriptor,
             Report.descriptor,
             Admit.descriptor,
+            Cancel.descriptor,
             Await.descriptor,
             Route.descriptor,
             ListWorkers.descriptor,
@@ -238,6 +252,25 @@ extension Handoff_V1_Coordinator {
             request: GRPCCore.StreamingServerRequest<Handoff_V1_AdmitRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_AdmitResponse>
+
+        /// Handle the "Cancel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+        /// > the reason and both workers are told to release its blocks.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Handoff_V1_CancelRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Handoff_V1_CancelResponse` messages.
+        func cancel(
+            request: GRPCCore.StreamingServerRequest<Handoff_V1_CancelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_CancelResponse>
 
         /// Handle the "Await" method.
         ///
@@ -396,6 +429,25 @@ extension Handoff_V1_Coordinator {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Handoff_V1_AdmitResponse>
 
+        /// Handle the "Cancel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+        /// > the reason and both workers are told to release its blocks.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Handoff_V1_CancelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Handoff_V1_CancelResponse` message.
+        func cancel(
+            request: GRPCCore.ServerRequest<Handoff_V1_CancelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Handoff_V1_CancelResponse>
+
         /// Handle the "Await" method.
         ///
         /// > Source IDL Documentation:
@@ -552,6 +604,25 @@ extension Handoff_V1_Coordinator {
             context: GRPCCore.ServerContext
         ) async throws -> Handoff_V1_AdmitResponse
 
+        /// Handle the "Cancel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+        /// > the reason and both workers are told to release its blocks.
+        ///
+        /// - Parameters:
+        ///   - request: A `Handoff_V1_CancelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Handoff_V1_CancelResponse` to respond with.
+        func cancel(
+            request: Handoff_V1_CancelRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Handoff_V1_CancelResponse
+
         /// Handle the "Await" method.
         ///
         /// > Source IDL Documentation:
@@ -686,6 +757,17 @@ extension Handoff_V1_Coordinator.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Handoff_V1_Coordinator.Method.Cancel.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Handoff_V1_CancelRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_CancelResponse>(),
+            handler: { request, context in
+                try await self.cancel(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Handoff_V1_Coordinator.Method.Await.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Handoff_V1_AwaitRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_RequestAccount>(),
@@ -773,6 +855,17 @@ extension Handoff_V1_Coordinator.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_AdmitResponse> {
         let response = try await self.admit(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func cancel(
+        request: GRPCCore.StreamingServerRequest<Handoff_V1_CancelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Handoff_V1_CancelResponse> {
+        let response = try await self.cancel(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -874,6 +967,19 @@ extension Handoff_V1_Coordinator.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Handoff_V1_AdmitResponse> {
         return GRPCCore.ServerResponse<Handoff_V1_AdmitResponse>(
             message: try await self.admit(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func cancel(
+        request: GRPCCore.ServerRequest<Handoff_V1_CancelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Handoff_V1_CancelResponse> {
+        return GRPCCore.ServerResponse<Handoff_V1_CancelResponse>(
+            message: try await self.cancel(
                 request: request.message,
                 context: context
             ),
@@ -1041,6 +1147,30 @@ extension Handoff_V1_Coordinator {
             deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_AdmitResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_AdmitResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Cancel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+        /// > the reason and both workers are told to release its blocks.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Handoff_V1_CancelRequest` message.
+        ///   - serializer: A serializer for `Handoff_V1_CancelRequest` messages.
+        ///   - deserializer: A deserializer for `Handoff_V1_CancelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func cancel<Result>(
+            request: GRPCCore.ClientRequest<Handoff_V1_CancelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Handoff_V1_CancelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_CancelResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_CancelResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Await" method.
@@ -1277,6 +1407,41 @@ extension Handoff_V1_Coordinator {
             try await self.client.unary(
                 request: request,
                 descriptor: Handoff_V1_Coordinator.Method.Admit.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Cancel" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+        /// > the reason and both workers are told to release its blocks.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Handoff_V1_CancelRequest` message.
+        ///   - serializer: A serializer for `Handoff_V1_CancelRequest` messages.
+        ///   - deserializer: A deserializer for `Handoff_V1_CancelResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func cancel<Result>(
+            request: GRPCCore.ClientRequest<Handoff_V1_CancelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Handoff_V1_CancelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Handoff_V1_CancelResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_CancelResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Handoff_V1_Coordinator.Method.Cancel.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1562,6 +1727,36 @@ extension Handoff_V1_Coordinator.ClientProtocol {
         )
     }
 
+    /// Call the "Cancel" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+    /// > the reason and both workers are told to release its blocks.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Handoff_V1_CancelRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancel<Result>(
+        request: GRPCCore.ClientRequest<Handoff_V1_CancelRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_CancelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.cancel(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Handoff_V1_CancelRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Handoff_V1_CancelResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "Await" method.
     ///
     /// > Source IDL Documentation:
@@ -1816,6 +2011,40 @@ extension Handoff_V1_Coordinator.ClientProtocol {
             metadata: metadata
         )
         return try await self.admit(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Cancel" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ends an admitted request that its client gave up on (a router's client disconnected): the ticket fails with
+    /// > the reason and both workers are told to release its blocks.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancel<Result>(
+        _ message: Handoff_V1_CancelRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Handoff_V1_CancelResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Handoff_V1_CancelRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.cancel(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -199,6 +199,13 @@ public nonisolated struct Handoff_V1_Register: @unchecked Sendable {
     set {_uniqueStorage()._transports = newValue}
   }
 
+  /// Where the engine serves inference requests (an engine's HTTP base URL such as http://10.0.0.5:8000), so that
+  /// a router can send a paired request there; empty for workers driven by the coordinator alone.
+  public var endpoint: String {
+    get {_storage._endpoint}
+    set {_uniqueStorage()._endpoint = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -758,6 +765,38 @@ public nonisolated struct Handoff_V1_AdmitResponse: Sendable {
   /// Seconds the coordinator spent deciding.
   public var decisionSeconds: Double = 0
 
+  /// The paired workers' registered endpoints (empty when they registered none).
+  public var prefillEndpoint: String = String()
+
+  public var decodeEndpoint: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Handoff_V1_CancelRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Handoff_V1_CancelResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False when the request had already ended (or was never admitted).
+  public var cancelled: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1110,6 +1149,12 @@ public nonisolated struct Handoff_V1_WorkerInfo: @unchecked Sendable {
     set {_uniqueStorage()._hostIdentity = newValue}
   }
 
+  /// Where the engine serves inference requests, as registered (empty for coordinator-driven workers).
+  public var endpoint: String {
+    get {_storage._endpoint}
+    set {_uniqueStorage()._endpoint = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1340,7 +1385,7 @@ nonisolated extension Handoff_V1_KVLayoutSpec: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Register"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}layout\0\u{1}descriptor\0\u{1}node\0\u{1}rack\0\u{1}compatibility\0\u{1}transports\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}layout\0\u{1}descriptor\0\u{1}node\0\u{1}rack\0\u{1}compatibility\0\u{1}transports\0\u{1}endpoint\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -1352,6 +1397,7 @@ nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf.
     var _rack: String = String()
     var _compatibility: String = String()
     var _transports: [String] = []
+    var _endpoint: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1371,6 +1417,7 @@ nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf.
       _rack = source._rack
       _compatibility = source._compatibility
       _transports = source._transports
+      _endpoint = source._endpoint
     }
   }
 
@@ -1398,6 +1445,7 @@ nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf.
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._rack) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._compatibility) }()
         case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._transports) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
         default: break
         }
       }
@@ -1437,6 +1485,9 @@ nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._transports.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._transports, fieldNumber: 9)
       }
+      if !_storage._endpoint.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1455,6 +1506,7 @@ nonisolated extension Handoff_V1_Register: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._rack != rhs_storage._rack {return false}
         if _storage._compatibility != rhs_storage._compatibility {return false}
         if _storage._transports != rhs_storage._transports {return false}
+        if _storage._endpoint != rhs_storage._endpoint {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2617,7 +2669,7 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Handoff_V1_AdmitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AdmitResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{1}blocks\0\u{3}decision_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{1}blocks\0\u{3}decision_seconds\0\u{3}prefill_endpoint\0\u{3}decode_endpoint\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2630,6 +2682,8 @@ nonisolated extension Handoff_V1_AdmitResponse: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeSingularStringField(value: &self.decodeWorker) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.blocks) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.decisionSeconds) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.prefillEndpoint) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.decodeEndpoint) }()
       default: break
       }
     }
@@ -2651,6 +2705,12 @@ nonisolated extension Handoff_V1_AdmitResponse: SwiftProtobuf.Message, SwiftProt
     if self.decisionSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.decisionSeconds, fieldNumber: 5)
     }
+    if !self.prefillEndpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.prefillEndpoint, fieldNumber: 6)
+    }
+    if !self.decodeEndpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.decodeEndpoint, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2660,6 +2720,73 @@ nonisolated extension Handoff_V1_AdmitResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.decodeWorker != rhs.decodeWorker {return false}
     if lhs.blocks != rhs.blocks {return false}
     if lhs.decisionSeconds != rhs.decisionSeconds {return false}
+    if lhs.prefillEndpoint != rhs.prefillEndpoint {return false}
+    if lhs.decodeEndpoint != rhs.decodeEndpoint {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Handoff_V1_CancelRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Handoff_V1_CancelRequest, rhs: Handoff_V1_CancelRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Handoff_V1_CancelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cancelled\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.cancelled) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.cancelled != false {
+      try visitor.visitSingularBoolField(value: self.cancelled, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Handoff_V1_CancelResponse, rhs: Handoff_V1_CancelResponse) -> Bool {
+    if lhs.cancelled != rhs.cancelled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3151,7 +3278,7 @@ nonisolated extension Handoff_V1_ListWorkersRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0\u{1}offers\0\u{3}lost_reason\0\u{3}lost_gracefully\0\u{3}memory_type\0\u{3}host_identity\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{1}role\0\u{1}model\0\u{1}node\0\u{1}rack\0\u{1}state\0\u{3}free_blocks\0\u{3}queue_depth\0\u{3}num_blocks\0\u{1}compatibility\0\u{1}transports\0\u{3}seconds_since_heartbeat\0\u{1}offers\0\u{3}lost_reason\0\u{3}lost_gracefully\0\u{3}memory_type\0\u{3}host_identity\0\u{1}endpoint\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -3172,6 +3299,7 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
     var _lostGracefully: Bool = false
     var _memoryType: String = String()
     var _hostIdentity: String = String()
+    var _endpoint: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3200,6 +3328,7 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
       _lostGracefully = source._lostGracefully
       _memoryType = source._memoryType
       _hostIdentity = source._hostIdentity
+      _endpoint = source._endpoint
     }
   }
 
@@ -3236,6 +3365,7 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
         case 16: try { try decoder.decodeSingularBoolField(value: &_storage._lostGracefully) }()
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._memoryType) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._hostIdentity) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
         default: break
         }
       }
@@ -3298,6 +3428,9 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
       if !_storage._hostIdentity.isEmpty {
         try visitor.visitSingularStringField(value: _storage._hostIdentity, fieldNumber: 18)
       }
+      if !_storage._endpoint.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3325,6 +3458,7 @@ nonisolated extension Handoff_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobu
         if _storage._lostGracefully != rhs_storage._lostGracefully {return false}
         if _storage._memoryType != rhs_storage._memoryType {return false}
         if _storage._hostIdentity != rhs_storage._hostIdentity {return false}
+        if _storage._endpoint != rhs_storage._endpoint {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /** The version of this API; handoff_api_version() returns the library's. */
-#define HANDOFF_API_VERSION 1
+#define HANDOFF_API_VERSION 2
 
 /** What a call returned. Errors are negative. */
 typedef enum handoff_status {
@@ -287,6 +287,9 @@ typedef struct handoff_runtime_options {
     const char *rack;
     /** Pulls (decode) that may run at once; 0 for the default (4). */
     uint32_t max_concurrent_pulls;
+    /** Where the engine serves inference requests (its HTTP base URL, e.g. "http://10.0.0.5:8000"), so that
+     *  `handoff router` can send it the requests paired to it; NULL or "" for none. */
+    const char *endpoint;
 } handoff_runtime_options;
 
 /** What the runtime asks of the engine. */

@@ -56,6 +56,7 @@ private func runtimeConfiguration(_ options: handoff_runtime_options) throws(CFa
     configuration.ucxTransports = transport.ucxTransports
     configuration.node = cString(options.node) ?? ""
     configuration.rack = cString(options.rack) ?? ""
+    configuration.endpoint = cString(options.endpoint) ?? ""
     if options.max_concurrent_pulls > 0 { configuration.maxConcurrentPulls = Int(options.max_concurrent_pulls) }
     return configuration
 }

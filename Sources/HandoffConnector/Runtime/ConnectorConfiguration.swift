@@ -16,6 +16,9 @@ public struct ConnectorConfiguration: Sendable {
     /// Placement labels the coordinator prefers near pairs by.
     public var node = ""
     public var rack = ""
+    /// Where the engine serves inference requests (its HTTP base URL), so a router can send it paired requests;
+    /// empty for an engine the coordinator drives alone.
+    public var endpoint = ""
     /// The data plane: auto (UCX where both peers have it, native TCP otherwise), ucx or tcp.
     public var transport: TransportSelection = .auto
     /// Where the native TCP data plane listens (IPv4); 0.0.0.0 advertises every interface's address.

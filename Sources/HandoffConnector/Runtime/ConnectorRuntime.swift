@@ -99,7 +99,8 @@ public final class ConnectorRuntime: Sendable {
                 identity: WorkerIdentity(id: configuration.id, instance: UInt64.random(in: 1...UInt64.max)),
                 role: configuration.role, layout: configuration.layout, descriptor: descriptor.encoded(),
                 node: configuration.node, rack: configuration.rack,
-                compatibility: CompatibilityHash.of(configuration.layout), transports: [transport.name])
+                compatibility: CompatibilityHash.of(configuration.layout), transports: [transport.name],
+                endpoint: configuration.endpoint)
             return ConnectorRuntime(
                 configuration: configuration, registration: registration, transport: transport, pool: pool,
                 descriptor: descriptor, events: events, logger: logger)

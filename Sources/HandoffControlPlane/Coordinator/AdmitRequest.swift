@@ -30,4 +30,7 @@ public struct Admission: Sendable, Hashable {
     public var blocks: Int
     /// Time spent deciding, seconds.
     public var decisionSeconds: Double
+    /// The paired workers' registered endpoints (empty when they registered none).
+    public var prefillEndpoint: String = ""
+    public var decodeEndpoint: String = ""
 }

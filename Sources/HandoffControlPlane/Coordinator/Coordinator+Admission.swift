@@ -24,7 +24,9 @@ extension Coordinator {
         recordDecision(nanoseconds: decision)
         let admission = Admission(
             ticket: ticket.id, prefill: ticket.prefill, decode: ticket.decode, blocks: ticket.blocks,
-            decisionSeconds: Double(decision) / 1e9)
+            decisionSeconds: Double(decision) / 1e9,
+            prefillEndpoint: workers[ticket.prefill.id]?.registration.endpoint ?? "",
+            decodeEndpoint: workers[ticket.decode.id]?.registration.endpoint ?? "")
         if let watcher {
             watchers[request.requestID] = watcher
             watcher(.admitted(requestID: request.requestID, admission))
@@ -83,5 +85,28 @@ extension Coordinator {
     func recordDecision(nanoseconds: UInt64) {
         decisionWindow.record(Double(nanoseconds) / 1e9)
         metrics.decision(nanoseconds: nanoseconds)
+    }
+}
+
+extension Coordinator {
+    /// Ends a request whose client gave up: its ticket fails with `reason` and both workers release its blocks;
+    /// a request waiting for a pair to recompute on is dropped the same way.
+    ///
+    /// - Returns: false when the request is not in flight (already over, or never admitted).
+    /// - Throws: `.invalidArgument` for an empty or over-long id.
+    public func cancel(requestID: String, reason: String) throws(CoordinatorError) -> Bool {
+        if requestID.isEmpty || requestID.utf8.count > 256 {
+            throw .invalidArgument("request id must be 1 to 256 bytes long")
+        }
+        let why = "cancelled: " + (reason.isEmpty ? "the client gave up" : String(reason.prefix(256)))
+        if let ticketID = activeRequests[requestID], tickets[ticketID] != nil {
+            finish(ticketID, as: .failed, reason: why)
+            return true
+        }
+        if let waiting = awaitingPair.removeValue(forKey: requestID) {
+            retire(waiting.failed.account(state: .failed, failure: why))
+            return true
+        }
+        return false
     }
 }

@@ -80,6 +80,7 @@ extension WorkerStatus {
             $0.secondsSinceHeartbeat = secondsSinceHeartbeat
             $0.lostReason = lostReason
             $0.lostGracefully = lostGracefully
+            $0.endpoint = registration.endpoint
             // Validated at registration; a descriptor that still fails to decode lists no offers.
             if let descriptor = try? PoolDescriptor(decoding: registration.descriptor) {
                 $0.offers = ((try? descriptor.offers()) ?? []).map { offer in

@@ -25,6 +25,8 @@ extension Admission {
             $0.decodeWorker = decode.id
             $0.blocks = UInt32(clamping: blocks)
             $0.decisionSeconds = decisionSeconds
+            $0.prefillEndpoint = prefillEndpoint
+            $0.decodeEndpoint = decodeEndpoint
         }
     }
 }

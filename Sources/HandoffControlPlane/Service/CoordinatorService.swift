@@ -40,6 +40,15 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         }
     }
 
+    public func cancel(request: Handoff_V1_CancelRequest, context: ServerContext) async throws -> Handoff_V1_CancelResponse {
+        do {
+            let cancelled = try await coordinator.cancel(requestID: request.requestID, reason: request.reason)
+            return .with { $0.cancelled = cancelled }
+        } catch {
+            throw error.rpcError
+        }
+    }
+
     public func route(
         request: RPCAsyncSequence<Handoff_V1_RouteRequest, any Error>,
         response: RPCWriter<Handoff_V1_RouteEvent>,

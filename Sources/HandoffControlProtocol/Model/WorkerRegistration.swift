@@ -12,10 +12,12 @@ public struct WorkerRegistration: Sendable, Hashable {
     public var compatibility: String
     /// Data-plane transports the worker offers.
     public var transports: [String]
+    /// Where the engine serves inference requests (its HTTP base URL), for a router; empty when none.
+    public var endpoint: String
 
     public init(
         identity: WorkerIdentity, role: WorkerRole, layout: KVLayoutSpec, descriptor: [UInt8], node: String,
-        rack: String, compatibility: String, transports: [String]
+        rack: String, compatibility: String, transports: [String], endpoint: String = ""
     ) {
         self.identity = identity
         self.role = role
@@ -25,5 +27,6 @@ public struct WorkerRegistration: Sendable, Hashable {
         self.rack = rack
         self.compatibility = compatibility
         self.transports = transports
+        self.endpoint = endpoint
     }
 }

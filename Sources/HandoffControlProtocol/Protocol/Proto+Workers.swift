@@ -44,13 +44,26 @@ extension KVLayoutSpec {
 }
 
 extension WorkerRegistration {
-    /// - Throws: `ProtocolError` for a missing layout, an unknown role or arrangement.
+    /// - Throws: `ProtocolError` for a missing layout, an unknown role or arrangement, or an endpoint that is not an
+    ///   http(s) URL of at most 512 bytes.
     public init(proto: Handoff_V1_Register) throws(ProtocolError) {
         guard proto.hasLayout else { throw ProtocolError("registration without a KV layout") }
+        try Self.checkEndpoint(proto.endpoint)
         self.init(
             identity: WorkerIdentity(id: proto.workerID, instance: proto.instance), role: try WorkerRole(proto: proto.role),
             layout: try KVLayoutSpec(proto: proto.layout), descriptor: Array(proto.descriptor), node: proto.node,
-            rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports)
+            rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports, endpoint: proto.endpoint)
+    }
+
+    /// An endpoint is empty or an http(s) URL of printable ASCII, at most 512 bytes.
+    package static func checkEndpoint(_ endpoint: String) throws(ProtocolError) {
+        guard !endpoint.isEmpty else { return }
+        let bytes = endpoint.utf8
+        guard bytes.count <= 512, bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+            endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")
+        else {
+            throw ProtocolError("endpoint must be an http:// or https:// URL of at most 512 printable bytes")
+        }
     }
 
     public var proto: Handoff_V1_Register {
@@ -64,6 +77,7 @@ extension WorkerRegistration {
         message.rack = rack
         message.compatibility = compatibility
         message.transports = transports
+        message.endpoint = endpoint
         return message
     }
 }

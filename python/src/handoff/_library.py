@@ -10,7 +10,7 @@ import os
 from ctypes import POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 
-API_VERSION = 1
+API_VERSION = 2
 
 OK = 0
 PENDING = 1
@@ -95,6 +95,7 @@ class CRuntimeOptions(ctypes.Structure):
         ("node", c_char_p),
         ("rack", c_char_p),
         ("max_concurrent_pulls", c_uint32),
+        ("endpoint", c_char_p),
     ]
 
 

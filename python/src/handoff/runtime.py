@@ -82,7 +82,7 @@ class Runtime(_Handle):
                  buffers: Optional[Sequence[Any]] = None, token: Optional[str] = None,
                  token_file: Optional[str] = None, transport: str = "auto", tcp_listen_host: Optional[str] = None,
                  tcp_advertised_hosts: Optional[Sequence[str]] = None, ucx_transports: Optional[Sequence[str]] = None,
-                 node: str = "", rack: str = "", max_concurrent_pulls: int = 0) -> None:
+                 node: str = "", rack: str = "", max_concurrent_pulls: int = 0, endpoint: str = "") -> None:
         """
         Args:
             id: the worker's id, unique among the coordinator's workers (the pod name).
@@ -92,7 +92,8 @@ class Runtime(_Handle):
             buffers: the engine's KV memory, one buffer per layer (NumPy arrays, torch tensors, mmaps, or
                 (address, length) pairs); None lets the data plane allocate the pool (see `region`).
             token: the bearer token; None reads `token_file`, then $HANDOFF_TOKEN.
-            transport: auto, ucx or tcp.
+            transport: auto, ucx, tcp or shm.
+            endpoint: where the engine serves inference requests (http://HOST:PORT), for `handoff router`.
         """
         role = Role[role.upper()] if isinstance(role, str) else Role(role)
         self.layout_spec = layout
@@ -105,7 +106,8 @@ class Runtime(_Handle):
         options = CRuntimeOptions(
             id.encode(), int(role), coordinator.encode(), token.encode() if token else None,
             token_file.encode() if token_file else None, ctypes.pointer(engine), addresses, lengths, count,
-            ctypes.pointer(transport_options), node.encode(), rack.encode(), max_concurrent_pulls)
+            ctypes.pointer(transport_options), node.encode(), rack.encode(), max_concurrent_pulls,
+            endpoint.encode() if endpoint else None)
         handle = ctypes.c_void_p()
         _call(lib.handoff_runtime_start, ctypes.byref(options), ctypes.byref(handle))
         super().__init__(handle)

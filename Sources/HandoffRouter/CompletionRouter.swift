@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import Foundation
+import HandoffProto
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// Serves one completion request disaggregated: admits it at the coordinator, sends the prompt to the paired prefill
+/// engine (one token, its KV handed over under the ticket), then sends the client's own request to the paired
+/// decode engine, which loads that KV, and streams decode's answer back.
+///
+/// When anything fails after admission the router cancels the request at the coordinator, so both workers release
+/// its blocks; when the client goes away mid-answer, the decode request is cancelled too.
+final class CompletionRouter: Sendable {
+    let configuration: RouterConfiguration
+    let coordinator: CoordinatorGateway
+    let http: HTTPClient
+    let metrics: RouterMetrics
+    let logger: Logger
+    private let inFlight = Atomic<Int>(0)
+    private let tokenizer: TokenizerEndpoint
+
+    init(configuration: RouterConfiguration, coordinator: CoordinatorGateway, http: HTTPClient, metrics: RouterMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.coordinator = coordinator
+        self.http = http
+        self.metrics = metrics
+        self.logger = logger
+        self.tokenizer = TokenizerEndpoint(coordinator: coordinator)
+    }
+
+    func respond(_ api: CompletionAPI, to request: Request) async -> Response {
+        let arrived = ContinuousClock.now
+        let active = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+        guard active <= configuration.maxConcurrentRequests else {
+            leave()
+            return finish(api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"), outcome: "refused")
+        }
+        metrics.inFlight(active)
+        var admitted: String?
+        do {
+            let body = try await collectBody(request)
+            var completion = try CompletionRequest(api: api, json: body)
+            let promptTokens = try await countTokens(&completion)
+            let requestID = Self.requestID(request.headers)
+            let admission = try await coordinator.admit(requestID: requestID, model: completion.model, promptTokens: promptTokens)
+            admitted = requestID
+            guard !admission.prefillEndpoint.isEmpty, !admission.decodeEndpoint.isEmpty else {
+                throw RouterError.unavailable(
+                    "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to")
+            }
+            try await prefill(completion, admission)
+            return try await decode(completion, admission, requestID: requestID, arrived: arrived)
+        } catch let error as RouterError {
+            if let admitted { await coordinator.cancel(requestID: admitted, reason: error.message) }
+            leave()
+            return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil))
+        } catch {
+            if let admitted { await coordinator.cancel(requestID: admitted, reason: "\(error)") }
+            leave()
+            return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed")
+        }
+    }
+
+    private func leave() { metrics.inFlight(inFlight.wrappingSubtract(1, ordering: .relaxed).newValue) }
+
+    private func collectBody(_ request: Request) async throws(RouterError) -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            return Data(buffer: buffer)
+        } catch {
+            throw RouterError(.contentTooLarge, "the request body exceeds \(configuration.maxBodyBytes) bytes or broke off")
+        }
+    }
+
+    /// The prompt's tokens as the engines count them: the client's ids, or what an engine's `/tokenize` says.
+    private func countTokens(_ completion: inout CompletionRequest) async throws(RouterError) -> Int {
+        if let ids = completion.promptTokenIDs { return ids.count }
+        let tokens = try await tokenizer.tokenize(completion, http: http, timeout: configuration.prefillTimeout)
+        completion.usePromptTokens(tokens)
+        return tokens.count
+    }
+
+    /// Runs prefill; returns once the prefill engine holds the prompt's KV for the ticket.
+    private func prefill(_ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse) async throws {
+        let started = ContinuousClock.now
+        let response = try await post(
+            completion.prefillBody(ticket: admission.ticket), to: admission.prefillEndpoint + completion.api.path,
+            timeout: configuration.prefillTimeout)
+        let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
+        guard response.status == .ok else {
+            throw RouterError.badGateway(
+                "prefill engine \(admission.prefillWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
+            let params = object["kv_transfer_params"] as? [String: Any], params["handoff_ticket"] as? String == admission.ticket
+        else {
+            throw RouterError.badGateway(
+                "prefill engine \(admission.prefillWorker) did not hand the KV over (is it running HandoffConnector as kv_producer?)")
+        }
+        metrics.prefill(nanoseconds: Self.nanoseconds(since: started))
+    }
+
+    /// Sends the client's request to decode and streams its answer back.
+    private func decode(
+        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String, arrived: ContinuousClock.Instant
+    ) async throws -> Response {
+        let response = try await post(
+            completion.decodeBody(ticket: admission.ticket), to: admission.decodeEndpoint + completion.api.path,
+            timeout: configuration.decodeTimeout)
+        guard response.status == .ok else {
+            let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
+            throw RouterError.badGateway(
+                "decode engine \(admission.decodeWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
+        headers[HTTPField.Name("x-request-id")!] = requestID
+        let api = completion.api
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { [self] writer in
+                defer { leave() }
+                var first = true
+                var clientGone = false
+                do {
+                    for try await chunk in response.body {
+                        if first {
+                            metrics.firstByte(nanoseconds: Self.nanoseconds(since: arrived))
+                            first = false
+                        }
+                        do {
+                            try await writer.write(chunk)
+                        } catch {
+                            clientGone = true
+                            throw error
+                        }
+                    }
+                    try await writer.finish(nil)
+                    metrics.finished(api: api, outcome: "ok")
+                } catch {
+                    // Leaving the loop drops decode's response body, which cancels that request on the engine.
+                    let reason = clientGone ? "the client disconnected" : "decode's answer broke off: \(error)"
+                    logger.notice("request cancelled", metadata: ["request": "\(requestID)", "reason": "\(reason)"])
+                    await coordinator.cancel(requestID: requestID, reason: reason)
+                    metrics.finished(api: api, outcome: clientGone ? "client_gone" : "decode_failed")
+                    throw error
+                }
+            })
+    }
+
+    private func post(_ body: Data, to url: String, timeout: Duration) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: body))
+        return try await http.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
+    }
+
+    private func finish(_ api: CompletionAPI, _ error: RouterError, outcome: String) -> Response {
+        metrics.finished(api: api, outcome: outcome)
+        if error.status.code >= 500 { logger.warning("request failed", metadata: ["error": "\(error)"]) }
+        return Self.errorResponse(error)
+    }
+
+    static func errorResponse(_ error: RouterError) -> Response {
+        let object: [String: Any] = ["error": ["message": error.message, "type": error.type, "code": Int(error.status.code)]]
+        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+        return Response(
+            status: error.status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    static func outcome(of error: RouterError, admitted: Bool) -> String {
+        if !admitted { return error.status == .serviceUnavailable ? "refused" : "client_error" }
+        return error.message.hasPrefix("decode") ? "decode_failed" : "prefill_failed"
+    }
+
+    /// The client's `X-Request-Id` when it is 1 to 128 printable bytes, otherwise a fresh one.
+    static func requestID(_ headers: HTTPFields) -> String {
+        if let given = headers[HTTPField.Name("x-request-id")!], !given.isEmpty, given.utf8.count <= 128,
+            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        {
+            return given
+        }
+        return "handoff-" + UUID().uuidString.lowercased()
+    }
+
+    static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 { nanoseconds(ContinuousClock.now - start) }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,66 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import HandoffProto
+
+/// The router's calls to the coordinator, each under a deadline, with gRPC failures turned into HTTP answers.
+struct CoordinatorGateway: Sendable {
+    let client: Handoff_V1_Coordinator.Client<HTTP2ClientTransport.Posix>
+    let timeout: Duration
+
+    private var options: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        return options
+    }
+
+    /// Admits a request: the ticket and the paired engines.
+    /// - Throws: `RouterError` 503 when no pair has room or the coordinator cannot be reached, 400 for what the
+    ///   coordinator refuses as invalid, 409 for a request id already in use.
+    func admit(requestID: String, model: String, promptTokens: Int) async throws(RouterError) -> Handoff_V1_AdmitResponse {
+        let request = Handoff_V1_AdmitRequest.with {
+            $0.requestID = requestID
+            $0.model = model
+            $0.promptTokens = UInt32(clamping: promptTokens)
+            $0.loadFailurePolicy = .fail
+        }
+        do {
+            return try await client.admit(request, options: options)
+        } catch let error as RPCError {
+            throw Self.routerError(error, doing: "admit the request")
+        } catch {
+            throw .unavailable("the coordinator could not admit the request: \(error)")
+        }
+    }
+
+    /// Ends a request at the coordinator (its workers release the blocks). Never throws: a request the coordinator
+    /// no longer knows is already over.
+    func cancel(requestID: String, reason: String) async {
+        let request = Handoff_V1_CancelRequest.with {
+            $0.requestID = requestID
+            $0.reason = String(reason.prefix(256))
+        }
+        _ = try? await client.cancel(request, options: options)
+    }
+
+    /// The workers the coordinator knows.
+    func workers() async throws(RouterError) -> [Handoff_V1_WorkerInfo] {
+        do {
+            return try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
+        } catch let error as RPCError {
+            throw Self.routerError(error, doing: "list workers")
+        } catch {
+            throw .unavailable("the coordinator could not list workers: \(error)")
+        }
+    }
+
+    static func routerError(_ error: RPCError, doing what: String) -> RouterError {
+        let message = "the coordinator could not \(what): \(error.message)"
+        switch error.code {
+        case .invalidArgument, .outOfRange: return .badRequest(message)
+        case .alreadyExists: return RouterError(.conflict, message)
+        case .resourceExhausted, .unavailable, .deadlineExceeded: return .unavailable(message)
+        case .unauthenticated, .permissionDenied: return RouterError(.badGateway, message + " (check the router's token)")
+        default: return .badGateway(message)
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import HandoffClient
+
+/// How `handoff router` runs: where it listens, the coordinator it admits at, and the limits of each phase.
+public struct RouterConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var coordinator: CoordinatorAddress
+    /// The most bytes a client's request body may have.
+    public var maxBodyBytes = 16 << 20
+    /// How long the prefill engine may take to answer.
+    public var prefillTimeout: Duration = .seconds(120)
+    /// How long the decode engine may take to start answering; its stream then runs as long as it sends.
+    public var decodeTimeout: Duration = .seconds(120)
+    /// The longest a streaming answer may stay silent before the router gives up on it.
+    public var readIdleTimeout: Duration = .seconds(120)
+    /// How long a coordinator call may take.
+    public var coordinatorTimeout: Duration = .seconds(10)
+    /// Requests handled at once; more are refused with 503 until one ends.
+    public var maxConcurrentRequests = 1024
+
+    public init(host: String, port: Int, coordinator: CoordinatorAddress) {
+        self.host = host
+        self.port = port
+        self.coordinator = coordinator
+    }
+}

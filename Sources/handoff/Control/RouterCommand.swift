@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import HandoffClient
+import HandoffControlProtocol
+import HandoffCore
+import HandoffRouter
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// `handoff router`: the OpenAI-compatible front of a disaggregated vLLM (or any engine running a Handoff connector).
+struct RouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "router",
+        abstract: "Serve /v1/completions and /v1/chat/completions disaggregated: admit at the coordinator, prefill on one engine, decode on another.",
+        discussion: """
+            Each request is admitted at the coordinator, which pairs a prefill and a decode engine by its policy. The \
+            router sends the prompt to the prefill engine (one token; its HandoffConnector hands the KV over under \
+            the ticket), then the client's request to the decode engine, which loads that KV, and streams decode's \
+            answer back. Engines are reached at the endpoints their connectors registered. Also serves /health and \
+            /metrics. Prints `LISTENING http=PORT` on stdout once bound.
+            """)
+
+    @Option(help: "Address of the HTTP API.") var listen = HostPort(host: "0.0.0.0", port: 8000)
+    @Option(help: "The coordinator, HOST:PORT.") var coordinator: HostPort
+    @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @Option(help: "Seconds the prefill engine may take.") var prefillTimeoutSeconds = 120.0
+    @Option(help: "Seconds the decode engine may take to start answering, and to stay silent while streaming.")
+    var decodeTimeoutSeconds = 120.0
+    @Option(help: "Requests handled at once; more are refused with 503.") var maxConcurrentRequests = 1024
+    @Option(help: "Log level.") var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        CommandLogging.bootstrap(level: logLevel)
+        let token = try BearerToken.load(file: tokenFile)
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            .seconds(30), .seconds(60),
+        ]
+        var configuration = RouterConfiguration(
+            host: listen.host, port: listen.port, coordinator: CoordinatorAddress(endpoint: coordinator, token: token))
+        configuration.prefillTimeout = .seconds(prefillTimeoutSeconds)
+        configuration.decodeTimeout = .seconds(decodeTimeoutSeconds)
+        configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)
+        configuration.maxConcurrentRequests = maxConcurrentRequests
+        let logger = Logger(label: "handoff.router")
+        let server = RouterServer(configuration: configuration, registry: registry, metricsFactory: factory, logger: logger) {
+            port in
+            FileHandle.standardOutput.write(Data("LISTENING http=\(port)\n".utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,307 @@
+"""HandoffConnector's worker side: registers vLLM's KV tensors with a connector runtime, answers the coordinator's
+instructions with what the scheduler side decided, and reports finished hand-overs and loads back to vLLM."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from ..errors import HandoffError
+from ..runtime import Event, EventKind, Role, Runtime
+from .config import ConnectorSettings
+from .layout import engine_layout
+from .metadata import HandoffConnectorMetadata, LoadRequest, PrefillHandover
+from .stats import HandoffConnectorStats
+
+logger = logging.getLogger("handoff.vllm")
+
+RELEASED_MEMORY = 65536
+"""Tickets remembered as released before the engine asked about them (then forgotten, oldest first)."""
+
+
+class _Load:
+    def __init__(self, request: LoadRequest, deadline: float) -> None:
+        self.request = request
+        self.deadline = deadline
+        self.reserve_count: Optional[int] = None
+        self.answered = False
+        self.loaded_at: Optional[float] = None
+
+
+class HandoffConnectorWorker:
+    def __init__(self, settings: ConnectorSettings, model: str, num_blocks: int, block_size: int, kv_heads: int,
+                 head_dim: int) -> None:
+        self.settings = settings
+        self.model = model
+        self.num_blocks = num_blocks
+        self.block_size = block_size
+        self.kv_heads = kv_heads
+        self.head_dim = head_dim
+        self.runtime: Optional[Runtime] = None
+        self.stats = HandoffConnectorStats()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        # Prefill
+        self._orders: Dict[str, int] = {}
+        """Tickets the coordinator sent (PREFILL) that the engine has not handed over: ticket → block count."""
+        self._handovers: Dict[str, PrefillHandover] = {}
+        """Requests the engine finished whose PREFILL has not come yet."""
+        self._held: Dict[str, str] = {}
+        """Handed-over tickets whose blocks the runtime holds: ticket → request id."""
+        self._sending_done: Set[str] = set()
+        self._finished_seen: Set[str] = set()
+        # Decode
+        self._reserves: Dict[str, int] = {}
+        """RESERVE events the engine has not answered: ticket → block count."""
+        self._loads: Dict[str, _Load] = {}
+        """Loads in flight: ticket → load."""
+        self._recving_done: Set[str] = set()
+        self._recving_failed: Set[str] = set()
+        self._invalid_blocks: Set[int] = set()
+        self._loaded_at: Dict[str, float] = {}
+        self._released: "OrderedDict[str, str]" = OrderedDict()
+        """Tickets over before the engine asked about them: ticket → reason."""
+
+    # Registration
+    def register_kv_caches(self, kv_caches: Dict[str, Any]) -> None:
+        layout, tensors = engine_layout(kv_caches, self.model, self.num_blocks, self.block_size, self.kv_heads,
+                                        self.head_dim)
+        started = time.perf_counter()
+        self.runtime = Runtime(
+            id=self.settings.worker_id, role=self.settings.role, coordinator=self.settings.coordinator, layout=layout,
+            buffers=tensors, token=self.settings.token, token_file=self.settings.token_file,
+            transport=self.settings.transport, node=self.settings.node, rack=self.settings.rack,
+            endpoint=self.settings.endpoint)
+        logger.info("Handoff %s worker %s registered %d layers × %d blocks (%s) with %s in %.3f s",
+                    self.settings.role.name.lower(), self.settings.worker_id, layout.layers, self.num_blocks,
+                    layout.arrangement.name.lower(), self.settings.coordinator, time.perf_counter() - started)
+        self._thread = threading.Thread(target=self._serve_events, name="handoff-events", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
+
+    # The step: what the scheduler decided
+    def start_load_kv(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
+        if metadata is None or self.runtime is None:
+            return
+        if metadata.free_blocks is not None:
+            self.runtime.set_load(metadata.free_blocks, metadata.queue_depth)
+        for ticket in metadata.prefills_started:
+            self._answer(lambda runtime, t=ticket: runtime.prefill_started(t), ticket, quiet=True)
+        for handover in metadata.handovers:
+            self._hand_over(handover)
+        for declined in metadata.declined:
+            self._decline(declined.ticket, declined.reason)
+        now = time.monotonic()
+        for load in metadata.loads:
+            self._start_load(load, now)
+        for request_id, ticket in metadata.first_tokens:
+            with self._lock:
+                loaded_at = self._loaded_at.pop(ticket, None)
+            if loaded_at is not None:
+                self._answer(lambda runtime: runtime.first_token(ticket, max(0.0, now - loaded_at)), ticket)
+
+    def get_finished(self, finished_req_ids: Set[str]) -> Tuple[Set[str], Set[str], Set[str]]:
+        """(finished sending, finished receiving, failed receiving) request ids since the last call."""
+        self._expire_loads(time.monotonic())
+        with self._lock:
+            self._finished_seen.update(finished_req_ids)
+            sending = self._sending_done & self._finished_seen
+            self._sending_done -= sending
+            self._finished_seen -= sending
+            recving, failed = self._recving_done, self._recving_failed
+            self._recving_done, self._recving_failed = set(), set()
+        return sending, recving, failed
+
+    def get_block_ids_with_load_errors(self) -> Set[int]:
+        with self._lock:
+            blocks, self._invalid_blocks = self._invalid_blocks, set()
+        return blocks
+
+    # Prefill
+    def _hand_over(self, handover: PrefillHandover) -> None:
+        with self._lock:
+            reason = self._released.pop(handover.ticket, None)
+            if reason is None and handover.ticket not in self._orders:
+                self._handovers[handover.ticket] = handover  # the PREFILL event has not come yet
+                return
+            self._orders.pop(handover.ticket, None)
+        if reason is not None:
+            self._free_prefill(handover.request_id)
+            return
+        self._send_handover(handover)
+
+    def _send_handover(self, handover: PrefillHandover) -> None:
+        with self._lock:
+            self._held[handover.ticket] = handover.request_id
+        if not self._answer(lambda runtime: runtime.prefill_done(handover.ticket, handover.blocks), handover.ticket):
+            with self._lock:
+                self._held.pop(handover.ticket, None)
+            self._free_prefill(handover.request_id)
+
+    def _free_prefill(self, request_id: str) -> None:
+        with self._lock:
+            self._sending_done.add(request_id)
+
+    # Decode
+    def _start_load(self, request: LoadRequest, now: float) -> None:
+        load = _Load(request, now + self.settings.load_timeout_seconds)
+        with self._lock:
+            reason = self._released.pop(request.ticket, None)
+            if reason is None:
+                self._loads[request.ticket] = load
+                load.reserve_count = self._reserves.pop(request.ticket, None)
+        if reason is not None:
+            self._fail_load(load, f"the ticket ended before the request reached decode: {reason}")
+        elif load.reserve_count is not None:
+            self._reserve(load)
+
+    def _reserve(self, load: _Load) -> None:
+        count = load.reserve_count or 0
+        ticket = load.request.ticket
+        if len(load.request.blocks) < count:
+            reason = f"decode allocated {len(load.request.blocks)} blocks, the ticket needs {count}"
+            self._answer(lambda runtime: runtime.reserve_failed(ticket, reason), ticket)
+            self._fail_load(load, reason)
+            return
+        load.answered = True
+        if not self._answer(lambda runtime: runtime.reserved(ticket, load.request.blocks[:count]), ticket):
+            self._fail_load(load, "the coordinator refused the reservation")
+
+    def _decline(self, ticket: str, reason: str) -> None:
+        with self._lock:
+            pending = self._reserves.pop(ticket, None) is not None
+            if not pending:
+                self._released[ticket] = "declined"  # answer the RESERVE when it comes
+                self._trim_released()
+        if pending:
+            self._answer(lambda runtime: runtime.reserve_failed(ticket, reason), ticket)
+
+    def _fail_load(self, load: _Load, reason: str) -> None:
+        with self._lock:
+            if self._loads.get(load.request.ticket) is load:
+                del self._loads[load.request.ticket]
+            self._invalid_blocks.update(load.request.blocks)
+            self._recving_failed.add(load.request.request_id)
+            self._recving_done.add(load.request.request_id)
+        self.stats.record_failure()
+        logger.warning("Handoff load of request %s (ticket %s) failed: %s", load.request.request_id,
+                       load.request.ticket, reason)
+
+    def _expire_loads(self, now: float) -> None:
+        with self._lock:
+            expired = [load for load in self._loads.values() if load.loaded_at is None and now > load.deadline]
+        for load in expired:
+            self._fail_load(load, f"no KV within {self.settings.load_timeout_seconds} s")
+
+    # Instructions from the coordinator
+    def _serve_events(self) -> None:
+        runtime = self.runtime
+        assert runtime is not None
+        for event in self._poll(runtime):
+            try:
+                self._handle(event)
+            except Exception:  # an engine must not lose its event loop to one bad event
+                logger.exception("Handoff event %s for ticket %s failed", event.kind.name, event.ticket)
+
+    def _poll(self, runtime: Runtime):
+        while not self._stopping.is_set():
+            try:
+                event = runtime.next_event(timeout=0.25)
+            except HandoffError as error:
+                logger.error("Handoff runtime stopped: %s", error)
+                return
+            if event is not None:
+                yield event
+
+    def _handle(self, event: Event) -> None:
+        kind = event.kind
+        if kind == EventKind.REGISTERED:
+            logger.info("Handoff worker %s registered with %s", self.settings.worker_id, self.settings.coordinator)
+        elif kind == EventKind.PREFILL:
+            with self._lock:
+                handover = self._handovers.pop(event.ticket, None)
+                if handover is None:
+                    self._orders[event.ticket] = event.block_count
+            if handover is not None:
+                self._send_handover(handover)
+        elif kind == EventKind.RESERVE:
+            with self._lock:
+                load = self._loads.get(event.ticket)
+                declined = load is None and self._released.pop(event.ticket, None) == "declined"
+                if load is None and not declined:
+                    self._reserves[event.ticket] = event.block_count
+                elif load is not None:
+                    load.reserve_count = event.block_count
+            if declined:
+                self._answer(lambda runtime: runtime.reserve_failed(event.ticket, "decode computes the prompt itself"),
+                             event.ticket)
+            elif load is not None:
+                self._reserve(load)
+        elif kind == EventKind.LOADED:
+            self._loaded(event)
+        elif kind == EventKind.LOAD_FAILED:
+            with self._lock:
+                load = self._loads.get(event.ticket)
+            if load is not None:
+                self._fail_load(load, event.reason)
+        elif kind == EventKind.RELEASE:
+            self._release(event)
+
+    def _loaded(self, event: Event) -> None:
+        now = time.monotonic()
+        with self._lock:
+            load = self._loads.pop(event.ticket, None)
+        if load is None:
+            return
+        if not self._answer(lambda runtime: runtime.transfer_done(event.ticket, True), event.ticket):
+            self._fail_load(load, "the coordinator refused the transfer report")
+            return
+        if event.report is not None:
+            self.stats.record_transfer(event.report)
+        with self._lock:
+            self._loaded_at[event.ticket] = now
+            self._recving_done.add(load.request.request_id)
+
+    def _release(self, event: Event) -> None:
+        with self._lock:
+            request_id = self._held.pop(event.ticket, None)
+            handover = self._handovers.pop(event.ticket, None)
+            self._orders.pop(event.ticket, None)
+            self._reserves.pop(event.ticket, None)
+            load = self._loads.get(event.ticket)
+            if request_id is None and handover is None and load is None:
+                self._released[event.ticket] = event.reason or "released"
+                self._trim_released()
+        if request_id is not None:
+            self._free_prefill(request_id)
+        elif handover is not None:
+            self._free_prefill(handover.request_id)
+        elif load is not None:
+            self._fail_load(load, event.reason or "the coordinator released the ticket")
+
+    def _trim_released(self) -> None:
+        while len(self._released) > RELEASED_MEMORY:
+            self._released.popitem(last=False)
+
+    def _answer(self, call, ticket: str, quiet: bool = False) -> bool:
+        runtime = self.runtime
+        if runtime is None:
+            return False
+        try:
+            call(runtime)
+            return True
+        except HandoffError as error:
+            if not quiet:
+                logger.warning("Handoff answer for ticket %s refused: %s", ticket, error)
+            return False

@@ -1,0 +1,298 @@
+"""vLLM prefill and decode servers with HandoffConnector behind `handoff router`, checked against one plain vLLM
+server: the same tokens, KV loaded rather than recomputed, accounts at the coordinator, and no request that hangs
+when a client leaves or the prefill server dies."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import (MODEL, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json, metric,
+                      new_token, prometheus)
+
+BLOCK_TOKENS = 128  # vLLM's CPU default block size
+BLOCK_BYTES = 2 * 2 * BLOCK_TOKENS * 2 * 64 * 2  # layers × K,V × tokens × KV heads × head dim × bf16
+OUTPUT_TOKENS = 16
+LOAD_TIMEOUT = 8.0
+
+
+def prompts() -> List[List[int]]:
+    """20 prompts of random token ids, 128 to 2,032 tokens (2,048 is the model's length with 16 to generate)."""
+    generator = random.Random(20261127)
+    lengths = [128, 2032, 129, 255, 256, 1000] + [generator.randrange(128, 2033) for _ in range(14)]
+    return [[generator.randrange(3, 32000) for _ in range(length)] for length in lengths]
+
+
+def completion(prompt: List[int], max_tokens: int = OUTPUT_TOKENS, stream: bool = False) -> dict:
+    return {"model": MODEL, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
+            "return_token_ids": True, "stream": stream}
+
+
+def generate(base_url: str, prompt: List[int], stream: bool, request_id: Optional[str] = None,
+             timeout: float = 120.0) -> Tuple[int, List[int], str]:
+    """(HTTP status, generated token ids, finish reason or error text) of one completion."""
+    headers = {"x-request-id": request_id} if request_id else {}
+    if not stream:
+        status, body = http_json(base_url + "/v1/completions", completion(prompt), timeout=timeout, headers=headers)
+        if status != 200:
+            return status, [], json.dumps(body)
+        choice = body["choices"][0]
+        return status, list(choice.get("token_ids") or []), choice.get("finish_reason") or ""
+    url = urlparse(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        connection.request("POST", "/v1/completions", json.dumps(completion(prompt, stream=True)),
+                           {"content-type": "application/json", **headers})
+        response = connection.getresponse()
+        if response.status != 200:
+            return response.status, [], response.read().decode(errors="replace")
+        tokens: List[int] = []
+        finish = ""
+        for line in response:
+            line = line.strip()
+            if not line.startswith(b"data: ") or line == b"data: [DONE]":
+                continue
+            choice = json.loads(line[6:])["choices"][0]
+            tokens.extend(choice.get("token_ids") or [])
+            finish = choice.get("finish_reason") or finish
+        return 200, tokens, finish
+    finally:
+        connection.close()
+
+
+class Stack:
+    """Coordinator, a prefill and a decode vLLM server with HandoffConnector, and the router."""
+
+    def __init__(self, logs) -> None:
+        self.token = new_token()
+        self.coordinator = HandoffProcess(
+            ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info",
+             "--state-timeout-seconds", "20", "--lease-seconds", "20", "--transfer-timeout-seconds", "10"],
+            self.token, logs / "coordinator.log")
+        self.address = f"127.0.0.1:{self.coordinator.ports['grpc']}"
+        self.coordinator_metrics = f"http://127.0.0.1:{self.coordinator.ports['metrics']}/metrics"
+        environment = {"HANDOFF_TOKEN": self.token}
+        self.prefill = VLLMServer(
+            "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0"), environment)
+        self.decode = VLLMServer(
+            "decode", 1, logs,
+            lambda url: connector_config("decode", self.address, url, "decode-0", load_timeout_seconds=LOAD_TIMEOUT),
+            environment)
+        self.router: Optional[HandoffProcess] = None
+        try:
+            self.prefill.wait_ready()
+            self.decode.wait_ready()
+            self.router = HandoffProcess(["router", "--listen", "127.0.0.1:0", "--coordinator", self.address],
+                                         self.token, logs / "router.log")
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"http://127.0.0.1:{self.router.ports['http']}"
+        deadline = time.monotonic() + 30
+        while http_json(self.url + "/health")[0] != 200:
+            assert time.monotonic() < deadline, f"router never healthy: {http_json(self.url + '/health')}"
+            time.sleep(0.2)
+
+    def accounts(self, request_ids: List[str]) -> Dict[str, dict]:
+        result = subprocess.run(
+            [str(handoff_executable()), "account", "--coordinator", self.address, *request_ids],
+            capture_output=True, text=True, timeout=60, env={"HANDOFF_TOKEN": self.token})
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        return {line["request_id"]: line for line in lines}
+
+    def stop(self) -> None:
+        for process in (self.router, self.prefill, self.decode, self.coordinator):
+            if process is not None:
+                process.stop()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("vllm-logs")
+
+
+@pytest.fixture(scope="module")
+def single_instance_outputs(logs) -> List[List[int]]:
+    """Every prompt's greedy output from one plain vLLM server."""
+    server = VLLMServer("single", 0, logs)
+    try:
+        server.wait_ready()
+        outputs = []
+        for prompt in prompts():
+            status, tokens, finish = generate(server.url, prompt, stream=False)
+            assert status == 200 and len(tokens) == OUTPUT_TOKENS, (status, finish)
+            outputs.append(tokens)
+        return outputs
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(logs, single_instance_outputs):
+    running = Stack(logs)
+    yield running
+    running.stop()
+
+
+def test_disaggregated_outputs_equal_a_single_instance_and_kv_is_loaded(stack, single_instance_outputs):
+    decode_before = prometheus(stack.decode.url + "/metrics")
+    all_prompts = prompts()
+    ids = [f"pd-{index}" for index in range(len(all_prompts))]
+
+    def run(index: int):
+        return generate(stack.url, all_prompts[index], stream=index % 2 == 1, request_id=ids[index])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(run, range(len(all_prompts))))
+    for index, (status, tokens, finish) in enumerate(results):
+        assert status == 200, f"request {index}: {status} {finish}"
+        assert tokens == single_instance_outputs[index], f"request {index} ({len(all_prompts[index])} tokens) differs"
+
+    decode_after = prometheus(stack.decode.url + "/metrics")
+
+    def delta(name: str, **labels: str) -> float:
+        return metric(decode_after, name, **labels) - metric(decode_before, name, **labels)
+
+    sent = sum(len(prompt) for prompt in all_prompts)
+    local_hits = delta("vllm:prompt_tokens_by_source_total", source="local_cache_hit")
+    assert delta("vllm:prompt_tokens_by_source_total", source="external_kv_transfer") == sent - local_hits
+    assert local_hits == 0  # random prompts share no block
+    assert delta("vllm:prompt_tokens_by_source_total", source="local_compute") == 0
+    blocks = sum(-(-len(prompt) // BLOCK_TOKENS) for prompt in all_prompts)
+    assert delta("vllm:handoff_bytes_transferred_total") == blocks * BLOCK_BYTES
+    assert delta("vllm:handoff_failed_loads_total") == 0
+
+    accounts = stack.accounts(ids)
+    for index, request_id in enumerate(ids):
+        account = accounts[request_id]
+        assert account["state"] == "done", account
+        assert account["components"]["kv_transfer"] > 0, account
+        assert int(account["kv_bytes"]) == -(-len(all_prompts[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
+        assert account["prefill_worker"] == "prefill-0" and account["decode_worker"] == "decode-0"
+
+
+def test_a_prompt_decode_holds_in_its_prefix_cache_is_computed_there(stack, single_instance_outputs):
+    """Decode caches loaded blocks; the same prompt again hits that cache, so decode computes the rest itself and
+    the coordinator's ticket ends with the reason instead of moving KV decode already has."""
+    prompt = prompts()[4]
+    before = prometheus(stack.decode.url + "/metrics")
+    status, tokens, finish = generate(stack.url, prompt, stream=False, request_id="repeat-1")
+    assert status == 200 and tokens == single_instance_outputs[4], (status, finish)
+    after = prometheus(stack.decode.url + "/metrics")
+
+    def delta(source: str) -> float:
+        name = "vllm:prompt_tokens_by_source_total"
+        return metric(after, name, source=source) - metric(before, name, source=source)
+
+    hits = delta("local_cache_hit")
+    assert hits > 0
+    assert delta("external_kv_transfer") == 0
+    assert hits + delta("local_compute") == len(prompt)
+    account = stack.accounts(["repeat-1"])["repeat-1"]
+    assert account["state"] == "failed" and "prefix cache" in account["failure"], account
+
+
+def test_a_load_that_never_comes_fails_within_the_load_timeout(stack):
+    """A request naming a ticket the coordinator never issued: decode's load fails after load_timeout_seconds,
+    vLLM's `fail` policy ends the request, and vLLM's metrics count the failed load."""
+    before = metric(prometheus(stack.decode.url + "/metrics"), "vllm:handoff_failed_loads_total")
+    body = completion(prompts()[0])
+    body["kv_transfer_params"] = {"handoff_ticket": "t-never-issued", "do_remote_prefill": True}
+    started = time.monotonic()
+    status, answer = http_json(stack.decode.url + "/v1/completions", body, timeout=LOAD_TIMEOUT + 30)
+    elapsed = time.monotonic() - started
+    assert elapsed < LOAD_TIMEOUT + 10, elapsed
+    failed = status != 200 or answer["choices"][0]["finish_reason"] == "error"
+    assert failed, answer
+    after = metric(prometheus(stack.decode.url + "/metrics"), "vllm:handoff_failed_loads_total")
+    assert after == before + 1
+
+
+def test_a_client_that_leaves_cancels_the_request_on_decode(stack):
+    prompt = prompts()[2]
+    url = urlparse(stack.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    connection.request("POST", "/v1/completions", json.dumps(completion(prompt, max_tokens=1800, stream=True)),
+                       {"content-type": "application/json", "x-request-id": "leaver"})
+    response = connection.getresponse()
+    assert response.status == 200
+    chunks = 0
+    for line in response:
+        if line.startswith(b"data: "):
+            chunks += 1
+            if chunks == 3:
+                break
+    connection.sock.close()
+    connection.close()
+    deadline = time.monotonic() + 20
+    while True:
+        running = metric(prometheus(stack.decode.url + "/metrics"), "vllm:num_requests_running")
+        if running == 0:
+            break
+        assert time.monotonic() < deadline, "decode still generates for a client that left"
+        time.sleep(0.2)
+    router = prometheus(stack.url + "/metrics")
+    assert metric(router, "handoff_router_requests_total", outcome="client_gone") >= 1
+
+
+def test_killing_the_prefill_server_ends_every_request_in_flight(stack):
+    """Runs last: SIGKILLs the prefill server while four clients keep requests in flight. Each request must end (a
+    completion or an error) well within its deadlines, and the coordinator must hold no request that is not over."""
+    generator = random.Random(7)
+    stop = threading.Event()
+    lock = threading.Lock()
+    results: Dict[str, Tuple[int, List[int], str]] = {}
+    done = threading.Semaphore(0)
+
+    def client(number: int) -> None:
+        sent = 0
+        while not stop.is_set():
+            with lock:
+                prompt = [generator.randrange(3, 32000) for _ in range(generator.randrange(1500, 2033))]
+            request_id = f"kill-{number}-{sent}"
+            sent += 1
+            try:
+                result = generate(stack.url, prompt, stream=False, request_id=request_id, timeout=90)
+            except Exception as error:  # a broken connection is an ending too
+                result = (0, [], repr(error))
+            with lock:
+                results[request_id] = result
+            done.release()
+
+    clients = [threading.Thread(target=client, args=(number,)) for number in range(4)]
+    for thread in clients:
+        thread.start()
+    for _ in range(6):
+        assert done.acquire(timeout=60), "requests stopped finishing before the kill"
+    stack.prefill.kill()
+    killed = time.monotonic()
+    stop.set()
+    for thread in clients:
+        thread.join(timeout=max(1.0, 60 - (time.monotonic() - killed)))
+    assert all(not thread.is_alive() for thread in clients), "a request still hangs 60 s after prefill died"
+    ok = [request_id for request_id, result in results.items() if result[0] == 200]
+    failed = [request_id for request_id, result in results.items() if result[0] != 200]
+    assert len(ok) >= 6 and failed, (len(ok), len(failed))
+    for request_id in ok:
+        assert len(results[request_id][1]) == OUTPUT_TOKENS
+    deadline = time.monotonic() + 40
+    while True:
+        accounts = stack.accounts(sorted(results))
+        open_requests = {key: value for key, value in accounts.items()
+                         if value["state"] not in ("done", "failed", "expired", "unknown")}
+        if not open_requests:
+            break
+        assert time.monotonic() < deadline, f"requests still open at the coordinator: {open_requests}"
+        time.sleep(0.5)
+    for request_id in failed:
+        assert accounts[request_id]["state"] != "done" or results[request_id][0] == 0, accounts[request_id]
