@@ -33,12 +33,10 @@ final class CompletionRouter: Sendable {
 
     func respond(_ api: CompletionAPI, to request: Request) async -> Response {
         let arrived = ContinuousClock.now
-        let active = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        guard active <= configuration.maxConcurrentRequests else {
-            leave()
+        let slot = InFlightSlot(router: self)
+        guard slot.active <= configuration.maxConcurrentRequests else {
             return finish(api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"), outcome: "refused")
         }
-        metrics.inFlight(active)
         var admitted: String?
         do {
             let body = try await collectBody(request)
@@ -52,19 +50,30 @@ final class CompletionRouter: Sendable {
                     "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to")
             }
             try await prefill(completion, admission)
-            return try await decode(completion, admission, requestID: requestID, arrived: arrived)
+            return try await decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
         } catch let error as RouterError {
             if let admitted { await coordinator.cancel(requestID: admitted, reason: error.message) }
-            leave()
             return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil))
         } catch {
             if let admitted { await coordinator.cancel(requestID: admitted, reason: "\(error)") }
-            leave()
             return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed")
         }
     }
 
-    private func leave() { metrics.inFlight(inFlight.wrappingSubtract(1, ordering: .relaxed).newValue) }
+    /// One request counted in flight from its arrival until the last reference to it goes: the end of the
+    /// handler, or of the streamed answer that holds it (which Hummingbird may also drop unwritten).
+    final class InFlightSlot: Sendable {
+        let router: CompletionRouter
+        let active: Int
+
+        init(router: CompletionRouter) {
+            self.router = router
+            active = router.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+            router.metrics.inFlight(active)
+        }
+
+        deinit { router.metrics.inFlight(router.inFlight.wrappingSubtract(1, ordering: .relaxed).newValue) }
+    }
 
     private func collectBody(_ request: Request) async throws(RouterError) -> Data {
         do {
@@ -105,7 +114,8 @@ final class CompletionRouter: Sendable {
 
     /// Sends the client's request to decode and streams its answer back.
     private func decode(
-        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String, arrived: ContinuousClock.Instant
+        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
+        arrived: ContinuousClock.Instant, slot: InFlightSlot
     ) async throws -> Response {
         let response = try await post(
             completion.decodeBody(ticket: admission.ticket), to: admission.decodeEndpoint + completion.api.path,
@@ -122,7 +132,7 @@ final class CompletionRouter: Sendable {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { [self] writer in
-                defer { leave() }
+                _ = slot  // held until the answer is written
                 var first = true
                 var clientGone = false
                 do {

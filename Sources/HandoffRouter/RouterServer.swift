@@ -45,7 +45,11 @@ public struct RouterServer: Service {
                 let router = CompletionRouter(
                     configuration: configuration, coordinator: gateway, http: http,
                     metrics: RouterMetrics(factory: metricsFactory), logger: logger)
-                try await serve(router, gateway: gateway)
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await EngineConnections(gateway: gateway, http: http, logger: logger).keepWarm() }
+                    try await serve(router, gateway: gateway)
+                    group.cancelAll()
+                }
             }
         } catch {
             try? await http.shutdown()

@@ -28,11 +28,11 @@ final class SharedSpan: Sendable {
 
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// A new zero-filled span of at least `length` bytes.
+    /// A new zero-filled span of at least `length` bytes, its pages populated.
     static func allocate(length: Int, name: String) throws(SharedMemoryError) -> SharedSpan {
         let length = roundUp(length)
         let descriptor = try memfd(name: name, length: length)
-        let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
+        let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, descriptor, 0)
         guard let address, address != MAP_FAILED else {
             close(descriptor)
             throw .system("mmap", errno)
@@ -67,7 +67,8 @@ final class SharedSpan: Sendable {
     static let chunkBytes = 64 << 20
 
     /// Copies `range` of the span at `address` into the memfd (through a staging mapping of that range) and maps
-    /// the memfd's pages there in place of the old ones.
+    /// the memfd's pages there in place of the old ones, populated: the first transfer into a block then takes no
+    /// page faults (vLLM allocates its KV cache untouched, so without it every block's first load faulted).
     private static func move(_ range: Range<Int>, of address: UInt, _ descriptor: Int32) throws(SharedMemoryError) {
         let offset = off_t(range.lowerBound)
         guard let staging = mmap(nil, range.count, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, offset),
@@ -76,7 +77,8 @@ final class SharedSpan: Sendable {
         defer { munmap(staging, range.count) }
         let target = UnsafeMutableRawPointer(bitPattern: address + UInt(range.lowerBound))!
         memcpy(staging, target, range.count)
-        guard mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, descriptor, offset) == target else {
+        guard mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, descriptor, offset) == target
+        else {
             throw .system("mmap MAP_FIXED", errno)
         }
     }

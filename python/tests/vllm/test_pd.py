@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import (MODEL, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json, metric,
+from servers import (MODEL, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json, metric,
                       model_directory, new_token, prometheus)
 
 BLOCK_TOKENS = 128  # vLLM's CPU default block size

@@ -84,11 +84,19 @@ class HandoffConnector(KVConnectorBase_V1):
         assert self.connector_worker is not None
         self.connector_worker.register_kv_caches(kv_caches)
 
+    def bind_connector_metadata(self, connector_metadata: Any) -> None:
+        super().bind_connector_metadata(connector_metadata)
+        if self.connector_worker is not None:
+            assert isinstance(connector_metadata, HandoffConnectorMetadata)
+            self.connector_worker.bind(connector_metadata)
+
     def start_load_kv(self, forward_context: Any, **kwargs: Any) -> None:
+        # vLLM calls this after the forward (asynchronous loads start then); loads themselves started when the
+        # metadata was bound, before it.
         assert self.connector_worker is not None
         metadata = self._get_connector_metadata()
         assert isinstance(metadata, HandoffConnectorMetadata)
-        self.connector_worker.start_load_kv(metadata)
+        self.connector_worker.after_forward(metadata)
 
     def wait_for_layer_load(self, layer_name: str) -> None:
         return  # loads finish before the request is scheduled

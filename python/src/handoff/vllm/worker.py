@@ -20,6 +20,8 @@ logger = logging.getLogger("handoff.vllm")
 
 RELEASED_MEMORY = 65536
 """Tickets remembered as released before the engine asked about them (then forgotten, oldest first)."""
+FIRST_TOKEN_MEMORY = 600.0
+"""Seconds a loaded ticket waits for its first step (a request aborted after its load never has one)."""
 
 
 class _Load:
@@ -53,7 +55,7 @@ class HandoffConnectorWorker:
         self._held: Dict[str, str] = {}
         """Handed-over tickets whose blocks the runtime holds: ticket → request id."""
         self._sending_done: Set[str] = set()
-        self._finished_seen: Set[str] = set()
+        """Requests whose blocks vLLM may free now (a hand-over comes from request_finished, so each is finished)."""
         # Decode
         self._reserves: Dict[str, int] = {}
         """RESERVE events the engine has not answered: ticket → block count."""
@@ -62,7 +64,8 @@ class HandoffConnectorWorker:
         self._recving_done: Set[str] = set()
         self._recving_failed: Set[str] = set()
         self._invalid_blocks: Set[int] = set()
-        self._loaded_at: Dict[str, float] = {}
+        self._loaded_at: "OrderedDict[str, float]" = OrderedDict()
+        """Loaded tickets waiting for their first token (forgotten after FIRST_TOKEN_MEMORY seconds)."""
         self._released: "OrderedDict[str, str]" = OrderedDict()
         """Tickets over before the engine asked about them: ticket → reason."""
 
@@ -91,7 +94,9 @@ class HandoffConnectorWorker:
             self.runtime = None
 
     # The step: what the scheduler decided
-    def start_load_kv(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
+    def bind(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
+        """Before the step's forward: answers the coordinator (started prefills, hand-overs, reservations) so that
+        neither waits for the forward."""
         if metadata is None or self.runtime is None:
             return
         if metadata.free_blocks is not None:
@@ -105,6 +110,12 @@ class HandoffConnectorWorker:
         now = time.monotonic()
         for load in metadata.loads:
             self._start_load(load, now)
+
+    def after_forward(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
+        """After the step's forward: the loaded requests it computed have their first token."""
+        if metadata is None or self.runtime is None:
+            return
+        now = time.monotonic()
         for request_id, ticket in metadata.first_tokens:
             with self._lock:
                 loaded_at = self._loaded_at.pop(ticket, None)
@@ -113,12 +124,12 @@ class HandoffConnectorWorker:
 
     def get_finished(self, finished_req_ids: Set[str]) -> Tuple[Set[str], Set[str], Set[str]]:
         """(finished sending, finished receiving, failed receiving) request ids since the last call."""
-        self._expire_loads(time.monotonic())
+        now = time.monotonic()
+        self._expire_loads(now)
         with self._lock:
-            self._finished_seen.update(finished_req_ids)
-            sending = self._sending_done & self._finished_seen
-            self._sending_done -= sending
-            self._finished_seen -= sending
+            while self._loaded_at and next(iter(self._loaded_at.values())) < now - FIRST_TOKEN_MEMORY:
+                self._loaded_at.popitem(last=False)
+            sending, self._sending_done = self._sending_done, set()
             recving, failed = self._recving_done, self._recving_failed
             self._recving_done, self._recving_failed = set(), set()
         return sending, recving, failed

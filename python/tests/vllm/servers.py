@@ -1,5 +1,5 @@
-"""Processes of the vLLM end-to-end tests: vLLM CPU servers (plain, or with HandoffConnector as prefill or decode),
-a coordinator with /metrics, and `handoff router`, all on loopback.
+"""Processes of the vLLM end-to-end tests and of bench/vllm: vLLM CPU servers (plain, or with a KV connector as
+prefill or decode), a coordinator with /metrics, and `handoff router`, all on loopback.
 
 The model is tiny-llama (models/tiny-llama/config.json, copied from the project's shared vLLM fixtures): a config
 with no weights, run with dummy weights, which are the same in every process, so greedy outputs of a P/D pair and of
@@ -110,19 +110,20 @@ class VLLMServer:
     """`python -m vllm.entrypoints.openai.api_server` on a free loopback port, bound to one core."""
 
     def __init__(self, name: str, core: int, log_dir: Path, kv_transfer_config: Optional[Callable[[str], dict]] = None,
-                 environment: Optional[dict] = None, model_dir: Optional[Path] = None, max_num_seqs: int = 4,
-                 max_model_len: int = 2048, kv_cache_gib: int = 1) -> None:
+                 environment: Optional[dict] = None, model_dir: Path = MODEL_DIR, max_num_seqs: int = 4,
+                 max_model_len: int = 2048, kv_cache_gib: int = 1, served_name: str = MODEL) -> None:
+        """A server of `model_dir` (with dummy weights; without a tokenizer unless the directory has one)."""
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
         command = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir or MODEL_DIR),
-            "--served-model-name", MODEL, "--load-format", "dummy", "--dtype", "bfloat16",
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+            "--served-model-name", served_name, "--load-format", "dummy", "--dtype", "bfloat16",
             "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs), "--enforce-eager",
             "--host", "127.0.0.1", "--port", str(self.port),
         ]
-        if model_dir is None:
+        if not (model_dir / "tokenizer.json").exists():
             command.append("--skip-tokenizer-init")
         if kv_transfer_config is not None:
             command += ["--kv-transfer-config", json.dumps(kv_transfer_config(self.url))]
