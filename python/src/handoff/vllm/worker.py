@@ -7,10 +7,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from ..errors import HandoffError
-from ..runtime import Event, EventKind, Role, Runtime
+from ..runtime import Event, EventKind, Runtime
 from .config import ConnectorSettings
 from .layout import engine_layout
 from .metadata import HandoffConnectorMetadata, LoadRequest, PrefillHandover
@@ -30,7 +30,7 @@ class _Load:
         self.deadline = deadline
         self.reserve_count: Optional[int] = None
         self.answered = False
-        self.loaded_at: Optional[float] = None
+        """The blocks went to the runtime (reserved): only the runtime's events end the load now."""
 
 
 class HandoffConnectorWorker:
@@ -68,6 +68,8 @@ class HandoffConnectorWorker:
         """Loaded tickets waiting for their first token (forgotten after FIRST_TOKEN_MEMORY seconds)."""
         self._released: "OrderedDict[str, str]" = OrderedDict()
         """Tickets over before the engine asked about them: ticket → reason."""
+        self._declined: "OrderedDict[str, str]" = OrderedDict()
+        """Decode: tickets whose request computes its prompt itself, answered when their RESERVE comes."""
 
     # Registration
     def register_kv_caches(self, kv_caches: Dict[str, Any]) -> None:
@@ -193,8 +195,9 @@ class HandoffConnectorWorker:
         with self._lock:
             pending = self._reserves.pop(ticket, None) is not None
             if not pending:
-                self._released[ticket] = "declined"  # answer the RESERVE when it comes
-                self._trim_released()
+                self._declined[ticket] = reason  # answered when the RESERVE comes
+                while len(self._declined) > RELEASED_MEMORY:
+                    self._declined.popitem(last=False)
         if pending:
             self._answer(lambda runtime: runtime.reserve_failed(ticket, reason), ticket)
 
@@ -210,8 +213,11 @@ class HandoffConnectorWorker:
                        load.request.ticket, reason)
 
     def _expire_loads(self, now: float) -> None:
+        """Fails the loads still waiting for their RESERVE past the deadline. A load whose blocks were handed to
+        the runtime ends only by the runtime's LOADED, LOAD_FAILED or RELEASE, which come once no pull writes into
+        them (the pull's own timeout bounds that): vLLM must not reuse blocks a transfer may still write."""
         with self._lock:
-            expired = [load for load in self._loads.values() if load.loaded_at is None and now > load.deadline]
+            expired = [load for load in self._loads.values() if not load.answered and now > load.deadline]
         for load in expired:
             self._fail_load(load, f"no KV within {self.settings.load_timeout_seconds} s")
 
@@ -249,14 +255,13 @@ class HandoffConnectorWorker:
         elif kind == EventKind.RESERVE:
             with self._lock:
                 load = self._loads.get(event.ticket)
-                declined = load is None and self._released.pop(event.ticket, None) == "declined"
-                if load is None and not declined:
+                declined = self._declined.pop(event.ticket, None) if load is None else None
+                if load is None and declined is None:
                     self._reserves[event.ticket] = event.block_count
                 elif load is not None:
                     load.reserve_count = event.block_count
-            if declined:
-                self._answer(lambda runtime: runtime.reserve_failed(event.ticket, "decode computes the prompt itself"),
-                             event.ticket)
+            if declined is not None:
+                self._answer(lambda runtime: runtime.reserve_failed(event.ticket, declined), event.ticket)
             elif load is not None:
                 self._reserve(load)
         elif kind == EventKind.LOADED:
