@@ -1,6 +1,6 @@
-import HandoffControlProtocol
 import Benchmark
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
 import Metrics
@@ -23,31 +23,39 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("plan: 70B 8k tokens, scattered (81,920 pieces)") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try TransferPlan(sourceBlocks: sources, destinationBlocks: scattered, source: layout, destination: layout))
+            blackHole(
+                try TransferPlan(
+                    sourceBlocks: sources, destinationBlocks: scattered, source: layout, destination: layout))
         }
     }
 
     Benchmark("plan: 70B 8k tokens, contiguous (merges to 80 ops)") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try TransferPlan(sourceBlocks: sources, destinationBlocks: sources, source: layout, destination: layout))
+            blackHole(
+                try TransferPlan(sourceBlocks: sources, destinationBlocks: sources, source: layout, destination: layout)
+            )
         }
     }
 
     Benchmark("plan: 70B 8k tokens, one layer of a layerwise push") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try TransferPlan(
-                sourceBlocks: sources, destinationBlocks: scattered, source: layout, destination: layout, layers: 40..<41))
+            blackHole(
+                try TransferPlan(
+                    sourceBlocks: sources, destinationBlocks: scattered, source: layout, destination: layout,
+                    layers: 40..<41))
         }
     }
 
     // A descriptor as a UCX pool of this layout publishes it: 80 regions, each with a packed rkey, and a
     // worker address of UCX's usual size.
     let descriptor = PoolDescriptor(
-        transport: "ucx", agent: 0x1234_5678_9ABC_DEF0, host: "host-a", transportAddress: Array(repeating: 0xAB, count: 512),
+        transport: "ucx", agent: 0x1234_5678_9ABC_DEF0, host: "host-a",
+        transportAddress: Array(repeating: 0xAB, count: 512),
         memoryType: .host, layout: layout,
         regions: (0..<80).map { region in
             PoolDescriptor.Region(
-                address: 0x7F00_0000_0000 + UInt64(region) * UInt64(layout.regionBytes), length: UInt64(layout.regionBytes),
+                address: 0x7F00_0000_0000 + UInt64(region) * UInt64(layout.regionBytes),
+                length: UInt64(layout.regionBytes),
                 remoteKey: Array(repeating: UInt8(region), count: 96))
         })
     let encoded = descriptor.encoded()

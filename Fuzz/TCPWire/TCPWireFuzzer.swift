@@ -17,14 +17,17 @@ public func fuzzTCPWire(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         if let header = try? TCPWire.decodeRequestHeader(Array(body.prefix(TCPWire.requestHeaderBytes))) {
             precondition(header.rangeCount <= TCPWire.maxRanges && header.payloadBytes <= TCPWire.maxPayloadBytes)
             let rangeBytes = Array(body.dropFirst(TCPWire.requestHeaderBytes))
-            if let ranges = try? TCPWire.decodeRanges(rangeBytes, count: header.rangeCount, payloadBytes: header.payloadBytes) {
+            if let ranges = try? TCPWire.decodeRanges(
+                rangeBytes, count: header.rangeCount, payloadBytes: header.payloadBytes)
+            {
                 precondition(ranges.count == header.rangeCount && ranges.allSatisfy { $0.length > 0 })
                 precondition(ranges.reduce(0) { $0 + $1.length } == header.payloadBytes)
             }
         }
     case 2:
         if let response = try? TCPWire.decodeResponse(body) {
-            precondition(response.messageBytes <= TCPWire.maxMessageBytes && response.payloadBytes <= TCPWire.maxPayloadBytes)
+            precondition(
+                response.messageBytes <= TCPWire.maxMessageBytes && response.payloadBytes <= TCPWire.maxPayloadBytes)
         }
     default:
         _ = TCPEndpoints.decode(body)

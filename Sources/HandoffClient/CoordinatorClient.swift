@@ -45,7 +45,9 @@ public func withCoordinatorClient<Result: Sendable>(
     _ body: (Handoff_V1_Coordinator.Client<HTTP2ClientTransport.Posix>) async throws -> Result
 ) async throws -> Result {
     let transport = try HTTP2ClientTransport.Posix(target: address.target, transportSecurity: .plaintext)
-    return try await withGRPCClient(transport: transport, interceptors: [BearerTokenClientInterceptor(token: address.token)]) {
+    return try await withGRPCClient(
+        transport: transport, interceptors: [BearerTokenClientInterceptor(token: address.token)]
+    ) {
         client in
         try await body(Handoff_V1_Coordinator.Client(wrapping: client))
     }

@@ -17,7 +17,10 @@ public final class WorkerSession: Sendable {
     /// The stream of the session now open, if any, and whether `close` was called.
     private let state = Mutex<(outbox: BatchingOutbox<Handoff_V1_WorkerMessage>?, closed: Bool)>((nil, false))
 
-    public init(registration: WorkerRegistration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
+    public init(
+        registration: WorkerRegistration, coordinator: CoordinatorAddress,
+        logger: Logger = Logger(label: "handoff.worker")
+    ) {
         self.registration = registration
         self.coordinator = coordinator
         self.logger = logger
@@ -59,16 +62,17 @@ public final class WorkerSession: Sendable {
                             logger.warning("ignoring a malformed instruction: \(error)")
                             continue
                         }
-                        if case let .registered(interval) = instruction {
+                        if case .registered(let interval) = instruction {
                             group.addTask {
                                 while !Task.isCancelled {
                                     let current = await load()
-                                    messages.send(.with {
-                                        $0.heartbeat = .with {
-                                            $0.freeBlocks = UInt32(clamping: current.freeBlocks)
-                                            $0.queueDepth = UInt32(clamping: current.queueDepth)
-                                        }
-                                    })
+                                    messages.send(
+                                        .with {
+                                            $0.heartbeat = .with {
+                                                $0.freeBlocks = UInt32(clamping: current.freeBlocks)
+                                                $0.queueDepth = UInt32(clamping: current.queueDepth)
+                                            }
+                                        })
                                     try await Task.sleep(for: interval)
                                 }
                             }
@@ -105,7 +109,9 @@ public final class WorkerSession: Sendable {
                 if isClosed { return }
                 logger.warning("session ended by the coordinator; reconnecting")
                 backoff = .milliseconds(100)
-            } catch let error as RPCError where [.invalidArgument, .unauthenticated, .permissionDenied].contains(error.code) {
+            } catch let error as RPCError
+                where [.invalidArgument, .unauthenticated, .permissionDenied].contains(error.code)
+            {
                 await sessionEnded()
                 throw error
             } catch {

@@ -32,22 +32,23 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case let .invalidDescriptor(error): "invalid pool descriptor: \(error)"
-        case let .incompatibleDescriptor(reason): "incompatible pool descriptor: \(reason)"
-        case let .unsupportedMemoryType(type, transport):
+        case .invalidDescriptor(let error): "invalid pool descriptor: \(error)"
+        case .incompatibleDescriptor(let reason): "incompatible pool descriptor: \(reason)"
+        case .unsupportedMemoryType(let type, let transport):
             "the \(transport) transport of this build cannot register \(type.rawValue) memory"
-        case let .layoutMismatch(reason): "the plan does not fit the pools: \(reason)"
-        case let .rangeOutsideRegion(side, region, offset, length, regionLength):
+        case .layoutMismatch(let reason): "the plan does not fit the pools: \(reason)"
+        case .rangeOutsideRegion(let side, let region, let offset, let length, let regionLength):
             "\(side.rawValue) range [\(offset), \(offset &+ length)) is outside region \(region) of \(regionLength) bytes"
-        case let .unknownHandle(what): "unknown handle: \(what)"
-        case let .ucx(error): error.description
-        case let .peerFailed(agent, reason): "peer agent \(String(agent, radix: 16)) failed: \(reason)"
-        case let .refusedByPeer(agent, reason): "peer agent \(String(agent, radix: 16)) refused the request: \(reason)"
-        case let .timedOut(after, completed, total):
+        case .unknownHandle(let what): "unknown handle: \(what)"
+        case .ucx(let error): error.description
+        case .peerFailed(let agent, let reason): "peer agent \(String(agent, radix: 16)) failed: \(reason)"
+        case .refusedByPeer(let agent, let reason):
+            "peer agent \(String(agent, radix: 16)) refused the request: \(reason)"
+        case .timedOut(let after, let completed, let total):
             "transfer timed out after \(after) with \(completed) of \(total) ops complete"
-        case let .cancelled(completed, total): "transfer cancelled with \(completed) of \(total) ops complete"
+        case .cancelled(let completed, let total): "transfer cancelled with \(completed) of \(total) ops complete"
         case .transportClosed: "the transport is shut down"
-        case let .notificationTooLarge(bytes, limit): "notification of \(bytes) bytes exceeds \(limit)"
+        case .notificationTooLarge(let bytes, let limit): "notification of \(bytes) bytes exceeds \(limit)"
         }
     }
 }

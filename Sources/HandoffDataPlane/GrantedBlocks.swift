@@ -36,10 +36,11 @@ package struct GrantedBlocks: Sendable {
         let first = offset / pieceBytes
         let last = (offset + length - 1) / pieceBytes
         for piece in first...last {
-            let block = switch layout.arrangement {
-            case .split: piece % layout.numBlocks
-            case .fused: piece / layout.geometry.kindsPerBlock
-            }
+            let block =
+                switch layout.arrangement {
+                case .split: piece % layout.numBlocks
+                case .fused: piece / layout.geometry.kindsPerBlock
+                }
             if bits[block / 64] & (1 << UInt64(block % 64)) == 0 { return block }
         }
         return nil

@@ -29,7 +29,11 @@ extension HostIdentity {
             address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet = $0.pointee.sin_addr }
             inet_ntop(AF_INET, &inet, &text, socklen_t(text.count))
             let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) != 0 { loopback.append(host) } else { external.append(host) }
+            if entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) != 0 {
+                loopback.append(host)
+            } else {
+                external.append(host)
+            }
         }
         let all = external + loopback
         return all.isEmpty ? ["127.0.0.1"] : all

@@ -31,6 +31,8 @@ public final class LocalPool: Sendable {
     ) rethrows -> Result {
         precondition(memoryType == .host, "only host memory can be accessed from the CPU")
         let region = regions[index]
-        return try body(UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: region.address), count: region.length))
+        return try body(
+            UnsafeMutableRawBufferPointer(
+                start: UnsafeMutableRawPointer(bitPattern: region.address), count: region.length))
     }
 }

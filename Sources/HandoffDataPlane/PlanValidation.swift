@@ -7,7 +7,8 @@ package enum PlanValidation {
     package static func check(
         _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: PoolDescriptor
     ) throws(DataPlaneError) {
-        let (localLayout, remoteLayout) = operation == .read
+        let (localLayout, remoteLayout) =
+            operation == .read
             ? (plan.destination, plan.source) : (plan.source, plan.destination)
         guard localLayout == local.layout else {
             throw .layoutMismatch("the local pool's layout is not the one the plan was built for")
@@ -15,8 +16,10 @@ package enum PlanValidation {
         guard remoteLayout == remote.layout else {
             throw .layoutMismatch("the peer's pool layout is not the one the plan was built for")
         }
-        let sourceLengths = operation == .read ? remote.regions.map { Int(clamping: $0.length) } : local.regions.map(\.length)
-        let destinationLengths = operation == .read ? local.regions.map(\.length) : remote.regions.map { Int(clamping: $0.length) }
+        let sourceLengths =
+            operation == .read ? remote.regions.map { Int(clamping: $0.length) } : local.regions.map(\.length)
+        let destinationLengths =
+            operation == .read ? local.regions.map(\.length) : remote.regions.map { Int(clamping: $0.length) }
         for op in plan.ops {
             try checkRange(.source, op.sourceRegion, op.sourceOffset, op.length, in: sourceLengths)
             try checkRange(.destination, op.destinationRegion, op.destinationOffset, op.length, in: destinationLengths)

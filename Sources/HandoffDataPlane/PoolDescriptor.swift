@@ -138,7 +138,8 @@ public struct PoolDescriptor: Sendable, Hashable {
         }
         try reader.expectEnd()
         return PoolDescriptor(
-            transport: transport, agent: agent, host: host, transportAddress: address, memoryType: memoryType, layout: layout,
+            transport: transport, agent: agent, host: host, transportAddress: address, memoryType: memoryType,
+            layout: layout,
             regions: regions)
     }
 

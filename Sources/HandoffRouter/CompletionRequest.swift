@@ -25,7 +25,9 @@ struct CompletionRequest: @unchecked Sendable {
         case .completions:
             guard body["prompt"] != nil else { throw .badRequest("\"prompt\" is missing") }
             if let batch = body["prompt"] as? [Any], let first = batch.first, !(first is NSNumber) {
-                guard batch.count == 1 else { throw .badRequest("send one prompt per request, not a batch of \(batch.count)") }
+                guard batch.count == 1 else {
+                    throw .badRequest("send one prompt per request, not a batch of \(batch.count)")
+                }
                 self.body["prompt"] = first
             }
         case .chat:
@@ -60,7 +62,9 @@ struct CompletionRequest: @unchecked Sendable {
         case .completions: request["prompt"] = body["prompt"]
         case .chat:
             request["messages"] = body["messages"]
-            for key in ["add_generation_prompt", "continue_final_message", "chat_template", "chat_template_kwargs", "tools"]
+            for key in [
+                "add_generation_prompt", "continue_final_message", "chat_template", "chat_template_kwargs", "tools",
+            ]
             where body[key] != nil {
                 request[key] = body[key]
             }
@@ -81,7 +85,9 @@ struct CompletionRequest: @unchecked Sendable {
         prefill["max_tokens"] = 1
         if api == .chat, prefill["max_completion_tokens"] != nil { prefill["max_completion_tokens"] = 1 }
         prefill["min_tokens"] = nil
-        prefill["kv_transfer_params"] = ["handoff_ticket": ticket, "do_remote_decode": true, "do_remote_prefill": false]
+        prefill["kv_transfer_params"] = [
+            "handoff_ticket": ticket, "do_remote_decode": true, "do_remote_prefill": false,
+        ]
         return try Self.encode(prefill)
     }
 

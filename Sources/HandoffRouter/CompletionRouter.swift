@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import HandoffProto
 import HTTPTypes
+import HandoffProto
 import Hummingbird
 import Logging
 import NIOCore
@@ -22,7 +22,10 @@ final class CompletionRouter: Sendable {
     private let inFlight = Atomic<Int>(0)
     private let tokenizer: TokenizerEndpoint
 
-    init(configuration: RouterConfiguration, coordinator: CoordinatorGateway, http: HTTPClient, metrics: RouterMetrics, logger: Logger) {
+    init(
+        configuration: RouterConfiguration, coordinator: CoordinatorGateway, http: HTTPClient, metrics: RouterMetrics,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.coordinator = coordinator
         self.http = http
@@ -35,7 +38,9 @@ final class CompletionRouter: Sendable {
         let arrived = ContinuousClock.now
         let slot = InFlightSlot(router: self)
         guard slot.active <= configuration.maxConcurrentRequests else {
-            return finish(api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"), outcome: "refused")
+            return finish(
+                api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"),
+                outcome: "refused")
         }
         var admitted: String?
         do {
@@ -43,11 +48,13 @@ final class CompletionRouter: Sendable {
             var completion = try CompletionRequest(api: api, json: body)
             let promptTokens = try await countTokens(&completion)
             let requestID = Self.requestID(request.headers)
-            let admission = try await coordinator.admit(requestID: requestID, model: completion.model, promptTokens: promptTokens)
+            let admission = try await coordinator.admit(
+                requestID: requestID, model: completion.model, promptTokens: promptTokens)
             admitted = requestID
             guard !admission.prefillEndpoint.isEmpty, !admission.decodeEndpoint.isEmpty else {
                 throw RouterError.unavailable(
-                    "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to")
+                    "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to"
+                )
             }
             try await prefill(completion, admission)
             return try await decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
@@ -80,7 +87,8 @@ final class CompletionRouter: Sendable {
             let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
             return Data(buffer: buffer)
         } catch {
-            throw RouterError(.contentTooLarge, "the request body exceeds \(configuration.maxBodyBytes) bytes or broke off")
+            throw RouterError(
+                .contentTooLarge, "the request body exceeds \(configuration.maxBodyBytes) bytes or broke off")
         }
     }
 
@@ -101,13 +109,16 @@ final class CompletionRouter: Sendable {
         let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
         guard response.status == .ok else {
             throw RouterError.badGateway(
-                "prefill engine \(admission.prefillWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))")
+                "prefill engine \(admission.prefillWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))"
+            )
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
-            let params = object["kv_transfer_params"] as? [String: Any], params["handoff_ticket"] as? String == admission.ticket
+            let params = object["kv_transfer_params"] as? [String: Any],
+            params["handoff_ticket"] as? String == admission.ticket
         else {
             throw RouterError.badGateway(
-                "prefill engine \(admission.prefillWorker) did not hand the KV over (is it running HandoffConnector as kv_producer?)")
+                "prefill engine \(admission.prefillWorker) did not hand the KV over (is it running HandoffConnector as kv_producer?)"
+            )
         }
         metrics.prefill(nanoseconds: Self.nanoseconds(since: started))
     }
@@ -123,7 +134,8 @@ final class CompletionRouter: Sendable {
         guard response.status == .ok else {
             let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
             throw RouterError.badGateway(
-                "decode engine \(admission.decodeWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))")
+                "decode engine \(admission.decodeWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))"
+            )
         }
         var headers = HTTPFields()
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
@@ -176,10 +188,13 @@ final class CompletionRouter: Sendable {
     }
 
     static func errorResponse(_ error: RouterError) -> Response {
-        let object: [String: Any] = ["error": ["message": error.message, "type": error.type, "code": Int(error.status.code)]]
+        let object: [String: Any] = [
+            "error": ["message": error.message, "type": error.type, "code": Int(error.status.code)]
+        ]
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
         return Response(
-            status: error.status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+            status: error.status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 
     static func outcome(of error: RouterError, admitted: Bool) -> String {

@@ -16,7 +16,9 @@ struct CoordinatorGateway: Sendable {
     /// Admits a request: the ticket and the paired engines.
     /// - Throws: `RouterError` 503 when no pair has room or the coordinator cannot be reached, 400 for what the
     ///   coordinator refuses as invalid, 409 for a request id already in use.
-    func admit(requestID: String, model: String, promptTokens: Int) async throws(RouterError) -> Handoff_V1_AdmitResponse {
+    func admit(
+        requestID: String, model: String, promptTokens: Int
+    ) async throws(RouterError) -> Handoff_V1_AdmitResponse {
         let request = Handoff_V1_AdmitRequest.with {
             $0.requestID = requestID
             $0.model = model
@@ -59,7 +61,8 @@ struct CoordinatorGateway: Sendable {
         case .invalidArgument, .outOfRange: return .badRequest(message)
         case .alreadyExists: return RouterError(.conflict, message)
         case .resourceExhausted, .unavailable, .deadlineExceeded: return .unavailable(message)
-        case .unauthenticated, .permissionDenied: return RouterError(.badGateway, message + " (check the router's token)")
+        case .unauthenticated, .permissionDenied:
+            return RouterError(.badGateway, message + " (check the router's token)")
         default: return .badGateway(message)
         }
     }

@@ -32,7 +32,8 @@ struct EngineConnections: Sendable {
                         let response = try await http.execute(request, timeout: .seconds(2))
                         _ = try await response.body.collect(upTo: 1 << 16)
                     } catch {
-                        logger.debug("engine health check failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                        logger.debug(
+                            "engine health check failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
                     }
                 }
             }

@@ -9,8 +9,11 @@ struct RouterMetrics: Sendable {
     /// A request ended: `outcome` is ok, client_error, refused (no pair), prefill_failed, decode_failed or
     /// client_gone.
     func finished(api: CompletionAPI, outcome: String) {
-        Counter(label: "handoff_router_requests_total", dimensions: [("api", api.rawValue), ("outcome", outcome)], factory: factory)
-            .increment()
+        Counter(
+            label: "handoff_router_requests_total", dimensions: [("api", api.rawValue), ("outcome", outcome)],
+            factory: factory
+        )
+        .increment()
     }
 
     /// Seconds from the request's arrival to the first byte of decode's answer (TTFT at the router, streaming).

@@ -24,7 +24,8 @@ public struct RouterServer: Service {
     ///   - onListening: called once with the bound port (useful with port 0).
     public init(
         configuration: RouterConfiguration, registry: PrometheusCollectorRegistry, metricsFactory: any MetricsFactory,
-        logger: Logger = Logger(label: "handoff.router"), onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }
+        logger: Logger = Logger(label: "handoff.router"),
+        onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.registry = registry
@@ -74,7 +75,8 @@ public struct RouterServer: Service {
         let app = Application(
             router: routes,
             server: .http1(configuration: .init(idleTimeout: .seconds(60))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "handoff-router"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "handoff-router"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         try await app.run()
@@ -96,6 +98,8 @@ public struct RouterServer: Service {
             object = ["status": "no_coordinator", "error": error.message]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 }

@@ -13,7 +13,9 @@ final class TokenizerEndpoint: Sendable {
 
     /// The prompt's token ids.
     /// - Throws: `RouterError` 503 when no prefill engine has an endpoint, 400 when the engine cannot tokenize it.
-    func tokenize(_ completion: CompletionRequest, http: HTTPClient, timeout: Duration) async throws(RouterError) -> [Int] {
+    func tokenize(
+        _ completion: CompletionRequest, http: HTTPClient, timeout: Duration
+    ) async throws(RouterError) -> [Int] {
         guard let endpoint = try await endpoints().randomElement() else {
             throw .unavailable("no live prefill engine registered an endpoint to tokenize the prompt with")
         }
@@ -26,7 +28,8 @@ final class TokenizerEndpoint: Sendable {
             let response = try await http.execute(request, timeout: .nanoseconds(CompletionRouter.nanoseconds(timeout)))
             let answer = try await response.body.collect(upTo: 64 << 20)
             guard response.status == .ok else {
-                throw RouterError.badRequest("the engine could not tokenize the prompt: \(String(buffer: answer).prefix(512))")
+                throw RouterError.badRequest(
+                    "the engine could not tokenize the prompt: \(String(buffer: answer).prefix(512))")
             }
             data = Data(buffer: answer)
         } catch let error as RouterError {
@@ -48,7 +51,9 @@ final class TokenizerEndpoint: Sendable {
     private func endpoints() async throws(RouterError) -> [String] {
         let now = ContinuousClock.now
         let current = cached.withLock { $0 }
-        if let fetched = current.fetched, now - fetched < .seconds(1), !current.endpoints.isEmpty { return current.endpoints }
+        if let fetched = current.fetched, now - fetched < .seconds(1), !current.endpoints.isEmpty {
+            return current.endpoints
+        }
         let endpoints = try await coordinator.workers()
             .filter { $0.role == .prefill && $0.state == "live" && !$0.endpoint.isEmpty }.map(\.endpoint)
         cached.withLock { $0 = (endpoints, now) }

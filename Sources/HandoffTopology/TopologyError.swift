@@ -9,9 +9,9 @@ public enum TopologyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .hwloc(operation, errno): "hwloc failed in \(operation) (errno \(errno))"
-        case let .unreadableFile(path, reason): "cannot read \(path): \(reason)"
-        case let .unsupportedFile(path, reason): "\(path) is not a topology handoff can read: \(reason)"
+        case .hwloc(let operation, let errno): "hwloc failed in \(operation) (errno \(errno))"
+        case .unreadableFile(let path, let reason): "cannot read \(path): \(reason)"
+        case .unsupportedFile(let path, let reason): "\(path) is not a topology handoff can read: \(reason)"
         }
     }
 }

@@ -7,7 +7,9 @@ import Testing
 /// with the `libHandoffC.so` that `swift build` put beside this test binary.
 @Suite("C API", .serialized)
 struct CAPITests {
-    @Test("a C program moves blocks and byte ranges byte-exactly and gets clear refusals", arguments: ["tcp", "ucx", "auto"])
+    @Test(
+        "a C program moves blocks and byte ranges byte-exactly and gets clear refusals",
+        arguments: ["tcp", "ucx", "auto"])
     func dataPlane(kind: String) async throws {
         let program = try CProgram.build()
         let (status, output) = try await program.run(["data-plane", kind])
@@ -19,20 +21,24 @@ struct CAPITests {
     func runtime() async throws {
         let program = try CProgram.build()
         try await withCoordinator { address in
-            async let run = program.run(["runtime", address.description, "4"], environment: ["HANDOFF_TOKEN": address.token.value])
+            async let run = program.run(
+                ["runtime", address.description, "4"], environment: ["HANDOFF_TOKEN": address.token.value])
             let accounts = try await withCoordinatorClient(address) { client in
                 try await waitForWorkers(client, count: 2)
                 var accounts: [Handoff_V1_RequestAccount] = []
                 for index in 0..<4 {
-                    _ = try await client.admit(.with {
-                        $0.requestID = "c\(index)"
-                        $0.model = "c-engine"
-                        $0.promptTokens = UInt32(17 + index * 30)
-                    })
-                    accounts.append(try await client.await(.with {
-                        $0.requestID = "c\(index)"
-                        $0.timeoutSeconds = 20
-                    }))
+                    _ = try await client.admit(
+                        .with {
+                            $0.requestID = "c\(index)"
+                            $0.model = "c-engine"
+                            $0.promptTokens = UInt32(17 + index * 30)
+                        })
+                    accounts.append(
+                        try await client.await(
+                            .with {
+                                $0.requestID = "c\(index)"
+                                $0.timeoutSeconds = 20
+                            }))
                 }
                 return accounts
             }
@@ -64,7 +70,8 @@ struct CProgram: Sendable {
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("handoff_c_test-\(getpid())").path
         let arguments = [
-            "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", root.appendingPathComponent("Sources/CHandoff/include").path,
+            "-std=c11", "-Wall", "-Wextra", "-Werror", "-I",
+            root.appendingPathComponent("Sources/CHandoff/include").path,
             sources.appendingPathComponent("CProgram/handoff_c_test.c").path, "-L", libraryDirectory, "-lHandoffC",
             "-Wl,-rpath,\(libraryDirectory)", "-o", output,
         ]
@@ -87,7 +94,8 @@ struct CProgram: Sendable {
     }
 
     /// Runs the program to its end; its standard output and error together.
-    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -96,7 +104,8 @@ struct CProgram: Sendable {
         process.standardOutput = output
         process.standardError = output
         let collected = OutputCollector(output.fileHandleForReading)
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+        let status = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Int32, any Error>) in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do {
                 try process.run()

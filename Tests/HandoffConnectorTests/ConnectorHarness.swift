@@ -47,7 +47,7 @@ final class EngineMemory: @unchecked Sendable {
         }
     }
 
-    deinit { buffers.forEach { $0.deallocate() } }
+    deinit { for buffer in buffers { buffer.deallocate() } }
 }
 
 /// A minimal engine driving a `ConnectorRuntime`: prefill writes `BlockPattern(seed: contentSeed)` into the blocks
@@ -63,10 +63,12 @@ final class TestEngine: Sendable {
 
     static func start(
         role: WorkerRole, spec: KVLayoutSpec, coordinator: CoordinatorAddress, transport: TransportSelection,
-        answersLoads: Bool = true, onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool = { _, _ in true }
+        answersLoads: Bool = true,
+        onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool = { _, _ in true }
     ) async throws -> TestEngine {
         let memory = EngineMemory(layout: try spec.layout())
-        var configuration = ConnectorConfiguration(id: "\(role.rawValue)-0", role: role, layout: spec, coordinator: coordinator)
+        var configuration = ConnectorConfiguration(
+            id: "\(role.rawValue)-0", role: role, layout: spec, coordinator: coordinator)
         configuration.transport = transport
         configuration.tcpListenHost = "127.0.0.1"
         let runtime = try await ConnectorRuntime.start(configuration, memory: .engine(memory.buffers))
@@ -100,24 +102,26 @@ final class TestEngine: Sendable {
 
     private func answer(_ event: ConnectorEvent) {
         switch event {
-        case let .prefill(order):
+        case .prefill(let order):
             guard onPrefill(order, runtime), let blocks = allocate(order.ticket, order.blocks) else { return }
             write(BlockPattern(seed: order.contentSeed), into: blocks)
             if (try? runtime.prefillDone(ticket: order.ticket, blocks: blocks)) == nil { free(order.ticket) }
-        case let .reserve(ticket, count):
+        case .reserve(let ticket, let count):
             guard let blocks = allocate(ticket, count) else {
                 try? runtime.reserveFailed(ticket: ticket, reason: "no free blocks")
                 return
             }
             if (try? runtime.reserved(ticket: ticket, blocks: blocks)) == nil { free(ticket) }
-        case let .loaded(order, _):
+        case .loaded(let order, _):
             guard answersLoads else { return }
             let good = matches(BlockPattern(seed: order.contentSeed), order.destinationBlocks)
-            state.withLock { good ? ($0.verified += 1) : ($0.mismatched += 1) }
+            state.withLock { state in
+                if good { state.verified += 1 } else { state.mismatched += 1 }
+            }
             try? runtime.transferDone(ticket: order.ticket, verified: good)
             try? runtime.firstToken(ticket: order.ticket, decodeSeconds: 0.001)
             free(order.ticket)  // the "generation" ends at once
-        case let .release(ticket, _):
+        case .release(let ticket, _):
             free(ticket)
         case .registered, .loadFailed:
             break
@@ -156,7 +160,8 @@ final class TestEngine: Sendable {
             for (index, block) in blocks.enumerated() {
                 for kind in 0..<layout.geometry.kindsPerBlock {
                     let offset = layout.offset(kind: kind, block: block)
-                    let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + layout.geometry.pieceBytes])
+                    let piece = UnsafeMutableRawBufferPointer(
+                        rebasing: buffer[offset..<offset + layout.geometry.pieceBytes])
                     if !body(layer, kind, index, piece) { return false }
                 }
             }

@@ -1,9 +1,10 @@
+import GRPCCore
 import HandoffClient
 import HandoffConnector
+import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
-import GRPCCore
 import HandoffProto
 import HandoffUCX
 import Synchronization
@@ -16,11 +17,15 @@ struct ConnectorRuntimeTests {
         engineModel: "engine-test", layers: 3, kvHeads: 2, headDim: 64, dtypeBytes: 2, blockTokens: 16, numBlocks: 48,
         arrangement: .fused)
 
-    @Test("an engine's own memory moves byte-exactly through a real coordinator", arguments: [TransportSelection.tcp, .auto])
+    @Test(
+        "an engine's own memory moves byte-exactly through a real coordinator",
+        arguments: [TransportSelection.tcp, .auto])
     func engineMemoryMovesThroughTheCoordinator(transport: TransportSelection) async throws {
         try await withCoordinator { address in
-            let prefill = try await TestEngine.start(role: .prefill, spec: Self.spec, coordinator: address, transport: transport)
-            let decode = try await TestEngine.start(role: .decode, spec: Self.spec, coordinator: address, transport: transport)
+            let prefill = try await TestEngine.start(
+                role: .prefill, spec: Self.spec, coordinator: address, transport: transport)
+            let decode = try await TestEngine.start(
+                role: .decode, spec: Self.spec, coordinator: address, transport: transport)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await prefill.run() }
                 group.addTask { try await decode.run() }
@@ -29,15 +34,18 @@ struct ConnectorRuntimeTests {
                     var accounts: [Handoff_V1_RequestAccount] = []
                     for index in 0..<6 {
                         let requestID = "r\(index)"
-                        _ = try await client.admit(.with {
-                            $0.requestID = requestID
-                            $0.model = Self.spec.model
-                            $0.promptTokens = UInt32(20 + index * 21)  // 2 to 8 blocks
-                        })
-                        accounts.append(try await client.await(.with {
-                            $0.requestID = requestID
-                            $0.timeoutSeconds = 20
-                        }))
+                        _ = try await client.admit(
+                            .with {
+                                $0.requestID = requestID
+                                $0.model = Self.spec.model
+                                $0.promptTokens = UInt32(20 + index * 21)  // 2 to 8 blocks
+                            })
+                        accounts.append(
+                            try await client.await(
+                                .with {
+                                    $0.requestID = requestID
+                                    $0.timeoutSeconds = 20
+                                }))
                     }
                     return accounts
                 }
@@ -60,17 +68,26 @@ struct ConnectorRuntimeTests {
     func badAnswersAreRefused() async throws {
         let refusals = Mutex<[ConnectorError]>([])
         try await withCoordinator { address in
-            let prefill = try await TestEngine.start(role: .prefill, spec: Self.spec, coordinator: address, transport: .tcp) {
+            let prefill = try await TestEngine.start(
+                role: .prefill, spec: Self.spec, coordinator: address, transport: .tcp
+            ) {
                 order, runtime in
                 let numBlocks = Self.spec.numBlocks
-                for bad in [Array(0..<order.blocks + 1), [numBlocks] + Array(0..<order.blocks - 1), Array(repeating: 0, count: order.blocks)] {
+                for bad in [
+                    Array(0..<order.blocks + 1), [numBlocks] + Array(0..<order.blocks - 1),
+                    Array(repeating: 0, count: order.blocks),
+                ] {
                     do {
                         try runtime.prefillDone(ticket: order.ticket, blocks: bad)
                     } catch let error as ConnectorError {
                         refusals.withLock { $0.append(error) }
                     } catch {}
                 }
-                for answer in [{ try runtime.prefillDone(ticket: "no-such-ticket", blocks: [0]) }, { try runtime.transferDone(ticket: order.ticket, verified: true) }, { try runtime.firstToken(ticket: order.ticket, decodeSeconds: -.infinity) }] {
+                for answer in [
+                    { try runtime.prefillDone(ticket: "no-such-ticket", blocks: [0]) },
+                    { try runtime.transferDone(ticket: order.ticket, verified: true) },
+                    { try runtime.firstToken(ticket: order.ticket, decodeSeconds: -.infinity) },
+                ] {
                     do {
                         try answer()
                     } catch let error as ConnectorError {
@@ -79,21 +96,24 @@ struct ConnectorRuntimeTests {
                 }
                 return true  // then the engine answers properly
             }
-            let decode = try await TestEngine.start(role: .decode, spec: Self.spec, coordinator: address, transport: .tcp)
+            let decode = try await TestEngine.start(
+                role: .decode, spec: Self.spec, coordinator: address, transport: .tcp)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await prefill.run() }
                 group.addTask { try await decode.run() }
                 let account = try await withCoordinatorClient(address) { client in
                     try await waitForWorkers(client, count: 2)
-                    _ = try await client.admit(.with {
-                        $0.requestID = "r"
-                        $0.model = Self.spec.model
-                        $0.promptTokens = 64
-                    })
-                    return try await client.await(.with {
-                        $0.requestID = "r"
-                        $0.timeoutSeconds = 20
-                    })
+                    _ = try await client.admit(
+                        .with {
+                            $0.requestID = "r"
+                            $0.model = Self.spec.model
+                            $0.promptTokens = 64
+                        })
+                    return try await client.await(
+                        .with {
+                            $0.requestID = "r"
+                            $0.timeoutSeconds = 20
+                        })
                 }
                 #expect(account.state == "done" && account.verified, "\(account.failure)")
                 prefill.runtime.close()
@@ -113,11 +133,13 @@ struct ConnectorRuntimeTests {
 
     @Test("a lease that ends before decode confirms expires the ticket, and both engines get their blocks back")
     func leaseExpiryAndFailureRelease() async throws {
-        try await withCoordinator(configure: {
+        let configure: @Sendable (inout CoordinatorConfiguration) -> Void = {
             $0.lease = .milliseconds(300)
             $0.transferTimeout = .seconds(3)
-        }) { address in
-            let prefill = try await TestEngine.start(role: .prefill, spec: Self.spec, coordinator: address, transport: .tcp)
+        }
+        try await withCoordinator(configure: configure) { address in
+            let prefill = try await TestEngine.start(
+                role: .prefill, spec: Self.spec, coordinator: address, transport: .tcp)
             let decode = try await TestEngine.start(
                 role: .decode, spec: Self.spec, coordinator: address, transport: .tcp, answersLoads: false)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -126,11 +148,12 @@ struct ConnectorRuntimeTests {
                 try await withCoordinatorClient(address) { client in
                     try await waitForWorkers(client, count: 2)
                     let admitted = ContinuousClock.now
-                    _ = try await client.admit(.with {
-                        $0.requestID = "unconfirmed"
-                        $0.model = Self.spec.model
-                        $0.promptTokens = 64
-                    })
+                    _ = try await client.admit(
+                        .with {
+                            $0.requestID = "unconfirmed"
+                            $0.model = Self.spec.model
+                            $0.promptTokens = 64
+                        })
                     // The lease ends long before the coordinator's 3 s transfer timeout fails the ticket.
                     while prefill.heldTickets == 0 && ContinuousClock.now - admitted < .seconds(2) {
                         try await Task.sleep(for: .milliseconds(5))
@@ -138,12 +161,15 @@ struct ConnectorRuntimeTests {
                     while prefill.heldTickets > 0 && ContinuousClock.now - admitted < .seconds(10) {
                         try await Task.sleep(for: .milliseconds(5))
                     }
-                    #expect(ContinuousClock.now - admitted < .seconds(2), "the prefill blocks came back only with the failure")
+                    #expect(
+                        ContinuousClock.now - admitted < .seconds(2),
+                        "the prefill blocks came back only with the failure")
                     #expect(prefill.freeBlocks == Self.spec.numBlocks)
-                    let account = try await client.await(.with {
-                        $0.requestID = "unconfirmed"
-                        $0.timeoutSeconds = 30
-                    })
+                    let account = try await client.await(
+                        .with {
+                            $0.requestID = "unconfirmed"
+                            $0.timeoutSeconds = 30
+                        })
                     #expect(account.state == "expired")
                 }
                 let deadline = ContinuousClock.now + .seconds(10)
@@ -160,25 +186,31 @@ struct ConnectorRuntimeTests {
 
     @Test func engineLayoutsDeriveThePieceAndRefuseNonsense() throws {
         let spec = try KVLayoutSpec(
-            engineModel: "vllm-cpu", layers: 2, kvHeads: 2, headDim: 64, dtypeBytes: 2, blockTokens: 128, numBlocks: 8192,
+            engineModel: "vllm-cpu", layers: 2, kvHeads: 2, headDim: 64, dtypeBytes: 2, blockTokens: 128,
+            numBlocks: 8192,
             arrangement: .fused, kindsPerBlock: 1)
         #expect(spec.pieceBytes == 2 * 64 * 2 * 128 && spec.blockBytes == 2 * 32_768)
         #expect(throws: KVModelError.self) {
-            try KVLayoutSpec(engineModel: "m", layers: 0, kvHeads: 2, headDim: 64, dtypeBytes: 2, blockTokens: 16, numBlocks: 8, arrangement: .split)
+            try KVLayoutSpec(
+                engineModel: "m", layers: 0, kvHeads: 2, headDim: 64, dtypeBytes: 2, blockTokens: 16, numBlocks: 8,
+                arrangement: .split)
         }
         #expect(throws: KVModelError.self) {
             try KVLayoutSpec(
-                engineModel: "m", layers: 2, kvHeads: .max / 2, headDim: 64, dtypeBytes: 2, blockTokens: 16, numBlocks: 8, arrangement: .split)
+                engineModel: "m", layers: 2, kvHeads: .max / 2, headDim: 64, dtypeBytes: 2, blockTokens: 16,
+                numBlocks: 8, arrangement: .split)
         }
         #expect(throws: KVModelError.self) {
             try KVLayoutSpec(
-                engineModel: "m", layers: 1 << 20, kvHeads: 8, headDim: 128, dtypeBytes: 2, blockTokens: 16, numBlocks: 1 << 30,
+                engineModel: "m", layers: 1 << 20, kvHeads: 8, headDim: 128, dtypeBytes: 2, blockTokens: 16,
+                numBlocks: 1 << 30,
                 arrangement: .split)
         }
         // A preset's name with another geometry is a contradiction, not a new model.
         #expect(throws: KVModelError.self) {
             try KVLayoutSpec(
-                engineModel: "llama-3.1-8b", layers: 31, kvHeads: 8, headDim: 128, dtypeBytes: 2, blockTokens: 16, numBlocks: 8,
+                engineModel: "llama-3.1-8b", layers: 31, kvHeads: 8, headDim: 128, dtypeBytes: 2, blockTokens: 16,
+                numBlocks: 8,
                 arrangement: .split)
         }
     }
@@ -187,7 +219,8 @@ struct ConnectorRuntimeTests {
         let layout = try Self.spec.layout()
         let memory = EngineMemory(layout: layout)
         let configuration = ConnectorConfiguration(
-            id: "p", role: .prefill, layout: Self.spec, coordinator: CoordinatorAddress(host: "127.0.0.1", port: 1, token: .random()))
+            id: "p", role: .prefill, layout: Self.spec,
+            coordinator: CoordinatorAddress(host: "127.0.0.1", port: 1, token: .random()))
         let short = UnsafeMutableRawBufferPointer(rebasing: memory.buffers[0][0..<layout.regionBytes - 1])
         for buffers in [Array(memory.buffers.dropLast()), [short] + memory.buffers.dropFirst()] {
             await #expect {

@@ -1,6 +1,6 @@
 import HandoffClient
-import HandoffControlProtocol
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import Testing
 
@@ -10,7 +10,8 @@ import Testing
         let fixture = CoordinatorFixture()
         let prefill = try await fixture.register("p0", .prefill)
         let decode = try await fixture.register("d0", .decode)
-        let ticket = try await fixture.coordinator.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40)).ticket
+        let ticket = try await fixture.coordinator.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40))
+            .ticket
         return (fixture, prefill, decode, ticket)
     }
 
@@ -21,7 +22,7 @@ import Testing
         await #expect {
             try await fixture.register("p0", .prefill, spec: spec)
         } throws: { error in
-            guard case let .invalidArgument(message) = error as? CoordinatorError else { return false }
+            guard case .invalidArgument(let message) = error as? CoordinatorError else { return false }
             return message.contains("contradicts model tiny")
         }
         #expect(await fixture.coordinator.workerStatuses().isEmpty)
@@ -32,10 +33,14 @@ import Testing
         var registration = CoordinatorFixture.registration("p0", .prefill)
         registration.compatibility = "0123456789abcdef"
         let outbox = BatchingOutbox<WorkerInstruction>()
-        await #expect(throws: CoordinatorError.self) { try await fixture.coordinator.register(registration, outbox: outbox) }
+        await #expect(throws: CoordinatorError.self) {
+            try await fixture.coordinator.register(registration, outbox: outbox)
+        }
         registration = CoordinatorFixture.registration("p0", .prefill)
         registration.descriptor = Array(registration.descriptor.prefix(10))
-        await #expect(throws: CoordinatorError.self) { try await fixture.coordinator.register(registration, outbox: outbox) }
+        await #expect(throws: CoordinatorError.self) {
+            try await fixture.coordinator.register(registration, outbox: outbox)
+        }
         #expect(await fixture.coordinator.workerStatuses().isEmpty)
     }
 
@@ -104,7 +109,9 @@ import Testing
         try await c.report(.reserved(destinationBlocks: [1, 2, 3]), ticket: ticket, from: decode.identity)
         try await c.report(.prefillDone(sourceBlocks: [4, 5, 6]), ticket: ticket, from: prefill.identity)
         await #expect(throws: CoordinatorError.self) {
-            try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 2), verified: true), ticket: ticket, from: decode.identity)
+            try await c.report(
+                .transferDone(CoordinatorFixture.stats(blocks: 2), verified: true), ticket: ticket,
+                from: decode.identity)
         }
         #expect(try await c.account(of: "r1").state == .transferring)
     }
@@ -114,12 +121,14 @@ import Testing
         try await fixture.register("p0", .prefill)
         try await fixture.register("d0", .decode)
         await #expect {
-            _ = try await fixture.coordinator.admit(AdmitRequest(requestID: "big", model: "tiny", promptTokens: 16 * 65))
+            _ = try await fixture.coordinator.admit(
+                AdmitRequest(requestID: "big", model: "tiny", promptTokens: 16 * 65))
         } throws: { error in
             if case .resourceExhausted = error as? CoordinatorError { true } else { false }
         }
         await #expect(throws: CoordinatorError.self) {
-            _ = try await fixture.coordinator.admit(AdmitRequest(requestID: "other", model: "llama-3.1-8b", promptTokens: 16))
+            _ = try await fixture.coordinator.admit(
+                AdmitRequest(requestID: "other", model: "llama-3.1-8b", promptTokens: 16))
         }
     }
 }

@@ -34,14 +34,17 @@ import Testing
         prefill.endpoint = "http://10.0.0.5:8000"
         try await fixture.coordinator.register(prefill, outbox: Mailbox(identity: prefill.identity).outbox)
         try await fixture.register("d0", .decode)
-        let admission = try await fixture.coordinator.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        let admission = try await fixture.coordinator.admit(
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
         #expect(admission.prefillEndpoint == "http://10.0.0.5:8000" && admission.decodeEndpoint.isEmpty)
         #expect(admission.proto.prefillEndpoint == "http://10.0.0.5:8000")
         let listed = await fixture.coordinator.workerStatuses().first { $0.registration.identity.id == "p0" }
         #expect(listed?.proto.endpoint == "http://10.0.0.5:8000")
     }
 
-    @Test(arguments: ["ftp://host/", "http://a b", "http://" + String(repeating: "a", count: 600), "http://\u{7}x", "10.0.0.5:8000"])
+    @Test(arguments: [
+        "ftp://host/", "http://a b", "http://" + String(repeating: "a", count: 600), "http://\u{7}x", "10.0.0.5:8000",
+    ])
     func aRegistrationWithAnEndpointThatIsNotAnHTTPURLIsRefused(_ endpoint: String) throws {
         var message = CoordinatorFixture.registration("p0", .prefill).proto
         message.endpoint = endpoint

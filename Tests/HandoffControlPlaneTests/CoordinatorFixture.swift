@@ -1,9 +1,9 @@
-import HandoffUCX
 import HandoffClient
-import HandoffControlProtocol
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 import Synchronization
 
 /// A coordinator on a hand-driven clock with workers whose instructions land in inspectable mailboxes.
@@ -12,7 +12,10 @@ struct CoordinatorFixture {
     let clock: ManualClock
     static let spec = KVLayoutSpec(preset: .tiny, blockTokens: 16, arrangement: .split, numBlocks: 64)
 
-    init(metrics: CoordinatorMetrics = CoordinatorMetrics(), configure: (inout CoordinatorConfiguration) -> Void = { _ in }) {
+    init(
+        metrics: CoordinatorMetrics = CoordinatorMetrics(),
+        configure: (inout CoordinatorConfiguration) -> Void = { _ in }
+    ) {
         let clock = ManualClock()
         var configuration = CoordinatorConfiguration()
         configure(&configuration)
@@ -22,29 +25,38 @@ struct CoordinatorFixture {
 
     /// Registers a worker and returns its mailbox.
     @discardableResult
-    func register(_ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = "")
+    func register(
+        _ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = ""
+    )
         async throws -> Mailbox
     {
         let mailbox = Mailbox(identity: WorkerIdentity(id: id, instance: instance))
-        try await coordinator.register(Self.registration(id, role, instance: instance, spec: spec, node: node), outbox: mailbox.outbox)
+        try await coordinator.register(
+            Self.registration(id, role, instance: instance, spec: spec, node: node), outbox: mailbox.outbox)
         return mailbox
     }
 
-    static func registration(_ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = "")
+    static func registration(
+        _ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = ""
+    )
         -> WorkerRegistration
     {
         let layout = try! spec.layout()
         let descriptor = PoolDescriptor(
             transport: "test", agent: instance, host: "host", transportAddress: [], memoryType: .host, layout: layout,
-            regions: (0..<layout.regionCount).map { _ in .init(address: 4096, length: UInt64(layout.regionBytes), remoteKey: []) })
+            regions: (0..<layout.regionCount).map { _ in
+                .init(address: 4096, length: UInt64(layout.regionBytes), remoteKey: [])
+            })
         return WorkerRegistration(
-            identity: WorkerIdentity(id: id, instance: instance), role: role, layout: spec, descriptor: descriptor.encoded(),
+            identity: WorkerIdentity(id: id, instance: instance), role: role, layout: spec,
+            descriptor: descriptor.encoded(),
             node: node, rack: "", compatibility: CompatibilityHash.of(spec), transports: ["test"])
     }
 
     static func stats(blocks: Int, seconds: Double = 0.004) -> TransferStats {
         TransferStats(
-            bytes: blocks * spec.blockBytes, ops: 2, descriptors: blocks * 4, transport: "test", lowerTransports: ["shm"],
+            bytes: blocks * spec.blockBytes, ops: 2, descriptors: blocks * 4, transport: "test",
+            lowerTransports: ["shm"],
             postSeconds: seconds / 4, completionSeconds: seconds * 3 / 4)
     }
 }
@@ -68,7 +80,9 @@ final class Mailbox: Sendable {
     func drain() async -> [WorkerInstruction] {
         outbox.send(.rejected(ticket: "__marker__", code: 0, message: ""))
         while let batch = await outbox.nextBatch() {
-            let arrived = batch.filter { if case let .rejected(ticket, _, _) = $0 { ticket != "__marker__" } else { true } }
+            let arrived = batch.filter {
+                if case .rejected(let ticket, _, _) = $0 { ticket != "__marker__" } else { true }
+            }
             received.withLock { $0.append(contentsOf: arrived) }
             if arrived.count < batch.count { break }
         }
@@ -76,18 +90,18 @@ final class Mailbox: Sendable {
     }
 
     func prefillOrders() async -> [PrefillOrder] {
-        await drain().compactMap { if case let .prefill(order) = $0 { order } else { nil } }
+        await drain().compactMap { if case .prefill(let order) = $0 { order } else { nil } }
     }
 
     func pulls() async -> [PullOrder] {
-        await drain().compactMap { if case let .pull(order) = $0 { order } else { nil } }
+        await drain().compactMap { if case .pull(let order) = $0 { order } else { nil } }
     }
 
     func releases() async -> [String] {
-        await drain().compactMap { if case let .release(ticket, _) = $0 { ticket } else { nil } }
+        await drain().compactMap { if case .release(let ticket, _) = $0 { ticket } else { nil } }
     }
 
     func peersUp() async -> [WorkerIdentity] {
-        await drain().compactMap { if case let .peerUp(peer) = $0 { peer.identity } else { nil } }
+        await drain().compactMap { if case .peerUp(let peer) = $0 { peer.identity } else { nil } }
     }
 }

@@ -1,7 +1,7 @@
-import HandoffCore
 import HandoffClient
-import HandoffControlProtocol
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 import Prometheus
 import Testing
 
@@ -20,16 +20,21 @@ import Testing
         try await c.report(.prefillStarted, ticket: t, from: prefill.identity)
         try await c.report(.reserved(destinationBlocks: [9, 3, 60]), ticket: t, from: decode.identity)
         fixture.clock.advance(milliseconds: 50)  // prefill
-        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1], grant: 0xFEED_F00D), ticket: t, from: prefill.identity)
+        try await c.report(
+            .prefillDone(sourceBlocks: [5, 6, 1], grant: 0xFEED_F00D), ticket: t, from: prefill.identity)
         let pull = try #require(await decode.pulls().first)
-        #expect(pull.sourceBlocks == [5, 6, 1] && pull.destinationBlocks == [9, 3, 60] && pull.source == prefill.identity)
+        #expect(
+            pull.sourceBlocks == [5, 6, 1] && pull.destinationBlocks == [9, 3, 60] && pull.source == prefill.identity)
         #expect(pull.sourceGrant == 0xFEED_F00D)  // the prefill worker's data-plane grant reaches decode
         // …and survives the wire both ways.
-        let (_, event) = try ProgressEvent.from(proto: ProgressEvent.prefillDone(sourceBlocks: [5], grant: 7).proto(ticket: t))
+        let (_, event) = try ProgressEvent.from(
+            proto: ProgressEvent.prefillDone(sourceBlocks: [5], grant: 7).proto(ticket: t))
         #expect(event == .prefillDone(sourceBlocks: [5], grant: 7))
         #expect(try WorkerInstruction(proto: WorkerInstruction.pull(pull).proto) == .pull(pull))
         fixture.clock.advance(milliseconds: 6)  // transfer window: 4 ms measured + 2 ms around it
-        try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 3, seconds: 0.004), verified: true), ticket: t, from: decode.identity)
+        try await c.report(
+            .transferDone(CoordinatorFixture.stats(blocks: 3, seconds: 0.004), verified: true), ticket: t,
+            from: decode.identity)
         #expect(await prefill.releases() == [t])  // prefill frees its blocks once decode confirms
         fixture.clock.advance(milliseconds: 15)  // first decode step
         try await c.report(.firstToken(decodeSeconds: 0.015), ticket: t, from: decode.identity)
@@ -52,7 +57,8 @@ import Testing
 
     @Test func aTransferThatFellBackToTCPIsCountedByReasonAndShownInTheAccount() async throws {
         let registry = PrometheusCollectorRegistry()
-        let fixture = CoordinatorFixture(metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry)))
+        let fixture = CoordinatorFixture(
+            metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry)))
         let c = fixture.coordinator
         let prefill = try await fixture.register("p0", .prefill)
         let decode = try await fixture.register("d0", .decode)
@@ -115,7 +121,8 @@ import Testing
         let t = admission.ticket
         try await c.report(.reserved(destinationBlocks: [9, 3, 60]), ticket: t, from: decode.identity)
         try await c.report(.prefillDone(sourceBlocks: [5, 6, 1]), ticket: t, from: prefill.identity)
-        try await c.report(.transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: t, from: decode.identity)
+        try await c.report(
+            .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: t, from: decode.identity)
         await c.sessionEnded(prefill.identity, reason: "killed")
         #expect(try await c.account(of: "r1").state == .decoding)
         #expect(await decode.releases().isEmpty)
@@ -129,7 +136,8 @@ import Testing
         let p1 = try await fixture.register("p1", .prefill)
         let decode = try await fixture.register("d0", .decode)
         let c = fixture.coordinator
-        let admission = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, loadFailurePolicy: .recompute))
+        let admission = try await c.admit(
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, loadFailurePolicy: .recompute))
         let first = admission.prefill == p0.identity ? p0 : p1
         let second = admission.prefill == p0.identity ? p1 : p0
         try await c.report(.reserved(destinationBlocks: [2]), ticket: admission.ticket, from: decode.identity)
@@ -148,7 +156,8 @@ import Testing
         try await fixture.register("d0", .decode)
         let c = fixture.coordinator
         for id in ["r1", "r2"] {
-            _ = try await c.admit(AdmitRequest(requestID: id, model: "tiny", promptTokens: 40, loadFailurePolicy: .recompute))
+            _ = try await c.admit(
+                AdmitRequest(requestID: id, model: "tiny", promptTokens: 40, loadFailurePolicy: .recompute))
         }
         await c.sessionEnded(p0.identity, reason: "killed")
         // No prefill worker is left: both requests wait, still in flight, their ids still taken.
@@ -172,7 +181,9 @@ import Testing
         fixture.clock.advance(milliseconds: 2000)
         await c.sweep()
         let failed = try await c.account(of: "r2")
-        #expect(failed.state == .failed && failed.failure.contains("killed again") && failed.failure.contains("no pair to recompute on"))
+        #expect(
+            failed.state == .failed && failed.failure.contains("killed again")
+                && failed.failure.contains("no pair to recompute on"))
         #expect(await c.inFlight == 0)
     }
 
@@ -216,7 +227,9 @@ import Testing
         _ = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
         await c.shutDown(grace: .zero)
         #expect(try await c.account(of: "r1").failure.contains("shut down"))
-        await #expect(throws: CoordinatorError.unavailable("the coordinator is shutting down and admits no new requests")) {
+        await #expect(
+            throws: CoordinatorError.unavailable("the coordinator is shutting down and admits no new requests")
+        ) {
             _ = try await c.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16))
         }
     }

@@ -1,8 +1,8 @@
-import HandoffClient
-import HandoffControlProtocol
 import Foundation
 import GRPCCore
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import HandoffTestSupport
@@ -56,10 +56,11 @@ import Testing
         try await withServer { address, coordinator in
             try await withCoordinatorClient(address) { client in
                 await #expect {
-                    _ = try await client.report(.with {
-                        $0.workerID = "p0"
-                        $0.prefillStarted = .with { $0.ticket = "t999" }
-                    })
+                    _ = try await client.report(
+                        .with {
+                            $0.workerID = "p0"
+                            $0.prefillStarted = .with { $0.ticket = "t999" }
+                        })
                 } throws: { error in
                     guard let error = error as? RPCError else { return false }
                     return error.code == .notFound && error.message.contains("t999")
@@ -70,11 +71,12 @@ import Testing
                     (error as? RPCError)?.code == .invalidArgument
                 }
                 await #expect {
-                    _ = try await client.admit(.with {
-                        $0.requestID = "r"
-                        $0.model = "tiny"
-                        $0.promptTokens = 16
-                    })
+                    _ = try await client.admit(
+                        .with {
+                            $0.requestID = "r"
+                            $0.model = "tiny"
+                            $0.promptTokens = 16
+                        })
                 } throws: { error in
                     (error as? RPCError)?.code == .resourceExhausted
                 }
@@ -96,13 +98,14 @@ import Testing
             try await coordinator.register(CoordinatorFixture.registration("d0", .decode), outbox: decode.outbox)
             let admits = BatchingOutbox<Handoff_V1_RouteRequest>()
             @Sendable func admit(_ id: String, model: String = "tiny") {
-                admits.send(.with {
-                    $0.admit = .with {
-                        $0.requestID = id
-                        $0.model = model
-                        $0.promptTokens = 40
-                    }
-                })
+                admits.send(
+                    .with {
+                        $0.admit = .with {
+                            $0.requestID = id
+                            $0.model = model
+                            $0.promptTokens = 40
+                        }
+                    })
             }
             let request = StreamingClientRequest(of: Handoff_V1_RouteRequest.self) { writer in
                 while let batch = await admits.nextBatch() { try await writer.write(contentsOf: batch) }
@@ -112,23 +115,34 @@ import Testing
                     var events = response.messages.makeAsyncIterator()
                     admit("r1")
                     let admitted = try #require(try await events.next())
-                    #expect(admitted.requestID == "r1" && admitted.admitted.prefillWorker == "p0" && admitted.admitted.blocks == 3)
+                    #expect(
+                        admitted.requestID == "r1" && admitted.admitted.prefillWorker == "p0"
+                            && admitted.admitted.blocks == 3)
                     admit("r1")
                     admit("r2", model: "no-such-model")
                     let duplicate = try #require(try await events.next())
-                    #expect(duplicate.requestID == "r1" && duplicate.refused.code == Int32(RPCError.Code.alreadyExists.rawValue))
+                    #expect(
+                        duplicate.requestID == "r1"
+                            && duplicate.refused.code == Int32(RPCError.Code.alreadyExists.rawValue))
                     let unknownModel = try #require(try await events.next())
-                    #expect(unknownModel.requestID == "r2" && unknownModel.refused.code == Int32(RPCError.Code.resourceExhausted.rawValue))
+                    #expect(
+                        unknownModel.requestID == "r2"
+                            && unknownModel.refused.code == Int32(RPCError.Code.resourceExhausted.rawValue))
                     admits.finish()  // half-close: the stream must stay open until r1 finishes
 
                     let ticket = admitted.admitted.ticket
-                    try await coordinator.report(.prefillDone(sourceBlocks: [0, 1, 2]), ticket: ticket, from: prefill.identity)
-                    try await coordinator.report(.reserved(destinationBlocks: [7, 8, 9]), ticket: ticket, from: decode.identity)
                     try await coordinator.report(
-                        .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: ticket, from: decode.identity)
-                    try await coordinator.report(.firstToken(decodeSeconds: 0.001), ticket: ticket, from: decode.identity)
+                        .prefillDone(sourceBlocks: [0, 1, 2]), ticket: ticket, from: prefill.identity)
+                    try await coordinator.report(
+                        .reserved(destinationBlocks: [7, 8, 9]), ticket: ticket, from: decode.identity)
+                    try await coordinator.report(
+                        .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: ticket,
+                        from: decode.identity)
+                    try await coordinator.report(
+                        .firstToken(decodeSeconds: 0.001), ticket: ticket, from: decode.identity)
                     let finished = try #require(try await events.next())
-                    #expect(finished.requestID == "r1" && finished.finished.state == "done" && finished.finished.verified)
+                    #expect(
+                        finished.requestID == "r1" && finished.finished.state == "done" && finished.finished.verified)
                     #expect(finished.finished.kvBytes == UInt64(3 * CoordinatorFixture.spec.blockBytes))
                     #expect(try await events.next() == nil)
                 }
@@ -181,7 +195,8 @@ import Testing
         let demo = try HandoffProcess([
             // The tiny model restarts in milliseconds even on a loaded machine; pools have room for the load, so
             // admissions are never held back; prefill is slow enough (64-128 ms) that the killed worker is busy.
-            "demo", "--requests", "80", "--rate", "20", "--model", "tiny", "--blocks", "256", "--prompt-tokens", "128,256",
+            "demo", "--requests", "80", "--rate", "20", "--model", "tiny", "--blocks", "256", "--prompt-tokens",
+            "128,256",
             "--prefill-tokens-per-second", "2000", "--kill-prefill-after", "6", "--policy", "recompute", "--json",
         ])
         let (output, status) = try await demo.finish()

@@ -1,23 +1,27 @@
-import HandoffUCX
 import HandoffClient
-import HandoffControlProtocol
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
 import HandoffProto
+import HandoffUCX
 import Testing
 
 /// What ListWorkers tells about each worker: how its session ended, and what its data plane offers.
 @Suite struct WorkerListingTests {
     private func listed(_ fixture: CoordinatorFixture) async -> [String: Handoff_V1_WorkerInfo] {
-        Dictionary(uniqueKeysWithValues: await fixture.coordinator.workerStatuses().map { ($0.registration.identity.id, $0.proto) })
+        Dictionary(
+            uniqueKeysWithValues: await fixture.coordinator.workerStatuses().map {
+                ($0.registration.identity.id, $0.proto)
+            })
     }
 
     @Test func lostWorkersSayWhetherTheirSessionEndedInOrder() async throws {
         let fixture = CoordinatorFixture()
         let stopped = try await fixture.register("p0", .prefill)
         let broken = try await fixture.register("d0", .decode)
-        await fixture.coordinator.sessionEnded(stopped.identity, reason: "the worker closed its session", graceful: true)
+        await fixture.coordinator.sessionEnded(
+            stopped.identity, reason: "the worker closed its session", graceful: true)
         await fixture.coordinator.sessionEnded(broken.identity, reason: "stream broke")
         let workers = await listed(fixture)
         #expect(workers["p0"]?.state == "lost" && workers["p0"]?.lostGracefully == true)

@@ -21,13 +21,17 @@ struct ByteReaderTests {
     @Test("short input, oversized lengths and trailing bytes are errors")
     func hostileInput() throws {
         var short = ByteReader([1, 2])
-        #expect(throws: WireFormatError.truncated(field: "x", needed: 4, available: 2)) { try short.read(UInt32.self, "x") }
+        #expect(throws: WireFormatError.truncated(field: "x", needed: 4, available: 2)) {
+            try short.read(UInt32.self, "x")
+        }
         var huge = ByteReader([0xFF, 0xFF, 0xFF, 0xFF])
         #expect(throws: WireFormatError.lengthTooLarge(field: "k", length: 0xFFFF_FFFF, limit: 64)) {
             try huge.readLengthPrefixed("k", limit: 64)
         }
         var lying = ByteReader([10, 0, 0, 0, 1])
-        #expect(throws: WireFormatError.truncated(field: "k", needed: 10, available: 1)) { try lying.readLengthPrefixed("k", limit: 64) }
+        #expect(throws: WireFormatError.truncated(field: "k", needed: 10, available: 1)) {
+            try lying.readLengthPrefixed("k", limit: 64)
+        }
         var notUTF8 = ByteReader([2, 0, 0, 0, 0xC3, 0x28])
         #expect(throws: WireFormatError.self) { try notUTF8.readString("s", limit: 8) }
         #expect(throws: WireFormatError.trailingBytes(2)) { try ByteReader([1, 2]).expectEnd() }

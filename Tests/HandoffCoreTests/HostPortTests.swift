@@ -17,7 +17,8 @@ import Testing
 
     @Test(arguments: [
         "no-port", "host:", "host:0", "host:65536", "host:-1", "host:12a", ":7470", "::1:80", "[::1:80", "[]:80",
-        "bad host:80", "a..b:80", "-\u{0}:80", String(repeating: "a", count: 64) + ":80", String(repeating: "a.", count: 200) + ":80",
+        "bad host:80", "a..b:80", "-\u{0}:80", String(repeating: "a", count: 64) + ":80",
+        String(repeating: "a.", count: 200) + ":80",
     ])
     func refusesWhatIsNotAnAddress(text: String) {
         #expect(throws: HostPortError.self) { try HostPort(parsing: text) }

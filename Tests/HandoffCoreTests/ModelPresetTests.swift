@@ -3,10 +3,12 @@ import Testing
 
 @Suite("Model presets and layouts")
 struct ModelPresetTests {
-    @Test("bytes per token match the published KV sizes", arguments: [
-        ("llama-3.1-8b", 131_072), ("llama-3.1-70b", 327_680), ("qwen2.5-7b", 57_344), ("deepseek-v3", 70_272),
-        ("tiny", 128),
-    ])
+    @Test(
+        "bytes per token match the published KV sizes",
+        arguments: [
+            ("llama-3.1-8b", 131_072), ("llama-3.1-70b", 327_680), ("qwen2.5-7b", 57_344), ("deepseek-v3", 70_272),
+            ("tiny", 128),
+        ])
     func bytesPerToken(name: String, expected: Int) throws {
         let preset = try ModelPreset.named(name)
         #expect(preset.bytesPerToken == expected)
@@ -43,9 +45,15 @@ struct ModelPresetTests {
 
     @Test("a layout rejects dimensions that are not positive")
     func invalidLayouts() {
-        #expect(throws: KVModelError.self) { try KVLayout(geometry: KVGeometry(layers: 0, kindsPerBlock: 2, pieceBytes: 8), numBlocks: 1) }
-        #expect(throws: KVModelError.self) { try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 3, pieceBytes: 8), numBlocks: 1) }
-        #expect(throws: KVModelError.self) { try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 2, pieceBytes: 0), numBlocks: 1) }
+        #expect(throws: KVModelError.self) {
+            try KVLayout(geometry: KVGeometry(layers: 0, kindsPerBlock: 2, pieceBytes: 8), numBlocks: 1)
+        }
+        #expect(throws: KVModelError.self) {
+            try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 3, pieceBytes: 8), numBlocks: 1)
+        }
+        #expect(throws: KVModelError.self) {
+            try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 2, pieceBytes: 0), numBlocks: 1)
+        }
         #expect(throws: KVModelError.self) { try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 0) }
     }
 }

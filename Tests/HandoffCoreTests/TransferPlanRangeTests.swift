@@ -14,11 +14,12 @@ struct TransferPlanRangeTests {
             CopyOp(sourceRegion: 0, sourceOffset: 30, destinationRegion: 1, destinationOffset: 20, length: 4),
         ]
         let plan = try TransferPlan(ranges: ranges, source: Self.layout, destination: Self.layout)
-        #expect(plan.ops == [
-            CopyOp(sourceRegion: 0, sourceOffset: 0, destinationRegion: 1, destinationOffset: 500, length: 10),
-            CopyOp(sourceRegion: 0, sourceOffset: 10, destinationRegion: 1, destinationOffset: 0, length: 24),
-            CopyOp(sourceRegion: 1, sourceOffset: 100, destinationRegion: 0, destinationOffset: 10, length: 5),
-        ])
+        #expect(
+            plan.ops == [
+                CopyOp(sourceRegion: 0, sourceOffset: 0, destinationRegion: 1, destinationOffset: 500, length: 10),
+                CopyOp(sourceRegion: 0, sourceOffset: 10, destinationRegion: 1, destinationOffset: 0, length: 24),
+                CopyOp(sourceRegion: 1, sourceOffset: 100, destinationRegion: 0, destinationOffset: 10, length: 5),
+            ])
         #expect(plan.totalBytes == 39 && plan.pieceCount == 4)
     }
 

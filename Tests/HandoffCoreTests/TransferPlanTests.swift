@@ -24,7 +24,8 @@ struct TransferPlanTests {
         var generator = SplitMix64(seed: 42)
         for _ in 0..<300 {
             let geometry = KVGeometry(
-                layers: Int.random(in: 1...3, using: &generator), kindsPerBlock: Int.random(in: 1...2, using: &generator),
+                layers: Int.random(in: 1...3, using: &generator),
+                kindsPerBlock: Int.random(in: 1...2, using: &generator),
                 pieceBytes: Int.random(in: 1...24, using: &generator))
             let source = try KVLayout(
                 geometry: geometry, numBlocks: Int.random(in: 1...24, using: &generator),
@@ -37,7 +38,8 @@ struct TransferPlanTests {
             let destinationBlocks = Array((0..<destination.numBlocks).shuffled(using: &generator).prefix(count))
 
             let plan = try TransferPlan(
-                sourceBlocks: sourceBlocks, destinationBlocks: destinationBlocks, source: source, destination: destination)
+                sourceBlocks: sourceBlocks, destinationBlocks: destinationBlocks, source: source,
+                destination: destination)
 
             let sourceBytes = numberedRegions(source, salt: 1)
             var actual = numberedRegions(destination, salt: 2)
@@ -48,7 +50,8 @@ struct TransferPlanTests {
                     for kind in 0..<geometry.kindsPerBlock {
                         let s = source.offset(kind: kind, block: from)
                         let d = destination.offset(kind: kind, block: to)
-                        expected[layer].replaceSubrange(d..<d + geometry.pieceBytes, with: sourceBytes[layer][s..<s + geometry.pieceBytes])
+                        expected[layer].replaceSubrange(
+                            d..<d + geometry.pieceBytes, with: sourceBytes[layer][s..<s + geometry.pieceBytes])
                     }
                 }
             }
@@ -68,7 +71,8 @@ struct TransferPlanTests {
             geometry: KVGeometry(layers: 32, kindsPerBlock: 2, pieceBytes: 32 * 1024), numBlocks: 256,
             arrangement: arrangement)
         let blocks = Array(0..<256)
-        let plan = try TransferPlan(sourceBlocks: blocks, destinationBlocks: blocks, source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: blocks, destinationBlocks: blocks, source: layout, destination: layout)
         #expect(plan.ops.count == 32)
         #expect(plan.ops.allSatisfy { $0.length == layout.regionBytes })
         #expect(plan.totalBytes == 512 * 1024 * 1024)
@@ -77,8 +81,12 @@ struct TransferPlanTests {
     @Test("a run contiguous on both sides merges even when listed out of order")
     func unorderedRunMerges() throws {
         let layout = try KVLayout(geometry: KVGeometry(layers: 1, kindsPerBlock: 1, pieceBytes: 10), numBlocks: 8)
-        let plan = try TransferPlan(sourceBlocks: [3, 1, 2], destinationBlocks: [6, 4, 5], source: layout, destination: layout)
-        #expect(plan.ops == [CopyOp(sourceRegion: 0, sourceOffset: 10, destinationRegion: 0, destinationOffset: 40, length: 30)])
+        let plan = try TransferPlan(
+            sourceBlocks: [3, 1, 2], destinationBlocks: [6, 4, 5], source: layout, destination: layout)
+        #expect(
+            plan.ops == [
+                CopyOp(sourceRegion: 0, sourceOffset: 10, destinationRegion: 0, destinationOffset: 40, length: 30)
+            ])
     }
 
     @Test("shuffled destinations give one op per piece")
@@ -86,18 +94,25 @@ struct TransferPlanTests {
         let layout = try KVLayout(geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 64), numBlocks: 64)
         // A derangement with no two consecutive sources landing consecutively.
         let destinations = (0..<64).map { ($0 * 37 + 5) % 64 }
-        let plan = try TransferPlan(sourceBlocks: Array(0..<64), destinationBlocks: destinations, source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: Array(0..<64), destinationBlocks: destinations, source: layout, destination: layout)
         #expect(plan.ops.count == 4 * 2 * 64)
     }
 
-    @Test("one plan per layer moves, layer by layer, exactly what the whole plan moves", arguments: KVArrangement.allCases)
+    @Test(
+        "one plan per layer moves, layer by layer, exactly what the whole plan moves", arguments: KVArrangement.allCases
+    )
     func layerByLayerPlansAddUpToTheWholePlan(arrangement: KVArrangement) throws {
-        let layout = try KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 16), numBlocks: 12, arrangement: arrangement)
+        let layout = try KVLayout(
+            geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 16), numBlocks: 12, arrangement: arrangement)
         let sources = [0, 3, 4, 5, 9]
         let destinations = [11, 2, 3, 7, 0]
-        let whole = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+        let whole = try TransferPlan(
+            sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
         let perLayer = try (0..<3).map { layer in
-            try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout, layers: layer..<layer + 1)
+            try TransferPlan(
+                sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout,
+                layers: layer..<layer + 1)
         }
         for (layer, plan) in perLayer.enumerated() {
             #expect(plan.layers == layer..<layer + 1)
@@ -119,7 +134,8 @@ struct TransferPlanTests {
     func layersOutOfRange(layers: Range<Int>) throws {
         let layout = try KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 16), numBlocks: 4)
         #expect(throws: PlanError.layersOutOfRange(layers, layerCount: 3)) {
-            try TransferPlan(sourceBlocks: [0], destinationBlocks: [1], source: layout, destination: layout, layers: layers)
+            try TransferPlan(
+                sourceBlocks: [0], destinationBlocks: [1], source: layout, destination: layout, layers: layers)
         }
     }
 
@@ -132,9 +148,17 @@ struct TransferPlanTests {
         }
         #expect(throws: PlanError.empty) { try plan([], []) }
         #expect(throws: PlanError.lengthMismatch(source: 2, destination: 1)) { try plan([0, 1], [0]) }
-        #expect(throws: PlanError.blockOutOfRange(side: .source, index: 1, blockID: 8, numBlocks: 8)) { try plan([0, 8], [0, 1]) }
-        #expect(throws: PlanError.blockOutOfRange(side: .destination, index: 0, blockID: -1, numBlocks: 8)) { try plan([0], [-1]) }
-        #expect(throws: PlanError.duplicateDestination(blockID: 3, firstIndex: 0, secondIndex: 2)) { try plan([0, 1, 2], [3, 4, 3]) }
-        #expect(throws: PlanError.incompatibleLayouts(source: layout.geometry, destination: other.geometry)) { try plan([0], [0], other) }
+        #expect(throws: PlanError.blockOutOfRange(side: .source, index: 1, blockID: 8, numBlocks: 8)) {
+            try plan([0, 8], [0, 1])
+        }
+        #expect(throws: PlanError.blockOutOfRange(side: .destination, index: 0, blockID: -1, numBlocks: 8)) {
+            try plan([0], [-1])
+        }
+        #expect(throws: PlanError.duplicateDestination(blockID: 3, firstIndex: 0, secondIndex: 2)) {
+            try plan([0, 1, 2], [3, 4, 3])
+        }
+        #expect(throws: PlanError.incompatibleLayouts(source: layout.geometry, destination: other.geometry)) {
+            try plan([0], [0], other)
+        }
     }
 }

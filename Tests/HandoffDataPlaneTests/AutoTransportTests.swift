@@ -1,7 +1,8 @@
-import HandoffUCX
 import HandoffCore
-@testable import HandoffDataPlane
+import HandoffUCX
 import Testing
+
+@testable import HandoffDataPlane
 
 @Suite("Automatic transport selection")
 struct AutoTransportTests {
@@ -11,7 +12,11 @@ struct AutoTransportTests {
         var generator = SplitMix64(seed: 5)
         let sources = Array((0..<64).shuffled(using: &generator).prefix(48))
         let destinations = Array((0..<64).shuffled(using: &generator).prefix(48))
-        return (try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout), sources, destinations)
+        return (
+            try TransferPlan(
+                sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout), sources,
+            destinations
+        )
     }
 
     @Test("two auto peers use UCX, byte-exactly")
@@ -27,13 +32,16 @@ struct AutoTransportTests {
         await fixture.shutdown()
     }
 
-    @Test("a peer without UCX is reached over native TCP, and the fallback is counted", arguments: TransferOperation.allCases)
+    @Test(
+        "a peer without UCX is reached over native TCP, and the fallback is counted",
+        arguments: TransferOperation.allCases)
     func peerWithoutUCXGetsTCP(operation: TransferOperation) async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 64)
         let auto = try AutoTransport(tcp: Self.tcp)
         let plain = try TCPTransport(configuration: Self.tcp)
         // READ: the auto side pulls from the TCP-only prefill; WRITE: it pushes into the TCP-only decode.
-        let fixture = operation == .read
+        let fixture =
+            operation == .read
             ? try await TransferFixture.make(prefill: plain, decode: auto, layout: layout)
             : try await TransferFixture.make(prefill: auto, decode: plain, layout: layout)
         let (plan, sources, destinations) = try Self.plan(layout)
@@ -58,7 +66,8 @@ struct AutoTransportTests {
         descriptor.transportAddress = AutoOffers.encode(offers)
         let peer = try await decode.connect(to: descriptor)
         let (plan, sources, destinations) = try Self.plan(layout)
-        let report = try await decode.execute(plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
+        let report = try await decode.execute(
+            plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
         #expect(report.transport == "tcp" && report.fallback == .ucxEndpoint)
         #expect(fixture.firstMismatch(sources: sources, destinations: destinations) == nil)
         #expect(decode.fallbacks == ["ucx_endpoint": 1])

@@ -1,9 +1,9 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
 import Glibc
+import HandoffCore
 import HandoffDataPlane
 import HandoffTestSupport
+import HandoffUCX
 import Testing
 
 /// `handoff bench serve` in one network namespace and `handoff bench run` in another, over a veth pair: every
@@ -29,17 +29,22 @@ struct NetworkNamespaceTests {
 
     /// `handoff bench serve --once` in the server namespace, once it listens.
     static func startServer(_ pair: NetworkNamespacePair) async throws -> HandoffProcess {
-        let server = try pair.handoff(in: pair.server, [
-            "bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--data-port", "\(dataPort)", "--once",
-        ])
+        let server = try pair.handoff(
+            in: pair.server,
+            [
+                "bench", "serve", "--listen", "\(pair.serverAddress):\(port)", "--data-port", "\(dataPort)", "--once",
+            ])
         try #require(try await server.readLine() == "LISTENING \(pair.serverAddress):\(port)")
         return server
     }
 
-    static func runArguments(_ pair: NetworkNamespacePair, op: TransferOperation, blocks: Int, blockKiB: Int) -> [String] {
+    static func runArguments(
+        _ pair: NetworkNamespacePair, op: TransferOperation, blocks: Int, blockKiB: Int
+    ) -> [String] {
         [
             "bench", "run", "--peer", "\(pair.serverAddress):\(port)", "--transport", "tcp", "--layers", "4",
-            "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)", "--pattern", "scattered", "--op", op.rawValue, "--json",
+            "--blocks", "\(blocks)", "--block-kib", "\(blockKiB)", "--pattern", "scattered", "--op", op.rawValue,
+            "--json",
         ]
     }
 
@@ -52,7 +57,8 @@ struct NetworkNamespaceTests {
         try #require(try pair.serverTransmittedBytes() - before >= bytes, "the transfer never got under way")
     }
 
-    @Test("READ and WRITE are byte-exact across namespaces, on an unshaped link and on one shaped to 1 Gbit/s",
+    @Test(
+        "READ and WRITE are byte-exact across namespaces, on an unshaped link and on one shaped to 1 Gbit/s",
         .timeLimit(.minutes(2)), arguments: [nil, "1gbit"] as [String?])
     func byteExactAcrossNamespaces(rate: String?) async throws {
         let pair = try Self.pair(tag: rate == nil ? "u" : "s", rate: rate)
@@ -78,7 +84,8 @@ struct NetworkNamespaceTests {
         }
     }
 
-    @Test("taking the link down mid-transfer fails the transfer by its deadline, and no result is reported",
+    @Test(
+        "taking the link down mid-transfer fails the transfer by its deadline, and no result is reported",
         .timeLimit(.minutes(1)))
     func linkDownMidTransfer() async throws {
         let pair = try Self.pair(tag: "d", rate: "1gbit")
@@ -87,7 +94,8 @@ struct NetworkNamespaceTests {
         let sentBefore = try pair.serverTransmittedBytes()
         // 4 × 2 × 256 × 64 KiB = 128 MiB a READ: about a second each at 1 Gbit/s.
         let client = try pair.handoff(
-            in: pair.client, Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64) + ["--iterations", "1", "--timeout", "4"],
+            in: pair.client,
+            Self.runArguments(pair, op: .read, blocks: 256, blockKiB: 64) + ["--iterations", "1", "--timeout", "4"],
             captureErrors: true)
         // Down once 16 MiB of the first READ have crossed: the transfer is under way.
         try await Self.waitUntil(pair, hasSent: 16 << 20, since: sentBefore)
@@ -104,7 +112,8 @@ struct NetworkNamespaceTests {
         _ = try await server.finish()
     }
 
-    @Test("a UCX connection that breaks mid-transfer falls back to native TCP, which completes it byte-exactly",
+    @Test(
+        "a UCX connection that breaks mid-transfer falls back to native TCP, which completes it byte-exactly",
         .timeLimit(.minutes(1)))
     func brokenUCXConnectionFallsBackToTCP() async throws {
         let pair = try Self.pair(tag: "f", rate: "1gbit")
@@ -130,7 +139,8 @@ struct NetworkNamespaceTests {
         #expect(result.transport == "tcp")  // the timed READ ran over native TCP after the fallback
         #expect(result.fallbacks == ["ucx_transfer": 1])
         let log = client.errorOutput()
-        #expect(log.contains("falling back to native TCP") && log.contains("UCX transfer failed"))  // logged with its reason
+        // Logged with its reason.
+        #expect(log.contains("falling back to native TCP") && log.contains("UCX transfer failed"))
         #expect(try await server.finish().status == 0)
     }
 }

@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 import Testing
 
 @Suite("Pool descriptors")
@@ -11,7 +11,8 @@ struct PoolDescriptorTests {
             transport: "ucx", agent: 0xABCD, host: "host-a", transportAddress: Array(repeating: 0x11, count: 40),
             memoryType: .host, layout: layout,
             regions: (0..<layout.regionCount).map {
-                .init(address: 0x1000 * UInt64($0 + 1), length: UInt64(layout.regionBytes), remoteKey: [UInt8($0), 2, 3])
+                .init(
+                    address: 0x1000 * UInt64($0 + 1), length: UInt64(layout.regionBytes), remoteKey: [UInt8($0), 2, 3])
             })
     }
 
@@ -37,13 +38,16 @@ struct PoolDescriptorTests {
         for _ in 0..<2_000 {
             var mutated = bytes
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
-                mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(
+                    in: 0...255, using: &generator)
             }
             _ = try? PoolDescriptor(decoding: mutated)
         }
         // Random bytes behind a valid header.
         for _ in 0..<500 {
-            let noise = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let noise = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: Array(bytes.prefix(6)) + noise) }
         }
     }
@@ -59,8 +63,12 @@ struct PoolDescriptorTests {
         var otherMagic = bytes
         otherMagic[0] ^= 0xFF
         #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: otherMagic) }
-        #expect(throws: DataPlaneError.invalidDescriptor(.trailingBytes(1))) { try PoolDescriptor(decoding: bytes + [0]) }
-        #expect(throws: DataPlaneError.invalidDescriptor(.notBase64)) { try PoolDescriptor(decodingText: "not base64 !!") }
+        #expect(throws: DataPlaneError.invalidDescriptor(.trailingBytes(1))) {
+            try PoolDescriptor(decoding: bytes + [0])
+        }
+        #expect(throws: DataPlaneError.invalidDescriptor(.notBase64)) {
+            try PoolDescriptor(decodingText: "not base64 !!")
+        }
     }
 
     @Test("a region shorter than the layout needs is refused")

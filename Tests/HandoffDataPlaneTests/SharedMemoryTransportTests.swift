@@ -1,11 +1,13 @@
 import Foundation
 import HandoffCore
-@testable import HandoffDataPlane
 import Testing
+
+@testable import HandoffDataPlane
 
 @Suite("Same-host shared memory", .serialized)
 struct SharedMemoryTransportTests {
-    static let layout = try! KVLayout(geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 6000), numBlocks: 10)
+    static let layout = try! KVLayout(
+        geometry: KVGeometry(layers: 3, kindsPerBlock: 2, pieceBytes: 6000), numBlocks: 10)
 
     /// An engine's KV as large allocations are: private anonymous mappings (one per layer, or one for all layers at
     /// unaligned offsets so that regions share pages), filled with `seed`'s bytes before registration.
@@ -20,7 +22,8 @@ struct SharedMemoryTransportTests {
             if sharedPage {
                 let whole = anonymous(layout.regionBytes * layout.regionCount + 100)
                 buffers = (0..<layout.regionCount).map {
-                    UnsafeMutableRawBufferPointer(start: whole + 13 + $0 * layout.regionBytes, count: layout.regionBytes)
+                    UnsafeMutableRawBufferPointer(
+                        start: whole + 13 + $0 * layout.regionBytes, count: layout.regionBytes)
                 }
             } else {
                 buffers = (0..<layout.regionCount).map { _ in
@@ -28,7 +31,9 @@ struct SharedMemoryTransportTests {
                 }
             }
             for (layer, buffer) in buffers.enumerated() {
-                for index in 0..<buffer.count { buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ layer &* 31) &+ seed }
+                for index in 0..<buffer.count {
+                    buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ layer &* 31) &+ seed
+                }
             }
         }
 
@@ -37,7 +42,8 @@ struct SharedMemoryTransportTests {
         }
     }
 
-    @Test("registration keeps an engine's bytes, and a peer reads and writes them byte-exactly", arguments: [false, true])
+    @Test(
+        "registration keeps an engine's bytes, and a peer reads and writes them byte-exactly", arguments: [false, true])
     func engineMemoryMovesByteExactly(sharedPage: Bool) async throws {
         let server = try SharedMemoryTransport()
         let client = try SharedMemoryTransport()
@@ -49,7 +55,8 @@ struct SharedMemoryTransportTests {
 
         let peer = try await client.connect(to: try server.descriptor(of: servedPool))
         #expect(peer.lowerTransports == ["memfd"])
-        let plan = try TransferPlan(sourceBlocks: [2, 3, 7], destinationBlocks: [0, 1, 9], source: Self.layout, destination: Self.layout)
+        let plan = try TransferPlan(
+            sourceBlocks: [2, 3, 7], destinationBlocks: [0, 1, 9], source: Self.layout, destination: Self.layout)
         let report = try await client.execute(plan, .read, local: localPool, remote: peer, options: .init())
         #expect(report.bytes == 3 * Self.layout.geometry.blockBytes && report.transport == "shm")
         for (from, to) in [(2, 0), (3, 1), (7, 9)] {
@@ -57,20 +64,29 @@ struct SharedMemoryTransportTests {
                 for layer in 0..<3 {
                     let source = Self.layout.offset(kind: kind, block: from)
                     let destination = Self.layout.offset(kind: kind, block: to)
-                    #expect(memcmp(
-                        local.buffers[layer].baseAddress! + destination, served.buffers[layer].baseAddress! + source,
-                        Self.layout.geometry.pieceBytes) == 0)
+                    #expect(
+                        memcmp(
+                            local.buffers[layer].baseAddress! + destination,
+                            served.buffers[layer].baseAddress! + source,
+                            Self.layout.geometry.pieceBytes) == 0)
                 }
             }
         }
         // A block the plan did not name keeps its bytes.
-        #expect(local.holds(seed: 9, layer: 0, range: Self.layout.offset(kind: 0, block: 5)..<Self.layout.offset(kind: 0, block: 6)))
+        #expect(
+            local.holds(
+                seed: 9, layer: 0, range: Self.layout.offset(kind: 0, block: 5)..<Self.layout.offset(kind: 0, block: 6))
+        )
 
         // WRITE goes into the serving process's memory as the engine sees it.
-        let write = try TransferPlan(sourceBlocks: [4], destinationBlocks: [8], source: Self.layout, destination: Self.layout)
+        let write = try TransferPlan(
+            sourceBlocks: [4], destinationBlocks: [8], source: Self.layout, destination: Self.layout)
         _ = try await client.execute(write, .write, local: localPool, remote: peer, options: .init())
         let at = Self.layout.offset(kind: 1, block: 8)
-        #expect(memcmp(served.buffers[2].baseAddress! + at, local.buffers[2].baseAddress! + Self.layout.offset(kind: 1, block: 4), 6000) == 0)
+        #expect(
+            memcmp(
+                served.buffers[2].baseAddress! + at,
+                local.buffers[2].baseAddress! + Self.layout.offset(kind: 1, block: 4), 6000) == 0)
         await client.shutdown()
         await server.shutdown()
     }
@@ -86,7 +102,9 @@ struct SharedMemoryTransportTests {
         defer { munmap(mapped, Self.layout.regionBytes) }
         let buffers = (0..<3).map { _ in UnsafeMutableRawBufferPointer(start: mapped, count: Self.layout.regionBytes) }
         let transport = try SharedMemoryTransport()
-        await #expect(throws: DataPlaneError.self) { _ = try await transport.registerPool(Self.layout, regions: buffers) }
+        await #expect(throws: DataPlaneError.self) {
+            _ = try await transport.registerPool(Self.layout, regions: buffers)
+        }
         mapped.storeBytes(of: 42, as: UInt8.self)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)).first == 42)  // still the file's memory
     }
@@ -126,15 +144,19 @@ struct SharedMemoryTransportTests {
 
     @Test("a transfer past its deadline fails as timed out, and a cancelled one as cancelled")
     func deadlineAndCancellation() async throws {
-        let layout = try KVLayout(geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 128 << 10), numBlocks: 16)
+        let layout = try KVLayout(
+            geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 128 << 10), numBlocks: 16)
         let server = try SharedMemoryTransport()
         let client = try SharedMemoryTransport()
         let served = try await server.allocatePool(layout)
         let local = try await client.allocatePool(layout)
         let peer = try await client.connect(to: try server.descriptor(of: served))
-        let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array((0..<16).reversed()), source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: Array(0..<16), destinationBlocks: Array((0..<16).reversed()), source: layout,
+            destination: layout)
         await #expect {
-            _ = try await client.execute(plan, .read, local: local, remote: peer, options: .init(timeout: .nanoseconds(1)))
+            _ = try await client.execute(
+                plan, .read, local: local, remote: peer, options: .init(timeout: .nanoseconds(1)))
         } throws: { error in
             guard case .timedOut = error as? DataPlaneError else { return false }
             return true
@@ -142,7 +164,7 @@ struct SharedMemoryTransportTests {
         let task = Task { try await client.execute(plan, .read, local: local, remote: peer, options: .init()) }
         task.cancel()
         let outcome = await task.result
-        if case let .failure(error) = outcome {
+        if case .failure(let error) = outcome {
             guard case .cancelled = error as? DataPlaneError else {
                 Issue.record("unexpected \(error)")
                 return
@@ -174,12 +196,14 @@ struct SharedMemoryTransportTests {
     @Test("releasing a pool while a copy writes into it stops the copy before the memory goes")
     func releaseStopsRunningCopies() async throws {
         // 32 MiB a copy: long enough to be running when the release comes, small enough not to load the test run.
-        let layout = try KVLayout(geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 256 << 10), numBlocks: 16)
+        let layout = try KVLayout(
+            geometry: KVGeometry(layers: 4, kindsPerBlock: 2, pieceBytes: 256 << 10), numBlocks: 16)
         let server = try SharedMemoryTransport()
         let client = try SharedMemoryTransport()
         let served = try await server.allocatePool(layout)
         let peer = try await client.connect(to: try server.descriptor(of: served))
-        let plan = try TransferPlan(sourceBlocks: Array(0..<16), destinationBlocks: Array(0..<16), source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: Array(0..<16), destinationBlocks: Array(0..<16), source: layout, destination: layout)
         for _ in 0..<5 {
             let local = try await client.allocatePool(layout)
             let transfer = Task { try await client.execute(plan, .read, local: local, remote: peer, options: .init()) }
@@ -194,7 +218,9 @@ struct SharedMemoryTransportTests {
     @Test("copies split over threads by bytes, in order, long ops cut, every byte once")
     func partitionBalancesBytes() {
         let ops = (0..<10).map {
-            CopyOp(sourceRegion: 0, sourceOffset: $0 * 100, destinationRegion: 0, destinationOffset: 0, length: $0 == 3 ? 9 << 20 : 1000)
+            CopyOp(
+                sourceRegion: 0, sourceOffset: $0 * 100, destinationRegion: 0, destinationOffset: 0,
+                length: $0 == 3 ? 9 << 20 : 1000)
         }
         let parts = SharedMemoryCopy.partition(ops, into: 2)
         #expect(parts.count == 2)
@@ -207,12 +233,14 @@ struct SharedMemoryTransportTests {
         #expect(SharedMemoryCopy.partition([ops[0]], into: 4).count == 1)
     }
 
-    private func expectPeerFailed(_ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String) async {
+    private func expectPeerFailed(
+        _ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String
+    ) async {
         do {
             _ = try await transport.connect(to: descriptor)
             Issue.record("a crafted descriptor connected")
         } catch {
-            guard case let .peerFailed(_, reason) = error else {
+            guard case .peerFailed(_, let reason) = error else {
                 Issue.record("unexpected \(error)")
                 return
             }

@@ -1,9 +1,10 @@
-import HandoffUCX
 import Foundation
 import Glibc
 import HandoffCore
-@testable import HandoffDataPlane
+import HandoffUCX
 import Testing
+
+@testable import HandoffDataPlane
 
 /// The native TCP data plane's answers to `DataPlaneProbe`s, and that probes leave transfers on the same port
 /// untouched.
@@ -29,7 +30,9 @@ import Testing
                     if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
                     bytes.append(byte)
                 } catch {
-                    if error.code != TCPSocket.Failure.closedCode || !bytes.isEmpty { Issue.record("no line: \(error)") }
+                    if error.code != TCPSocket.Failure.closedCode || !bytes.isEmpty {
+                        Issue.record("no line: \(error)")
+                    }
                     return nil
                 }
             }
@@ -110,7 +113,8 @@ import Testing
         #expect(probe.line() == "TOPOLOGY {}")
         let sources = Array(0..<16)
         let destinations = Array(16..<32)
-        let plan = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
         let report = try await fixture.run(plan, .read)
         #expect(report.bytes == 16 * layout.geometry.blockBytes)
         #expect(fixture.firstMismatch(sources: sources, destinations: destinations) == nil)

@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// Two transports in one process, a source pool filled with `BlockPattern` and an empty destination pool.
 struct TransferFixture {
@@ -17,7 +17,8 @@ struct TransferFixture {
     ) async throws -> TransferFixture {
         let configuration = UCXTransport.Configuration(transports: transports)
         return try await make(
-            prefill: try UCXTransport(configuration: configuration), decode: try UCXTransport(configuration: configuration),
+            prefill: try UCXTransport(configuration: configuration),
+            decode: try UCXTransport(configuration: configuration),
             layout: layout, destinationLayout: destinationLayout)
     }
 
@@ -27,13 +28,16 @@ struct TransferFixture {
     ) async throws -> TransferFixture {
         let source = try await prefill.allocatePool(layout, memoryType: .host)
         let destination = try await decode.allocatePool(destinationLayout ?? layout, memoryType: .host)
-        let fixture = TransferFixture(prefill: prefill, decode: decode, sourcePool: source, destinationPool: destination)
+        let fixture = TransferFixture(
+            prefill: prefill, decode: decode, sourcePool: source, destinationPool: destination)
         source.fill(with: fixture.pattern)
         return fixture
     }
 
     /// Executes `plan` from the side `operation` names: decode for READ, prefill for WRITE.
-    func run(_ plan: TransferPlan, _ operation: TransferOperation, options: TransferOptions = TransferOptions()) async throws -> TransferReport {
+    func run(
+        _ plan: TransferPlan, _ operation: TransferOperation, options: TransferOptions = TransferOptions()
+    ) async throws -> TransferReport {
         switch operation {
         case .read:
             let peer = try await decode.connect(to: try prefill.descriptor(of: sourcePool))

@@ -1,12 +1,15 @@
-import HandoffUCX
 import Foundation
 import HandoffCore
-@testable import HandoffDataPlane
 import HandoffTestSupport
+import HandoffUCX
 import Testing
+
+@testable import HandoffDataPlane
 
 @Suite("UCX transfers between two processes", .serialized)
 struct TwoProcessTests {
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Fields named as the JSON keys of `handoff bench --json`.
     struct BenchOutput: Decodable {
         let verified: Bool
         let notified: Bool
@@ -47,7 +50,8 @@ struct TwoProcessTests {
     func benchLocalOverNativeTCP(memory: String, operation: TransferOperation) async throws {
         let (output, status) = try await HandoffProcess([
             "bench", "--local", "--transport", "tcp", "--tcp-streams", "3", "--layers", "3", "--blocks", "300",
-            "--block-kib", "4", "--pattern", "scattered", "--op", operation.rawValue, "--iterations", "2", "--memory", memory, "--json",
+            "--block-kib", "4", "--pattern", "scattered", "--op", operation.rawValue, "--iterations", "2", "--memory",
+            memory, "--json",
         ]).finish()
         #expect(status == 0)
         let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
@@ -71,6 +75,8 @@ struct TwoProcessTests {
         #expect(result.transport == "shm" && result.ucx_transports == ["memfd"])
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Fields named as the JSON keys of `handoff bench --json`.
     struct SharedMemoryOutput: Decodable {
         let verified: Bool
         let notified: Bool
@@ -81,6 +87,8 @@ struct TwoProcessTests {
 
     @Test("KV mode derives the blocks from a model preset and a prompt, and prints what the transfer adds to TTFT")
     func benchKVMode() async throws {
+        // swift-format-ignore: AlwaysUseLowerCamelCase
+        // Fields named as the JSON keys of `handoff bench --json`.
         struct KVOutput: Decodable {
             struct KV: Decodable {
                 let kv_bytes: Int
@@ -99,7 +107,8 @@ struct TwoProcessTests {
             let kv: KV
         }
         let (output, status) = try await HandoffProcess([
-            "bench", "--local", "--model", "tiny", "--prompt-tokens", "100", "--block-tokens", "16", "--iterations", "1", "--json",
+            "bench", "--local", "--model", "tiny", "--prompt-tokens", "100", "--block-tokens", "16", "--iterations",
+            "1", "--json",
         ]).finish()
         #expect(status == 0)
         let result = try JSONDecoder().decode(KVOutput.self, from: Data(output.utf8))
@@ -114,7 +123,8 @@ struct TwoProcessTests {
         #expect(result.latency_us.p50 <= result.latency_us.p99 && result.latency_us.p99 <= result.latency_us.p999)
     }
 
-    @Test("handoff bench run --peer measures against handoff bench serve; a wrong hello and an unreachable peer get clear errors",
+    @Test(
+        "handoff bench run --peer measures against handoff bench serve; a wrong hello and an unreachable peer get clear errors",
         .timeLimit(.minutes(1)))
     func benchServeAndRun() async throws {
         let server = try HandoffProcess(["bench", "serve", "--listen", "127.0.0.1:0"])
@@ -146,8 +156,12 @@ struct TwoProcessTests {
     }
 
     /// Starts `handoff bench-peer` holding a filled source pool and connects this process's transport to it.
-    func connectToPeer(transports: [String]?) async throws -> (HandoffProcess, UCXTransport, LocalPool, RemotePeer, TransferPlan) {
-        var arguments = ["bench-peer", "--layers", "2", "--blocks", "16", "--block-kib", "64", "--role", "source", "--seed", "5"]
+    func connectToPeer(
+        transports: [String]?
+    ) async throws -> (HandoffProcess, UCXTransport, LocalPool, RemotePeer, TransferPlan) {
+        var arguments = [
+            "bench-peer", "--layers", "2", "--blocks", "16", "--block-kib", "64", "--role", "source", "--seed", "5",
+        ]
         if let transports { arguments += ["--ucx-transports", transports.joined(separator: ",")] }
         let peer = try HandoffProcess(arguments)
         let line = try await peer.readLine()
@@ -173,7 +187,8 @@ struct TwoProcessTests {
         defer { peer.signal(SIGKILL) }
         let started = ContinuousClock.now
         await #expect {
-            _ = try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .milliseconds(500)))
+            _ = try await transport.execute(
+                plan, .read, local: pool, remote: remote, options: .init(timeout: .milliseconds(500)))
         } throws: { error in
             guard case .timedOut = error as? DataPlaneError else { return false }
             return true
@@ -191,7 +206,9 @@ struct TwoProcessTests {
         try await peer.stop()
         // Killed, never continued (see stalledPeerTimesOut).
         defer { peer.signal(SIGKILL) }
-        let task = Task { try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(20))) }
+        let task = Task {
+            try await transport.execute(plan, .read, local: pool, remote: remote, options: .init(timeout: .seconds(20)))
+        }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now
         task.cancel()

@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 import Testing
 
 @Suite("UCX transport refuses bad input")
@@ -40,10 +40,12 @@ struct UCXBadInputTests {
         let fixture = try await TransferFixture.make(transports: transports, layout: layout)
         let descriptor = try fixture.prefill.descriptor(of: fixture.sourcePool)
         await fixture.prefill.shutdown()
-        let plan = try TransferPlan(sourceBlocks: [1, 2], destinationBlocks: [3, 4], source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: [1, 2], destinationBlocks: [3, 4], source: layout, destination: layout)
         await #expect(throws: DataPlaneError.self) {
             let peer = try await fixture.decode.connect(to: descriptor)
-            _ = try await fixture.decode.execute(plan, .read, local: fixture.destinationPool, remote: peer, options: .init(timeout: .seconds(5)))
+            _ = try await fixture.decode.execute(
+                plan, .read, local: fixture.destinationPool, remote: peer, options: .init(timeout: .seconds(5)))
         }
         await fixture.shutdown()
     }
@@ -56,7 +58,8 @@ struct UCXBadInputTests {
         let peer = try await fixture.decode.connect(to: try fixture.prefill.descriptor(of: fixture.sourcePool))
         await fixture.decode.disconnect(peer)
         await #expect(throws: DataPlaneError.self) {
-            try await fixture.decode.execute(plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
+            try await fixture.decode.execute(
+                plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
         }
         await fixture.prefill.release(fixture.sourcePool)
         #expect(throws: DataPlaneError.self) { try fixture.prefill.descriptor(of: fixture.sourcePool) }
@@ -81,7 +84,8 @@ struct UCXBadInputTests {
         await fixture.decode.release(fixture.sourcePool)
         #expect(try fixture.prefill.descriptor(of: fixture.sourcePool).agent == fixture.prefill.agent)
         // The source pool, released through the wrong transport, still serves its own.
-        _ = try await fixture.decode.execute(plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
+        _ = try await fixture.decode.execute(
+            plan, .read, local: fixture.destinationPool, remote: peer, options: .init())
         #expect(fixture.firstMismatch(sources: [0], destinations: [1]) == nil)
         await fixture.shutdown()
     }
@@ -95,7 +99,9 @@ struct UCXBadInputTests {
         var iterator = fixture.prefill.notifications.makeAsyncIterator()
         let received = await iterator.next()
         #expect(received == PeerNotification(sender: fixture.decode.agent, payload: Array("released 1,2".utf8)))
-        await #expect(throws: DataPlaneError.notificationTooLarge(bytes: maxNotificationBytes + 1, limit: maxNotificationBytes)) {
+        await #expect(
+            throws: DataPlaneError.notificationTooLarge(bytes: maxNotificationBytes + 1, limit: maxNotificationBytes)
+        ) {
             try await fixture.decode.notify(peer, payload: [UInt8](repeating: 0, count: maxNotificationBytes + 1))
         }
         await fixture.shutdown()

@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 import Testing
 
 /// UCX transport lists the suites run over: UCX's own choice on one host (shared memory) and plain TCP.
@@ -15,7 +15,8 @@ struct UCXTransferTests {
         var generator = SplitMix64(seed: 7)
         let sources = Array((0..<64).shuffled(using: &generator).prefix(40))
         let destinations = Array((0..<64).shuffled(using: &generator).prefix(40))
-        let plan = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
+        let plan = try TransferPlan(
+            sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout)
 
         let report = try await fixture.run(plan, operation)
 
@@ -35,7 +36,8 @@ struct UCXTransferTests {
         let fixture = try await TransferFixture.make(transports: nil, layout: source, destinationLayout: destination)
         let sources = [3, 4, 5, 9, 0]
         let destinations = [19, 2, 3, 4, 11]
-        let plan = try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: source, destination: destination)
+        let plan = try TransferPlan(
+            sourceBlocks: sources, destinationBlocks: destinations, source: source, destination: destination)
         _ = try await fixture.run(plan, .read)
         #expect(fixture.firstMismatch(sources: sources, destinations: destinations) == nil)
         await fixture.shutdown()

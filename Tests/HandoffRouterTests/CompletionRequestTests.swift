@@ -16,16 +16,22 @@ import Testing
 
     @Test func prefillGetsOneUnstreamedTokenAndDecodeTheClientsOwnRequestBothUnderTheTicket() throws {
         let completion = try request(
-            #"{"model": "m", "prompt": [5, 6, 7], "max_tokens": 16, "stream": true, "stream_options": {"include_usage": true}, "temperature": 0}"#)
+            #"{"model": "m", "prompt": [5, 6, 7], "max_tokens": 16, "stream": true, "stream_options": {"include_usage": true}, "temperature": 0}"#
+        )
         #expect(completion.promptTokenIDs == [5, 6, 7] && completion.stream && completion.model == "m")
 
         let prefill = try object(completion.prefillBody(ticket: "t9"))
-        #expect(prefill["max_tokens"] as? Int == 1 && prefill["stream"] as? Bool == false && prefill["stream_options"] == nil)
+        #expect(
+            prefill["max_tokens"] as? Int == 1 && prefill["stream"] as? Bool == false
+                && prefill["stream_options"] == nil)
         let prefillParams = try #require(prefill["kv_transfer_params"] as? [String: Any])
-        #expect(prefillParams["handoff_ticket"] as? String == "t9" && prefillParams["do_remote_decode"] as? Bool == true)
+        #expect(
+            prefillParams["handoff_ticket"] as? String == "t9" && prefillParams["do_remote_decode"] as? Bool == true)
 
         let decode = try object(completion.decodeBody(ticket: "t9"))
-        #expect(decode["max_tokens"] as? Int == 16 && decode["stream"] as? Bool == true && decode["temperature"] as? Int == 0)
+        #expect(
+            decode["max_tokens"] as? Int == 16 && decode["stream"] as? Bool == true
+                && decode["temperature"] as? Int == 0)
         let decodeParams = try #require(decode["kv_transfer_params"] as? [String: Any])
         #expect(decodeParams["handoff_ticket"] as? String == "t9" && decodeParams["do_remote_prefill"] as? Bool == true)
         #expect(decode["prompt"] as? [Int] == [5, 6, 7])
@@ -36,12 +42,13 @@ import Testing
         #expect(completion.promptTokenIDs == nil)
         #expect(completion.tokenizeBody["prompt"] as? String == "hello world")
         completion.usePromptTokens([1, 2])
-        #expect(try object(completion.decodeBody(ticket: "t")) ["prompt"] as? [Int] == [1, 2])
+        #expect(try object(completion.decodeBody(ticket: "t"))["prompt"] as? [Int] == [1, 2])
     }
 
     @Test func chatMessagesAreTokenizedWithTheirTemplateSettings() throws {
         let completion = try request(
-            #"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": true}"#, api: .chat)
+            #"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": true}"#,
+            api: .chat)
         #expect((completion.tokenizeBody["messages"] as? [Any])?.count == 1)
         #expect(completion.tokenizeBody["add_generation_prompt"] as? Bool == true)
         #expect(try object(completion.prefillBody(ticket: "t"))["max_tokens"] as? Int == 1)
@@ -70,9 +77,17 @@ import Testing
     }
 
     @Test func coordinatorRefusalsBecomeHTTPStatuses() {
-        #expect(CoordinatorGateway.routerError(.init(code: .resourceExhausted, message: "no pair"), doing: "admit").status == .serviceUnavailable)
-        #expect(CoordinatorGateway.routerError(.init(code: .invalidArgument, message: "bad"), doing: "admit").status == .badRequest)
-        #expect(CoordinatorGateway.routerError(.init(code: .alreadyExists, message: "dup"), doing: "admit").status == .conflict)
-        #expect(CoordinatorGateway.routerError(.init(code: .unauthenticated, message: "token"), doing: "admit").status == .badGateway)
+        #expect(
+            CoordinatorGateway.routerError(.init(code: .resourceExhausted, message: "no pair"), doing: "admit").status
+                == .serviceUnavailable)
+        #expect(
+            CoordinatorGateway.routerError(.init(code: .invalidArgument, message: "bad"), doing: "admit").status
+                == .badRequest)
+        #expect(
+            CoordinatorGateway.routerError(.init(code: .alreadyExists, message: "dup"), doing: "admit").status
+                == .conflict)
+        #expect(
+            CoordinatorGateway.routerError(.init(code: .unauthenticated, message: "token"), doing: "admit").status
+                == .badGateway)
     }
 }

@@ -52,7 +52,8 @@ public final class HandoffProcess {
     /// Starts `handoff <arguments>`; in `namespace` through `env ip netns exec`, which exec each other (same
     /// process, so signals reach `handoff`).
     /// Standard error is kept for `errorOutput()` when `captureErrors` is set, and passed through otherwise.
-    public init(_ arguments: [String], inNetworkNamespace namespace: String? = nil, captureErrors: Bool = false) throws {
+    public init(_ arguments: [String], inNetworkNamespace namespace: String? = nil, captureErrors: Bool = false) throws
+    {
         capturesErrors = captureErrors
         let handoff = try Self.executablePath()
         if let namespace {
@@ -79,7 +80,9 @@ public final class HandoffProcess {
             onOwnThread {
                 var bytes: [UInt8] = []
                 while let chunk = try? handle.read(upToCount: 1), let byte = chunk.first {
-                    if byte == UInt8(ascii: "\n") { return continuation.resume(returning: String(decoding: bytes, as: UTF8.self)) }
+                    if byte == UInt8(ascii: "\n") {
+                        return continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+                    }
                     bytes.append(byte)
                 }
                 continuation.resume(throwing: Failure.closed)
@@ -124,7 +127,8 @@ public final class HandoffProcess {
 
     /// The state letter of a /proc stat file ("R", "S", "T", …); "?" when unreadable.
     private static func state(of statPath: String) -> Character {
-        guard let stat = try? String(contentsOfFile: statPath, encoding: .utf8), let end = stat.lastIndex(of: ")") else { return "?" }
+        guard let stat = try? String(contentsOfFile: statPath, encoding: .utf8), let end = stat.lastIndex(of: ")")
+        else { return "?" }
         return stat[stat.index(after: end)...].first { $0 != " " } ?? "?"
     }
 

@@ -20,7 +20,9 @@ public final class NetworkNamespacePair {
 
     /// Why namespaces cannot be made here, or nil; checked once, with a probe namespace.
     public static let unavailableReason: String? = {
-        guard getuid() == 0 else { return "not root: network namespaces and veth pairs need CAP_SYS_ADMIN and CAP_NET_ADMIN" }
+        guard getuid() == 0 else {
+            return "not root: network namespaces and veth pairs need CAP_SYS_ADMIN and CAP_NET_ADMIN"
+        }
         guard (try? run(["-V"])) != nil else { return "iproute2's 'ip' is not installed (apt-get install iproute2)" }
         let probe = "handoff-probe-\(getpid())"
         do {
@@ -43,13 +45,18 @@ public final class NetworkNamespacePair {
             try Self.run(["netns", "add", server])
             try Self.run(["netns", "add", client])
             try Self.run(["link", "add", serverLink, "type", "veth", "peer", "name", clientLink])
-            for (namespace, link, address) in [(server, serverLink, serverAddress), (client, clientLink, clientAddress)] {
+            for (namespace, link, address) in [
+                (server, serverLink, serverAddress), (client, clientLink, clientAddress),
+            ] {
                 try Self.run(["link", "set", link, "netns", namespace])
                 try Self.run(["-n", namespace, "addr", "add", "\(address)/24", "dev", link])
                 try Self.run(["-n", namespace, "link", "set", link, "up"])
                 try Self.run(["-n", namespace, "link", "set", "lo", "up"])
                 if let rate {
-                    try Self.run(["netns", "exec", namespace, "tc", "qdisc", "add", "dev", link, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "50ms"])
+                    try Self.run([
+                        "netns", "exec", namespace, "tc", "qdisc", "add", "dev", link, "root", "tbf", "rate", rate,
+                        "burst", "256kb", "latency", "50ms",
+                    ])
                 }
             }
         } catch {
@@ -94,7 +101,9 @@ public final class NetworkNamespacePair {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw Failure(command: (process.arguments ?? []).joined(separator: " "), output: "exit status \(process.terminationStatus)")
+            throw Failure(
+                command: (process.arguments ?? []).joined(separator: " "),
+                output: "exit status \(process.terminationStatus)")
         }
     }
 
@@ -105,7 +114,9 @@ public final class NetworkNamespacePair {
     }
 
     /// `ip netns exec <namespace> handoff <arguments>`.
-    public func handoff(in namespace: String, _ arguments: [String], captureErrors: Bool = false) throws -> HandoffProcess {
+    public func handoff(
+        in namespace: String, _ arguments: [String], captureErrors: Bool = false
+    ) throws -> HandoffProcess {
         try HandoffProcess(arguments, inNetworkNamespace: namespace, captureErrors: captureErrors)
     }
 
@@ -123,7 +134,9 @@ public final class NetworkNamespacePair {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw Failure(command: "ip " + arguments.joined(separator: " "), output: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw Failure(
+                command: "ip " + arguments.joined(separator: " "),
+                output: text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return text
     }

@@ -6,10 +6,12 @@ import Testing
 /// layouts of one model, a coordinator that lists no offers.
 @Suite struct ClusterAnalysisTests {
     private func worker(
-        _ id: String, _ role: String, host: String, offers: [ClusterWorker.Offer], compatibility: String = "e2fbf0a7d5dfbf27"
+        _ id: String, _ role: String, host: String, offers: [ClusterWorker.Offer],
+        compatibility: String = "e2fbf0a7d5dfbf27"
     ) -> ClusterWorker {
         ClusterWorker(
-            id: id, role: role, model: "llama-3.1-8b", compatibility: compatibility, node: host, transport: "auto", offers: offers,
+            id: id, role: role, model: "llama-3.1-8b", compatibility: compatibility, node: host, transport: "auto",
+            offers: offers,
             hostIdentity: host, memoryType: "host")
     }
 
@@ -19,7 +21,8 @@ import Testing
 
     @Test func aLoopbackOnlyWorkerIsAnErrorAcrossHostsWithoutUCXAWarningWithItAndInformationOnOneHost() {
         let tcpOnly = ClusterAnalysis().findings(for: [
-            worker("p1", "prefill", host: "a", offers: [loopback]), worker("d1", "decode", host: "b", offers: [reachable]),
+            worker("p1", "prefill", host: "a", offers: [loopback]),
+            worker("d1", "decode", host: "b", offers: [reachable]),
         ])
         let error = tcpOnly.first { $0.code == .workerLoopbackOnly }
         #expect(error?.severity == .error)
@@ -27,13 +30,15 @@ import Testing
         #expect(error?.message.contains("d1") == true)
 
         let withUCX = ClusterAnalysis().findings(for: [
-            worker("p1", "prefill", host: "a", offers: [ucx, loopback]), worker("d1", "decode", host: "b", offers: [ucx, reachable]),
+            worker("p1", "prefill", host: "a", offers: [ucx, loopback]),
+            worker("d1", "decode", host: "b", offers: [ucx, reachable]),
         ])
         #expect(withUCX.first { $0.code == .workerLoopbackOnly }?.severity == .warning)
 
         // One host: reachable from its own network namespace only, which pods do not share.
         let sameHost = ClusterAnalysis().findings(for: [
-            worker("p1", "prefill", host: "a", offers: [loopback]), worker("d1", "decode", host: "a", offers: [reachable]),
+            worker("p1", "prefill", host: "a", offers: [loopback]),
+            worker("d1", "decode", host: "a", offers: [reachable]),
         ])
         let info = sameHost.first { $0.code == .workerLoopbackOnly }
         #expect(info?.severity == .info && info?.message.contains("network namespace") == true)
@@ -78,7 +83,9 @@ import Testing
         var crashed = worker("d2", "decode", host: "a", offers: [ucx])
         crashed.live = false
         crashed.lostReason = "no heartbeat for 3 s"
-        let findings = ClusterAnalysis().findings(for: [worker("p1", "prefill", host: "a", offers: [ucx]), stopped, crashed])
+        let findings = ClusterAnalysis().findings(for: [
+            worker("p1", "prefill", host: "a", offers: [ucx]), stopped, crashed,
+        ])
         #expect(findings.first { $0.subject == "d1" && $0.code == .workerLost }?.severity == .info)
         #expect(findings.first { $0.subject == "d2" && $0.code == .workerLost }?.severity == .warning)
         #expect(findings.first { $0.subject == "d2" }?.message.contains("no heartbeat for 3 s") == true)

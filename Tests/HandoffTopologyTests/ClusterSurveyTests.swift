@@ -1,18 +1,24 @@
-import HandoffCore
 import Foundation
 import Glibc
+import HandoffCore
 import HandoffTestSupport
 import Testing
 
 /// `handoff topo --coordinator` against a real coordinator with real worker processes.
 @Suite struct ClusterSurveyTests {
     private func workers(_ json: [String: Any]) -> [String: [String: Any]] {
-        Dictionary((json["workers"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            (json["workers"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0) },
+            uniquingKeysWith: { a, _ in a })
     }
 
-    private func findings(_ json: [String: Any]) -> [(severity: String, code: String, subject: String, message: String)] {
+    private func findings(_ json: [String: Any]) -> [(severity: String, code: String, subject: String, message: String)]
+    {
         (json["findings"] as? [[String: Any]] ?? []).map {
-            ($0["severity"] as? String ?? "", $0["code"] as? String ?? "", $0["subject"] as? String ?? "", $0["message"] as? String ?? "")
+            (
+                $0["severity"] as? String ?? "", $0["code"] as? String ?? "", $0["subject"] as? String ?? "",
+                $0["message"] as? String ?? ""
+            )
         }
     }
 
@@ -20,9 +26,11 @@ import Testing
         let cluster = try await TestCluster()
         defer { cluster.remove() }
         let prefillAuto = try cluster.worker("p-auto", role: "prefill", ["--node", "n1", "--rack", "r1"])
-        let decodeTCP = try cluster.worker("d-tcp", role: "decode", ["--transport", "tcp", "--tcp-listen", "127.0.0.1"])
+        let decodeTCP = try cluster.worker(
+            "d-tcp", role: "decode", ["--transport", "tcp", "--tcp-listen", "127.0.0.1"])
         let prefillUCX = try cluster.worker("p-ucx", role: "prefill", model: "llama-3.1-70b", ["--transport", "ucx"])
-        let decodeTCP70 = try cluster.worker("d-tcp-70b", role: "decode", model: "llama-3.1-70b", ["--transport", "tcp"])
+        let decodeTCP70 = try cluster.worker(
+            "d-tcp-70b", role: "decode", model: "llama-3.1-70b", ["--transport", "tcp"])
         let (json, status) = try await cluster.survey { $0.filter { $0["live"] as? Bool == true }.count == 4 }
         let listed = workers(json)
         #expect(listed.count == 4, "\(json)")
@@ -56,7 +64,9 @@ import Testing
         // The only 8B decode worker goes away: it is reported lost with the reason, and 8B has no decode worker.
         decodeTCP.signal(SIGTERM)
         _ = try await decodeTCP.finish()
-        let (after, _) = try await cluster.survey { $0.contains { $0["id"] as? String == "d-tcp" && $0["live"] as? Bool == false } }
+        let (after, _) = try await cluster.survey {
+            $0.contains { $0["id"] as? String == "d-tcp" && $0["live"] as? Bool == false }
+        }
         let lost = try #require(workers(after)["d-tcp"])
         #expect(lost["live"] as? Bool == false)
         #expect((lost["lost_reason"] as? String)?.isEmpty == false)
@@ -66,7 +76,10 @@ import Testing
         #expect(lost["lost_gracefully"] as? Bool == true, "lost: \(lost["lost_reason"] ?? "")")
         #expect(lost["lost_reason"] as? String == "the worker closed its session")
         #expect(afterFindings.contains { $0.code == "worker-lost" && $0.subject == "d-tcp" && $0.severity == "info" })
-        #expect(afterFindings.contains { $0.code == "role-missing" && $0.subject == "llama-3.1-8b" && $0.severity == "error" })
+        #expect(
+            afterFindings.contains {
+                $0.code == "role-missing" && $0.subject == "llama-3.1-8b" && $0.severity == "error"
+            })
         _ = (prefillAuto, prefillUCX, decodeTCP70)
     }
 
@@ -79,7 +92,8 @@ import Testing
 
         cluster.coordinator.signal(SIGTERM)
         _ = try await cluster.coordinator.finish()
-        let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", cluster.tokenFile.path], captureErrors: true)
+        let process = try HandoffProcess(
+            ["topo", "--coordinator", cluster.address, "--token-file", cluster.tokenFile.path], captureErrors: true)
         let (output, exit) = try await process.finish()
         #expect(exit == 2, "no report: apart from 1, an error finding")
         #expect(output.isEmpty)
@@ -89,10 +103,12 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func aWrongTokenIsRefusedWithAClearError() async throws {
         let cluster = try await TestCluster()
         defer { cluster.remove() }
-        let wrong = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-wrong-\(UInt64.random(in: 1...UInt64.max))")
+        let wrong = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "handoff-wrong-\(UInt64.random(in: 1...UInt64.max))")
         try Data("not-the-coordinators-token".utf8).write(to: wrong)
         defer { try? FileManager.default.removeItem(at: wrong) }
-        let process = try HandoffProcess(["topo", "--coordinator", cluster.address, "--token-file", wrong.path], captureErrors: true)
+        let process = try HandoffProcess(
+            ["topo", "--coordinator", cluster.address, "--token-file", wrong.path], captureErrors: true)
         let (_, exit) = try await process.finish()
         #expect(exit == 2)
         #expect(process.errorOutput().contains("unauthenticated"))

@@ -2,7 +2,8 @@ import Foundation
 
 /// Paths of the recorded topologies in `Fixtures/` (see its README for their sources).
 enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures")
 
     static func hwloc(_ name: String) -> String { directory.appendingPathComponent("hwloc/\(name)").path }
     static func export(_ name: String) -> String { directory.appendingPathComponent("exports/\(name)").path }

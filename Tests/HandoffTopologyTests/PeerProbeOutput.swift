@@ -1,13 +1,25 @@
-import HandoffCore
 import Foundation
+import HandoffCore
 import HandoffTestSupport
 import Testing
 
 /// The parts of `handoff topo --peer … --json` that the probe tests check.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// Fields named as the JSON keys of `handoff topo --peer --json`.
 struct PeerProbeOutput: Decodable {
     struct Peer: Decodable {
-        struct RoundTrips: Decodable { var count: Int; var min: Double; var median: Double }
-        struct Worker: Decodable { var id: String; var role: String; var model: String; var transport: String; var offers: [String] }
+        struct RoundTrips: Decodable {
+            var count: Int
+            var min: Double
+            var median: Double
+        }
+        struct Worker: Decodable {
+            var id: String
+            var role: String
+            var model: String
+            var transport: String
+            var offers: [String]
+        }
         struct Probe: Decodable {
             var kind: String
             var transport: String
@@ -26,7 +38,12 @@ struct PeerProbeOutput: Decodable {
         var probe: Probe?
         var probe_error: String?
     }
-    struct Finding: Decodable { var severity: String; var code: String; var message: String; var subject: String? }
+    struct Finding: Decodable {
+        var severity: String
+        var code: String
+        var message: String
+        var subject: String?
+    }
     var peer: Peer
     var findings: [Finding]
 

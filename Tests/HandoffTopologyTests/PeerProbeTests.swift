@@ -1,18 +1,21 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
+import HandoffCore
 import HandoffDataPlane
 import HandoffTestSupport
+import HandoffUCX
 import Testing
 
 /// `handoff topo --peer` against a real `handoff bench serve`: on this host, across two network namespaces, and
 /// against nothing.
 @Suite(.serialized) struct PeerProbeTests {
     /// `handoff topo --peer … --json`, in `namespace` when given.
-    private func probe(_ address: String, in pair: NetworkNamespacePair? = nil, _ extra: [String] = []) async throws -> (PeerProbeOutput, Int32) {
+    private func probe(
+        _ address: String, in pair: NetworkNamespacePair? = nil, _ extra: [String] = []
+    ) async throws -> (PeerProbeOutput, Int32) {
         let arguments = ["topo", "--peer", address, "--json", "--probe-mib", "8"] + extra
         return try await PeerProbeOutput.of(
-            try pair.map { try $0.handoff(in: $0.client, arguments, captureErrors: true) } ?? HandoffProcess(arguments, captureErrors: true))
+            try pair.map { try $0.handoff(in: $0.client, arguments, captureErrors: true) }
+                ?? HandoffProcess(arguments, captureErrors: true))
     }
 
     @Test(.timeLimit(.minutes(1))) func peerOnThisHostIsReachedOverSharedMemory() async throws {
@@ -54,7 +57,8 @@ import Testing
         let transport = try #require(output.findings.first { $0.code == "peer-transport" })
         #expect(transport.severity == "warning")
         #expect(transport.message.contains("falls back to TCP because neither side has an active RDMA port"))
-        let mtu = try #require(output.findings.first { $0.code == "mtu-mismatch" && $0.subject == "\(pair.serverAddress):7472" })
+        let mtu = try #require(
+            output.findings.first { $0.code == "mtu-mismatch" && $0.subject == "\(pair.serverAddress):7472" })
         #expect(mtu.message.contains("MTU of 1400") && mtu.message.contains("1500"))
         #expect(output.peer.local_interface != nil && output.peer.remote_interface != nil)
         #expect(status == 0)  // warnings only

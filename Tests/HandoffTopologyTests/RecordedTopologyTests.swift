@@ -19,10 +19,12 @@ import Testing
         #expect(mlx5.name == "mlx5_0")
         #expect(mlx5.pciAddress == "0000:04:00.0")
         #expect(mlx5.numaNode == 1)
-        #expect(mlx5.ports == [
-            RDMAPort(number: 1, state: .active, linkLayer: .infiniband, netdev: "ib0",
-                     gids: [GIDEntry(index: 0, gid: "fe80:0000:0000:0000:248a:0703:001e:39fe", kind: .infiniband)])
-        ])
+        #expect(
+            mlx5.ports == [
+                RDMAPort(
+                    number: 1, state: .active, linkLayer: .infiniband, netdev: "ib0",
+                    gids: [GIDEntry(index: 0, gid: "fe80:0000:0000:0000:248a:0703:001e:39fe", kind: .infiniband)])
+            ])
         func relation(_ gpu: String, _ nic: String) -> PCIRelation? {
             topology.affinity.first { $0.gpu == gpu && $0.nic == nic }?.relation
         }
@@ -41,7 +43,10 @@ import Testing
     @Test func onboardAMDGraphicsIsNotAComputeGPU() throws {
         // 01:03.0 / 01:00.0 are AMD ES1000 VGA controllers: server graphics, no ROCm device.
         #expect(try TopologyDiscovery.recorded(path: Fixture.fourNodesEthernet).gpus.isEmpty)
-        #expect(try TopologyDiscovery.recorded(path: Fixture.infiniBandTwoNodes).gpus.map(\.vendor) == [.nvidia, .nvidia, .nvidia])
+        #expect(
+            try TopologyDiscovery.recorded(path: Fixture.infiniBandTwoNodes).gpus.map(\.vendor) == [
+                .nvidia, .nvidia, .nvidia,
+            ])
     }
 
     @Test func nestedSwitchesGiveEveryRelation() throws {
@@ -52,7 +57,8 @@ import Testing
         #expect(gpus.count == 16)
         func relation(_ a: Int, _ b: Int) throws -> PCIRelation {
             inventory.relation(
-                try #require(inventory.device(at: gpus[a].pciAddress)), try #require(inventory.device(at: gpus[b].pciAddress)))
+                try #require(inventory.device(at: gpus[a].pciAddress)),
+                try #require(inventory.device(at: gpus[b].pciAddress)))
         }
         #expect(try relation(0, 1) == .pix)  // one switch: its upstream port above both downstream ports
         #expect(try relation(0, 2) == .pxb)  // two levels of switches
@@ -85,17 +91,21 @@ import Testing
             try text.write(toFile: file, atomically: true, encoding: .utf8)
             return file
         }
-        #expect(throws: TopologyError.unreadableFile(path: "/nonexistent/node.xml", reason: "No such file or directory")) {
+        #expect(
+            throws: TopologyError.unreadableFile(path: "/nonexistent/node.xml", reason: "No such file or directory")
+        ) {
             try TopologyDiscovery.recorded(path: "/nonexistent/node.xml")
         }
-        for text in ["hello", #"<?xml version="1.0"?><topology version="2.0"><object type="Machine""#, #"{"host": "x"}"#, "{"] {
+        for text in [
+            "hello", #"<?xml version="1.0"?><topology version="2.0"><object type="Machine""#, #"{"host": "x"}"#, "{",
+        ] {
             let file = try write(text)
             defer { try? FileManager.default.removeItem(atPath: file) }
             do {
                 _ = try TopologyDiscovery.recorded(path: file)
                 Issue.record("\(text) was accepted")
             } catch {
-                guard case let .unsupportedFile(path, reason) = error else {
+                guard case .unsupportedFile(let path, let reason) = error else {
                     Issue.record("unexpected \(error)")
                     continue
                 }

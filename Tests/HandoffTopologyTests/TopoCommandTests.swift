@@ -1,5 +1,5 @@
-import HandoffCore
 import Foundation
+import HandoffCore
 import HandoffTestSupport
 import Testing
 
@@ -65,7 +65,9 @@ import Testing
         let (json, status, errors) = try await run(["--from", Fixture.wholeIO])
         #expect(status == 0, "stderr: \(errors)")
         let gpus = try #require(json["gpus"] as? [[String: Any]])
-        #expect(gpus.contains { ($0["os_devices"] as? [String])?.contains("cuda0") == true && $0["numa_node"] as? Int == 1 })
+        #expect(
+            gpus.contains { ($0["os_devices"] as? [String])?.contains("cuda0") == true && $0["numa_node"] as? Int == 1 }
+        )
         let rdma = try #require(json["rdma_devices"] as? [[String: Any]])
         #expect(rdma.map { $0["name"] as? String } == ["mlx5_0"])
         let affinity = try #require(json["affinity"] as? [[String: Any]])
@@ -99,7 +101,8 @@ import Testing
         for arguments in [
             ["--from", "/nonexistent.xml"], ["--kv-pool-bytes", "12XB"], ["--kv-pool-bytes", "99999999999TiB"],
             ["--peer", "127.0.0.1:1", "--probe-mib", "2048"], ["--probe-mib", "8"], ["--token-file", "/tmp/t"],
-            ["--coordinator", "127.0.0.1:1", "--require-rdma"], ["--coordinator", "127.0.0.1:1", "--peer", "127.0.0.1:2"],
+            ["--coordinator", "127.0.0.1:1", "--require-rdma"],
+            ["--coordinator", "127.0.0.1:1", "--peer", "127.0.0.1:2"],
         ] {
             let process = try HandoffProcess(["topo"] + arguments, captureErrors: true)
             let (output, status) = try await process.finish()

@@ -25,7 +25,9 @@ import Testing
         #expect(remote.first?.severity == .warning)
         // The original machine has a GPU beside mlx4_0 on node 0: no such finding there.
         #expect(!(try findings(Fixture.infiniBandTwoNodes)).contains { $0.code == .nicNUMARemote })
-        #expect(try findings(Fixture.infiniBandTwoNodes).filter { $0.code == .gpuNICDistant && $0.severity == .warning }.map(\.subject) == ["GPU1", "GPU2"])
+        #expect(
+            try findings(Fixture.infiniBandTwoNodes).filter { $0.code == .gpuNICDistant && $0.severity == .warning }
+                .map(\.subject) == ["GPU1", "GPU2"])
     }
 
     @Test func noRDMADeviceSaysTransfersUseTCPAndIsAnErrorOnlyWhenRequired() throws {
@@ -46,7 +48,8 @@ import Testing
     @Test func misconfiguredRoCENodeShowsEachProblem() throws {
         let found = try findings(Fixture.roceMisconfigured, TopologyAnalysis(kvPoolBytes: 64 << 30))
         func only(_ code: FindingCode) -> [Finding] { found.filter { $0.code == code } }
-        #expect(only(.ucxMissingTransport).map(\.subject) == ["mlx5_0", "mlx5_2", nil])  // verbs on each active device, then CUDA
+        // Verbs on each active device, then CUDA.
+        #expect(only(.ucxMissingTransport).map(\.subject) == ["mlx5_0", "mlx5_2", nil])
         #expect(only(.ucxMissingTransport).map(\.severity) == [.error, .error, .warning])
         #expect(only(.ucxRestricted).count == 1 && only(.ucxRestricted)[0].message.hasPrefix("UCX_TLS=tcp,sm,self"))
         #expect(only(.memlockLow).map(\.severity) == [.error])
@@ -72,7 +75,8 @@ import Testing
     }
 
     @Test func healthyInfiniBandNodeHasNoFinding() throws {
-        #expect(try findings(Fixture.infiniBandHealthy, TopologyAnalysis(kvPoolBytes: 1 << 40, requireRDMA: true)) == [])
+        #expect(
+            try findings(Fixture.infiniBandHealthy, TopologyAnalysis(kvPoolBytes: 1 << 40, requireRDMA: true)) == [])
     }
 
     @Test func allRDMAPortsDownIsAnError() throws {

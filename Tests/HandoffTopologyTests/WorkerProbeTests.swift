@@ -1,5 +1,5 @@
-import HandoffCore
 import Foundation
+import HandoffCore
 import HandoffTestSupport
 import Testing
 
@@ -14,7 +14,9 @@ import Testing
         let (output, status) = try await PeerProbeOutput.of(
             try HandoffProcess(["topo", "--peer", endpoint, "--json", "--probe-mib", "8"], captureErrors: true))
         #expect(output.peer.reachable, "\(output.peer.error ?? "")")
-        #expect(output.peer.worker?.id == "p1" && output.peer.worker?.role == "prefill" && output.peer.worker?.transport == "auto")
+        #expect(
+            output.peer.worker?.id == "p1" && output.peer.worker?.role == "prefill"
+                && output.peer.worker?.transport == "auto")
         #expect(output.peer.worker?.model == "llama-3.1-8b")
         #expect(Set(output.peer.worker?.offers ?? []) == ["ucx", "tcp"])
         #expect(output.peer.rtt_us?.count == 20 && (output.peer.rtt_us?.min ?? 0) > 0)
@@ -38,9 +40,12 @@ import Testing
         let worker = try cluster.worker("d1", role: "decode", ["--transport", "tcp"])
         let endpoint = try await cluster.tcpEndpoint(of: "d1", on: pair.serverAddress)
         let (output, status) = try await PeerProbeOutput.of(
-            try pair.handoff(in: pair.client, ["topo", "--peer", endpoint, "--json", "--probe-mib", "8"], captureErrors: true))
+            try pair.handoff(
+                in: pair.client, ["topo", "--peer", endpoint, "--json", "--probe-mib", "8"], captureErrors: true))
         #expect(output.peer.reachable, "\(output.peer.error ?? "")")
-        #expect(output.peer.worker?.id == "d1" && output.peer.worker?.transport == "tcp" && output.peer.worker?.offers == ["tcp"])
+        #expect(
+            output.peer.worker?.id == "d1" && output.peer.worker?.transport == "tcp"
+                && output.peer.worker?.offers == ["tcp"])
         #expect(output.peer.probe?.bytes == 8 << 20, "probe failed: \(output.peer.probe_error ?? "")")
         let transport = try #require(output.findings.first { $0.code == "peer-transport" })
         #expect(transport.severity == "warning" && transport.message.contains("runs --transport tcp"))

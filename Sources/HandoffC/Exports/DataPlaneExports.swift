@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The exported functions carry the C API's names (handoff.h), which are snake_case.
+
 import CHandoff
 import Glibc
 import HandoffCore
@@ -59,7 +62,8 @@ public func handoff_pool_register(
         let result = blockingResult { () async throws(DataPlaneError) -> LocalPool in
             try await transport.registerPool(layout, regions: regionBuffers.value, memoryType: .host)
         }
-        out.pointee = OpaqueHandle.retain(PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
+        out.pointee = OpaqueHandle.retain(
+            PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }
@@ -77,7 +81,8 @@ public func handoff_pool_allocate(
         let result = blockingResult { () async throws(DataPlaneError) -> LocalPool in
             try await transport.allocatePool(layout, memoryType: .host)
         }
-        out.pointee = OpaqueHandle.retain(PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
+        out.pointee = OpaqueHandle.retain(
+            PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }
@@ -153,7 +158,8 @@ public func handoff_pool_grant(
         let handle = try OpaqueHandle.borrow(pool, as: PoolHandle.self)
         guard let token else { throw .invalidArgument("a NULL out token") }
         let grant = AccessGrant(
-            pool: handle.pool, operation: try TransferOperation(operation), blocks: try cBlocks(blocks, count, "blocks"))
+            pool: handle.pool, operation: try TransferOperation(operation), blocks: try cBlocks(blocks, count, "blocks")
+        )
         do throws(DataPlaneError) {
             try handle.transport.grant(grant)
         } catch {
@@ -193,7 +199,8 @@ public func handoff_peer_connect(
         let result = blockingResult { () async throws(DataPlaneError) -> RemotePeer in
             try await transport.connect(to: PoolDescriptor(decoding: bytes))
         }
-        out.pointee = OpaqueHandle.retain(PeerHandle(transport: transport, peer: try result.mapError(CFailure.init).get()))
+        out.pointee = OpaqueHandle.retain(
+            PeerHandle(transport: transport, peer: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }

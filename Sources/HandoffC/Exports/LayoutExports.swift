@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The exported functions carry the C API's names (handoff.h), which are snake_case.
+
 import CHandoff
 import Glibc
 import HandoffControlProtocol
@@ -13,7 +16,8 @@ public func handoff_string_free(_ string: UnsafeMutablePointer<CChar>?) { free(s
 public func handoff_bytes_free(_ bytes: UnsafeMutablePointer<UInt8>?) { free(bytes) }
 
 @_cdecl("handoff_layout_check")
-public func handoff_layout_check(_ layout: UnsafeMutablePointer<handoff_layout>?, _ error: CErrorOut) -> handoff_status {
+public func handoff_layout_check(_ layout: UnsafeMutablePointer<handoff_layout>?, _ error: CErrorOut) -> handoff_status
+{
     exported(error) { () throws(CFailure) in
         let checked = try KVLayout(UnsafePointer(layout))
         layout?.pointee.region_bytes = UInt64(checked.regionBytes)

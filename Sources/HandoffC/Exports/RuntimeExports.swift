@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The exported functions carry the C API's names (handoff.h), which are snake_case.
+
 import CHandoff
 import Foundation
 import HandoffClient
@@ -42,7 +45,9 @@ private func runtimeConfiguration(_ options: handoff_runtime_options) throws(CFa
     let token: BearerToken
     let coordinator: CoordinatorAddress
     do {
-        token = try cString(options.token).map { try BearerToken($0) } ?? BearerToken.load(file: cString(options.token_file))
+        token =
+            try cString(options.token).map { try BearerToken($0) }
+            ?? BearerToken.load(file: cString(options.token_file))
         coordinator = try CoordinatorAddress(parsing: coordinatorText, token: token)
     } catch {
         throw .invalidArgument("\(error)")
@@ -77,7 +82,8 @@ private func engineMemory(_ options: handoff_runtime_options) throws(CFailure) -
 
 @_cdecl("handoff_runtime_next_event")
 public func handoff_runtime_next_event(
-    _ runtime: OpaquePointer?, _ timeoutMilliseconds: Int64, _ event: UnsafeMutablePointer<UnsafeMutablePointer<handoff_event>?>?,
+    _ runtime: OpaquePointer?, _ timeoutMilliseconds: Int64,
+    _ event: UnsafeMutablePointer<UnsafeMutablePointer<handoff_event>?>?,
     _ error: CErrorOut
 ) -> handoff_status {
     exported(error) { () throws(CFailure) in
@@ -173,7 +179,8 @@ public func handoff_runtime_first_token(
     _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ decodeSeconds: Double, _ error: CErrorOut
 ) -> handoff_status {
     answer(runtime, ticket, error) { runtime, ticket throws(CFailure) in
-        try refusal { () throws(ConnectorError) in try runtime.firstToken(ticket: ticket, decodeSeconds: decodeSeconds) }
+        try refusal { () throws(ConnectorError) in try runtime.firstToken(ticket: ticket, decodeSeconds: decodeSeconds)
+        }
     }
 }
 

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The exported functions carry the C API's names (handoff.h), which are snake_case.
+
 import CHandoff
 import HandoffCore
 import HandoffDataPlane
@@ -44,7 +47,8 @@ public func handoff_transfer_ranges(
         for range in UnsafeBufferPointer(start: ranges, count: count) {
             ops.append(
                 CopyOp(
-                    sourceRegion: Int(range.source_region), sourceOffset: try cInt(range.source_offset, "source_offset"),
+                    sourceRegion: Int(range.source_region),
+                    sourceOffset: try cInt(range.source_offset, "source_offset"),
                     destinationRegion: Int(range.destination_region),
                     destinationOffset: try cInt(range.destination_offset, "destination_offset"),
                     length: try cInt(range.length, "length")))
@@ -69,7 +73,9 @@ public func handoff_transfer_poll(_ transfer: OpaquePointer?, _ error: CErrorOut
 }
 
 @_cdecl("handoff_transfer_wait")
-public func handoff_transfer_wait(_ transfer: OpaquePointer?, _ timeoutMilliseconds: Int64, _ error: CErrorOut)
+public func handoff_transfer_wait(
+    _ transfer: OpaquePointer?, _ timeoutMilliseconds: Int64, _ error: CErrorOut
+)
     -> handoff_status
 {
     exported(error) { () throws(CFailure) in
@@ -97,8 +103,8 @@ public func handoff_transfer_report(
         guard let out else { throw .invalidArgument("a NULL out report") }
         switch handle.result {
         case nil: throw CFailure(HANDOFF_PENDING, "the transfer is still running")
-        case let .failure(error): throw CFailure(error)
-        case let .success(report): out.pointee = handoff_report(report)
+        case .failure(let error): throw CFailure(error)
+        case .success(let report): out.pointee = handoff_report(report)
         }
         return HANDOFF_OK
     }
@@ -112,7 +118,9 @@ public func handoff_transfer_destroy(_ transfer: OpaquePointer?) {
 }
 
 /// The peer, the local pool and the operation of a transfer request.
-private func transferEnds(_ peer: OpaquePointer?, _ local: OpaquePointer?, _ operation: handoff_operation)
+private func transferEnds(
+    _ peer: OpaquePointer?, _ local: OpaquePointer?, _ operation: handoff_operation
+)
     throws(CFailure) -> (PeerHandle, PoolHandle, TransferOperation)
 {
     let peer = try OpaqueHandle.borrow(peer, as: PeerHandle.self)
@@ -154,6 +162,6 @@ private func status(of result: Result<TransferReport, DataPlaneError>?) throws(C
     switch result {
     case nil: return HANDOFF_PENDING
     case .success: return HANDOFF_OK
-    case let .failure(error): throw CFailure(error)
+    case .failure(let error): throw CFailure(error)
     }
 }

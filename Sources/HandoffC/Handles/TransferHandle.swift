@@ -52,7 +52,7 @@ final class TransferHandle: Sendable {
     /// The result once ended; nil while running.
     var result: Result<TransferReport, DataPlaneError>? {
         state.withLock { state in
-            if case let .finished(result) = state { return result }
+            if case .finished(let result) = state { return result }
             return nil
         }
     }
@@ -72,7 +72,7 @@ final class TransferHandle: Sendable {
     /// Asks the transfer to stop; the data plane then ends it with `cancelled`.
     func cancel() {
         state.withLock { state in
-            if case let .running(task) = state { task?.cancel() }
+            if case .running(let task) = state { task?.cancel() }
         }
     }
 

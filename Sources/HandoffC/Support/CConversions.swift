@@ -53,7 +53,9 @@ extension KVLayout {
         var bytes = geometry.pieceBytes
         for factor in [geometry.kindsPerBlock, numBlocks, geometry.layers] {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: factor)
-            guard !overflow, product <= 1 << 56 else { throw CFailure(HANDOFF_E_LAYOUT, "the pool would exceed 2^56 bytes") }
+            guard !overflow, product <= 1 << 56 else {
+                throw CFailure(HANDOFF_E_LAYOUT, "the pool would exceed 2^56 bytes")
+            }
             bytes = product
         }
     }
@@ -79,7 +81,8 @@ extension KVLayoutSpec {
         do throws(KVModelError) {
             self = try KVLayoutSpec(
                 engineModel: model, layers: Int(engine.layers), kvHeads: Int(engine.kv_heads),
-                headDim: Int(engine.head_dim), dtypeBytes: Int(engine.dtype_bytes), blockTokens: Int(engine.block_tokens),
+                headDim: Int(engine.head_dim), dtypeBytes: Int(engine.dtype_bytes),
+                blockTokens: Int(engine.block_tokens),
                 numBlocks: numBlocks, arrangement: arrangement, kindsPerBlock: Int(engine.kinds_per_block))
         } catch {
             throw CFailure(error)

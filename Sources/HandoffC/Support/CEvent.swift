@@ -11,20 +11,20 @@ enum CEvent {
         var reason = ""
         var requestID = ""
         switch event {
-        case let .registered(instance):
+        case .registered(let instance):
             out.kind = UInt32(HANDOFF_EVENT_REGISTERED.rawValue)
             out.instance = instance
-        case let .prefill(order):
+        case .prefill(let order):
             out.kind = UInt32(HANDOFF_EVENT_PREFILL.rawValue)
             requestID = order.requestID
             out.prompt_tokens = UInt64(clamping: order.promptTokens)
             out.block_count = UInt64(clamping: order.blocks)
             out.content_seed = order.contentSeed
             out.lease_seconds = order.lease.seconds
-        case let .reserve(_, blocks):
+        case .reserve(_, let blocks):
             out.kind = UInt32(HANDOFF_EVENT_RESERVE.rawValue)
             out.block_count = UInt64(clamping: blocks)
-        case let .loaded(order, stats):
+        case .loaded(let order, let stats):
             out.kind = UInt32(HANDOFF_EVENT_LOADED.rawValue)
             out.prompt_tokens = UInt64(clamping: order.promptTokens)
             out.block_count = UInt64(min(order.sourceBlocks.count, order.destinationBlocks.count))
@@ -32,10 +32,10 @@ enum CEvent {
             out.destination_blocks = UnsafePointer(copy(order.destinationBlocks))
             out.content_seed = order.contentSeed
             out.report = handoff_report(stats)
-        case let .loadFailed(_, why):
+        case .loadFailed(_, let why):
             out.kind = UInt32(HANDOFF_EVENT_LOAD_FAILED.rawValue)
             reason = why
-        case let .release(_, why):
+        case .release(_, let why):
             out.kind = UInt32(HANDOFF_EVENT_RELEASE.rawValue)
             reason = why
         }

@@ -39,7 +39,7 @@ struct CFailure: Error {
             case .invalidBlocks: HANDOFF_E_LAYOUT
             case .invalidArgument: HANDOFF_E_INVALID_ARGUMENT
             case .registration: HANDOFF_E_LAYOUT
-            case let .dataPlane(error): CFailure(error).status
+            case .dataPlane(let error): CFailure(error).status
             case .closed: HANDOFF_E_CLOSED
             }
         self.init(status, error.description)

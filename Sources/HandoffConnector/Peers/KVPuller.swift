@@ -21,10 +21,12 @@ public struct KVPuller: Sendable {
     public func pull(_ order: PullOrder, window: Int = 128) async throws -> TransferStats {
         let peer = try await peers.connection(to: order.source, descriptor: order.sourceDescriptor)
         let plan = try TransferPlan(
-            sourceBlocks: order.sourceBlocks, destinationBlocks: order.destinationBlocks, source: peer.descriptor.layout,
+            sourceBlocks: order.sourceBlocks, destinationBlocks: order.destinationBlocks,
+            source: peer.descriptor.layout,
             destination: pool.layout)
         let report = try await transport.execute(
-            plan, .read, local: pool, remote: peer, options: TransferOptions(maxOutstandingOps: window, timeout: order.timeout, grant: order.sourceGrant))
+            plan, .read, local: pool, remote: peer,
+            options: TransferOptions(maxOutstandingOps: window, timeout: order.timeout, grant: order.sourceGrant))
         return TransferStats(
             bytes: report.bytes, ops: report.ops, descriptors: report.pieces, transport: report.transport,
             lowerTransports: report.lowerTransports, postSeconds: report.postSeconds,

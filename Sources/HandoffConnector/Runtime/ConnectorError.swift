@@ -19,11 +19,12 @@ public enum ConnectorError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case let .unknownTicket(ticket, expected): "ticket \(ticket) is not \(expected) (released, answered, or never sent)"
-        case let .invalidBlocks(ticket, reason): "ticket \(ticket): \(reason)"
-        case let .invalidArgument(reason): reason
-        case let .registration(reason): "cannot register the engine's KV: \(reason)"
-        case let .dataPlane(error): "data plane: \(error)"
+        case .unknownTicket(let ticket, let expected):
+            "ticket \(ticket) is not \(expected) (released, answered, or never sent)"
+        case .invalidBlocks(let ticket, let reason): "ticket \(ticket): \(reason)"
+        case .invalidArgument(let reason): reason
+        case .registration(let reason): "cannot register the engine's KV: \(reason)"
+        case .dataPlane(let error): "data plane: \(error)"
         case .closed: "the connector runtime is closed"
         }
     }

@@ -28,9 +28,9 @@ public enum ConnectorEvent: Sendable, Hashable {
     public var ticket: String? {
         switch self {
         case .registered: nil
-        case let .prefill(order): order.ticket
-        case let .loaded(order, _): order.ticket
-        case let .reserve(ticket, _), let .loadFailed(ticket, _), let .release(ticket, _): ticket
+        case .prefill(let order): order.ticket
+        case .loaded(let order, _): order.ticket
+        case .reserve(let ticket, _), .loadFailed(let ticket, _), .release(let ticket, _): ticket
         }
     }
 }

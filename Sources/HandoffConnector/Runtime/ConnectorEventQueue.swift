@@ -58,7 +58,7 @@ final class ConnectorEventQueue: Sendable {
             }
             switch step {
             case .done: return
-            case let .handOff(consumer):
+            case .handOff(let consumer):
                 consumer.resume(returning: event)
                 return
             case .wait:
@@ -120,8 +120,8 @@ final class ConnectorEventQueue: Sendable {
             }
             return (state.consumers, state.producers)
         }
-        consumers.forEach { $0.resume(returning: nil) }
-        producers.forEach { $0.resume() }
+        for consumer in consumers { consumer.resume(returning: nil) }
+        for producer in producers { producer.resume() }
         var byte: UInt8 = 1
         _ = write(signalDescriptor, &byte, 1)  // wakes a blocked poll; the count no longer matters
     }

@@ -23,7 +23,7 @@ extension ConnectorRuntime {
     ///   pool, a repeat), `.dataPlane` when the grant fails.
     public func prefillDone(ticket: String, blocks: [Int]) throws(ConnectorError) {
         let order = try book.withLock { (book) throws(ConnectorError) -> PrefillOrder in
-            guard case let .computing(order) = book.prefill[ticket] else {
+            guard case .computing(let order) = book.prefill[ticket] else {
                 throw .unknownTicket(ticket, expected: "a prefill being computed")
             }
             return order
@@ -52,7 +52,7 @@ extension ConnectorRuntime {
     /// - Throws: `ConnectorError.unknownTicket`, `.invalidBlocks`.
     public func reserved(ticket: String, blocks: [Int]) throws(ConnectorError) {
         try book.withLock { (book) throws(ConnectorError) in
-            guard case let .reserving(count) = book.decode[ticket] else {
+            guard case .reserving(let count) = book.decode[ticket] else {
                 throw .unknownTicket(ticket, expected: "waiting for a reservation")
             }
             try checkBlocks(blocks, count: count, ticket: ticket)
@@ -77,7 +77,7 @@ extension ConnectorRuntime {
     /// - Throws: `ConnectorError.unknownTicket` when no load is waiting for this answer.
     public func transferDone(ticket: String, verified: Bool) throws(ConnectorError) {
         let stats = try book.withLock { (book) throws(ConnectorError) -> TransferStats in
-            guard case let .loaded(_, stats) = book.decode[ticket] else {
+            guard case .loaded(_, let stats) = book.decode[ticket] else {
                 throw .unknownTicket(ticket, expected: "loaded")
             }
             book.decode[ticket] = nil
@@ -105,7 +105,8 @@ extension ConnectorRuntime {
         var seen = Set<Int>(minimumCapacity: blocks.count)
         for (index, block) in blocks.enumerated() {
             guard block >= 0, block < numBlocks else {
-                throw .invalidBlocks(ticket: ticket, reason: "block \(block) at index \(index) is outside the pool's 0..<\(numBlocks)")
+                throw .invalidBlocks(
+                    ticket: ticket, reason: "block \(block) at index \(index) is outside the pool's 0..<\(numBlocks)")
             }
             guard seen.insert(block).inserted else {
                 throw .invalidBlocks(ticket: ticket, reason: "block \(block) appears twice")

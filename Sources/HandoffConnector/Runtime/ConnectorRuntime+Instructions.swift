@@ -7,20 +7,22 @@ extension ConnectorRuntime {
         switch instruction {
         case .registered:
             await events.push(.registered(instance: registration.identity.instance))
-        case let .peerUp(peer):
+        case .peerUp(let peer):
             await peers.peerUp(peer)
-        case let .peerDown(identity, reason):
+        case .peerDown(let identity, let reason):
             await peers.peerDown(identity, reason: reason)
-        case let .prefill(order):
+        case .prefill(let order):
             await admit(order)
-        case let .reserve(ticket, blocks):
+        case .reserve(let ticket, let blocks):
             await reserve(ticket: ticket, blocks: blocks)
-        case let .pull(order):
+        case .pull(let order):
             startPull(order)
-        case let .release(ticket, reason):
+        case .release(let ticket, let reason):
             await release(ticket: ticket, reason: reason)
-        case let .rejected(ticket, code, message):
-            logger.warning("the coordinator refused a report", metadata: ["ticket": "\(ticket)", "code": "\(code)", "message": "\(message)"])
+        case .rejected(let ticket, let code, let message):
+            logger.warning(
+                "the coordinator refused a report",
+                metadata: ["ticket": "\(ticket)", "code": "\(code)", "message": "\(message)"])
         }
     }
 
@@ -57,7 +59,9 @@ extension ConnectorRuntime {
 
     private func startPull(_ order: PullOrder) {
         let accepted = book.withLock { book in
-            guard case let .reserved(blocks) = book.decode[order.ticket], blocks == order.destinationBlocks else { return false }
+            guard case .reserved(let blocks) = book.decode[order.ticket], blocks == order.destinationBlocks else {
+                return false
+            }
             book.decode[order.ticket] = .pulling(blocks, transfer: nil)
             return true
         }
@@ -99,24 +103,28 @@ extension ConnectorRuntime {
         let window = configuration.pullWindow
         let transfer = Task { try await puller.pull(order, window: window) }
         let stillWanted = book.withLock { book in
-            guard case let .pulling(blocks, _) = book.decode[order.ticket] else { return false }
+            guard case .pulling(let blocks, _) = book.decode[order.ticket] else { return false }
             book.decode[order.ticket] = .pulling(blocks, transfer: transfer)
             return true
         }
         if !stillWanted { transfer.cancel() }
-        let result = await withTaskCancellationHandler { await transfer.result } onCancel: { transfer.cancel() }
+        let result = await withTaskCancellationHandler {
+            await transfer.result
+        } onCancel: {
+            transfer.cancel()
+        }
         let outcome: PullOutcome = book.withLock { book in
             switch book.decode[order.ticket] {
-            case let .pulling(blocks, _):
+            case .pulling(let blocks, _):
                 switch result {
-                case let .success(stats):
+                case .success(let stats):
                     book.decode[order.ticket] = .loaded(blocks, stats)
                     return .loaded(blocks, stats)
-                case let .failure(error):
+                case .failure(let error):
                     book.decode[order.ticket] = .failed(blocks)
                     return .failed("\(error)")
                 }
-            case let .releasing(_, reason):
+            case .releasing(_, let reason):
                 book.decode[order.ticket] = nil
                 return .released(reason)
             default:
@@ -124,13 +132,13 @@ extension ConnectorRuntime {
             }
         }
         switch outcome {
-        case let .loaded(_, stats):
+        case .loaded(_, let stats):
             await events.push(.loaded(order, stats: stats))
-        case let .failed(reason):
+        case .failed(let reason):
             logger.warning("pull failed", metadata: ["ticket": "\(order.ticket)", "error": "\(reason)"])
             session.report(.transferFailed(reason: reason), ticket: order.ticket)
             await events.push(.loadFailed(ticket: order.ticket, reason: reason))
-        case let .released(reason):
+        case .released(let reason):
             logger.info("pull cancelled: the ticket was released", metadata: ["ticket": "\(order.ticket)"])
             await events.push(.release(ticket: order.ticket, reason: reason))
         case .forgotten:
@@ -151,12 +159,12 @@ extension ConnectorRuntime {
             if let prefill = book.prefill.removeValue(forKey: ticket) {
                 switch prefill {
                 case .computing: return .tell
-                case let .held(_, grant, _): return .revokeThenTell(grant)
+                case .held(_, let grant, _): return .revokeThenTell(grant)
                 }
             }
             guard let decode = book.decode[ticket] else { return .none }
             switch decode {
-            case let .pulling(blocks, transfer):
+            case .pulling(let blocks, let transfer):
                 book.decode[ticket] = .releasing(blocks, reason: reason)
                 transfer?.cancel()
                 return .none  // the pull tells the engine once it has stopped
@@ -172,7 +180,7 @@ extension ConnectorRuntime {
             return
         case .tell:
             break
-        case let .revokeThenTell(grant):
+        case .revokeThenTell(let grant):
             await transport.revoke(grant)
         }
         logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
@@ -194,13 +202,14 @@ extension ConnectorRuntime {
                 var expired: [String] = []
                 var next = now + .milliseconds(100)
                 for (ticket, state) in book.prefill {
-                    guard case let .held(_, _, leaseEnds) = state else { continue }
+                    guard case .held(_, _, let leaseEnds) = state else { continue }
                     if leaseEnds <= now { expired.append(ticket) } else { next = min(next, leaseEnds) }
                 }
                 return (expired, next)
             }
             for ticket in expired {
-                logger.warning("lease expired before decode confirmed; blocks released", metadata: ["ticket": "\(ticket)"])
+                logger.warning(
+                    "lease expired before decode confirmed; blocks released", metadata: ["ticket": "\(ticket)"])
                 await release(ticket: ticket, reason: "the lease expired before decode confirmed")
             }
             try? await Task.sleep(until: next)

@@ -36,7 +36,8 @@ public final class ConnectorRuntime: Sendable {
     let pullQueue: AsyncStream<PullOrder>
 
     private init(
-        configuration: ConnectorConfiguration, registration: WorkerRegistration, transport: any Transport, pool: LocalPool,
+        configuration: ConnectorConfiguration, registration: WorkerRegistration, transport: any Transport,
+        pool: LocalPool,
         descriptor: PoolDescriptor, events: ConnectorEventQueue, logger: Logger
     ) {
         self.configuration = configuration
@@ -81,7 +82,8 @@ public final class ConnectorRuntime: Sendable {
             do {
                 transport = try configuration.transport.make(
                     ucxTransports: configuration.ucxTransports,
-                    tcp: .init(listenHost: configuration.tcpListenHost, advertisedHosts: configuration.tcpAdvertisedHosts),
+                    tcp: .init(
+                        listenHost: configuration.tcpListenHost, advertisedHosts: configuration.tcpAdvertisedHosts),
                     logger: logger)
             } catch {
                 throw .dataPlane(error)
@@ -122,11 +124,13 @@ public final class ConnectorRuntime: Sendable {
         switch memory {
         case .allocate:
             return try await transport.allocatePool(layout, memoryType: .host)
-        case let .engine(regions):
+        case .engine(let regions):
             guard regions.count == layout.regionCount else {
-                throw ConnectorError.registration("\(regions.count) buffers for a layout of \(layout.regionCount) layers")
+                throw ConnectorError.registration(
+                    "\(regions.count) buffers for a layout of \(layout.regionCount) layers")
             }
-            for (index, region) in regions.enumerated() where region.baseAddress == nil || region.count < layout.regionBytes {
+            for (index, region) in regions.enumerated()
+            where region.baseAddress == nil || region.count < layout.regionBytes {
                 throw ConnectorError.registration(
                     "buffer \(index) holds \(region.count) bytes; the layout needs \(layout.regionBytes) per layer")
             }

@@ -13,10 +13,11 @@ public enum KVConnectorError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .peerGone(identity): "source \(identity) is gone; its keys are no longer used"
-        case let .noFreeBlocks(needed, free): "need \(needed) free blocks, have \(free)"
-        case let .unreservedDestination(ticket): "ticket \(ticket): the pull's destination blocks are not the reserved ones"
-        case let .contentMismatch(ticket, layer, kind, block):
+        case .peerGone(let identity): "source \(identity) is gone; its keys are no longer used"
+        case .noFreeBlocks(let needed, let free): "need \(needed) free blocks, have \(free)"
+        case .unreservedDestination(let ticket):
+            "ticket \(ticket): the pull's destination blocks are not the reserved ones"
+        case .contentMismatch(let ticket, let layer, let kind, let block):
             "ticket \(ticket): block \(block) of layer \(layer) (kind \(kind)) does not hold the prefill's content"
         }
     }

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Totals and rolling percentiles over everything the coordinator has handled.
 public struct CoordinatorAggregates: Sendable, Hashable {
     public var admitted: Int

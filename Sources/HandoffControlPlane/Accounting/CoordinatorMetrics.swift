@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import CoreMetrics
+import HandoffControlProtocol
 import HandoffDataPlane
 
 /// The coordinator's Prometheus-facing metrics, through swift-metrics.
@@ -41,7 +41,10 @@ public final class CoordinatorMetrics: Sendable {
         kvBytesTotal = Counter(label: "handoff_kv_transfer_bytes_total", factory: factory)
         outcomes = Dictionary(
             uniqueKeysWithValues: [TicketState.done, .failed, .expired].map {
-                ($0, Counter(label: "handoff_transfers_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
+                (
+                    $0,
+                    Counter(label: "handoff_transfers_total", dimensions: [("outcome", $0.rawValue)], factory: factory)
+                )
             })
         failedTransfers = Counter(label: "handoff_kv_failed_transfers_total", factory: factory)
         failedNotifications = Counter(label: "handoff_kv_failed_notifications_total", factory: factory)
@@ -82,5 +85,7 @@ public final class CoordinatorMetrics: Sendable {
     func notificationFailed() { failedNotifications.increment() }
     func leaseExpired() { expiredLeases.increment() }
     func decision(nanoseconds: UInt64) { decisionSeconds.recordNanoseconds(Int64(clamping: nanoseconds)) }
-    func workers(role: WorkerRole, state: String, count: Int) { workerGauges["\(role.rawValue)/\(state)"]?.record(count) }
+    func workers(role: WorkerRole, state: String, count: Int) {
+        workerGauges["\(role.rawValue)/\(state)"]?.record(count)
+    }
 }

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// One request's record: where it went, how it ended, and where its time to first token went.
 public struct RequestAccount: Sendable, Hashable {
     public var requestID: String

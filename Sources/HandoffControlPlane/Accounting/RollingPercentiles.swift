@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Percentiles over the last `capacity` values recorded (a ring buffer; sorted only when asked).
 public struct RollingPercentiles: Sendable {
     public let capacity: Int
@@ -43,7 +44,8 @@ public struct Percentiles: Sendable, Hashable, Codable {
 
     /// Nearest-rank percentiles of ascending `sorted` values; zeros when empty.
     public init(sorted: [Double]) {
-        self.init(p50: Self.nearestRank(sorted, 0.5), p90: Self.nearestRank(sorted, 0.9), p99: Self.nearestRank(sorted, 0.99))
+        self.init(
+            p50: Self.nearestRank(sorted, 0.5), p90: Self.nearestRank(sorted, 0.9), p99: Self.nearestRank(sorted, 0.99))
     }
 
     /// The nearest-rank `quantile` (0...1) of ascending `sorted` values; 0 when empty.

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Where a request's time to first token went, in nanoseconds. The parts add up to `ttft`.
 public struct TTFTComponents: Sendable, Hashable {
     public var queue: UInt64
@@ -8,7 +9,9 @@ public struct TTFTComponents: Sendable, Hashable {
     public var firstDecode: UInt64
     public var ttft: UInt64
 
-    public init(queue: UInt64, prefill: UInt64, coordination: UInt64, kvTransfer: UInt64, firstDecode: UInt64, ttft: UInt64) {
+    public init(
+        queue: UInt64, prefill: UInt64, coordination: UInt64, kvTransfer: UInt64, firstDecode: UInt64, ttft: UInt64
+    ) {
         self.queue = queue
         self.prefill = prefill
         self.coordination = coordination

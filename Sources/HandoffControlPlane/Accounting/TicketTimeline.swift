@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Monotonic timestamps (nanoseconds, coordinator clock) of the events of one request.
 public struct TicketTimeline: Sendable, Hashable {
     public var admitted: UInt64

@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import GRPCCore
+import HandoffControlProtocol
 
 /// Refuses every call that does not carry the coordinator's bearer token, with UNAUTHENTICATED.
 public struct BearerTokenServerInterceptor: ServerInterceptor {

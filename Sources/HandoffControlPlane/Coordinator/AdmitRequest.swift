@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// A router's request to admit one inference request.
 public struct AdmitRequest: Sendable, Hashable {
     public var requestID: String

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 extension Coordinator {
     /// Admits a request: pairs a prefill and a decode worker, orders the prefill and the decode reservation.
     ///
@@ -12,13 +13,18 @@ extension Coordinator {
         if request.requestID.isEmpty || request.requestID.utf8.count > 256 {
             throw .invalidArgument("request id must be 1 to 256 bytes long")
         }
-        if request.promptTokens <= 0 { throw .invalidArgument("prompt tokens must be positive, got \(request.promptTokens)") }
-        if activeRequests[request.requestID] != nil || awaitingPair[request.requestID] != nil || accounts[request.requestID] != nil {
+        if request.promptTokens <= 0 {
+            throw .invalidArgument("prompt tokens must be positive, got \(request.promptTokens)")
+        }
+        if activeRequests[request.requestID] != nil || awaitingPair[request.requestID] != nil
+            || accounts[request.requestID] != nil
+        {
             throw .alreadyExists("request id \(request.requestID) was already admitted")
         }
         retryAwaitingPairs(at: started)  // requests waiting to recompute come first
         let ticket = try startAttempt(
-            request: request, attempt: 1, timeline: TicketTimeline(admitted: started), contentSeed: contentSeed(request.requestID))
+            request: request, attempt: 1, timeline: TicketTimeline(admitted: started),
+            contentSeed: contentSeed(request.requestID))
         totals.admitted += 1
         let decision = now() - started
         recordDecision(nanoseconds: decision)
@@ -41,8 +47,9 @@ extension Coordinator {
         avoidPrefill: Set<String> = []
     ) throws(CoordinatorError) -> Ticket {
         let live = workers.values.filter(\.live)
-        guard let spec = live.first(where: { $0.registration.layout.model.lowercased() == request.model.lowercased() })?
-            .registration.layout
+        guard
+            let spec = live.first(where: { $0.registration.layout.model.lowercased() == request.model.lowercased() })?
+                .registration.layout
         else {
             throw .resourceExhausted("no live worker serves model \(request.model)")
         }

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 extension Coordinator {
     /// A request's KV could not be loaded: prefill again elsewhere under `recompute`, otherwise fail.
     ///
@@ -6,14 +7,16 @@ extension Coordinator {
     /// timeout, then fails with both reasons.
     func loadFailed(_ ticketID: String, reason: String) {
         guard let ticket = tickets[ticketID] else { return }
-        guard ticket.request.loadFailurePolicy == .recompute, ticket.attempt < configuration.maxAttempts, admitting else {
+        guard ticket.request.loadFailurePolicy == .recompute, ticket.attempt < configuration.maxAttempts, admitting
+        else {
             finish(ticketID, as: .failed, reason: reason)
             return
         }
         endAttempt(ticket, releaseDecode: true, reason: reason)
         var failed = ticket
         failed.failedPrefill.insert(ticket.prefill.id)
-        var waiting = RecomputeWait(failed: failed, reason: reason, deadline: now() + configuration.queueTimeout.nanoseconds)
+        var waiting = RecomputeWait(
+            failed: failed, reason: reason, deadline: now() + configuration.queueTimeout.nanoseconds)
         if !recompute(&waiting) { awaitingPair[ticket.request.requestID] = waiting }
     }
 
@@ -24,7 +27,8 @@ extension Coordinator {
         var next: Ticket
         do {
             next = try startAttempt(
-                request: failed.request, attempt: failed.attempt + 1, timeline: TicketTimeline(admitted: failed.timeline.admitted),
+                request: failed.request, attempt: failed.attempt + 1,
+                timeline: TicketTimeline(admitted: failed.timeline.admitted),
                 contentSeed: failed.contentSeed, avoidPrefill: failed.failedPrefill)
         } catch {
             waiting.lastRefusal = error.description
@@ -35,7 +39,9 @@ extension Coordinator {
         totals.recomputed += 1
         logger.notice(
             "recomputing request",
-            metadata: ["request": "\(failed.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(waiting.reason)"])
+            metadata: [
+                "request": "\(failed.request.requestID)", "attempt": "\(next.attempt)", "reason": "\(waiting.reason)",
+            ])
         return true
     }
 
@@ -49,9 +55,12 @@ extension Coordinator {
                 awaitingPair[requestID] = nil
             } else if time > waiting.deadline {
                 awaitingPair[requestID] = nil
-                retire(waiting.failed.account(
-                    state: .failed,
-                    failure: "\(waiting.reason); no pair to recompute on within \(configuration.queueTimeout): \(waiting.lastRefusal)"))
+                retire(
+                    waiting.failed.account(
+                        state: .failed,
+                        failure:
+                            "\(waiting.reason); no pair to recompute on within \(configuration.queueTimeout): \(waiting.lastRefusal)"
+                    ))
             } else {
                 awaitingPair[requestID] = waiting
             }
@@ -66,7 +75,8 @@ extension Coordinator {
             pairs[PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id), default: PairStats()].completed += 1
         } else {
             logger.warning(
-                "request \(state.rawValue)", metadata: ["request": "\(ticket.request.requestID)", "reason": "\(reason)"])
+                "request \(state.rawValue)",
+                metadata: ["request": "\(ticket.request.requestID)", "reason": "\(reason)"])
         }
         retire(ticket.account(state: state, failure: reason))
         retryAwaitingPairs(at: now())
@@ -153,23 +163,38 @@ extension Coordinator {
         for ticket in tickets.values {
             if let lease = ticket.leaseDeadline, time > lease, !ticket.prefillReleased {
                 metrics.leaseExpired()
-                finish(ticket.id, as: .expired, reason: "the lease on the prefill blocks ran out (\(configuration.lease)) before decode confirmed")
+                finish(
+                    ticket.id, as: .expired,
+                    reason: "the lease on the prefill blocks ran out (\(configuration.lease)) before decode confirmed")
                 continue
             }
             guard time > ticket.deadline else { continue }
             switch ticket.state {
             case .admitted:
-                finish(ticket.id, as: .expired, reason: "prefill worker \(ticket.prefill) did not start within \(configuration.queueTimeout)")
+                finish(
+                    ticket.id, as: .expired,
+                    reason: "prefill worker \(ticket.prefill) did not start within \(configuration.queueTimeout)")
             case .prefilling:
-                finish(ticket.id, as: .expired, reason: "prefill on \(ticket.prefill) did not finish within \(configuration.prefillTimeout)")
+                finish(
+                    ticket.id, as: .expired,
+                    reason: "prefill on \(ticket.prefill) did not finish within \(configuration.prefillTimeout)")
             case .ready:
                 metrics.transferFailed()
-                loadFailed(ticket.id, reason: "decode worker \(ticket.decode) did not reserve blocks within \(configuration.reserveTimeout)")
+                loadFailed(
+                    ticket.id,
+                    reason:
+                        "decode worker \(ticket.decode) did not reserve blocks within \(configuration.reserveTimeout)")
             case .transferring:
                 metrics.transferFailed()
-                loadFailed(ticket.id, reason: "transfer stalled: no report from decode worker \(ticket.decode) within \(configuration.transferTimeout)")
+                loadFailed(
+                    ticket.id,
+                    reason:
+                        "transfer stalled: no report from decode worker \(ticket.decode) within \(configuration.transferTimeout)"
+                )
             case .decoding:
-                finish(ticket.id, as: .expired, reason: "no first token from \(ticket.decode) within \(configuration.firstTokenTimeout)")
+                finish(
+                    ticket.id, as: .expired,
+                    reason: "no first token from \(ticket.decode) within \(configuration.firstTokenTimeout)")
             case .awaitingPair, .done, .failed, .expired:
                 break
             }

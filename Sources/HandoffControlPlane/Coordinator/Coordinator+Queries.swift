@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 extension Coordinator {
     /// The account of a request in flight or on record.
     ///
@@ -6,7 +7,8 @@ extension Coordinator {
     public func account(of requestID: String) throws(CoordinatorError) -> RequestAccount {
         if let ticketID = activeRequests[requestID], let ticket = tickets[ticketID] { return ticket.account() }
         if let waiting = awaitingPair[requestID] {
-            return waiting.failed.account(state: .awaitingPair, failure: "\(waiting.reason); waiting for a pair to recompute on")
+            return waiting.failed.account(
+                state: .awaitingPair, failure: "\(waiting.reason); waiting for a pair to recompute on")
         }
         if let account = accounts[requestID] { return account }
         throw .notFound("unknown request \(requestID)")
@@ -17,7 +19,9 @@ extension Coordinator {
     /// - Throws: `.notFound` for an id never admitted.
     public func outcome(of requestID: String) async throws(CoordinatorError) -> RequestAccount? {
         if let account = accounts[requestID] { return account }
-        guard activeRequests[requestID] != nil || awaitingPair[requestID] != nil else { throw .notFound("unknown request \(requestID)") }
+        guard activeRequests[requestID] != nil || awaitingPair[requestID] != nil else {
+            throw .notFound("unknown request \(requestID)")
+        }
         nextWaiter += 1
         let waiter = nextWaiter
         return await withTaskCancellationHandler {
@@ -53,7 +57,9 @@ extension Coordinator {
     /// Worker pairs that have carried tickets, with the counts in flight and completed.
     public func pairStatuses() -> [PairStatus] {
         pairs.sorted { ($0.key.prefill, $0.key.decode) < ($1.key.prefill, $1.key.decode) }.map {
-            PairStatus(prefill: $0.key.prefill, decode: $0.key.decode, inFlight: $0.value.inFlight, completed: $0.value.completed)
+            PairStatus(
+                prefill: $0.key.prefill, decode: $0.key.decode, inFlight: $0.value.inFlight,
+                completed: $0.value.completed)
         }
     }
 

@@ -1,18 +1,22 @@
 import HandoffControlProtocol
+
 extension Coordinator {
     /// Applies a worker's report about a ticket.
     ///
     /// - Throws: `.notFound` for an unknown (or finished) ticket; `.permissionDenied` when `sender` is not the
     ///   ticket's worker for that report; `.failedPrecondition` when the ticket is in the wrong state;
     ///   `.invalidArgument` / `.outOfRange` for a bad block list or transfer report. The ticket is unchanged then.
-    public func report(_ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity) throws(CoordinatorError) {
+    public func report(
+        _ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity
+    ) throws(CoordinatorError) {
         guard var ticket = tickets[ticketID] else {
             throw .notFound("unknown ticket \(ticketID) (never issued, or already finished)")
         }
         let owner = event.sender == .prefill ? ticket.prefill : ticket.decode
         guard sender == owner else {
             throw .permissionDenied(
-                "\(event.name) for ticket \(ticketID) must come from its \(event.sender.rawValue) worker \(owner), not \(sender)")
+                "\(event.name) for ticket \(ticketID) must come from its \(event.sender.rawValue) worker \(owner), not \(sender)"
+            )
         }
         let time = now()
         switch event {
@@ -22,7 +26,7 @@ extension Coordinator {
             ticket.timeline.prefillStarted = time
             ticket.deadline = time + configuration.prefillTimeout.nanoseconds
             tickets[ticketID] = ticket
-        case let .prefillDone(sourceBlocks, grant):
+        case .prefillDone(let sourceBlocks, let grant):
             try expect(ticket, in: [.admitted, .prefilling], for: event)
             try checkBlocks(sourceBlocks, of: ticket, in: ticket.prefill, what: "source")
             if ticket.timeline.prefillStarted == nil { ticket.timeline.prefillStarted = time }
@@ -37,7 +41,7 @@ extension Coordinator {
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
             recordDecision(nanoseconds: now() - time)
-        case let .reserved(destinationBlocks):
+        case .reserved(let destinationBlocks):
             try expect(ticket, in: [.admitted, .prefilling, .ready], for: event)
             if ticket.destinationBlocks != nil {
                 throw .failedPrecondition("ticket \(ticketID) already has destination blocks")
@@ -48,12 +52,13 @@ extension Coordinator {
             workers[ticket.decode.id]?.reportedFree -= ticket.blocks
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
-        case let .transferDone(stats, verified):
+        case .transferDone(let stats, let verified):
             try expect(ticket, in: [.transferring], for: event)
             let expectedBytes = ticket.blocks * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
             if stats.bytes != expectedBytes {
                 throw .invalidArgument(
-                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(ticket.blocks) blocks are \(expectedBytes) B")
+                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(ticket.blocks) blocks are \(expectedBytes) B"
+                )
             }
             if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0 && stats.totalSeconds.isFinite) {
                 throw .invalidArgument("ticket \(ticketID): transfer times must be finite and non-negative")
@@ -72,11 +77,11 @@ extension Coordinator {
             tickets[ticketID] = ticket
             releasePrefill(ticketID, reason: "decode confirmed the transfer")
             metrics.transferred(stats)
-        case let .transferFailed(reason):
+        case .transferFailed(let reason):
             try expect(ticket, in: [.admitted, .prefilling, .ready, .transferring], for: event)
             metrics.transferFailed()
             loadFailed(ticketID, reason: "decode worker \(sender) could not load the KV: \(reason)")
-        case let .firstToken(decodeSeconds):
+        case .firstToken(let decodeSeconds):
             try expect(ticket, in: [.decoding], for: event)
             if !(decodeSeconds >= 0 && decodeSeconds.isFinite) {
                 throw .invalidArgument("ticket \(ticketID): decode seconds must be finite and non-negative")
@@ -87,7 +92,9 @@ extension Coordinator {
         }
     }
 
-    private func expect(_ ticket: Ticket, in states: Set<TicketState>, for event: ProgressEvent) throws(CoordinatorError) {
+    private func expect(
+        _ ticket: Ticket, in states: Set<TicketState>, for event: ProgressEvent
+    ) throws(CoordinatorError) {
         guard states.contains(ticket.state) else {
             throw .failedPrecondition(
                 "\(event.name) for ticket \(ticket.id) does not fit its state \(ticket.state.rawValue)")
@@ -95,13 +102,17 @@ extension Coordinator {
     }
 
     /// A block list must have one id per ticket block, each inside the worker's pool, none twice.
-    private func checkBlocks(_ blocks: [Int], of ticket: Ticket, in worker: WorkerIdentity, what: String) throws(CoordinatorError) {
+    private func checkBlocks(
+        _ blocks: [Int], of ticket: Ticket, in worker: WorkerIdentity, what: String
+    ) throws(CoordinatorError) {
         guard blocks.count == ticket.blocks else {
-            throw .invalidArgument("ticket \(ticket.id): \(blocks.count) \(what) blocks, the prompt needs \(ticket.blocks)")
+            throw .invalidArgument(
+                "ticket \(ticket.id): \(blocks.count) \(what) blocks, the prompt needs \(ticket.blocks)")
         }
         let capacity = workers[worker.id]?.registration.layout.numBlocks ?? 0
         if let bad = blocks.first(where: { $0 < 0 || $0 >= capacity }) {
-            throw .outOfRange("ticket \(ticket.id): \(what) block \(bad) is outside worker \(worker.id)'s pool of \(capacity) blocks")
+            throw .outOfRange(
+                "ticket \(ticket.id): \(what) block \(bad) is outside worker \(worker.id)'s pool of \(capacity) blocks")
         }
         if Set(blocks).count != blocks.count {
             throw .invalidArgument("ticket \(ticket.id): \(what) block list names a block twice")

@@ -22,13 +22,15 @@ extension Coordinator {
                     + "once the old session has ended")
         }
         let record = WorkerRecord(
-            registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(), reportedFree: registration.layout.numBlocks)
+            registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(),
+            reportedFree: registration.layout.numBlocks)
         workers[identity.id] = record
         record.send(.registered(heartbeatInterval: configuration.heartbeatInterval))
         logger.info(
             "worker registered",
             metadata: [
-                "worker": "\(identity)", "role": "\(registration.role.rawValue)", "model": "\(registration.layout.model)",
+                "worker": "\(identity)", "role": "\(registration.role.rawValue)",
+                "model": "\(registration.layout.model)",
                 "blocks": "\(registration.layout.numBlocks)", "node": "\(registration.node)",
             ])
         announce(record)
@@ -63,14 +65,19 @@ extension Coordinator {
         workers[identity.id] = record
         logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
         if record.role == .prefill {
-            for peer in workers.values where peer.live && peer.role == .decode
-                && peer.registration.compatibility == record.registration.compatibility {
+            for peer in workers.values
+            where peer.live && peer.role == .decode
+                && peer.registration.compatibility == record.registration.compatibility
+            {
                 peer.send(.peerDown(identity, reason: reason))
             }
         }
         // A ticket whose KV already reached its decode worker no longer needs the prefill worker.
-        for ticket in tickets.values where ticket.decode == identity || (ticket.prefill == identity && ticket.state != .decoding) {
-            loadFailed(ticket.id, reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")
+        for ticket in tickets.values
+        where ticket.decode == identity || (ticket.prefill == identity && ticket.state != .decoding) {
+            loadFailed(
+                ticket.id,
+                reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")
         }
         publishWorkerGauges()
     }
@@ -78,7 +85,8 @@ extension Coordinator {
     /// Sends the new worker's peers to it (decode) or it to its peers (prefill).
     private func announce(_ record: WorkerRecord) {
         let compatible = workers.values.filter {
-            $0.live && $0.role == record.role.counterpart && $0.registration.compatibility == record.registration.compatibility
+            $0.live && $0.role == record.role.counterpart
+                && $0.registration.compatibility == record.registration.compatibility
         }
         switch record.role {
         case .decode:
@@ -91,7 +99,8 @@ extension Coordinator {
     /// Declares lost every live worker whose last heartbeat is older than the liveness timeout.
     func checkLiveness(at time: UInt64) {
         let timeout = configuration.livenessTimeout.nanoseconds
-        for record in workers.values where record.live && time > record.lastHeartbeat && time - record.lastHeartbeat > timeout {
+        for record in workers.values
+        where record.live && time > record.lastHeartbeat && time - record.lastHeartbeat > timeout {
             loseWorker(record.identity, reason: "no heartbeat for \(configuration.livenessTimeout)")
         }
     }

@@ -67,7 +67,9 @@ public actor Coordinator {
         admitting = false
         logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(inFlight)"])
         for waiting in awaitingPair.values {
-            retire(waiting.failed.account(state: .failed, failure: "\(waiting.reason); coordinator shut down before a recompute"))
+            retire(
+                waiting.failed.account(
+                    state: .failed, failure: "\(waiting.reason); coordinator shut down before a recompute"))
         }
         awaitingPair = [:]
         let deadline = clock() + grace.nanoseconds

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Timing and capacity settings of a coordinator.
 public struct CoordinatorConfiguration: Sendable, Hashable {
     /// How often workers heartbeat; a worker silent for `missedHeartbeats` intervals is lost.

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Why the coordinator refused a call. Every case leaves the coordinator's state as it was.
 public enum CoordinatorError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The request was malformed (empty id, bad layout, contradicting model, wrong hash, bad block list).
@@ -22,9 +23,9 @@ public enum CoordinatorError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .invalidArgument(message), let .alreadyExists(message), let .notFound(message),
-            let .permissionDenied(message), let .failedPrecondition(message), let .outOfRange(message),
-            let .resourceExhausted(message), let .unavailable(message), let .deadlineExceeded(message):
+        case .invalidArgument(let message), .alreadyExists(let message), .notFound(let message),
+            .permissionDenied(let message), .failedPrecondition(let message), .outOfRange(let message),
+            .resourceExhausted(let message), .unavailable(let message), .deadlineExceeded(let message):
             message
         }
     }

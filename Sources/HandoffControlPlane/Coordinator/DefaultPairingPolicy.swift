@@ -1,11 +1,14 @@
 import HandoffControlProtocol
+
 /// The default pairing: only workers of the requested model with the same compatibility hash; a decode worker
 /// with enough free blocks; then the nearest pair (same node, then same rack), then the prefill worker with the
 /// shortest queue, then the least loaded decode worker, then the decode worker with the most free blocks.
 public struct DefaultPairingPolicy: PairingPolicy {
     public init() {}
 
-    public func choose(_ demand: PairingDemand, prefill: [PairingCandidate], decode: [PairingCandidate]) -> (
+    public func choose(
+        _ demand: PairingDemand, prefill: [PairingCandidate], decode: [PairingCandidate]
+    ) -> (
         prefill: PairingCandidate, decode: PairingCandidate
     )? {
         let model = demand.model.lowercased()
@@ -18,7 +21,9 @@ public struct DefaultPairingPolicy: PairingPolicy {
         return best(prefill: preferred, decode: decoders) ?? best(prefill: allPrefill, decode: decoders)
     }
 
-    private func best(prefill: [PairingCandidate], decode: [PairingCandidate]) -> (
+    private func best(
+        prefill: [PairingCandidate], decode: [PairingCandidate]
+    ) -> (
         prefill: PairingCandidate, decode: PairingCandidate
     )? {
         var chosen: (prefill: PairingCandidate, decode: PairingCandidate)?

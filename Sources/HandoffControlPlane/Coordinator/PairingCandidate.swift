@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// A live worker as the pairing policy sees it.
 public struct PairingCandidate: Sendable, Hashable {
     public var identity: WorkerIdentity

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// What a router watching a request hears about it: its admission, then its final account.
 public enum RequestUpdate: Sendable {
     case admitted(requestID: String, Admission)

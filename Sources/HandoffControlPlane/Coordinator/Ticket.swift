@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// One attempt at moving a request's KV from a prefill worker to a decode worker.
 struct Ticket {
     var id: String

@@ -1,4 +1,5 @@
 import HandoffControlProtocol
+
 /// Where a ticket is in its life. Every non-final state has a deadline.
 public enum TicketState: String, Sendable, Hashable, CaseIterable {
     /// Paired; the prefill worker has the order but has not started.

@@ -1,6 +1,6 @@
-import HandoffControlProtocol
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import HandoffControlProtocol
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -18,7 +18,10 @@ public struct CoordinatorServer: Service {
         public var token: BearerToken
         public var shutdownGrace: Duration
 
-        public init(host: String, port: Int, metricsHost: String?, metricsPort: Int, token: BearerToken, shutdownGrace: Duration = .seconds(10)) {
+        public init(
+            host: String, port: Int, metricsHost: String?, metricsPort: Int, token: BearerToken,
+            shutdownGrace: Duration = .seconds(10)
+        ) {
             self.host = host
             self.port = port
             self.metricsHost = metricsHost
@@ -78,7 +81,9 @@ public struct CoordinatorServer: Service {
             if configuration.metricsHost != nil && boundMetrics == nil {
                 try await group.next()  // the metrics endpoint failed to bind: surface its error
             }
-            logger.info("coordinator listening", metadata: ["grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")"])
+            logger.info(
+                "coordinator listening",
+                metadata: ["grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")"])
             onListening(address.port, boundMetrics)
 
             try? await gracefulShutdown()

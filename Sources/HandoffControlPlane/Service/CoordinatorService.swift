@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import GRPCCore
+import HandoffControlProtocol
 import HandoffProto
 
 /// The handoff.v1 Coordinator gRPC service over a `Coordinator` actor: converts messages, maps errors to
@@ -14,10 +14,12 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         response: RPCWriter<Handoff_V1_CoordinatorMessage>,
         context: ServerContext
     ) async throws {
-        try await WorkerSessionHandler(coordinator: coordinator, peer: context.remotePeer).run(request: request, response: response)
+        try await WorkerSessionHandler(coordinator: coordinator, peer: context.remotePeer).run(
+            request: request, response: response)
     }
 
-    public func report(request: Handoff_V1_ProgressReport, context: ServerContext) async throws -> Handoff_V1_ReportAck {
+    public func report(request: Handoff_V1_ProgressReport, context: ServerContext) async throws -> Handoff_V1_ReportAck
+    {
         let sender = WorkerIdentity(id: request.workerID, instance: request.instance)
         do {
             let (ticket, event) = try ProgressEvent.from(proto: request)
@@ -30,7 +32,8 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         return Handoff_V1_ReportAck()
     }
 
-    public func admit(request: Handoff_V1_AdmitRequest, context: ServerContext) async throws -> Handoff_V1_AdmitResponse {
+    public func admit(request: Handoff_V1_AdmitRequest, context: ServerContext) async throws -> Handoff_V1_AdmitResponse
+    {
         do {
             return try await coordinator.admit(AdmitRequest(proto: request)).proto
         } catch let error as ProtocolError {
@@ -40,7 +43,9 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         }
     }
 
-    public func cancel(request: Handoff_V1_CancelRequest, context: ServerContext) async throws -> Handoff_V1_CancelResponse {
+    public func cancel(
+        request: Handoff_V1_CancelRequest, context: ServerContext
+    ) async throws -> Handoff_V1_CancelResponse {
         do {
             let cancelled = try await coordinator.cancel(requestID: request.requestID, reason: request.reason)
             return .with { $0.cancelled = cancelled }
@@ -57,10 +62,13 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         try await RouteStreamHandler(coordinator: coordinator).run(request: request, response: response)
     }
 
-    public func await(request: Handoff_V1_AwaitRequest, context: ServerContext) async throws -> Handoff_V1_RequestAccount {
+    public func await(
+        request: Handoff_V1_AwaitRequest, context: ServerContext
+    ) async throws -> Handoff_V1_RequestAccount {
         let timeout: Duration
         do {
-            timeout = try .fromWire(seconds: request.timeoutSeconds == 0 ? 600 : request.timeoutSeconds, field: "timeout")
+            timeout = try .fromWire(
+                seconds: request.timeoutSeconds == 0 ? 600 : request.timeoutSeconds, field: "timeout")
         } catch {
             throw error.rpcError
         }
@@ -68,7 +76,9 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         let requestID = request.requestID
         let account: RequestAccount? = try await withThrowingTaskGroup(of: RequestAccount?.self) { group in
             group.addTask {
-                do throws(CoordinatorError) { return try await coordinator.outcome(of: requestID) } catch { throw error.rpcError }
+                do throws(CoordinatorError) { return try await coordinator.outcome(of: requestID) } catch {
+                    throw error.rpcError
+                }
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
@@ -83,12 +93,16 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         return account.proto
     }
 
-    public func listWorkers(request: Handoff_V1_ListWorkersRequest, context: ServerContext) async throws -> Handoff_V1_ListWorkersResponse {
+    public func listWorkers(
+        request: Handoff_V1_ListWorkersRequest, context: ServerContext
+    ) async throws -> Handoff_V1_ListWorkersResponse {
         let statuses = await coordinator.workerStatuses()
         return .with { $0.workers = statuses.map(\.proto) }
     }
 
-    public func listPairs(request: Handoff_V1_ListPairsRequest, context: ServerContext) async throws -> Handoff_V1_ListPairsResponse {
+    public func listPairs(
+        request: Handoff_V1_ListPairsRequest, context: ServerContext
+    ) async throws -> Handoff_V1_ListPairsResponse {
         let pairs = await coordinator.pairStatuses()
         return .with {
             $0.pairs = pairs.map { pair in
@@ -102,7 +116,9 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         }
     }
 
-    public func getAccount(request: Handoff_V1_GetAccountRequest, context: ServerContext) async throws -> Handoff_V1_RequestAccount {
+    public func getAccount(
+        request: Handoff_V1_GetAccountRequest, context: ServerContext
+    ) async throws -> Handoff_V1_RequestAccount {
         do {
             return try await coordinator.account(of: request.requestID).proto
         } catch {
@@ -110,7 +126,9 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         }
     }
 
-    public func getAggregates(request: Handoff_V1_GetAggregatesRequest, context: ServerContext) async throws -> Handoff_V1_Aggregates {
+    public func getAggregates(
+        request: Handoff_V1_GetAggregatesRequest, context: ServerContext
+    ) async throws -> Handoff_V1_Aggregates {
         await coordinator.aggregates().proto
     }
 }

@@ -13,7 +13,10 @@ public struct MetricsEndpoint: Sendable {
     public let port: Int
     let logger: Logger
 
-    public init(registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger = Logger(label: "handoff.metrics")) {
+    public init(
+        registry: PrometheusCollectorRegistry, host: String, port: Int,
+        logger: Logger = Logger(label: "handoff.metrics")
+    ) {
         self.registry = registry
         self.host = host
         self.port = port
@@ -27,7 +30,8 @@ public struct MetricsEndpoint: Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
                 }
             }
         onListening(server.channel.localAddress?.port ?? port)
@@ -50,14 +54,15 @@ public struct MetricsEndpoint: Sendable {
                 var path = ""
                 for try await part in inbound {
                     switch part {
-                    case let .head(head): path = head.uri
+                    case .head(let head): path = head.uri
                     case .body: break
                     case .end:
                         let (status, body, type) = response(for: path)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: type)
                         headers.add(name: "Content-Length", value: "\(body.count)")
-                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                        try await outbound.write(
+                            .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
                         try await outbound.write(.end(nil))
                     }

@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import GRPCCore
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import Synchronization
@@ -41,17 +41,17 @@ enum RouteEvent: Sendable {
 
     var proto: Handoff_V1_RouteEvent {
         switch self {
-        case let .update(.admitted(requestID, admission)):
+        case .update(.admitted(let requestID, let admission)):
             .with {
                 $0.requestID = requestID
                 $0.admitted = admission.proto
             }
-        case let .update(.finished(account)):
+        case .update(.finished(let account)):
             .with {
                 $0.requestID = account.requestID
                 $0.finished = account.proto
             }
-        case let .refused(requestID, code, message):
+        case .refused(let requestID, let code, let message):
             .with {
                 $0.requestID = requestID
                 $0.refused = .with {

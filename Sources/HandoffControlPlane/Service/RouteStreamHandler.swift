@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import GRPCCore
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import ServiceLifecycle
@@ -46,7 +46,7 @@ struct RouteStreamHandler {
     ) async throws {
         let watcher: RequestWatcher = { update in outbox.send(.update(update)) }
         for try await message in request.cancelOnGracefulShutdown() {
-            guard case let .admit(admit)? = message.kind else {
+            guard case .admit(let admit)? = message.kind else {
                 outbox.send(.refused(requestID: "", code: .invalidArgument, message: "route request without a kind"))
                 continue
             }

@@ -1,5 +1,5 @@
-import HandoffControlProtocol
 import GRPCCore
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 
@@ -33,9 +33,14 @@ struct WorkerSessionHandler {
                             identity = try await Self.register(message, coordinator: coordinator, outbox: outbox)
                         }
                     }
-                    if let identity { await coordinator.sessionEnded(identity, reason: "the worker closed its session", graceful: true) }
+                    if let identity {
+                        await coordinator.sessionEnded(
+                            identity, reason: "the worker closed its session", graceful: true)
+                    }
                 } catch {
-                    if let identity { await coordinator.sessionEnded(identity, reason: "session from \(peer) broke: \(error)") }
+                    if let identity {
+                        await coordinator.sessionEnded(identity, reason: "session from \(peer) broke: \(error)")
+                    }
                     outbox.finish()
                     throw error
                 }
@@ -50,7 +55,7 @@ struct WorkerSessionHandler {
     private static func register(
         _ message: Handoff_V1_WorkerMessage, coordinator: Coordinator, outbox: BatchingOutbox<WorkerInstruction>
     ) async throws -> WorkerIdentity {
-        guard case let .register(register)? = message.kind else {
+        guard case .register(let register)? = message.kind else {
             throw RPCError(code: .invalidArgument, message: "the first message of a session must be Register")
         }
         do {
@@ -69,23 +74,30 @@ struct WorkerSessionHandler {
         outbox: BatchingOutbox<WorkerInstruction>
     ) async {
         switch message.kind {
-        case let .heartbeat(heartbeat):
-            await coordinator.heartbeat(identity, freeBlocks: Int(heartbeat.freeBlocks), queueDepth: Int(heartbeat.queueDepth))
-        case let .report(report):
+        case .heartbeat(let heartbeat):
+            await coordinator.heartbeat(
+                identity, freeBlocks: Int(heartbeat.freeBlocks), queueDepth: Int(heartbeat.queueDepth))
+        case .report(let report):
             do {
                 let (ticket, event) = try ProgressEvent.from(proto: report)
                 do {
                     try await coordinator.report(event, ticket: ticket, from: identity)
                 } catch {
-                    outbox.send(.rejected(ticket: ticket, code: error.rpcError.code.rawValue, message: error.description))
+                    outbox.send(
+                        .rejected(ticket: ticket, code: error.rpcError.code.rawValue, message: error.description))
                 }
             } catch {
-                outbox.send(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: error.description))
+                outbox.send(
+                    .rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: error.description))
             }
         case .register:
-            outbox.send(.rejected(ticket: "", code: RPCError.Code.failedPrecondition.rawValue, message: "already registered on this session"))
+            outbox.send(
+                .rejected(
+                    ticket: "", code: RPCError.Code.failedPrecondition.rawValue,
+                    message: "already registered on this session"))
         case nil:
-            outbox.send(.rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: "message without a kind"))
+            outbox.send(
+                .rejected(ticket: "", code: RPCError.Code.invalidArgument.rawValue, message: "message without a kind"))
         }
     }
 }

@@ -19,11 +19,14 @@ public struct BearerToken: Sendable, Hashable {
     /// The token from `file` if given, otherwise from `$HANDOFF_TOKEN`.
     ///
     /// - Throws: `BearerTokenError` when the file cannot be read, neither source has a token, or it is invalid.
-    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws(BearerTokenError) -> BearerToken
     {
         if let file {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+            else {
                 throw .unreadable(file)
             }
             return try BearerToken(text)
@@ -66,8 +69,8 @@ public enum BearerTokenError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .missing(message), let .invalid(message): message
-        case let .unreadable(file): "cannot read token file \(file)"
+        case .missing(let message), .invalid(let message): message
+        case .unreadable(let file): "cannot read token file \(file)"
         }
     }
 }

@@ -12,7 +12,8 @@ public enum CompatibilityHash {
         [
             "handoff/\(protocolVersion)", "model=\(spec.model.lowercased())", "dtype_bytes=\(spec.dtypeBytes)",
             "kv_heads=\(spec.kvHeads)", "head_dim=\(spec.headDim)", "layers=\(spec.layers)",
-            "kinds=\(spec.kindsPerBlock)", "block_tokens=\(spec.blockTokens)", "arrangement=\(spec.arrangement.rawValue)",
+            "kinds=\(spec.kindsPerBlock)", "block_tokens=\(spec.blockTokens)",
+            "arrangement=\(spec.arrangement.rawValue)",
         ].joined(separator: ";")
     }
 

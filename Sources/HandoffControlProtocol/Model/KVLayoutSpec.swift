@@ -38,10 +38,11 @@ public struct KVLayoutSpec: Sendable, Hashable {
 
     /// The spec of a pool of `numBlocks` blocks laid out for `preset`.
     public init(preset: ModelPreset, blockTokens: Int, arrangement: KVArrangement, numBlocks: Int) {
-        let (heads, dim): (Int, Int) = switch preset.attention {
-        case let .multiHead(kvHeads, headDim): (kvHeads, headDim)
-        case let .latent(width): (1, width)
-        }
+        let (heads, dim): (Int, Int) =
+            switch preset.attention {
+            case .multiHead(let kvHeads, let headDim): (kvHeads, headDim)
+            case .latent(let width): (1, width)
+            }
         self.init(
             model: preset.name, dtypeBytes: preset.dtypeBytes, layers: preset.layers,
             kindsPerBlock: preset.kindsPerBlock, kvHeads: heads, headDim: dim, blockTokens: blockTokens,
@@ -111,10 +112,12 @@ public struct KVLayoutSpec: Sendable, Hashable {
         }
         if pieceBytes != blockTokens * kvHeads * headDim * dtypeBytes {
             problems.append(
-                "piece bytes \(pieceBytes) ≠ block tokens \(blockTokens) × KV heads \(kvHeads) × head dim \(headDim) × dtype bytes \(dtypeBytes)")
+                "piece bytes \(pieceBytes) ≠ block tokens \(blockTokens) × KV heads \(kvHeads) × head dim \(headDim) × dtype bytes \(dtypeBytes)"
+            )
         }
         if let preset = try? ModelPreset.named(model) {
-            let expected = KVLayoutSpec(preset: preset, blockTokens: blockTokens, arrangement: arrangement, numBlocks: numBlocks)
+            let expected = KVLayoutSpec(
+                preset: preset, blockTokens: blockTokens, arrangement: arrangement, numBlocks: numBlocks)
             for (name, declared, wanted) in [
                 ("layers", layers, expected.layers), ("kinds per block", kindsPerBlock, expected.kindsPerBlock),
                 ("KV heads", kvHeads, expected.kvHeads), ("head dim", headDim, expected.headDim),

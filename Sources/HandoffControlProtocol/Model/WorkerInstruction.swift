@@ -44,7 +44,8 @@ public struct PrefillOrder: Sendable, Hashable {
     /// How long the worker keeps the blocks if no release comes.
     public var lease: Duration
 
-    public init(ticket: String, requestID: String, promptTokens: Int, blocks: Int, contentSeed: UInt64, lease: Duration) {
+    public init(ticket: String, requestID: String, promptTokens: Int, blocks: Int, contentSeed: UInt64, lease: Duration)
+    {
         self.ticket = ticket
         self.requestID = requestID
         self.promptTokens = promptTokens
@@ -69,7 +70,8 @@ public struct PullOrder: Sendable, Hashable {
     public var sourceGrant: UInt64
 
     public init(
-        ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int], destinationBlocks: [Int],
+        ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int],
+        destinationBlocks: [Int],
         contentSeed: UInt64, promptTokens: Int, timeout: Duration, sourceGrant: UInt64 = 0
     ) {
         self.sourceGrant = sourceGrant

@@ -5,9 +5,9 @@ extension WorkerInstruction {
     public var proto: Handoff_V1_CoordinatorMessage {
         var message = Handoff_V1_CoordinatorMessage()
         switch self {
-        case let .registered(interval):
+        case .registered(let interval):
             message.registered = .with { $0.heartbeatIntervalSeconds = interval.seconds }
-        case let .peerUp(peer):
+        case .peerUp(let peer):
             message.peerUp = .with {
                 $0.workerID = peer.identity.id
                 $0.instance = peer.identity.instance
@@ -15,13 +15,13 @@ extension WorkerInstruction {
                 $0.node = peer.node
                 $0.rack = peer.rack
             }
-        case let .peerDown(identity, reason):
+        case .peerDown(let identity, let reason):
             message.peerDown = .with {
                 $0.workerID = identity.id
                 $0.instance = identity.instance
                 $0.reason = reason
             }
-        case let .prefill(order):
+        case .prefill(let order):
             message.prefill = .with {
                 $0.ticket = order.ticket
                 $0.requestID = order.requestID
@@ -30,12 +30,12 @@ extension WorkerInstruction {
                 $0.contentSeed = order.contentSeed
                 $0.leaseSeconds = order.lease.seconds
             }
-        case let .reserve(ticket, blocks):
+        case .reserve(let ticket, let blocks):
             message.reserve = .with {
                 $0.ticket = ticket
                 $0.blocks = UInt32(clamping: blocks)
             }
-        case let .pull(order):
+        case .pull(let order):
             message.pull = .with {
                 $0.ticket = order.ticket
                 $0.sourceWorker = order.source.id
@@ -48,12 +48,12 @@ extension WorkerInstruction {
                 $0.timeoutSeconds = order.timeout.seconds
                 $0.sourceGrant = order.sourceGrant
             }
-        case let .release(ticket, reason):
+        case .release(let ticket, let reason):
             message.release = .with {
                 $0.ticket = ticket
                 $0.reason = reason
             }
-        case let .rejected(ticket, code, text):
+        case .rejected(let ticket, let code, let text):
             message.rejected = .with {
                 $0.ticket = ticket
                 $0.code = Int32(clamping: code)
@@ -66,33 +66,35 @@ extension WorkerInstruction {
     /// - Throws: `ProtocolError` for a message with no kind or an out-of-range duration.
     public init(proto message: Handoff_V1_CoordinatorMessage) throws(ProtocolError) {
         switch message.kind {
-        case let .registered(m):
-            self = .registered(heartbeatInterval: try .fromWire(seconds: m.heartbeatIntervalSeconds, field: "heartbeat interval"))
-        case let .peerUp(m):
+        case .registered(let m):
+            self = .registered(
+                heartbeatInterval: try .fromWire(seconds: m.heartbeatIntervalSeconds, field: "heartbeat interval"))
+        case .peerUp(let m):
             self = .peerUp(
                 PeerAnnouncement(
                     identity: WorkerIdentity(id: m.workerID, instance: m.instance), descriptor: Array(m.descriptor),
                     node: m.node, rack: m.rack))
-        case let .peerDown(m):
+        case .peerDown(let m):
             self = .peerDown(WorkerIdentity(id: m.workerID, instance: m.instance), reason: m.reason)
-        case let .prefill(m):
+        case .prefill(let m):
             self = .prefill(
                 PrefillOrder(
                     ticket: m.ticket, requestID: m.requestID, promptTokens: Int(m.promptTokens), blocks: Int(m.blocks),
                     contentSeed: m.contentSeed, lease: try .fromWire(seconds: m.leaseSeconds, field: "lease")))
-        case let .reserve(m):
+        case .reserve(let m):
             self = .reserve(ticket: m.ticket, blocks: Int(m.blocks))
-        case let .pull(m):
+        case .pull(let m):
             self = .pull(
                 PullOrder(
                     ticket: m.ticket, source: WorkerIdentity(id: m.sourceWorker, instance: m.sourceInstance),
                     sourceDescriptor: Array(m.sourceDescriptor), sourceBlocks: m.sourceBlocks.map(Int.init),
                     destinationBlocks: m.destinationBlocks.map(Int.init), contentSeed: m.contentSeed,
-                    promptTokens: Int(m.promptTokens), timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
+                    promptTokens: Int(m.promptTokens),
+                    timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
                     sourceGrant: m.sourceGrant))
-        case let .release(m):
+        case .release(let m):
             self = .release(ticket: m.ticket, reason: m.reason)
-        case let .rejected(m):
+        case .rejected(let m):
             self = .rejected(ticket: m.ticket, code: Int(m.code), message: m.message)
         case nil:
             throw ProtocolError("coordinator message without a kind")

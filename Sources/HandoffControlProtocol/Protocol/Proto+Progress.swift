@@ -26,16 +26,22 @@ extension ProgressEvent {
     /// The event and the ticket it is about.
     ///
     /// - Throws: `ProtocolError` for a report with no kind or no ticket.
-    public static func from(proto: Handoff_V1_ProgressReport) throws(ProtocolError) -> (ticket: String, event: ProgressEvent) {
+    public static func from(
+        proto: Handoff_V1_ProgressReport
+    ) throws(ProtocolError) -> (ticket: String, event: ProgressEvent) {
         let result: (String, ProgressEvent)
         switch proto.kind {
-        case let .prefillStarted(message): result = (message.ticket, .prefillStarted)
-        case let .prefillDone(message): result = (message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init), grant: message.grant))
-        case let .reserved(message): result = (message.ticket, .reserved(destinationBlocks: message.destinationBlocks.map(Int.init)))
-        case let .transferDone(message):
+        case .prefillStarted(let message): result = (message.ticket, .prefillStarted)
+        case .prefillDone(let message):
+            result = (
+                message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init), grant: message.grant)
+            )
+        case .reserved(let message):
+            result = (message.ticket, .reserved(destinationBlocks: message.destinationBlocks.map(Int.init)))
+        case .transferDone(let message):
             result = (message.ticket, .transferDone(TransferStats(proto: message.stats), verified: message.verified))
-        case let .transferFailed(message): result = (message.ticket, .transferFailed(reason: message.reason))
-        case let .firstToken(message): result = (message.ticket, .firstToken(decodeSeconds: message.decodeSeconds))
+        case .transferFailed(let message): result = (message.ticket, .transferFailed(reason: message.reason))
+        case .firstToken(let message): result = (message.ticket, .firstToken(decodeSeconds: message.decodeSeconds))
         case nil: throw ProtocolError("progress report without a kind")
         }
         if result.0.isEmpty { throw ProtocolError("progress report without a ticket") }
@@ -48,29 +54,29 @@ extension ProgressEvent {
         switch self {
         case .prefillStarted:
             report.prefillStarted = .with { $0.ticket = ticket }
-        case let .prefillDone(blocks, grant):
+        case .prefillDone(let blocks, let grant):
             report.prefillDone = .with {
                 $0.ticket = ticket
                 $0.sourceBlocks = blocks.map { UInt32(clamping: $0) }
                 $0.grant = grant
             }
-        case let .reserved(blocks):
+        case .reserved(let blocks):
             report.reserved = .with {
                 $0.ticket = ticket
                 $0.destinationBlocks = blocks.map { UInt32(clamping: $0) }
             }
-        case let .transferDone(stats, verified):
+        case .transferDone(let stats, let verified):
             report.transferDone = .with {
                 $0.ticket = ticket
                 $0.stats = stats.proto
                 $0.verified = verified
             }
-        case let .transferFailed(reason):
+        case .transferFailed(let reason):
             report.transferFailed = .with {
                 $0.ticket = ticket
                 $0.reason = reason
             }
-        case let .firstToken(seconds):
+        case .firstToken(let seconds):
             report.firstToken = .with {
                 $0.ticket = ticket
                 $0.decodeSeconds = seconds

@@ -50,9 +50,11 @@ extension WorkerRegistration {
         guard proto.hasLayout else { throw ProtocolError("registration without a KV layout") }
         try Self.checkEndpoint(proto.endpoint)
         self.init(
-            identity: WorkerIdentity(id: proto.workerID, instance: proto.instance), role: try WorkerRole(proto: proto.role),
+            identity: WorkerIdentity(id: proto.workerID, instance: proto.instance),
+            role: try WorkerRole(proto: proto.role),
             layout: try KVLayoutSpec(proto: proto.layout), descriptor: Array(proto.descriptor), node: proto.node,
-            rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports, endpoint: proto.endpoint)
+            rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports, endpoint: proto.endpoint
+        )
     }
 
     /// An endpoint is empty or an http(s) URL of printable ASCII, at most 512 bytes.

@@ -15,7 +15,9 @@ public struct ByteReader: Sendable {
     /// - Throws: `WireFormatError.truncated` when fewer than `MemoryLayout<T>.size` bytes remain.
     /// Inlinable, so that callers in other modules get it specialized for their `T` rather than generic per byte.
     @inlinable
-    public mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(WireFormatError) -> T {
+    public mutating func read<T: FixedWidthInteger>(
+        _: T.Type, _ field: @autoclosure () -> String
+    ) throws(WireFormatError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw .truncated(field: field(), needed: size, available: remaining) }
         var value = T.zero
@@ -26,7 +28,9 @@ public struct ByteReader: Sendable {
 
     /// Reads a 32-bit length, then that many bytes.
     /// - Throws: `WireFormatError` when the length exceeds `limit` or what remains.
-    public mutating func readLengthPrefixed(_ field: @autoclosure () -> String, limit: Int) throws(WireFormatError) -> [UInt8] {
+    public mutating func readLengthPrefixed(
+        _ field: @autoclosure () -> String, limit: Int
+    ) throws(WireFormatError) -> [UInt8] {
         let length = Int(try read(UInt32.self, "\(field()) length"))
         guard length <= limit else { throw .lengthTooLarge(field: field(), length: length, limit: limit) }
         guard remaining >= length else { throw .truncated(field: field(), needed: length, available: remaining) }

@@ -17,17 +17,17 @@ public enum WireFormatError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .truncated(field, needed, available):
+        case .truncated(let field, let needed, let available):
             "truncated input: \(field) needs \(needed) bytes, \(available) left"
-        case let .badMagic(expected, found):
+        case .badMagic(let expected, let found):
             "not a Handoff message: magic 0x\(String(found, radix: 16)), expected 0x\(String(expected, radix: 16))"
-        case let .unsupportedVersion(found, supported):
+        case .unsupportedVersion(let found, let supported):
             "format version \(found) is not supported (this build speaks version \(supported))"
-        case let .lengthTooLarge(field, length, limit):
+        case .lengthTooLarge(let field, let length, let limit):
             "\(field) of \(length) exceeds the limit of \(limit)"
-        case let .invalidValue(field, reason):
+        case .invalidValue(let field, let reason):
             "invalid \(field): \(reason)"
-        case let .trailingBytes(count):
+        case .trailingBytes(let count):
             "\(count) unexpected bytes after the end of the message"
         case .notBase64:
             "the text is not valid base64"

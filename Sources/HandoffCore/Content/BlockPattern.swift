@@ -11,7 +11,8 @@ public struct BlockPattern: Sendable, Hashable {
     /// The first 8 bytes of the piece; word `i` of the piece is `base &+ i &* step`.
     @inlinable
     public func base(layer: Int, kind: Int, block: Int) -> UInt64 {
-        var z = seed &+ UInt64(truncatingIfNeeded: layer) << 40 &+ UInt64(truncatingIfNeeded: kind) << 32
+        var z =
+            seed &+ UInt64(truncatingIfNeeded: layer) << 40 &+ UInt64(truncatingIfNeeded: kind) << 32
             &+ UInt64(truncatingIfNeeded: block) &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -41,7 +42,8 @@ public struct BlockPattern: Sendable, Hashable {
             if piece.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != word { return false }
             word &+= Self.step
         }
-        for index in (words * 8)..<piece.count where piece[index] != UInt8(truncatingIfNeeded: word >> (index % 8 * 8)) {
+        for index in (words * 8)..<piece.count where piece[index] != UInt8(truncatingIfNeeded: word >> (index % 8 * 8))
+        {
             return false
         }
         return true
@@ -54,7 +56,9 @@ public struct BlockPattern: Sendable, Hashable {
         for block in 0..<layout.numBlocks {
             for kind in 0..<layout.geometry.kindsPerBlock {
                 let offset = layout.offset(kind: kind, block: block)
-                write(layer: layer, kind: kind, block: block, into: UnsafeMutableRawBufferPointer(rebasing: region[offset..<offset + pieceBytes]))
+                write(
+                    layer: layer, kind: kind, block: block,
+                    into: UnsafeMutableRawBufferPointer(rebasing: region[offset..<offset + pieceBytes]))
             }
         }
     }

@@ -7,9 +7,9 @@ public enum KVModelError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unknownPreset(name, known):
+        case .unknownPreset(let name, let known):
             "unknown model preset '\(name)'; known presets: \(known.joined(separator: ", "))"
-        case let .invalidGeometry(reason):
+        case .invalidGeometry(let reason):
             "invalid KV geometry: \(reason)"
         }
     }

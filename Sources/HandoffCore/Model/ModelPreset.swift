@@ -35,8 +35,8 @@ public struct ModelPreset: Sendable, Hashable, Codable {
     /// Bytes one token occupies in one layer for one kind (K, V or latent).
     public var bytesPerTokenPerKind: Int {
         switch attention {
-        case let .multiHead(kvHeads, headDim): kvHeads * headDim * dtypeBytes
-        case let .latent(width): width * dtypeBytes
+        case .multiHead(let kvHeads, let headDim): kvHeads * headDim * dtypeBytes
+        case .latent(let width): width * dtypeBytes
         }
     }
 
@@ -49,12 +49,15 @@ public struct ModelPreset: Sendable, Hashable, Codable {
     }
 
     /// Llama 3.1 8B: 32 layers, 8 KV heads of 128, bf16 — 128 KiB per token.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public static let llama31_8B = ModelPreset(
         name: "llama-3.1-8b", layers: 32, attention: .multiHead(kvHeads: 8, headDim: 128), dtypeBytes: 2)
     /// Llama 3.1 70B: 80 layers, 8 KV heads of 128, bf16 — 320 KiB per token.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public static let llama31_70B = ModelPreset(
         name: "llama-3.1-70b", layers: 80, attention: .multiHead(kvHeads: 8, headDim: 128), dtypeBytes: 2)
     /// Qwen2.5 7B: 28 layers, 4 KV heads of 128, bf16 — 56 KiB per token.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public static let qwen25_7B = ModelPreset(
         name: "qwen2.5-7b", layers: 28, attention: .multiHead(kvHeads: 4, headDim: 128), dtypeBytes: 2)
     /// DeepSeek V3 (MLA): 61 layers, one 576-wide latent (512 + 64 rope) per token, bf16 — 70,272 bytes per token.

@@ -21,7 +21,9 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     ///   - allowsPortZero: whether port 0 (the kernel's choice, for listeners) is accepted.
     /// - Throws: `HostPortError` naming what is wrong with the text.
     public init(parsing text: String, defaultHost: String? = nil, allowsPortZero: Bool = false) throws(HostPortError) {
-        guard text.utf8.count <= 300 else { throw .init(text: String(text.prefix(40)) + "…", reason: "longer than 300 bytes") }
+        guard text.utf8.count <= 300 else {
+            throw .init(text: String(text.prefix(40)) + "…", reason: "longer than 300 bytes")
+        }
         guard let colon = text.lastIndex(of: ":") else { throw .init(text: text, reason: "expected HOST:PORT") }
         let portText = text[text.index(after: colon)...]
         guard let port = Int(portText), (allowsPortZero ? 0 : 1)...65535 ~= port else {
@@ -51,10 +53,11 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     /// Whether the host is an IPv4 literal (`10.0.0.5`).
     public var isIPv4Literal: Bool {
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
-                && (Int(part) ?? 256) <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+                    && (Int(part) ?? 256) <= 255
+            }
     }
 
     /// Whether the host is an IPv6 literal (written in brackets in the text form).

@@ -29,23 +29,23 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .empty:
             "the transfer names no blocks"
-        case let .lengthMismatch(source, destination):
+        case .lengthMismatch(let source, let destination):
             "source lists \(source) blocks but destination lists \(destination)"
-        case let .blockOutOfRange(side, index, blockID, numBlocks):
+        case .blockOutOfRange(let side, let index, let blockID, let numBlocks):
             "\(side.rawValue) block id \(blockID) at position \(index) is outside the pool's 0..<\(numBlocks)"
-        case let .duplicateDestination(blockID, first, second):
+        case .duplicateDestination(let blockID, let first, let second):
             "destination block id \(blockID) appears twice, at positions \(first) and \(second)"
-        case let .incompatibleLayouts(source, destination):
+        case .incompatibleLayouts(let source, let destination):
             "incompatible KV layouts: source has \(source.layers) layers × \(source.kindsPerBlock) kinds × "
                 + "\(source.pieceBytes) B pieces, destination \(destination.layers) × \(destination.kindsPerBlock) × "
                 + "\(destination.pieceBytes) B"
-        case let .layersOutOfRange(layers, layerCount):
+        case .layersOutOfRange(let layers, let layerCount):
             "layers \(layers) are empty or outside the pool's 0..<\(layerCount)"
-        case let .tooManyRanges(count, limit):
+        case .tooManyRanges(let count, let limit):
             "\(count) byte ranges exceed the \(limit) one transfer may name"
         case .tooManyBytes:
             "the ranges add up to more bytes than a transfer can count"
-        case let .rangeOutOfRegion(side, index, region, offset, length, regionBytes):
+        case .rangeOutOfRegion(let side, let index, let region, let offset, let length, let regionBytes):
             "\(side.rawValue) range \(index) (region \(region), offset \(offset), \(length) bytes) is empty or "
                 + "outside the pool's regions of \(regionBytes) bytes"
         }

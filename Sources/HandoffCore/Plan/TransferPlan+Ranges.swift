@@ -16,7 +16,8 @@ extension TransferPlan {
         guard ranges.count <= Self.maxRanges else { throw .tooManyRanges(count: ranges.count, limit: Self.maxRanges) }
         for (index, range) in ranges.enumerated() {
             try Self.check(range.sourceRegion, range.sourceOffset, range.length, .source, index, in: source)
-            try Self.check(range.destinationRegion, range.destinationOffset, range.length, .destination, index, in: destination)
+            try Self.check(
+                range.destinationRegion, range.destinationOffset, range.length, .destination, index, in: destination)
         }
         var totalBytes = 0
         for range in ranges {

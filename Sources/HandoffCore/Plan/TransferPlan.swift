@@ -24,7 +24,8 @@ public struct TransferPlan: Sendable, Hashable {
     /// - Throws: `PlanError` when the lists are empty or of different lengths, an id is out of range, a destination
     ///   id repeats, the two layouts' blocks differ in shape, or `layers` is empty or outside the layout's layers.
     public init(
-        sourceBlocks: [Int], destinationBlocks: [Int], source: KVLayout, destination: KVLayout, layers: Range<Int>? = nil
+        sourceBlocks: [Int], destinationBlocks: [Int], source: KVLayout, destination: KVLayout,
+        layers: Range<Int>? = nil
     ) throws(PlanError) {
         guard source.geometry == destination.geometry else {
             throw .incompatibleLayouts(source: source.geometry, destination: destination.geometry)

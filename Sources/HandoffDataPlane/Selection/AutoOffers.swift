@@ -13,9 +13,13 @@ package enum AutoOffers {
         do {
             var reader = ByteReader(bytes)
             let count = Int(try reader.read(UInt8.self, "offer count"))
-            guard count <= 4 else { throw WireFormatError.lengthTooLarge(field: "offer count", length: count, limit: 4) }
+            guard count <= 4 else {
+                throw WireFormatError.lengthTooLarge(field: "offer count", length: count, limit: 4)
+            }
             var offers: [PoolDescriptor] = []
-            for _ in 0..<count { offers.append(try PoolDescriptor(decoding: try reader.readLengthPrefixed("offer", limit: 1 << 20))) }
+            for _ in 0..<count {
+                offers.append(try PoolDescriptor(decoding: try reader.readLengthPrefixed("offer", limit: 1 << 20)))
+            }
             try reader.expectEnd()
             return offers
         } catch let error as WireFormatError {

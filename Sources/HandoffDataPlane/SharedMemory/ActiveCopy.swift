@@ -18,7 +18,7 @@ final class ActiveCopy: Sendable {
             defer { state.waiters.removeAll() }
             return state.waiters
         }
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Stops the copy and returns once no copy thread touches memory any more.

@@ -9,8 +9,8 @@ enum SharedMemoryError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
-        case let .refused(reason): reason
+        case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .refused(let reason): reason
         }
     }
 }

@@ -45,7 +45,8 @@ public final class SharedMemoryTransport: Transport {
 
     /// The default of `copyThreads`: `$HANDOFF_SHM_COPY_THREADS`, else 2 where the machine has 2 cores or more.
     public static var defaultCopyThreads: Int {
-        if let text = ProcessInfo.processInfo.environment["HANDOFF_SHM_COPY_THREADS"], let count = Int(text), count > 0 {
+        if let text = ProcessInfo.processInfo.environment["HANDOFF_SHM_COPY_THREADS"], let count = Int(text), count > 0
+        {
             return min(count, 64)
         }
         return min(2, ProcessInfo.processInfo.activeProcessorCount)
@@ -54,7 +55,9 @@ public final class SharedMemoryTransport: Transport {
     /// - Parameter copyThreads: threads one transfer's copies are split over (one core's copy rarely saturates
     ///   memory; an engine that needs its cores for compute sets 1).
     /// - Throws: `DataPlaneError.incompatibleDescriptor` when this process's start time is unreadable (no /proc).
-    public init(copyThreads: Int = SharedMemoryTransport.defaultCopyThreads, logger: Logger = Logger(label: "handoff.shm"))
+    public init(
+        copyThreads: Int = SharedMemoryTransport.defaultCopyThreads, logger: Logger = Logger(label: "handoff.shm")
+    )
         throws(DataPlaneError)
     {
         self.copyThreads = max(1, copyThreads)
@@ -71,12 +74,15 @@ public final class SharedMemoryTransport: Transport {
         "handoff-kv-\(String(agent, radix: 16))-\(String(nonce, radix: 16))"
     }
 
-    public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
+    public func allocatePool(
+        _ layout: KVLayout, memoryType: MemoryType = .host
+    ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
         let nonce = UInt64.random(in: 1...UInt64.max)
         let shared = try sharing { () throws(SharedMemoryError) in
             try SharedRegions.allocate(
-                regions: layout.regionCount, regionBytes: layout.regionBytes, name: Self.memfdName(agent: agent, nonce: nonce))
+                regions: layout.regionCount, regionBytes: layout.regionBytes,
+                name: Self.memfdName(agent: agent, nonce: nonce))
         }
         return add(layout, shared: shared, nonce: nonce, regions: shared.spans.map { ($0.address, layout.regionBytes) })
     }
@@ -90,7 +96,8 @@ public final class SharedMemoryTransport: Transport {
         guard regions.count == layout.regionCount,
             regions.allSatisfy({ $0.baseAddress != nil && $0.count >= layout.regionBytes })
         else {
-            throw .layoutMismatch("\(regions.count) buffers for \(layout.regionCount) regions of \(layout.regionBytes) bytes")
+            throw .layoutMismatch(
+                "\(regions.count) buffers for \(layout.regionCount) regions of \(layout.regionBytes) bytes")
         }
         let spans = regions.map { (address: UInt(bitPattern: $0.baseAddress), length: layout.regionBytes) }
         let nonce = UInt64.random(in: 1...UInt64.max)
@@ -100,7 +107,8 @@ public final class SharedMemoryTransport: Transport {
         return add(layout, shared: shared, nonce: nonce, regions: spans)
     }
 
-    private func sharing(_ body: () throws(SharedMemoryError) -> SharedRegions) throws(DataPlaneError) -> SharedRegions {
+    private func sharing(_ body: () throws(SharedMemoryError) -> SharedRegions) throws(DataPlaneError) -> SharedRegions
+    {
         do {
             return try body()
         } catch {
@@ -133,10 +141,13 @@ public final class SharedMemoryTransport: Transport {
             pid: getpid(), startTime: startTime, nonce: entry.nonce,
             spans: entry.shared.spans.map { .init(descriptor: $0.descriptor, length: UInt64($0.length)) })
         return PoolDescriptor(
-            transport: name, agent: agent, host: HostIdentity.current, transportAddress: offer.encoded(), memoryType: .host,
+            transport: name, agent: agent, host: HostIdentity.current, transportAddress: offer.encoded(),
+            memoryType: .host,
             layout: pool.layout,
             regions: zip(pool.regions, entry.shared.placements).map { region, placement in
-                .init(address: UInt64(region.address), length: UInt64(region.length), remoteKey: SharedMemoryOffer.remoteKey(placement))
+                .init(
+                    address: UInt64(region.address), length: UInt64(region.length),
+                    remoteKey: SharedMemoryOffer.remoteKey(placement))
             })
     }
 
@@ -165,7 +176,8 @@ public final class SharedMemoryTransport: Transport {
                 placements.append(try offer.placement(of: region, index: index))
             }
             guard placements.count == descriptor.layout.regionCount else {
-                throw WireFormatError.invalidValue(field: "regions", reason: "\(placements.count) for \(descriptor.layout.regionCount) layers")
+                throw WireFormatError.invalidValue(
+                    field: "regions", reason: "\(placements.count) for \(descriptor.layout.regionCount) layers")
             }
             mapping = try SharedPeerMapping.map(offer, placements: placements, agent: descriptor.agent)
         } catch let error as WireFormatError {
@@ -182,7 +194,8 @@ public final class SharedMemoryTransport: Transport {
     }
 
     public func execute(
-        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
+        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer,
+        options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         guard let pool = registry.withLock({ $0.pools[local.id] }), pool.pool === local else {
             throw .unknownHandle("pool \(local.id) is not registered with this shared-memory transport")
@@ -202,7 +215,8 @@ public final class SharedMemoryTransport: Transport {
         let (peer, copyID) = try registry.withLock { registry throws(DataPlaneError) in
             guard !registry.closed else { throw DataPlaneError.transportClosed }
             guard let peer = registry.peers[remote.id], peer.remote === remote else {
-                throw DataPlaneError.unknownHandle("peer \(remote.id) is not connected through this shared-memory transport")
+                throw DataPlaneError.unknownHandle(
+                    "peer \(remote.id) is not connected through this shared-memory transport")
             }
             registry.nextID += 1
             registry.copies[registry.nextID] = control
@@ -221,7 +235,8 @@ public final class SharedMemoryTransport: Transport {
         switch result.outcome {
         case .done: break
         case .cancelled: throw .cancelled(completedOps: result.completedOps, totalOps: result.totalOps)
-        case .timedOut: throw .timedOut(after: options.timeout, completedOps: result.completedOps, totalOps: result.totalOps)
+        case .timedOut:
+            throw .timedOut(after: options.timeout, completedOps: result.completedOps, totalOps: result.totalOps)
         }
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: plan.ops.count, pieces: plan.pieceCount, transport: name,

@@ -22,7 +22,9 @@ final class SharedPeerMapping: Sendable {
     /// - Throws: `SharedMemoryError` when the process is gone or is another one now (pid reused), the ptrace access
     ///   rules refuse (another user, a process that is not dumpable), or a descriptor is not the serving agent's
     ///   memfd of the advertised size.
-    static func map(_ offer: SharedMemoryOffer, placements: [SharedRegions.Placement], agent: UInt64)
+    static func map(
+        _ offer: SharedMemoryOffer, placements: [SharedRegions.Placement], agent: UInt64
+    )
         throws(SharedMemoryError) -> SharedPeerMapping
     {
         let pidfd = handoff_pidfd_open(offer.pid)
@@ -35,7 +37,8 @@ final class SharedPeerMapping: Sendable {
         do {
             for span in offer.spans {
                 mapped.append(
-                    try mapSpan(span, from: pidfd, name: SharedMemoryTransport.memfdName(agent: agent, nonce: offer.nonce)))
+                    try mapSpan(
+                        span, from: pidfd, name: SharedMemoryTransport.memfdName(agent: agent, nonce: offer.nonce)))
             }
         } catch {
             for span in mapped { munmap(UnsafeMutableRawPointer(bitPattern: span.address), span.length) }
@@ -45,7 +48,9 @@ final class SharedPeerMapping: Sendable {
         return SharedPeerMapping(regionAddresses: addresses, spans: mapped)
     }
 
-    private static func mapSpan(_ span: SharedMemoryOffer.Span, from pidfd: Int32, name: String)
+    private static func mapSpan(
+        _ span: SharedMemoryOffer.Span, from pidfd: Int32, name: String
+    )
         throws(SharedMemoryError) -> (address: UInt, length: Int)
     {
         let descriptor = handoff_pidfd_getfd(pidfd, span.descriptor)

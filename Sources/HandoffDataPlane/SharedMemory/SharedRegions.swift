@@ -25,7 +25,9 @@ struct SharedRegions: Sendable {
     /// midway (out of memory) leaves the spans done so far remapped, with their bytes.
     ///
     /// The engine must not write the regions while this runs (register the KV cache before using it).
-    static func share(_ regions: [(address: UInt, length: Int)], name: String) throws(SharedMemoryError) -> SharedRegions {
+    static func share(
+        _ regions: [(address: UInt, length: Int)], name: String
+    ) throws(SharedMemoryError) -> SharedRegions {
         let page = UInt(SharedSpan.pageSize)
         var ranges: [(start: UInt, end: UInt, members: [Int])] = []
         for (index, region) in regions.enumerated().sorted(by: { $0.element.address < $1.element.address }) {
@@ -50,7 +52,8 @@ struct SharedRegions: Sendable {
         for range in ranges {
             spans.append(try SharedSpan.remap(address: range.start, length: Int(range.end - range.start), name: name))
             for member in range.members {
-                placements[member] = Placement(span: spans.count - 1, offset: Int(regions[member].address - range.start))
+                placements[member] = Placement(
+                    span: spans.count - 1, offset: Int(regions[member].address - range.start))
             }
         }
         return SharedRegions(spans: spans, placements: placements)

@@ -77,7 +77,9 @@ final class SharedSpan: Sendable {
         defer { munmap(staging, range.count) }
         let target = UnsafeMutableRawPointer(bitPattern: address + UInt(range.lowerBound))!
         memcpy(staging, target, range.count)
-        guard mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, descriptor, offset) == target
+        guard
+            mmap(target, range.count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, descriptor, offset)
+                == target
         else {
             throw .system("mmap MAP_FIXED", errno)
         }

@@ -10,7 +10,9 @@ public enum DataPlaneProbe {
     /// `PROBE 1` padded with spaces to the native TCP hello's length, newline included.
     public static let greeting: [UInt8] = {
         let text = Array("PROBE 1".utf8)
-        return text + [UInt8](repeating: UInt8(ascii: " "), count: TCPWire.helloBytes - text.count - 1) + [UInt8(ascii: "\n")]
+        return text + [UInt8](repeating: UInt8(ascii: " "), count: TCPWire.helloBytes - text.count - 1) + [
+            UInt8(ascii: "\n")
+        ]
     }()
     /// The greeting without its padding and newline.
     public static let greetingText = "PROBE 1"

@@ -47,8 +47,8 @@ final class TCPPeerLink: Sendable {
             thread.start()
         }
         switch opened {
-        case let .success(new): return sockets + new
-        case let .failure(error):
+        case .success(let new): return sockets + new
+        case .failure(let error):
             for socket in sockets { socket.close() }
             throw error
         }
@@ -99,11 +99,14 @@ final class TCPPeerLink: Sendable {
             }
             do {
                 try socket.send(TCPWire.encode(hello), "send hello")
-                let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive hello answer"))
+                let answer = try TCPWire.decodeResponse(
+                    try socket.receive(TCPWire.responseHeaderBytes, "receive hello answer"))
                 if answer.status != TCPWire.Status.ok.rawValue {
-                    let message = String(decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
+                    let message = String(
+                        decoding: try socket.receive(answer.messageBytes, "receive refusal"), as: UTF8.self)
                     socket.close()
-                    throw DataPlaneError.peerFailed(agent: descriptor.agent, reason: "the peer refused the connection: \(message)")
+                    throw DataPlaneError.peerFailed(
+                        agent: descriptor.agent, reason: "the peer refused the connection: \(message)")
                 }
                 return socket
             } catch let error as DataPlaneError {
@@ -113,6 +116,7 @@ final class TCPPeerLink: Sendable {
                 failures.append("\(error)")
             }
         }
-        throw .peerFailed(agent: descriptor.agent, reason: "no TCP endpoint answered: " + failures.joined(separator: "; "))
+        throw .peerFailed(
+            agent: descriptor.agent, reason: "no TCP endpoint answered: " + failures.joined(separator: "; "))
     }
 }

@@ -19,8 +19,8 @@ struct TCPProbeSession {
         connection.setSendTimeout(DataPlaneProbe.idleLimit)
         let provider: DataPlaneProbe.AnswerProvider
         switch reply {
-        case let .answer(function): provider = function
-        case let .refuse(reason):
+        case .answer(let function): provider = function
+        case .refuse(let reason):
             send("ERROR " + reason)
             return
         }

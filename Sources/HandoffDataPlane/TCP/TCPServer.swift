@@ -188,7 +188,9 @@ final class TCPServer: Sendable {
             return (state.nextConnection, pool.regions)
         }
         guard let (id, regions) = attached else {
-            refuse(connection, requestID: 0, "no pool \(hello.pool) with that key is served here (released, or a stale descriptor)")
+            refuse(
+                connection, requestID: 0,
+                "no pool \(hello.pool) with that key is served here (released, or a stale descriptor)")
             return
         }
         let context = Context(connection: id, pool: hello.pool, regions: regions, sender: hello.agent)
@@ -200,7 +202,10 @@ final class TCPServer: Sendable {
             }
         }
         do {
-            try connection.send(TCPWire.encode(TCPWire.Response(requestID: 0, status: TCPWire.Status.ok.rawValue, messageBytes: 0, payloadBytes: 0)), "send hello answer")
+            try connection.send(
+                TCPWire.encode(
+                    TCPWire.Response(requestID: 0, status: TCPWire.Status.ok.rawValue, messageBytes: 0, payloadBytes: 0)
+                ), "send hello answer")
             while try serveRequest(connection, context) {}
         } catch {
             // The client went away or the pool is being removed: nothing to answer.
@@ -211,7 +216,9 @@ final class TCPServer: Sendable {
     private func serveProbe(_ connection: TCPSocket) {
         let reply: TCPProbeSession.Reply = state.withLock { state in
             guard let provider = state.answerProvider else {
-                return .refuse("this data plane does not answer topology probes (a worker answers when started by 'handoff worker')")
+                return .refuse(
+                    "this data plane does not answer topology probes (a worker answers when started by 'handoff worker')"
+                )
             }
             guard state.probes < DataPlaneProbe.maxConcurrentProbes else {
                 return .refuse("busy: \(DataPlaneProbe.maxConcurrentProbes) probes are being answered; try again")
@@ -237,7 +244,7 @@ final class TCPServer: Sendable {
         let headerBytes: [UInt8]
         do {
             headerBytes = try connection.receive(TCPWire.requestHeaderBytes, "receive request")
-        } catch where error.code == TCPSocket.Failure.closedCode {
+        } catch  where error.code == TCPSocket.Failure.closedCode {
             return false
         }
         let header: TCPWire.RequestHeader
@@ -245,7 +252,8 @@ final class TCPServer: Sendable {
         do {
             header = try TCPWire.decodeRequestHeader(headerBytes)
             let rangeBytes = try connection.receive(header.rangeCount * TCPWire.rangeBytes, "receive ranges")
-            ranges = try TCPWire.decodeRanges(rangeBytes, count: header.rangeCount, payloadBytes: header.kind == .notify ? 0 : header.payloadBytes)
+            ranges = try TCPWire.decodeRanges(
+                rangeBytes, count: header.rangeCount, payloadBytes: header.kind == .notify ? 0 : header.payloadBytes)
         } catch let error as WireFormatError {
             refuse(connection, requestID: 0, "malformed request: \(error)")
             return false
@@ -257,7 +265,10 @@ final class TCPServer: Sendable {
         if header.kind == .notify {
             let payload = try connection.receive(header.payloadBytes, "receive notification")
             notifications.yield(PeerNotification(sender: context.sender, payload: payload))
-            try connection.send(TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)), "answer notification")
+            try connection.send(
+                TCPWire.encode(
+                    TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)),
+                "answer notification")
             return true
         }
         var vectors: [iovec] = []
@@ -267,11 +278,16 @@ final class TCPServer: Sendable {
                 range.length <= regions[range.region].length - range.offset
             else {
                 let length = range.region < regions.count ? regions[range.region].length : 0
-                refuse(connection, requestID: header.requestID,
-                    "range of \(range.length) bytes at offset \(range.offset) of region \(range.region) is outside the pool (\(regions.count) regions of \(length) bytes)")
+                refuse(
+                    connection, requestID: header.requestID,
+                    "range of \(range.length) bytes at offset \(range.offset) of region \(range.region) is outside the pool (\(regions.count) regions of \(length) bytes)"
+                )
                 return false
             }
-            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: regions[range.region].address + UInt(range.offset)), iov_len: range.length))
+            vectors.append(
+                iovec(
+                    iov_base: UnsafeMutableRawPointer(bitPattern: regions[range.region].address + UInt(range.offset)),
+                    iov_len: range.length))
         }
         if let refusal = authorize(header, ranges, context) {
             refuse(connection, requestID: header.requestID, refusal)
@@ -280,11 +296,16 @@ final class TCPServer: Sendable {
         defer { state.withLock { _ = $0.grantsInUse.removeValue(forKey: context.connection) } }
         switch header.kind {
         case .read:
-            let answer = TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: header.payloadBytes))
+            let answer = TCPWire.encode(
+                TCPWire.Response(
+                    requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: header.payloadBytes))
             try connection.send(answer, then: &vectors, "send read data")
         case .write:
             try connection.receiveAll(&vectors, "receive write data")
-            try connection.send(TCPWire.encode(TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)), "answer write")
+            try connection.send(
+                TCPWire.encode(
+                    TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)),
+                "answer write")
         case .notify:
             break
         }
@@ -309,18 +330,19 @@ final class TCPServer: Sendable {
         let grant: GrantedBlocks
         switch lookup {
         case .success(nil): return nil
-        case let .success(found?): grant = found
+        case .success(let found?): grant = found
         case .failure(.missing): return "pool \(context.pool) serves only granted blocks and the request names no grant"
         case .failure(.unknown): return "grant \(String(header.grant, radix: 16)) is unknown or revoked"
-        case let .failure(.otherPool(pool)):
+        case .failure(.otherPool(let pool)):
             return "grant \(String(header.grant, radix: 16)) is for pool \(pool), not pool \(context.pool)"
-        case let .failure(.otherOperation(granted)):
+        case .failure(.otherOperation(let granted)):
             return "grant \(String(header.grant, radix: 16)) allows \(granted.rawValue), not \(operation.rawValue)"
         }
         for range in ranges {
             if let block = grant.firstUngrantedBlock(offset: range.offset, length: range.length) {
                 state.withLock { _ = $0.grantsInUse.removeValue(forKey: context.connection) }
-                return "block \(block) (region \(range.region), offset \(range.offset)) is outside grant \(String(header.grant, radix: 16))"
+                return
+                    "block \(block) (region \(range.region), offset \(range.offset)) is outside grant \(String(header.grant, radix: 16))"
             }
         }
         return nil
@@ -334,7 +356,8 @@ final class TCPServer: Sendable {
 
     private func refuse(_ connection: TCPSocket, requestID: UInt64, _ message: String) {
         let text = Array(message.utf8.prefix(TCPWire.maxMessageBytes))
-        let response = TCPWire.Response(requestID: requestID, status: TCPWire.Status.refused.rawValue, messageBytes: text.count, payloadBytes: 0)
+        let response = TCPWire.Response(
+            requestID: requestID, status: TCPWire.Status.refused.rawValue, messageBytes: text.count, payloadBytes: 0)
         try? connection.send(TCPWire.encode(response) + text, "refuse")
     }
 }

@@ -16,7 +16,8 @@ package struct TCPSocket: Sendable {
         static let closedCode: Int32 = -1
 
         package var description: String {
-            code == Self.closedCode ? "\(operation): the peer closed the connection" : "\(operation): \(String(cString: strerror(code)))"
+            code == Self.closedCode
+                ? "\(operation): the peer closed the connection" : "\(operation): \(String(cString: strerror(code)))"
         }
     }
 
@@ -29,7 +30,9 @@ package struct TCPSocket: Sendable {
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else {
             let code = errno
@@ -52,11 +55,14 @@ package struct TCPSocket: Sendable {
     /// Connects to `host:port`, giving up after `timeout`.
     package static func connect(host: String, port: UInt16, timeout: Duration) throws(Failure) -> TCPSocket {
         var address = try Self.address(host: host, port: port)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
         let connection = TCPSocket(fd: fd)
         let started = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if started != 0 {
             guard errno == EINPROGRESS else {
@@ -65,7 +71,8 @@ package struct TCPSocket: Sendable {
                 throw Failure(operation: "connect \(host):\(port)", code: code)
             }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int32(
+                clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             var ready = poll(&poller, 1, max(milliseconds, 1))
             while ready < 0 && errno == EINTR { ready = poll(&poller, 1, max(milliseconds, 1)) }
             var error: Int32 = 0
@@ -111,7 +118,9 @@ package struct TCPSocket: Sendable {
     func send(_ prefix: [UInt8], then vectors: inout [iovec], _ what: String) throws(Failure) {
         var failure: Failure?
         prefix.withUnsafeBytes { buffer in
-            var all = [iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer.baseAddress), iov_len: buffer.count)] + vectors
+            var all =
+                [iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer.baseAddress), iov_len: buffer.count)]
+                + vectors
             do throws(Failure) { try sendAll(&all, what) } catch { failure = error }
         }
         vectors = []

@@ -39,11 +39,15 @@ final class TCPTransferExecution: Sendable {
     static let maxRangesPerRequest = 2_000
 
     /// Cuts `plan` into requests: READ takes the plan's source from the peer, WRITE its destination.
-    static func batches(of plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, batchBytes: Int) -> [Batch] {
+    static func batches(
+        of plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, batchBytes: Int
+    ) -> [Batch] {
         var batches: [Batch] = []
         var current = Batch()
         func add(remoteRegion: Int, remoteOffset: Int, localRegion: Int, localOffset: Int, length: Int) {
-            if current.bytes + length > batchBytes || current.remote.count == maxRangesPerRequest, !current.remote.isEmpty {
+            if current.bytes + length > batchBytes || current.remote.count == maxRangesPerRequest,
+                !current.remote.isEmpty
+            {
                 batches.append(current)
                 current = Batch()
             }
@@ -52,13 +56,16 @@ final class TCPTransferExecution: Sendable {
             current.bytes += length
         }
         for op in plan.ops {
-            let (remoteRegion, remoteOffset, localRegion, localOffset) = operation == .read
+            let (remoteRegion, remoteOffset, localRegion, localOffset) =
+                operation == .read
                 ? (op.sourceRegion, op.sourceOffset, op.destinationRegion, op.destinationOffset)
                 : (op.destinationRegion, op.destinationOffset, op.sourceRegion, op.sourceOffset)
             var done = 0
             while done < op.length {  // a range is at most batchBytes long
                 let length = min(op.length - done, batchBytes)
-                add(remoteRegion: remoteRegion, remoteOffset: remoteOffset + done, localRegion: localRegion, localOffset: localOffset + done, length: length)
+                add(
+                    remoteRegion: remoteRegion, remoteOffset: remoteOffset + done, localRegion: localRegion,
+                    localOffset: localOffset + done, length: length)
                 done += length
             }
         }
@@ -92,7 +99,9 @@ final class TCPTransferExecution: Sendable {
                         if progress.withLock({ $0.finishedStripes == stripes }) { return }
                         usleep(1_000)
                     }
-                    fail(.timedOut(after: timeout, completedOps: progress.withLock { $0.completed }, totalOps: batches.count))
+                    fail(
+                        .timedOut(
+                            after: timeout, completedOps: progress.withLock { $0.completed }, totalOps: batches.count))
                 }
                 watchdog.start()
             }
@@ -142,14 +151,18 @@ final class TCPTransferExecution: Sendable {
         func sendNext() throws {
             let batch = batches[indices[sent]]
             started.append(MonotonicClock.nanos())
-            let header = TCPWire.RequestHeader(kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1), payloadBytes: batch.bytes, grant: grant)
+            let header = TCPWire.RequestHeader(
+                kind: .read, rangeCount: batch.remote.count, requestID: UInt64(indices[sent] + 1),
+                payloadBytes: batch.bytes, grant: grant)
             try socket.send(TCPWire.encode(header, ranges: batch.remote), "send read request")
             sent += 1
         }
         while sent < min(2, indices.count) { try sendNext() }
         for (position, index) in indices.enumerated() {
             try expectAnswer(on: socket, requestID: UInt64(index + 1), payloadBytes: batches[index].bytes)
-            var vectors = batches[index].local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
+            var vectors = batches[index].local.map {
+                iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length)
+            }
             try socket.receiveAll(&vectors, "receive read data")
             completed(since: started[position])
             if sent < indices.count { try sendNext() }
@@ -170,9 +183,13 @@ final class TCPTransferExecution: Sendable {
             let batch = batches[index]
             started.append(MonotonicClock.nanos())
             let header = TCPWire.encode(
-                TCPWire.RequestHeader(kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1), payloadBytes: batch.bytes, grant: grant),
+                TCPWire.RequestHeader(
+                    kind: .write, rangeCount: batch.remote.count, requestID: UInt64(index + 1),
+                    payloadBytes: batch.bytes, grant: grant),
                 ranges: batch.remote)
-            var vectors = batch.local.map { iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length) }
+            var vectors = batch.local.map {
+                iovec(iov_base: UnsafeMutableRawPointer(bitPattern: $0.address), iov_len: $0.length)
+            }
             try socket.send(header, then: &vectors, "send write data")
         }
         while answered < indices.count {
@@ -191,7 +208,10 @@ final class TCPTransferExecution: Sendable {
         }
         guard answer.requestID == requestID, answer.payloadBytes == payloadBytes, answer.messageBytes == 0 else {
             throw DataPlaneError.peerFailed(
-                agent: agent, reason: "unexpected answer: request \(answer.requestID) with \(answer.payloadBytes) B, expected request \(requestID) with \(payloadBytes) B")
+                agent: agent,
+                reason:
+                    "unexpected answer: request \(answer.requestID) with \(answer.payloadBytes) B, expected request \(requestID) with \(payloadBytes) B"
+            )
         }
     }
 

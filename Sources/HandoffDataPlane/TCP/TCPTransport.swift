@@ -62,14 +62,18 @@ public final class TCPTransport: Transport {
 
     /// Starts listening.
     /// - Throws: `DataPlaneError.peerFailed` when the address cannot be bound.
-    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.tcp")) throws(DataPlaneError) {
+    public init(
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.tcp")
+    ) throws(DataPlaneError) {
         let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
         notifications = stream
         self.configuration = configuration
         self.logger = logger
-        let server = try TCPServer(host: configuration.listenHost, port: configuration.listenPort, notifications: continuation)
+        let server = try TCPServer(
+            host: configuration.listenHost, port: configuration.listenPort, notifications: continuation)
         self.server = server
-        let hosts = configuration.advertisedHosts
+        let hosts =
+            configuration.advertisedHosts
             ?? (configuration.listenHost == "0.0.0.0" ? HostIdentity.ipv4Addresses() : [configuration.listenHost])
         endpoints = TCPEndpoints.encode(hosts.map { ($0, server.port) })
     }
@@ -83,7 +87,9 @@ public final class TCPTransport: Transport {
         server.answerProbes(with: provider)
     }
 
-    public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
+    public func allocatePool(
+        _ layout: KVLayout, memoryType: MemoryType = .host
+    ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
         let regions = (0..<layout.regionCount).map { _ in
             let memory = UnsafeMutableRawPointer.allocate(byteCount: max(layout.regionBytes, 1), alignment: 4096)
@@ -100,13 +106,18 @@ public final class TCPTransport: Transport {
         guard regions.count == layout.regionCount else {
             throw .layoutMismatch("\(regions.count) buffers for a layout of \(layout.regionCount) regions")
         }
-        for (index, region) in regions.enumerated() where region.count < layout.regionBytes || region.baseAddress == nil {
-            throw .rangeOutsideRegion(side: .source, region: index, offset: 0, length: layout.regionBytes, regionLength: region.count)
+        for (index, region) in regions.enumerated() where region.count < layout.regionBytes || region.baseAddress == nil
+        {
+            throw .rangeOutsideRegion(
+                side: .source, region: index, offset: 0, length: layout.regionBytes, regionLength: region.count)
         }
-        return try add(layout, regions: regions.map { (UInt(bitPattern: $0.baseAddress), layout.regionBytes) }, owned: false)
+        return try add(
+            layout, regions: regions.map { (UInt(bitPattern: $0.baseAddress), layout.regionBytes) }, owned: false)
     }
 
-    private func add(_ layout: KVLayout, regions: [(address: UInt, length: Int)], owned: Bool) throws(DataPlaneError) -> LocalPool {
+    private func add(
+        _ layout: KVLayout, regions: [(address: UInt, length: Int)], owned: Bool
+    ) throws(DataPlaneError) -> LocalPool {
         let key = UInt64.random(in: 1...UInt64.max)
         let result: LocalPool? = registry.withLock { registry in
             guard !registry.closed else { return nil }
@@ -116,8 +127,10 @@ public final class TCPTransport: Transport {
             keyBytes.write(pool.id)
             keyBytes.write(key)
             let descriptor = PoolDescriptor(
-                transport: name, agent: agent, host: HostIdentity.current, transportAddress: endpoints, memoryType: .host,
-                layout: layout, regions: regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: keyBytes.bytes) })
+                transport: name, agent: agent, host: HostIdentity.current, transportAddress: endpoints,
+                memoryType: .host,
+                layout: layout,
+                regions: regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: keyBytes.bytes) })
             registry.pools[pool.id] = (pool, descriptor, owned)
             return pool
         }
@@ -157,7 +170,9 @@ public final class TCPTransport: Transport {
         guard descriptor.transport == name else {
             throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', not '\(name)'")
         }
-        guard descriptor.memoryType == .host else { throw .unsupportedMemoryType(descriptor.memoryType, transport: name) }
+        guard descriptor.memoryType == .host else {
+            throw .unsupportedMemoryType(descriptor.memoryType, transport: name)
+        }
         let link = try TCPPeerLink(descriptor: descriptor, agent: agent, connectTimeout: configuration.connectTimeout)
         link.checkIn(try await link.checkOut(1))  // reach the peer now, not on the first transfer
         let peer: RemotePeer? = registry.withLock { registry in
@@ -175,7 +190,8 @@ public final class TCPTransport: Transport {
     }
 
     public func execute(
-        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
+        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer,
+        options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         let start = MonotonicClock.nanos()
         try PlanValidation.check(plan, operation, local: local, remote: remote.descriptor)
@@ -192,10 +208,12 @@ public final class TCPTransport: Transport {
             return (registry.nextID, link.link)
         }
         defer { registry.withLock { _ = $0.executions.removeValue(forKey: id) } }
-        let batches = TCPTransferExecution.batches(of: plan, operation, local: local, batchBytes: configuration.batchBytes)
+        let batches = TCPTransferExecution.batches(
+            of: plan, operation, local: local, batchBytes: configuration.batchBytes)
         let sockets = try await link.checkOut(max(1, min(configuration.streams, batches.count)))
         let execution = TCPTransferExecution(
-            batches: batches, operation: operation, grant: options.grant, sockets: sockets, agent: remote.descriptor.agent)
+            batches: batches, operation: operation, grant: options.grant, sockets: sockets,
+            agent: remote.descriptor.agent)
         let stillRegistered = registry.withLock { registry in
             guard registry.pools[local.id]?.pool === local else { return false }
             registry.executions[id] = (local.id, execution)
@@ -217,12 +235,15 @@ public final class TCPTransport: Transport {
         let end = MonotonicClock.nanos()
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,
-            lowerTransports: remote.lowerTransports, postSeconds: Double(posted &- start) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
+            lowerTransports: remote.lowerTransports, postSeconds: Double(posted &- start) / 1e9,
+            completionSeconds: Double(end &- posted) / 1e9,
             opLatencyNanoseconds: latency)
     }
 
     public func notify(_ remote: RemotePeer, payload: [UInt8]) async throws(DataPlaneError) {
-        guard payload.count <= maxNotificationBytes else { throw .notificationTooLarge(bytes: payload.count, limit: maxNotificationBytes) }
+        guard payload.count <= maxNotificationBytes else {
+            throw .notificationTooLarge(bytes: payload.count, limit: maxNotificationBytes)
+        }
         guard let link = registry.withLock({ $0.peers[remote.id] }), link.peer === remote else {
             throw .unknownHandle("peer \(remote.id) is not connected through this TCP transport")
         }
@@ -230,9 +251,11 @@ public final class TCPTransport: Transport {
         do {
             let header = TCPWire.RequestHeader(kind: .notify, rangeCount: 0, requestID: 0, payloadBytes: payload.count)
             try socket.send(TCPWire.encode(header, ranges: []) + payload, "send notification")
-            let answer = try TCPWire.decodeResponse(try socket.receive(TCPWire.responseHeaderBytes, "receive notification answer"))
+            let answer = try TCPWire.decodeResponse(
+                try socket.receive(TCPWire.responseHeaderBytes, "receive notification answer"))
             guard answer.status == TCPWire.Status.ok.rawValue, answer.messageBytes == 0, answer.payloadBytes == 0 else {
-                throw DataPlaneError.peerFailed(agent: remote.descriptor.agent, reason: "the peer refused a notification")
+                throw DataPlaneError.peerFailed(
+                    agent: remote.descriptor.agent, reason: "the peer refused a notification")
             }
         } catch {
             socket.close()
@@ -259,7 +282,9 @@ public final class TCPTransport: Transport {
         guard let entry else { return }
         await stopTransfers(on: pool.id)
         await server.remove(pool: pool.id)
-        if entry.owned { for region in pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
+        if entry.owned {
+            for region in pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() }
+        }
     }
 
     public func shutdown() async {
@@ -275,7 +300,9 @@ public final class TCPTransport: Transport {
         await stopTransfers(on: nil)
         for entry in pools {
             await server.remove(pool: entry.pool.id)
-            if entry.owned { for region in entry.pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() } }
+            if entry.owned {
+                for region in entry.pool.regions { UnsafeMutableRawPointer(bitPattern: region.address)?.deallocate() }
+            }
         }
         await server.stop()
     }

@@ -111,9 +111,13 @@ enum TCPWire {
     static func decodeHello(_ bytes: [UInt8]) throws(WireFormatError) -> Hello {
         var reader = ByteReader(bytes)
         let found = try reader.read(UInt32.self, "magic")
-        guard found == magic else { throw .invalidValue(field: "magic", reason: "0x\(String(found, radix: 16)) is not a Handoff TCP hello") }
+        guard found == magic else {
+            throw .invalidValue(field: "magic", reason: "0x\(String(found, radix: 16)) is not a Handoff TCP hello")
+        }
         let foundVersion = try reader.read(UInt16.self, "version")
-        guard foundVersion == version else { throw .invalidValue(field: "version", reason: "\(foundVersion), this side speaks \(version)") }
+        guard foundVersion == version else {
+            throw .invalidValue(field: "version", reason: "\(foundVersion), this side speaks \(version)")
+        }
         _ = try reader.read(UInt16.self, "reserved")
         let hello = Hello(
             pool: try reader.read(UInt64.self, "pool"), key: try reader.read(UInt64.self, "key"),
@@ -126,7 +130,9 @@ enum TCPWire {
     static func decodeRequestHeader(_ bytes: [UInt8]) throws(WireFormatError) -> RequestHeader {
         var reader = ByteReader(bytes)
         let rawKind = try reader.read(UInt8.self, "kind")
-        guard let kind = RequestKind(rawValue: rawKind) else { throw .invalidValue(field: "kind", reason: "unknown request kind \(rawKind)") }
+        guard let kind = RequestKind(rawValue: rawKind) else {
+            throw .invalidValue(field: "kind", reason: "unknown request kind \(rawKind)")
+        }
         _ = try reader.read(UInt8.self, "reserved")
         _ = try reader.read(UInt16.self, "reserved")
         let count = Int(try reader.read(UInt32.self, "range count"))
@@ -136,12 +142,15 @@ enum TCPWire {
         try reader.expectEnd()
         let rangeLimit = kind == .notify ? 0 : maxRanges
         guard count <= rangeLimit else { throw .lengthTooLarge(field: "range count", length: count, limit: rangeLimit) }
-        if kind != .notify && count == 0 { throw .invalidValue(field: "range count", reason: "a transfer request names no range") }
+        if kind != .notify && count == 0 {
+            throw .invalidValue(field: "range count", reason: "a transfer request names no range")
+        }
         let payloadLimit = kind == .notify ? maxNotificationBytes : maxPayloadBytes
         guard payload <= UInt64(payloadLimit) else {
             throw .lengthTooLarge(field: "payload bytes", length: Int(clamping: payload), limit: payloadLimit)
         }
-        return RequestHeader(kind: kind, rangeCount: count, requestID: requestID, payloadBytes: Int(payload), grant: grant)
+        return RequestHeader(
+            kind: kind, rangeCount: count, requestID: requestID, payloadBytes: Int(payload), grant: grant)
     }
 
     /// Decodes `count` ranges and checks that their lengths add up to `payloadBytes`.
@@ -159,12 +168,15 @@ enum TCPWire {
             let length = Int(try reader.read(UInt32.self, "range length"))
             let offset = try reader.read(UInt64.self, "range offset")
             guard length > 0 else { throw .invalidValue(field: "range length", reason: "empty range") }
-            guard offset <= UInt64(Int.max) else { throw .invalidValue(field: "range offset", reason: "\(offset) is out of any region") }
+            guard offset <= UInt64(Int.max) else {
+                throw .invalidValue(field: "range offset", reason: "\(offset) is out of any region")
+            }
             total += length  // at most maxRanges × UInt32.max: no overflow
             ranges.append(Range(region: region, offset: Int(offset), length: length))
         }
         guard total == payloadBytes else {
-            throw .invalidValue(field: "payload bytes", reason: "\(payloadBytes) declared, the ranges add up to \(total)")
+            throw .invalidValue(
+                field: "payload bytes", reason: "\(payloadBytes) declared, the ranges add up to \(total)")
         }
         return ranges
     }
@@ -177,7 +189,9 @@ enum TCPWire {
         let message = Int(try reader.read(UInt32.self, "message bytes"))
         let payload = try reader.read(UInt64.self, "payload bytes")
         try reader.expectEnd()
-        guard message <= maxMessageBytes else { throw .lengthTooLarge(field: "message bytes", length: message, limit: maxMessageBytes) }
+        guard message <= maxMessageBytes else {
+            throw .lengthTooLarge(field: "message bytes", length: message, limit: maxMessageBytes)
+        }
         guard payload <= UInt64(maxPayloadBytes) else {
             throw .lengthTooLarge(field: "payload bytes", length: Int(clamping: payload), limit: maxPayloadBytes)
         }

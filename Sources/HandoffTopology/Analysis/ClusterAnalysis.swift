@@ -12,8 +12,11 @@ public struct ClusterAnalysis: Sendable {
         guard !workers.isEmpty else {
             return [
                 Finding(
-                    .warning, .noWorkers, message: "No worker is registered with the coordinator: no request can be admitted.",
-                    advice: "Start prefill and decode workers with --coordinator naming this coordinator and the same token.")
+                    .warning, .noWorkers,
+                    message: "No worker is registered with the coordinator: no request can be admitted.",
+                    advice:
+                        "Start prefill and decode workers with --coordinator naming this coordinator and the same token."
+                )
             ]
         }
         let live = workers.filter(\.live)
@@ -46,7 +49,8 @@ public struct ClusterAnalysis: Sendable {
         return [
             Finding(
                 .warning, .offersUnknown,
-                message: "The coordinator does not say what \(workers.count) live worker(s) offer (\(workers.prefix(3).map(\.id).joined(separator: ", "))"
+                message:
+                    "The coordinator does not say what \(workers.count) live worker(s) offer (\(workers.prefix(3).map(\.id).joined(separator: ", "))"
                     + "\(workers.count > 3 ? ", …" : "")): their transports and endpoints are not checked.",
                 advice: "Run the same handoff version for the coordinator and this command.")
         ]
@@ -56,13 +60,16 @@ public struct ClusterAnalysis: Sendable {
         guard !worker.offeredTransports.contains("ucx") else { return nil }
         let why =
             worker.transport == "tcp"
-            ? "it runs --transport tcp" : "UCX did not start on it, so its \(worker.transport) data plane offers only TCP"
+            ? "it runs --transport tcp"
+            : "UCX did not start on it, so its \(worker.transport) data plane offers only TCP"
         return Finding(
             .warning, .workerTCPOnly, subject: worker.id,
-            message: "KV to and from \(worker.id) moves over handoff's native TCP only, never RDMA or shared memory: \(why).",
+            message:
+                "KV to and from \(worker.id) moves over handoff's native TCP only, never RDMA or shared memory: \(why).",
             advice: worker.transport == "tcp"
                 ? "Run it with --transport auto (the default) where UCX is installed."
-                : "Run 'handoff topo' on \(label(worker.node)) and fix its UCX findings (libucx, UCX_TLS), then restart the worker.")
+                : "Run 'handoff topo' on \(label(worker.node)) and fix its UCX findings (libucx, UCX_TLS), then restart the worker."
+        )
     }
 
     /// A worker reachable over TCP only on loopback: an error when peers on other hosts may be paired with it and
@@ -80,15 +87,18 @@ public struct ClusterAnalysis: Sendable {
         guard let example = remote.first else {
             return Finding(
                 .info, .workerLoopbackOnly, subject: worker.id,
-                message: "\(worker.id) advertises only loopback TCP endpoints (\(listed)): its \(peers.count) peer(s) on this "
+                message:
+                    "\(worker.id) advertises only loopback TCP endpoints (\(listed)): its \(peers.count) peer(s) on this "
                     + "host reach it over TCP only from its own network namespace, not from other pods or namespaces.",
                 advice: advice)
         }
         return Finding(
             hasUCX ? .warning : .error, .workerLoopbackOnly, subject: worker.id,
-            message: "\(worker.id) advertises only loopback TCP endpoints (\(listed)), yet \(remote.count) peer(s) on other "
+            message:
+                "\(worker.id) advertises only loopback TCP endpoints (\(listed)), yet \(remote.count) peer(s) on other "
                 + "hosts (\(example.id) on \(label(example.node))) may be paired with it: "
-                + (hasUCX ? "where UCX fails between them, the TCP fallback cannot reach it." : "they cannot reach its KV."),
+                + (hasUCX
+                    ? "where UCX fails between them, the TCP fallback cannot reach it." : "they cannot reach its KV."),
             advice: advice)
     }
 
@@ -107,15 +117,19 @@ public struct ClusterAnalysis: Sendable {
             servedElsewhere
                 ? Finding(
                     .warning, .roleMissing, subject: first.model,
-                    message: "\(layout) has \(group.count) live \(present) worker(s) and no \(missing) worker of the same "
+                    message:
+                        "\(layout) has \(group.count) live \(present) worker(s) and no \(missing) worker of the same "
                         + "layout: they are never paired, while another layout of \(first.model) serves its requests.",
-                    advice: "Give them the block size, arrangement and dtype of the other \(first.model) workers, or start a "
+                    advice:
+                        "Give them the block size, arrangement and dtype of the other \(first.model) workers, or start a "
                         + "\(missing) worker of their layout.")
                 : Finding(
                     .error, .roleMissing, subject: first.model,
-                    message: "\(layout) has \(group.count) live \(present) worker(s) and no live \(missing) worker of the same "
+                    message:
+                        "\(layout) has \(group.count) live \(present) worker(s) and no live \(missing) worker of the same "
                         + "layout: requests for \(first.model) cannot be admitted.",
-                    advice: "Start a \(missing) worker for \(first.model) with the same block size, arrangement and dtype, "
+                    advice:
+                        "Start a \(missing) worker for \(first.model) with the same block size, arrangement and dtype, "
                         + "or check why the registered ones were lost.")
         ]
     }
@@ -123,7 +137,8 @@ public struct ClusterAnalysis: Sendable {
     private func noCommonTransport(_ group: [ClusterWorker]) -> [Finding] {
         var broken: [(prefill: ClusterWorker, decode: ClusterWorker)] = []
         for prefill in group where prefill.role == "prefill" {
-            for decode in group where decode.role == "decode" && prefill.offeredTransports.isDisjoint(with: decode.offeredTransports) {
+            for decode in group
+            where decode.role == "decode" && prefill.offeredTransports.isDisjoint(with: decode.offeredTransports) {
                 broken.append((prefill, decode))
             }
         }
@@ -136,7 +151,8 @@ public struct ClusterAnalysis: Sendable {
             Finding(
                 .error, .noCommonTransport, subject: first.prefill.model,
                 message: "\(broken.count) prefill/decode pair(s) of \(first.prefill.model) share no transport: "
-                    + named.joined(separator: "; ") + more + ". The coordinator may pair them, and their transfers fail.",
+                    + named.joined(separator: "; ") + more
+                    + ". The coordinator may pair them, and their transfers fail.",
                 advice: "Run every worker with --transport auto (it offers UCX and TCP), or one transport everywhere.")
         ]
     }

@@ -32,7 +32,8 @@ public struct PeerAnalysis: Sendable {
                     + "\(peer.localInterface.map { " (the probe left through \($0))" } ?? ""): the peer's address is on another "
                     + "network than this node's RDMA ports. UCX's RDMA lanes do not use it (UCX connects them by the GIDs in its "
                     + "worker address), but handoff's native TCP to this address, the fallback when UCX fails, takes that network.",
-                advice: "If workers advertise this address, start them with --tcp-listen on their address on the RDMA network "
+                advice:
+                    "If workers advertise this address, start them with --tcp-listen on their address on the RDMA network "
                     + "(the RoCE or IPoIB interface), so that a fallback stays on the fast network.")
         ]
     }
@@ -52,27 +53,34 @@ public struct PeerAnalysis: Sendable {
             case (false, false): "neither side has an active RDMA port with a UCX verbs transport"
             case (false, true): "this node has no active RDMA port with a UCX verbs transport"
             case (true, false): "the peer has no active RDMA port with a UCX verbs transport"
-            case (true, true): "both sides have RDMA, yet UCX did not use it: they are not on one fabric (subnet, RoCE GID, routing), or UCX_NET_DEVICES names other ports"
+            case (true, true):
+                "both sides have RDMA, yet UCX did not use it: they are not on one fabric (subnet, RoCE GID, routing), or UCX_NET_DEVICES names other ports"
             }
-        let advice = "Run 'handoff topo' on both hosts and fix their RDMA findings; with RDMA on both, UCX picks rc/dc lanes by itself."
+        let advice =
+            "Run 'handoff topo' on both hosts and fix their RDMA findings; with RDMA on both, UCX picks rc/dc lanes by itself."
         guard let probe = peer.probe, probe.kind == .kvRead else {
-            return predictedTransport(local: local, remote: remote, peer: peer, rdma: here && there, why: why, advice: advice)
+            return predictedTransport(
+                local: local, remote: remote, peer: peer, rdma: here && there, why: why, advice: advice)
         }
         let rate = String(format: "%.2f GB/s", probe.gbps)
         if probe.usedRDMA || probe.usedSharedMemory {
             let path = probe.usedRDMA ? "RDMA" : "shared memory (the peer is on this host)"
             return Finding(
                 .info, .peerTransport, subject: peer.address,
-                message: "KV to \(peer.address) moves over UCX \(path): \(probe.ucxTransports.joined(separator: ", ")), at \(rate) in the probe.",
+                message:
+                    "KV to \(peer.address) moves over UCX \(path): \(probe.ucxTransports.joined(separator: ", ")), at \(rate) in the probe.",
                 advice: "Nothing to do.")
         }
         let carried =
             probe.transport == "ucx"
             ? "UCX over \(probe.ucxTransports.joined(separator: ", "))"
-            : "handoff's native TCP" + (probe.fallbacks.isEmpty ? "" : " (UCX fell back: \(probe.fallbacks.keys.sorted().joined(separator: ", ")))")
+            : "handoff's native TCP"
+                + (probe.fallbacks.isEmpty
+                    ? "" : " (UCX fell back: \(probe.fallbacks.keys.sorted().joined(separator: ", ")))")
         return Finding(
             here && there ? .error : .warning, .peerTransport, subject: peer.address,
-            message: "KV to \(peer.address) moves over \(carried), not RDMA, at \(rate) in the probe: UCX falls back to TCP because \(why).",
+            message:
+                "KV to \(peer.address) moves over \(carried), not RDMA, at \(rate) in the probe: UCX falls back to TCP because \(why).",
             advice: advice)
     }
 
@@ -86,7 +94,9 @@ public struct PeerAnalysis: Sendable {
             ? "Run without --probe-mib 0 to move a short transfer and see its lanes."
             : "Run 'handoff bench serve' on that host and probe it to see UCX's lanes."
         if let worker = peer.remoteWorker, !worker.offers.contains("ucx") {
-            let why = worker.transport == "tcp" ? "the worker runs --transport tcp" : "UCX did not start on the worker, so it offers only TCP"
+            let why =
+                worker.transport == "tcp"
+                ? "the worker runs --transport tcp" : "UCX did not start on the worker, so it offers only TCP"
             return Finding(
                 .warning, .peerTransport, subject: peer.address,
                 message: "KV to and from \(worker.id) moves over handoff's native TCP: \(why).",
@@ -99,7 +109,8 @@ public struct PeerAnalysis: Sendable {
         {
             return Finding(
                 .info, .peerTransport, subject: peer.address,
-                message: "The peer is on this host (\(remote.host), same boot id): UCX would move KV through shared memory; "
+                message:
+                    "The peer is on this host (\(remote.host), same boot id): UCX would move KV through shared memory; "
                     + "not measured here.",
                 advice: unmeasured)
         }

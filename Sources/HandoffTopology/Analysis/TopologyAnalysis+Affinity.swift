@@ -36,7 +36,8 @@ extension TopologyAnalysis {
                     message: "\(nic) is on NUMA node \(nicNode) but the GPUs it is nearest to (\(gpus)) are on node(s) "
                         + "\(gpuNodes.sorted().map(String.init).joined(separator: ", ")): every KV byte it carries, "
                         + "and the worker's host-side work for it, crosses the socket interconnect.",
-                    advice: "Run the worker that drives \(nic) on NUMA node \(nicNode) (numactl --cpunodebind=\(nicNode) "
+                    advice:
+                        "Run the worker that drives \(nic) on NUMA node \(nicNode) (numactl --cpunodebind=\(nicNode) "
                         + "--membind=\(nicNode)), or move the NIC or GPUs so each GPU has a NIC on its own node."))
         }
         return findings
@@ -52,7 +53,9 @@ extension TopologyAnalysis {
         return usable.isEmpty ? rdma : usable
     }
 
-    private func distantNIC(_ gpu: GPU, nearest: [AffinityEntry], relation: PCIRelation, nearerButDown: [AffinityEntry]) -> Finding {
+    private func distantNIC(
+        _ gpu: GPU, nearest: [AffinityEntry], relation: PCIRelation, nearerButDown: [AffinityEntry]
+    ) -> Finding {
         let names = nearest.map(\.nic).joined(separator: ", ")
         let down = nearerButDown.map { "; \($0.nic), nearer at \($0.relation.rawValue), has no active port" }.joined()
         let message =

@@ -8,7 +8,8 @@ extension TopologyAnalysis {
                 let subject = "\(device.name) port \(port.number)"
                 let supported = port.maxMTU.map { $0 > active ? " (it supports \($0))" : "" } ?? ""
                 if port.linkLayer == .ethernet {
-                    let interfaceMTU = port.netdev.flatMap { name in topology.interfaces.first { $0.name == name }?.mtu }
+                    let interfaceMTU = port.netdev.flatMap { name in topology.interfaces.first { $0.name == name }?.mtu
+                    }
                     findings.append(
                         Finding(
                             .warning, .lowMTU, subject: subject,
@@ -21,7 +22,8 @@ extension TopologyAnalysis {
                     findings.append(
                         Finding(
                             .warning, .lowMTU, subject: subject,
-                            message: "InfiniBand port \(subject) runs an MTU of \(active) bytes\(supported); 4096 is usual.",
+                            message:
+                                "InfiniBand port \(subject) runs an MTU of \(active) bytes\(supported); 4096 is usual.",
                             advice: "Raise the partition's MTU in the subnet manager (opensm partitions.conf: mtu=5)."))
                 }
             }
@@ -32,7 +34,9 @@ extension TopologyAnalysis {
     /// Physical, up interfaces that carry KV (those of RDMA devices when there are any, else all Ethernet ones):
     /// differing MTUs, and fast TCP links without jumbo frames.
     private func interfaceMTUFindings(_ topology: NodeTopology) -> [Finding] {
-        let up = topology.interfaces.filter { $0.isPhysical && $0.state == "up" && $0.mtu != nil && $0.kind != .loopback }
+        let up = topology.interfaces.filter {
+            $0.isPhysical && $0.state == "up" && $0.mtu != nil && $0.kind != .loopback
+        }
         let rdmaInterfaces = up.filter { $0.rdmaDevice != nil }
         let carriers = rdmaInterfaces.isEmpty ? up.filter { $0.kind == .ethernet } : rdmaInterfaces
         var findings: [Finding] = []
@@ -42,9 +46,12 @@ extension TopologyAnalysis {
             findings.append(
                 Finding(
                     .warning, .mtuMismatch, subject: carriers.map(\.name).joined(separator: ", "),
-                    message: "The interfaces that carry KV have different MTUs (\(list)): transfers over the smaller ones "
+                    message:
+                        "The interfaces that carry KV have different MTUs (\(list)): transfers over the smaller ones "
                         + "run more packets, and a path whose MTU is below the sender's drops or fragments.",
-                    advice: "Give every KV interface, and the switch ports between them, one MTU (9000 for RoCE and fast TCP)."))
+                    advice:
+                        "Give every KV interface, and the switch ports between them, one MTU (9000 for RoCE and fast TCP)."
+                ))
         }
         if rdmaInterfaces.isEmpty {
             for interface in carriers where (interface.speedMbps ?? 0) >= 25_000 && interface.mtu! <= 1500 {

@@ -13,7 +13,8 @@ extension TopologyAnalysis {
             return [
                 Finding(
                     .info, .memlockLow,
-                    message: "The memlock limit is \(ByteCountText.text(limit)): a KV pool registered for RDMA cannot be larger.",
+                    message:
+                        "The memlock limit is \(ByteCountText.text(limit)): a KV pool registered for RDMA cannot be larger.",
                     advice: "Pass --kv-pool-bytes to check a pool size. " + advice)
             ]
         }

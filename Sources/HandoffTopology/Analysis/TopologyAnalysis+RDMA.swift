@@ -7,7 +7,8 @@ extension TopologyAnalysis {
                     requireRDMA ? .error : .warning, .noRDMA,
                     message: "No RDMA device: KV transfers will use TCP (UCX's tcp transport or handoff's native TCP), "
                         + "at a fraction of what InfiniBand or RoCE carries.",
-                    advice: "On a host with RDMA NICs, load their drivers (mlx5_core, mlx5_ib) and install rdma-core; in "
+                    advice:
+                        "On a host with RDMA NICs, load their drivers (mlx5_core, mlx5_ib) and install rdma-core; in "
                         + "a container, expose /dev/infiniband (an RDMA device plugin) and grant IPC_LOCK. Without RDMA, "
                         + "run native TCP with several streams (--transport tcp --tcp-streams 4).")
             ]
@@ -41,7 +42,8 @@ extension TopologyAnalysis {
                 .warning, .rdmaPortDown, subject: subject,
                 message: "\(subject) is down: no link, so it carries no KV.\(others)",
                 advice: "Check the cable and the switch port, and that the port's interface is up "
-                    + "(\(port.netdev.map { "'ip link set \($0) up'" } ?? "'ip link'")); 'ibstat' shows the physical state.")
+                    + "(\(port.netdev.map { "'ip link set \($0) up'" } ?? "'ip link'")); 'ibstat' shows the physical state."
+            )
         case .initializing, .armed:
             return Finding(
                 .warning, .rdmaPortDown, subject: subject,
@@ -56,7 +58,8 @@ extension TopologyAnalysis {
     }
 
     private func roceWithoutV2(_ device: RDMADevice, _ port: RDMAPort) -> Finding? {
-        guard port.linkLayer == .ethernet, port.state == .active, !port.gids.contains(where: { $0.kind == .roceV2 }) else {
+        guard port.linkLayer == .ethernet, port.state == .active, !port.gids.contains(where: { $0.kind == .roceV2 })
+        else {
             return nil
         }
         let subject = "\(device.name) port \(port.number)"

@@ -25,7 +25,8 @@ extension TopologyAnalysis {
         if !usable.isEmpty { findings += restrictions(ucx, devices: usable) }
         let vendors = Set(topology.gpus.map(\.vendor))
         if vendors.contains(.nvidia) && !ucx.memoryTypes.contains("cuda") {
-            findings.append(missingGPUMemory("CUDA", transports: "cuda_copy, cuda_ipc, gdr_copy", package: "a CUDA-enabled UCX"))
+            findings.append(
+                missingGPUMemory("CUDA", transports: "cuda_copy, cuda_ipc, gdr_copy", package: "a CUDA-enabled UCX"))
         }
         if vendors.contains(.amd) && !ucx.memoryTypes.contains("rocm") {
             findings.append(missingGPUMemory("ROCm", transports: "rocm_copy, rocm_ipc", package: "a ROCm-enabled UCX"))

@@ -40,7 +40,9 @@ public struct TopologyAnalysis: Sendable {
                     .info, .notRecorded,
                     message: "A recorded hwloc topology\(notes) holds the PCI tree, GPUs, NICs and RDMA port states, "
                         + "not UCX, link MTUs or the memlock limit: findings about those are left out.",
-                    advice: "For the whole picture, run 'handoff topo --json' on the node and read that export with --from.")
+                    advice:
+                        "For the whole picture, run 'handoff topo --json' on the node and read that export with --from."
+                )
             ]
         case .export:
             return []

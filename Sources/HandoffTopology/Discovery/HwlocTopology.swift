@@ -78,12 +78,14 @@ final class HwlocTopology {
                 format: "%04x:%02x:%02x.%x", UInt32(pci.domain), UInt32(pci.bus), UInt32(pci.dev), UInt32(pci.func)),
             vendorID: pci.vendor_id, deviceID: pci.device_id, classID: pci.class_id,
             productName: Self.infos(of: object)["PCIDevice"],
-            numaNodes: numaNodes(near: object), bridges: bridges, underHostBridge: underHostBridge, osDevices: osDevices)
+            numaNodes: numaNodes(near: object), bridges: bridges, underHostBridge: underHostBridge, osDevices: osDevices
+        )
     }
 
     /// The NUMA nodes of the first non-I/O ancestor, by OS index.
     private func numaNodes(near object: hwloc_obj_t) -> [Int] {
-        guard let ancestor = hwloc_get_non_io_ancestor_obj(topology, object), let nodeset = ancestor.pointee.nodeset else {
+        guard let ancestor = hwloc_get_non_io_ancestor_obj(topology, object), let nodeset = ancestor.pointee.nodeset
+        else {
             return []
         }
         var nodes: [Int] = []

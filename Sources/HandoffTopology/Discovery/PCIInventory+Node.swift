@@ -67,7 +67,9 @@ extension PCIInventory {
         }
     }
 
-    private static func recordedPorts(_ infos: [String: String], linkLayer: RDMAPort.LinkLayer, netdev: String?) -> [RDMAPort] {
+    private static func recordedPorts(
+        _ infos: [String: String], linkLayer: RDMAPort.LinkLayer, netdev: String?
+    ) -> [RDMAPort] {
         let numbers = infos.keys.compactMap { key -> Int? in
             guard key.hasPrefix("Port"), key.hasSuffix("State") else { return nil }
             return Int(key.dropFirst(4).dropLast(5))

@@ -34,7 +34,8 @@ enum RDMADeviceScanner {
     private static func port(_ context: UnsafeMutablePointer<ibv_context>, number: Int, gids: [GIDEntry]) -> RDMAPort? {
         var attributes = ibv_port_attr()
         guard handoff_ibv_query_port(context, UInt8(number), &attributes) == 0 else { return nil }
-        let linkLayer: RDMAPort.LinkLayer = Int(attributes.link_layer) == IBV_LINK_LAYER_ETHERNET ? .ethernet : .infiniband
+        let linkLayer: RDMAPort.LinkLayer =
+            Int(attributes.link_layer) == IBV_LINK_LAYER_ETHERNET ? .ethernet : .infiniband
         let width = laneCount(attributes.active_width)
         let laneRate = laneGbps(speed: UInt32(attributes.active_speed))
         return RDMAPort(
@@ -53,7 +54,9 @@ enum RDMADeviceScanner {
         for entry in entries.prefix(count) {
             let raw = withUnsafeBytes(of: entry.gid.raw) { Array($0) }
             var interfaceName = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-            let netdev = entry.ndev_ifindex == 0 ? nil : if_indextoname(entry.ndev_ifindex, &interfaceName).map { String(cString: $0) }
+            let netdev =
+                entry.ndev_ifindex == 0
+                ? nil : if_indextoname(entry.ndev_ifindex, &interfaceName).map { String(cString: $0) }
             let kind: GIDEntry.Kind =
                 switch entry.gid_type {
                 case UInt32(IBV_GID_TYPE_IB.rawValue): .infiniband

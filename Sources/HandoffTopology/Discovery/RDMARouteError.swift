@@ -12,16 +12,17 @@ public enum RDMARouteError: Error, Sendable, Equatable, CustomStringConvertible,
 
     public var description: String {
         switch self {
-        case let .invalidAddress(text): "\(text) is not an IPv4 address"
-        case let .unavailable(code): "librdmacm is unavailable here: \(String(cString: strerror(code)))"
-        case let .noRoute(address, code) where Self.offFabric(code): "no RDMA device here routes to \(address)"
-        case let .noRoute(address, code): "\(address) did not resolve to an RDMA address: \(String(cString: strerror(code)))"
+        case .invalidAddress(let text): "\(text) is not an IPv4 address"
+        case .unavailable(let code): "librdmacm is unavailable here: \(String(cString: strerror(code)))"
+        case .noRoute(let address, let code) where Self.offFabric(code): "no RDMA device here routes to \(address)"
+        case .noRoute(let address, let code):
+            "\(address) did not resolve to an RDMA address: \(String(cString: strerror(code)))"
         }
     }
 
     /// Whether the address is routed through a device that is not an RDMA device.
     public var isOffFabric: Bool {
-        if case let .noRoute(_, code) = self { return Self.offFabric(code) }
+        if case .noRoute(_, let code) = self { return Self.offFabric(code) }
         return false
     }
 
@@ -35,13 +36,13 @@ public enum RDMARouteError: Error, Sendable, Equatable, CustomStringConvertible,
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         switch self {
-        case let .invalidAddress(text):
+        case .invalidAddress(let text):
             try container.encode("invalid-address", forKey: .kind)
             try container.encode(text, forKey: .address)
-        case let .unavailable(code):
+        case .unavailable(let code):
             try container.encode("unavailable", forKey: .kind)
             try container.encode(code, forKey: .errorNumber)
-        case let .noRoute(address, code):
+        case .noRoute(let address, let code):
             try container.encode("no-route", forKey: .kind)
             try container.encode(address, forKey: .address)
             try container.encode(code, forKey: .errorNumber)
@@ -56,9 +57,12 @@ public enum RDMARouteError: Error, Sendable, Equatable, CustomStringConvertible,
         case "invalid-address": self = .invalidAddress(try container.decode(String.self, forKey: .address))
         case "unavailable": self = .unavailable(errno: try container.decode(Int32.self, forKey: .errorNumber))
         case "no-route":
-            self = .noRoute(address: try container.decode(String.self, forKey: .address), errno: try container.decode(Int32.self, forKey: .errorNumber))
+            self = .noRoute(
+                address: try container.decode(String.self, forKey: .address),
+                errno: try container.decode(Int32.self, forKey: .errorNumber))
         default:
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: container, debugDescription: "unknown RDMA route error '\(kind)'")
+            throw DecodingError.dataCorruptedError(
+                forKey: .kind, in: container, debugDescription: "unknown RDMA route error '\(kind)'")
         }
     }
 }

@@ -11,9 +11,12 @@ public enum RDMARouteResolver {
         destination.sin_family = sa_family_t(AF_INET)
         guard inet_pton(AF_INET, ipv4, &destination.sin_addr) == 1 else { return .failure(.invalidAddress(ipv4)) }
         var id: UnsafeMutablePointer<rdma_cm_id>?
-        guard rdma_create_id(nil, &id, nil, RDMA_PS_TCP) == 0, let id else { return .failure(.unavailable(errno: errno)) }
+        guard rdma_create_id(nil, &id, nil, RDMA_PS_TCP) == 0, let id else {
+            return .failure(.unavailable(errno: errno))
+        }
         defer { rdma_destroy_id(id) }
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let status = withUnsafeMutablePointer(to: &destination) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { rdma_resolve_addr(id, nil, $0, milliseconds) }
         }

@@ -35,7 +35,8 @@ enum UCXResourceScanner {
         var attributes = uct_component_attr_t()
         attributes.field_mask = UInt64(UCT_COMPONENT_ATTR_FIELD_MD_RESOURCE_COUNT.rawValue)
         guard uct_component_query(component, &attributes) == UCS_OK, attributes.md_resource_count > 0 else { return [] }
-        var domains = [uct_md_resource_desc_t](repeating: uct_md_resource_desc_t(), count: Int(attributes.md_resource_count))
+        var domains = [uct_md_resource_desc_t](
+            repeating: uct_md_resource_desc_t(), count: Int(attributes.md_resource_count))
         return domains.withUnsafeMutableBufferPointer { buffer in
             attributes.field_mask = UInt64(UCT_COMPONENT_ATTR_FIELD_MD_RESOURCES.rawValue)
             attributes.md_resources = buffer.baseAddress
@@ -57,7 +58,8 @@ enum UCXResourceScanner {
         var types = Set<String>()
         var attributes = uct_md_attr_t()
         if uct_md_query(memoryDomain, &attributes) == UCS_OK {
-            for (bit, name) in memoryTypeNames.enumerated() where attributes.cap.reg_mem_types & (1 << UInt64(bit)) != 0 {
+            for (bit, name) in memoryTypeNames.enumerated() where attributes.cap.reg_mem_types & (1 << UInt64(bit)) != 0
+            {
                 types.insert(name)
             }
         }
@@ -68,8 +70,12 @@ enum UCXResourceScanner {
         let resources = (0..<Int(count)).map { index in
             let descriptor = list[index]
             return UCXView.Resource(
-                transport: withUnsafeBytes(of: descriptor.tl_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) },
-                device: withUnsafeBytes(of: descriptor.dev_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) },
+                transport: withUnsafeBytes(of: descriptor.tl_name) {
+                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                },
+                device: withUnsafeBytes(of: descriptor.dev_name) {
+                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                },
                 kind: kind(descriptor.dev_type))
         }
         return (resources, types)

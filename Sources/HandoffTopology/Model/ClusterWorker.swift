@@ -47,7 +47,8 @@ public struct ClusterWorker: Codable, Sendable, Equatable {
     public var memoryType: String?
 
     public init(
-        id: String, role: String, model: String, compatibility: String, node: String = "", rack: String = "", live: Bool = true,
+        id: String, role: String, model: String, compatibility: String, node: String = "", rack: String = "",
+        live: Bool = true,
         lostReason: String = "", lostGracefully: Bool = false, secondsSinceHeartbeat: Double = 0, freeBlocks: Int = 0,
         numBlocks: Int = 0, queueDepth: Int = 0, transport: String, offers: [Offer], hostIdentity: String? = nil,
         memoryType: String? = nil

@@ -24,7 +24,8 @@ public struct Finding: Codable, Sendable, Equatable {
     /// `findings` with errors first, then warnings, then information, each in the order given.
     public static func bySeverity(_ findings: [Finding]) -> [Finding] {
         findings.enumerated().sorted { lhs, rhs in
-            lhs.element.severity != rhs.element.severity ? lhs.element.severity > rhs.element.severity : lhs.offset < rhs.offset
+            lhs.element.severity != rhs.element.severity
+                ? lhs.element.severity > rhs.element.severity : lhs.offset < rhs.offset
         }.map(\.element)
     }
 

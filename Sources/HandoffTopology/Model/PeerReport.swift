@@ -38,7 +38,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         public var verified: Bool
 
         public init(
-            kind: Kind = .kvRead, transport: String, ucxTransports: [String], fallbacks: [String: Int], bytes: Int, gbps: Double,
+            kind: Kind = .kvRead, transport: String, ucxTransports: [String], fallbacks: [String: Int], bytes: Int,
+            gbps: Double,
             verified: Bool
         ) {
             self.kind = kind

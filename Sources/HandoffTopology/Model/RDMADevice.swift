@@ -8,7 +8,9 @@ public struct RDMADevice: Codable, Sendable, Equatable {
     public var nodeGUID: String?
     public var ports: [RDMAPort]
 
-    public init(name: String, pciAddress: String? = nil, numaNode: Int? = nil, nodeGUID: String? = nil, ports: [RDMAPort] = []) {
+    public init(
+        name: String, pciAddress: String? = nil, numaNode: Int? = nil, nodeGUID: String? = nil, ports: [RDMAPort] = []
+    ) {
         self.name = name
         self.pciAddress = pciAddress
         self.numaNode = numaNode

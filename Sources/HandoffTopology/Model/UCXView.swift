@@ -31,7 +31,10 @@ public struct UCXView: Codable, Sendable, Equatable {
     /// Why UCX could not be queried, when it could not.
     public var error: String?
 
-    public init(version: String?, resources: [Resource], memoryTypes: [String], environment: [String: String], error: String? = nil) {
+    public init(
+        version: String?, resources: [Resource], memoryTypes: [String], environment: [String: String],
+        error: String? = nil
+    ) {
         self.version = version
         self.resources = resources
         self.memoryTypes = memoryTypes

@@ -1,5 +1,5 @@
-import HandoffDataPlane
 import HandoffCore
+import HandoffDataPlane
 import Logging
 import Synchronization
 
@@ -54,7 +54,8 @@ public final class AutoTransport: Transport {
     /// - Parameter sharedMemory: whether same-host peers map the pools' memory (`SharedMemoryTransport`).
     /// - Throws: `DataPlaneError` when the TCP transport cannot listen.
     public init(
-        ucx ucxConfiguration: UCXTransport.Configuration = .init(), tcp tcpConfiguration: TCPTransport.Configuration = .init(),
+        ucx ucxConfiguration: UCXTransport.Configuration = .init(),
+        tcp tcpConfiguration: TCPTransport.Configuration = .init(),
         sharedMemory: Bool = true, logger: Logger = Logger(label: "handoff.auto")
     ) throws(DataPlaneError) {
         self.logger = logger
@@ -63,7 +64,8 @@ public final class AutoTransport: Transport {
         do {
             ucx = try UCXTransport(configuration: ucxConfiguration, logger: logger)
         } catch {
-            logger.warning("UCX is unavailable here; every peer will be reached over native TCP", metadata: ["reason": "\(error)"])
+            logger.warning(
+                "UCX is unavailable here; every peer will be reached over native TCP", metadata: ["reason": "\(error)"])
             ucx = nil
         }
         agent = tcp.agent
@@ -86,13 +88,18 @@ public final class AutoTransport: Transport {
         registry.withLock { Dictionary(uniqueKeysWithValues: $0.fallbacks.map { ($0.key.rawValue, $0.value) }) }
     }
 
-    public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
+    public func allocatePool(
+        _ layout: KVLayout, memoryType: MemoryType = .host
+    ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: name) }
         if let ucx {
             let ucxPool = try await ucx.allocatePool(layout, memoryType: .host)
-            let buffers = ucxPool.regions.map { UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: $0.address), count: $0.length) }
+            let buffers = ucxPool.regions.map {
+                UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: $0.address), count: $0.length)
+            }
             do {
-                return try add(layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: buffers, memoryType: .host))
+                return try add(
+                    layout, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: buffers, memoryType: .host))
             } catch {
                 await ucx.release(ucxPool)
                 throw error
@@ -116,7 +123,8 @@ public final class AutoTransport: Transport {
         }
         do {
             return try add(
-                layout, shm: shmPool, ucx: ucxPool, tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
+                layout, shm: shmPool, ucx: ucxPool,
+                tcp: try await tcp.registerPool(layout, regions: regions, memoryType: .host))
         } catch {
             if let ucxPool { await ucx?.release(ucxPool) }
             if let shmPool { await shm?.release(shmPool) }
@@ -125,7 +133,8 @@ public final class AutoTransport: Transport {
     }
 
     /// The pool as same-host peers map it, or nil when its memory cannot be shared (logged).
-    private func shareForSameHostPeers(_ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer]) async -> LocalPool? {
+    private func shareForSameHostPeers(_ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer]) async -> LocalPool?
+    {
         guard let shm else { return nil }
         do {
             return try await shm.registerPool(layout, regions: regions, memoryType: .host)
@@ -143,11 +152,13 @@ public final class AutoTransport: Transport {
         if let shm, let shmPool { offers.insert(try shm.descriptor(of: shmPool), at: 0) }
         let descriptor = PoolDescriptor(
             transport: name, agent: agent, host: HostIdentity.current, transportAddress: AutoOffers.encode(offers),
-            memoryType: .host, layout: layout, regions: tcpPool.regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: []) })
+            memoryType: .host, layout: layout,
+            regions: tcpPool.regions.map { .init(address: 0, length: UInt64($0.length), remoteKey: []) })
         return registry.withLock { registry in
             registry.nextID += 1
             let pool = LocalPool(id: registry.nextID, layout: layout, memoryType: .host, regions: tcpPool.regions)
-            registry.pools[pool.id] = Pools(pool: pool, shm: shmPool, ucx: ucxPool, tcp: tcpPool, descriptor: descriptor)
+            registry.pools[pool.id] = Pools(
+                pool: pool, shm: shmPool, ucx: ucxPool, tcp: tcpPool, descriptor: descriptor)
             return pool
         }
     }
@@ -167,9 +178,11 @@ public final class AutoTransport: Transport {
     public func grant(_ grant: AccessGrant) throws(DataPlaneError) {
         let entry = try pools(of: grant.pool)
         if let ucx, let ucxPool = entry.ucx {
-            try ucx.grant(AccessGrant(token: grant.token, pool: ucxPool, operation: grant.operation, blocks: grant.blocks))
+            try ucx.grant(
+                AccessGrant(token: grant.token, pool: ucxPool, operation: grant.operation, blocks: grant.blocks))
         }
-        try tcp.grant(AccessGrant(token: grant.token, pool: entry.tcp, operation: grant.operation, blocks: grant.blocks))
+        try tcp.grant(
+            AccessGrant(token: grant.token, pool: entry.tcp, operation: grant.operation, blocks: grant.blocks))
     }
 
     /// Revokes the token on both transports.
@@ -191,7 +204,9 @@ public final class AutoTransport: Transport {
         switch descriptor.transport {
         case name: offers = try AutoOffers.decode(descriptor.transportAddress)
         case "ucx", "tcp": offers = [descriptor]
-        default: throw .incompatibleDescriptor("the pool is served by '\(descriptor.transport)', which this side does not speak")
+        default:
+            throw .incompatibleDescriptor(
+                "the pool is served by '\(descriptor.transport)', which this side does not speak")
         }
         let shmPeer = await mapIfSameHost(offers.first { $0.transport == "shm" })
         var ucxPeer: RemotePeer?
@@ -216,20 +231,24 @@ public final class AutoTransport: Transport {
             }
         }
         guard shmPeer != nil || ucxPeer != nil || tcpPeer != nil else {
-            throw .peerFailed(agent: descriptor.agent, reason: "no transport reaches the peer: " + failures.joined(separator: "; "))
+            throw .peerFailed(
+                agent: descriptor.agent, reason: "no transport reaches the peer: " + failures.joined(separator: "; "))
         }
         var fallback: FallbackReason?
         if shmPeer == nil && ucxPeer == nil {
             let offered = offers.contains { $0.transport == "ucx" }
             let key: FallbackReason = ucx == nil ? .ucxUnavailable : offered ? .ucxEndpoint : .peerWithoutUCX
-            fellBack(peer: descriptor.agent, reason: offered ? failures.joined(separator: "; ") : "the peer offers no UCX", key: key)
+            fellBack(
+                peer: descriptor.agent, reason: offered ? failures.joined(separator: "; ") : "the peer offers no UCX",
+                key: key)
             fallback = key
         }
         let lower = shmPeer?.lowerTransports ?? ucxPeer?.lowerTransports ?? ["tcp"]
         return registry.withLock { registry in
             registry.nextID += 1
             let remote = RemotePeer(id: registry.nextID, descriptor: descriptor, lowerTransports: lower)
-            registry.peers[remote.id] = Peer(remote: remote, shm: shmPeer, ucx: ucxPeer, tcp: tcpPeer, fallback: fallback)
+            registry.peers[remote.id] = Peer(
+                remote: remote, shm: shmPeer, ucx: ucxPeer, tcp: tcpPeer, fallback: fallback)
             return remote
         }
     }
@@ -246,7 +265,8 @@ public final class AutoTransport: Transport {
     }
 
     public func execute(
-        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
+        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer,
+        options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         let start = ContinuousClock.now
         let peer = try resolve(remote)
@@ -272,7 +292,9 @@ public final class AutoTransport: Transport {
                     registry.peers[remote.id]?.fallback = .ucxTransfer
                 }
                 await ucx.disconnect(ucxPeer)
-                fellBack(peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP", key: .ucxTransfer)
+                fellBack(
+                    peer: remote.descriptor.agent, reason: "UCX transfer failed: \(error); running it again over TCP",
+                    key: .ucxTransfer)
                 guard let tcpPeer = peer.tcp else { throw error }
                 var rest = options
                 rest.timeout = remaining  // the caller's deadline holds across the fallback
@@ -296,7 +318,8 @@ public final class AutoTransport: Transport {
         } else if let tcpPeer = peer.tcp {
             try await tcp.notify(tcpPeer, payload: payload)
         } else {
-            throw .peerFailed(agent: remote.descriptor.agent, reason: "notifications need UCX or TCP, and neither reaches the peer")
+            throw .peerFailed(
+                agent: remote.descriptor.agent, reason: "notifications need UCX or TCP, and neither reaches the peer")
         }
     }
 
@@ -339,6 +362,7 @@ public final class AutoTransport: Transport {
 
     private func fellBack(peer agent: UInt64, reason: String, key: FallbackReason) {
         registry.withLock { $0.fallbacks[key, default: 0] += 1 }
-        logger.warning("falling back to native TCP", metadata: ["peer": "\(String(agent, radix: 16))", "reason": "\(reason)"])
+        logger.warning(
+            "falling back to native TCP", metadata: ["peer": "\(String(agent, radix: 16))", "reason": "\(reason)"])
     }
 }

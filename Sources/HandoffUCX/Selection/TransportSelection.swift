@@ -15,7 +15,8 @@ public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
     ///   - tcp: where the native TCP transport listens and what it advertises.
     /// - Throws: `DataPlaneError` when UCX (for `ucx`) or the TCP listener (for `tcp` and `auto`) cannot start.
     public func make(
-        ucxTransports: [String]? = nil, tcp: TCPTransport.Configuration = .init(), logger: Logger = Logger(label: "handoff.dataplane")
+        ucxTransports: [String]? = nil, tcp: TCPTransport.Configuration = .init(),
+        logger: Logger = Logger(label: "handoff.dataplane")
     ) throws(DataPlaneError) -> any Transport {
         switch self {
         case .auto: try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)

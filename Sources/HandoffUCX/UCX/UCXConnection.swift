@@ -1,6 +1,6 @@
-import HandoffDataPlane
 import CUCX
 import Glibc
+import HandoffDataPlane
 
 /// An endpoint to a peer's worker with the unpacked remote keys of the peer's pool.
 final class UCXConnection {
@@ -58,7 +58,8 @@ final class UCXConnection {
         }
         guard status == UCS_OK, let endpoint else {
             holderPointer.release()
-            throw .ucx(UCXError(operation: "ucp_ep_create(agent \(String(descriptor.agent, radix: 16)))", status: status))
+            throw .ucx(
+                UCXError(operation: "ucp_ep_create(agent \(String(descriptor.agent, radix: 16)))", status: status))
         }
         var keys: [ucp_rkey_h] = []
         for (index, region) in descriptor.regions.enumerated() {
@@ -66,7 +67,7 @@ final class UCXConnection {
             let unpacked = region.remoteKey.withUnsafeBytes { ucp_ep_rkey_unpack(endpoint, $0.baseAddress, &key) }
             guard unpacked == UCS_OK, let key else {
                 closeEndpoint(worker: worker, endpoint: endpoint, force: detectFailures)
-                keys.forEach { ucp_rkey_destroy($0) }
+                for unpackedKey in keys { ucp_rkey_destroy(unpackedKey) }
                 throw .ucx(UCXError(operation: "ucp_ep_rkey_unpack(region \(index))", status: unpacked))
             }
             keys.append(key)
@@ -124,7 +125,7 @@ final class UCXConnection {
         isClosed = true
         markFailed(.peerFailed(agent: descriptor.agent, reason: "the connection was closed"))
         Self.closeEndpoint(worker: worker, endpoint: endpoint, force: detectsFailures)
-        remoteKeys.forEach { ucp_rkey_destroy($0) }
+        for key in remoteKeys { ucp_rkey_destroy(key) }
         holder.takeUnretainedValue().connection = nil
     }
 

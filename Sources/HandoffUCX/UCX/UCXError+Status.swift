@@ -1,5 +1,4 @@
 import CUCX
-
 import HandoffDataPlane
 
 extension UCXError {

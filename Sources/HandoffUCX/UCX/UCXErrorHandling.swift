@@ -1,4 +1,5 @@
 import HandoffDataPlane
+
 /// Whether UCX endpoints are created with peer-failure handling (`UCP_ERR_HANDLING_MODE_PEER`).
 ///
 /// With it, UCX reports a dead or unreachable peer as an endpoint error; but UCX 1.13's shared-memory transports

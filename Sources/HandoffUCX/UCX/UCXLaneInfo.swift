@@ -1,4 +1,5 @@
 import HandoffDataPlane
+
 /// Reads the transports of an endpoint's lanes out of `ucp_ep_print_info`'s text, whose lane lines look like
 /// `#   lane[0]:  3:posix/memory.0 md[3] -> md[3]/posix/sysdev[255] rma_bw#0 am am_bw#0`.
 enum UCXLaneInfo {

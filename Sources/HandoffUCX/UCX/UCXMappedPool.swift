@@ -1,6 +1,6 @@
-import HandoffDataPlane
 import CUCX
 import HandoffCore
+import HandoffDataPlane
 
 /// A pool's regions as mapped by `ucp_mem_map`: the memory handles and the packed remote keys peers need.
 final class UCXMappedPool {
@@ -30,9 +30,13 @@ final class UCXMappedPool {
         do throws(DataPlaneError) {
             for index in 0..<layout.regionCount {
                 let buffer = buffers?[index]
-                let (handle, address, length) = try mapRegion(context: context, length: layout.regionBytes, buffer: buffer)
+                let (handle, address, length) = try mapRegion(
+                    context: context, length: layout.regionBytes, buffer: buffer)
                 handles.append(handle)
-                if buffer == nil { UnsafeMutableRawPointer(bitPattern: address)!.initializeMemory(as: UInt8.self, repeating: 0, count: length) }
+                if buffer == nil {
+                    UnsafeMutableRawPointer(bitPattern: address)!.initializeMemory(
+                        as: UInt8.self, repeating: 0, count: length)
+                }
                 regions.append((address, length))
                 keys.append(try packKey(context: context, handle: handle, region: index))
             }
@@ -68,7 +72,9 @@ final class UCXMappedPool {
         return (handle, UInt(bitPattern: address), length)
     }
 
-    private static func packKey(context: ucp_context_h, handle: ucp_mem_h, region: Int) throws(DataPlaneError) -> [UInt8] {
+    private static func packKey(
+        context: ucp_context_h, handle: ucp_mem_h, region: Int
+    ) throws(DataPlaneError) -> [UInt8] {
         var buffer: UnsafeMutableRawPointer?
         var size = 0
         try ucxCheck(ucp_rkey_pack(context, handle, &buffer, &size), "ucp_rkey_pack(region \(region))")

@@ -1,5 +1,5 @@
-import HandoffDataPlane
 import CUCX
+import HandoffDataPlane
 
 /// One notification on its way: owns the header and payload bytes until UCX is done with them.
 final class UCXNotificationSend {
@@ -26,12 +26,14 @@ final class UCXNotificationSend {
     }
 
     /// Posts the active message; `completion` runs on the loop's thread once UCX has sent it or failed.
-    static func start(on connection: UCXConnection, sender: UInt64, payload: [UInt8], completion: @escaping Completion) {
+    static func start(on connection: UCXConnection, sender: UInt64, payload: [UInt8], completion: @escaping Completion)
+    {
         let send = UCXNotificationSend(sender: sender, payload: payload, completion: completion)
         let retained = Unmanaged.passRetained(send)
         var param = ucp_request_param_t()
         param.op_attr_mask = UInt32(
-            UCP_OP_ATTR_FIELD_CALLBACK.rawValue | UCP_OP_ATTR_FIELD_USER_DATA.rawValue | UCP_OP_ATTR_FIELD_FLAGS.rawValue)
+            UCP_OP_ATTR_FIELD_CALLBACK.rawValue | UCP_OP_ATTR_FIELD_USER_DATA.rawValue
+                | UCP_OP_ATTR_FIELD_FLAGS.rawValue)
         param.flags = UInt32(UCP_AM_SEND_FLAG_EAGER.rawValue)
         param.user_data = retained.toOpaque()
         param.cb.send = { request, status, userData in
@@ -49,7 +51,9 @@ final class UCXNotificationSend {
         }
         if handoff_ucs_ptr_is_err(status) != 0 {
             retained.release()
-            completion(.failure(.ucx(UCXError(operation: "ucp_am_send_nbx(notification)", status: handoff_ucs_ptr_status(status)))))
+            completion(
+                .failure(
+                    .ucx(UCXError(operation: "ucp_am_send_nbx(notification)", status: handoff_ucs_ptr_status(status)))))
         }
     }
 

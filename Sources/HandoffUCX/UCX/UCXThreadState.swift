@@ -1,6 +1,6 @@
-import HandoffDataPlane
 import CUCX
 import HandoffCore
+import HandoffDataPlane
 
 /// Everything a worker loop's thread owns: the pools it mapped, its connections and the transfers in flight.
 /// Used only on that thread.
@@ -65,8 +65,10 @@ final class UCXThreadState {
             guard execution.needsForcedClose && execution.connection.isClosed && execution.hasOpsInFlight else {
                 return false
             }
-            execution.abandon(with: .peerFailed(
-                agent: execution.connection.descriptor.agent, reason: "operations stuck after closing the endpoint"))
+            execution.abandon(
+                with: .peerFailed(
+                    agent: execution.connection.descriptor.agent, reason: "operations stuck after closing the endpoint")
+            )
             abandoned.append(execution)
             return true
         }

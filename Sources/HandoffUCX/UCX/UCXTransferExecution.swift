@@ -1,6 +1,6 @@
-import HandoffDataPlane
 import CUCX
 import HandoffCore
+import HandoffDataPlane
 import Histogram
 import Synchronization
 
@@ -85,7 +85,9 @@ final class UCXTransferExecution {
     /// - Returns: whether the transfer is finished (and its completion called).
     func pump() -> Bool {
         if failure == nil, let connectionFailure = connection.failure { failure = connectionFailure }
-        if failure == nil && cancellation.isSet { failure = .cancelled(completedOps: completedOps, totalOps: ops.count) }
+        if failure == nil && cancellation.isSet {
+            failure = .cancelled(completedOps: completedOps, totalOps: ops.count)
+        }
         if failure == nil && nextOp < ops.count { post() }
         if inFlight > 0 {
             let now = MonotonicClock.nanos()
@@ -141,16 +143,22 @@ final class UCXTransferExecution {
             let status: ucs_status_ptr_t? =
                 switch operation {
                 case .read:
-                    ucp_get_nbx(endpoint, localAddress, op.length, remoteAddress, connection.remoteKeys[remoteRegion], &requestParam)
+                    ucp_get_nbx(
+                        endpoint, localAddress, op.length, remoteAddress, connection.remoteKeys[remoteRegion],
+                        &requestParam)
                 case .write:
-                    ucp_put_nbx(endpoint, localAddress, op.length, remoteAddress, connection.remoteKeys[remoteRegion], &requestParam)
+                    ucp_put_nbx(
+                        endpoint, localAddress, op.length, remoteAddress, connection.remoteKeys[remoteRegion],
+                        &requestParam)
                 }
             nextOp += 1
             if let status {
                 if handoff_ucs_ptr_is_err(status) != 0 {
-                    failure = .ucx(UCXError(
-                        operation: "ucp_\(operation == .read ? "get" : "put")_nbx(op \(nextOp - 1), \(op.length) bytes)",
-                        status: handoff_ucs_ptr_status(status)))
+                    failure = .ucx(
+                        UCXError(
+                            operation:
+                                "ucp_\(operation == .read ? "get" : "put")_nbx(op \(nextOp - 1), \(op.length) bytes)",
+                            status: handoff_ucs_ptr_status(status)))
                 } else {
                     status.storeBytes(of: started, as: UInt64.self)
                     inFlight += 1
@@ -174,7 +182,10 @@ final class UCXTransferExecution {
             if let request { ucp_request_free(request) }
         }
         let status = ucp_ep_flush_nbx(connection.endpoint, &param)
-        guard let status else { return remotelyComplete = true }
+        guard let status else {
+            remotelyComplete = true
+            return
+        }
         if handoff_ucs_ptr_is_err(status) != 0 {
             flushCompleted(status: handoff_ucs_ptr_status(status), request: false)
         } else {
@@ -197,7 +208,8 @@ final class UCXTransferExecution {
             completedOps += 1
             _ = latencies.record(MonotonicClock.nanos() &- startNanos)
         } else if failure == nil {
-            failure = connection.failure
+            failure =
+                connection.failure
                 ?? .ucx(UCXError(operation: "\(operation == .read ? "get" : "put") completion", status: status))
         }
     }
@@ -220,10 +232,12 @@ final class UCXTransferExecution {
         if let failure { return completion(.failure(failure)) }
         let end = MonotonicClock.nanos()
         let posted = allPostedNanos ?? end
-        completion(.success(TransferReport(
-            operation: operation, bytes: bytes, ops: ops.count, pieces: pieces, transport: "ucx",
-            lowerTransports: connection.lowerTransports,
-            postSeconds: Double(posted &- startNanos) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
-            opLatencyNanoseconds: latencies)))
+        completion(
+            .success(
+                TransferReport(
+                    operation: operation, bytes: bytes, ops: ops.count, pieces: pieces, transport: "ucx",
+                    lowerTransports: connection.lowerTransports,
+                    postSeconds: Double(posted &- startNanos) / 1e9, completionSeconds: Double(end &- posted) / 1e9,
+                    opLatencyNanoseconds: latencies)))
     }
 }

@@ -1,6 +1,6 @@
-import HandoffDataPlane
 import CUCX
 import HandoffCore
+import HandoffDataPlane
 import Logging
 import Synchronization
 
@@ -43,7 +43,9 @@ public final class UCXTransport: Transport {
 
     /// Creates the ucp context and worker and starts the progress thread.
     /// - Throws: `DataPlaneError.ucx` when UCX cannot start with the configuration (e.g. an unknown transport).
-    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.ucx")) throws(DataPlaneError) {
+    public init(
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.ucx")
+    ) throws(DataPlaneError) {
         let agent = UInt64.random(in: 1...UInt64.max)
         let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
         self.loop = try UCXWorkerLoop(
@@ -58,7 +60,9 @@ public final class UCXTransport: Transport {
     /// Memory types this instance can register.
     public var supportedMemoryTypes: Set<MemoryType> { loop.memoryTypes }
 
-    public func allocatePool(_ layout: KVLayout, memoryType: MemoryType = .host) async throws(DataPlaneError) -> LocalPool {
+    public func allocatePool(
+        _ layout: KVLayout, memoryType: MemoryType = .host
+    ) async throws(DataPlaneError) -> LocalPool {
         guard memoryType == .host else { throw .unsupportedMemoryType(memoryType, transport: "\(name) (allocation)") }
         return try await map(layout, memoryType: memoryType, buffers: nil)
     }
@@ -66,11 +70,14 @@ public final class UCXTransport: Transport {
     public func registerPool(
         _ layout: KVLayout, regions: [UnsafeMutableRawBufferPointer], memoryType: MemoryType = .host
     ) async throws(DataPlaneError) -> LocalPool {
-        guard supportedMemoryTypes.contains(memoryType) else { throw .unsupportedMemoryType(memoryType, transport: name) }
+        guard supportedMemoryTypes.contains(memoryType) else {
+            throw .unsupportedMemoryType(memoryType, transport: name)
+        }
         guard regions.count == layout.regionCount else {
             throw .layoutMismatch("\(regions.count) buffers for a layout of \(layout.regionCount) regions")
         }
-        for (index, region) in regions.enumerated() where region.count < layout.regionBytes || region.baseAddress == nil {
+        for (index, region) in regions.enumerated() where region.count < layout.regionBytes || region.baseAddress == nil
+        {
             throw .rangeOutsideRegion(
                 side: .source, region: index, offset: 0, length: layout.regionBytes, regionLength: region.count)
         }
@@ -87,13 +94,16 @@ public final class UCXTransport: Transport {
             let id = state.makeID()
             let mapped = try UCXMappedPool.map(
                 context: state.context, id: id, layout: layout, memoryType: memoryType,
-                buffers: buffers?.map { UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: $0.0), count: $0.1) })
+                buffers: buffers?.map {
+                    UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: $0.0), count: $0.1)
+                })
             state.pools[id] = mapped
             let regions = zip(mapped.pool.regions, mapped.packedKeys).map { region, key in
                 PoolDescriptor.Region(address: UInt64(region.address), length: UInt64(region.length), remoteKey: key)
             }
             let descriptor = PoolDescriptor(
-                transport: "ucx", agent: agent, host: HostIdentity.current, transportAddress: address, memoryType: memoryType, layout: layout,
+                transport: "ucx", agent: agent, host: HostIdentity.current, transportAddress: address,
+                memoryType: memoryType, layout: layout,
                 regions: regions)
             return (mapped.pool, descriptor)
         }
@@ -145,7 +155,10 @@ public final class UCXTransport: Transport {
         }
         logger.debug(
             "connected",
-            metadata: ["peer": "\(String(descriptor.agent, radix: 16))", "lanes": "\(peer.lowerTransports.joined(separator: ","))"])
+            metadata: [
+                "peer": "\(String(descriptor.agent, radix: 16))",
+                "lanes": "\(peer.lowerTransports.joined(separator: ","))",
+            ])
         return peer
     }
 
@@ -158,21 +171,26 @@ public final class UCXTransport: Transport {
         let cancellation = CancellationFlag()
         let (poolID, peerID) = (local.id, remote.id)
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<TransferReport, DataPlaneError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<TransferReport, DataPlaneError>, Never>) in
                 loop.submit { state in
                     guard !state.isClosed else { return continuation.resume(returning: .failure(.transportClosed)) }
                     guard let pool = state.pools[poolID], pool.pool === local else {
-                        return continuation.resume(returning: .failure(
-                            .unknownHandle("pool \(poolID) is released or belongs to another transport")))
+                        return continuation.resume(
+                            returning: .failure(
+                                .unknownHandle("pool \(poolID) is released or belongs to another transport")))
                     }
                     guard let connection = state.connections[peerID], connection.peer === remote else {
-                        return continuation.resume(returning: .failure(
-                            .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
+                        return continuation.resume(
+                            returning: .failure(
+                                .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
                     }
                     if let failure = connection.failure { return continuation.resume(returning: .failure(failure)) }
-                    state.start(UCXTransferExecution(
-                        plan: plan, operation: operation, local: pool, connection: connection, options: options,
-                        startNanos: start, cancellation: cancellation, completion: { continuation.resume(returning: $0) }))
+                    state.start(
+                        UCXTransferExecution(
+                            plan: plan, operation: operation, local: pool, connection: connection, options: options,
+                            startNanos: start, cancellation: cancellation,
+                            completion: { continuation.resume(returning: $0) }))
                 }
             }
         } onCancel: {
@@ -187,12 +205,14 @@ public final class UCXTransport: Transport {
             throw .notificationTooLarge(bytes: payload.count, limit: maxNotificationBytes)
         }
         let (peerID, agent) = (remote.id, self.agent)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, DataPlaneError>, Never>) in
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<Void, DataPlaneError>, Never>) in
             loop.submit { state in
                 guard !state.isClosed else { return continuation.resume(returning: .failure(.transportClosed)) }
                 guard let connection = state.connections[peerID], connection.peer === remote else {
-                    return continuation.resume(returning: .failure(
-                        .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
+                    return continuation.resume(
+                        returning: .failure(
+                            .unknownHandle("peer \(peerID) is disconnected or belongs to another transport")))
                 }
                 if let failure = connection.failure { return continuation.resume(returning: .failure(failure)) }
                 UCXNotificationSend.start(

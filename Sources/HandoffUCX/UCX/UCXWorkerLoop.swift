@@ -1,7 +1,7 @@
-import HandoffDataPlane
 import CUCX
 import Foundation
 import Glibc
+import HandoffDataPlane
 import Synchronization
 
 /// One UCX context and worker, and the thread that owns and progresses them.
@@ -65,7 +65,8 @@ final class UCXWorkerLoop: @unchecked Sendable {
         let status = ucp_worker_create(context, &workerParams, &worker)
         guard status == UCS_OK, let worker else {
             ucp_cleanup(context)
-            throw .ucx(UCXError(operation: "ucp_worker_create", status: status == UCS_OK ? UCS_ERR_NO_RESOURCE : status))
+            throw .ucx(
+                UCXError(operation: "ucp_worker_create", status: status == UCS_OK ? UCS_ERR_NO_RESOURCE : status))
         }
         var workerFD: Int32 = -1
         let fdStatus = ucp_worker_get_efd(worker, &workerFD)
@@ -75,10 +76,13 @@ final class UCXWorkerLoop: @unchecked Sendable {
             piped = fcntl(fd, F_SETFL, O_NONBLOCK) == 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? 0 : -1
         }
         guard fdStatus == UCS_OK, piped == 0 else {
-            pipeFDs.filter { $0 >= 0 }.forEach { _ = Glibc.close($0) }
+            for descriptor in pipeFDs where descriptor >= 0 { _ = Glibc.close(descriptor) }
             ucp_worker_destroy(worker)
             ucp_cleanup(context)
-            throw .ucx(UCXError(operation: "ucp_worker_get_efd / eventfd", status: fdStatus == UCS_OK ? UCS_ERR_IO_ERROR : fdStatus))
+            throw .ucx(
+                UCXError(
+                    operation: "ucp_worker_get_efd / eventfd", status: fdStatus == UCS_OK ? UCS_ERR_IO_ERROR : fdStatus)
+            )
         }
         var attributes = ucp_context_attr_t()
         attributes.field_mask = UInt64(UCP_ATTR_FIELD_MEMORY_TYPES.rawValue)
@@ -92,10 +96,11 @@ final class UCXWorkerLoop: @unchecked Sendable {
         guard addressStatus == UCS_OK, let addressPointer else {
             ucp_worker_destroy(worker)
             ucp_cleanup(context)
-            pipeFDs.forEach { _ = Glibc.close($0) }
+            for descriptor in pipeFDs { _ = Glibc.close(descriptor) }
             throw .ucx(UCXError(operation: "ucp_worker_get_address", status: addressStatus))
         }
-        self.workerAddress = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(addressPointer), count: addressLength))
+        self.workerAddress = Array(
+            UnsafeRawBufferPointer(start: UnsafeRawPointer(addressPointer), count: addressLength))
         ucp_worker_release_address(worker, addressPointer)
         self.memoryTypes = types
         self.context = context
@@ -184,7 +189,10 @@ final class UCXWorkerLoop: @unchecked Sendable {
             if status == UCS_ERR_BUSY { continue }
             // If the worker could not be armed its fd may never wake us: poll briefly instead of sleeping.
             let timeout = status == UCS_OK ? state.pollTimeoutMillis() : 1
-            var fds = [pollfd(fd: workerFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: workerFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, 2, timeout)
             var drained = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             while Glibc.read(wakePipe.read, &drained, 32) == 32 {}
@@ -194,7 +202,10 @@ final class UCXWorkerLoop: @unchecked Sendable {
         ucp_cleanup(context)
         let (late, waiters) = pending.withLock { pending in
             pending.exited = true
-            defer { pending.jobs.removeAll(); pending.exitWaiters.removeAll() }
+            defer {
+                pending.jobs.removeAll()
+                pending.exitWaiters.removeAll()
+            }
             return (pending.jobs, pending.exitWaiters)
         }
         for job in late { job(state) }

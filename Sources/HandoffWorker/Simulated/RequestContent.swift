@@ -18,7 +18,8 @@ public struct RequestContent: Sendable {
                     let offset = layout.offset(kind: kind, block: block)
                     pattern.write(
                         layer: layer, kind: kind, block: index,
-                        into: UnsafeMutableRawBufferPointer(rebasing: region[offset..<offset + layout.geometry.pieceBytes]))
+                        into: UnsafeMutableRawBufferPointer(
+                            rebasing: region[offset..<offset + layout.geometry.pieceBytes]))
                 }
             }
         }
@@ -32,8 +33,11 @@ public struct RequestContent: Sendable {
                 for (index, block) in blocks.enumerated() {
                     for kind in 0..<layout.geometry.kindsPerBlock {
                         let offset = layout.offset(kind: kind, block: block)
-                        let piece = UnsafeRawBufferPointer(rebasing: region[offset..<offset + layout.geometry.pieceBytes])
-                        if !pattern.matches(layer: layer, kind: kind, block: index, piece: piece) { return (kind, index) }
+                        let piece = UnsafeRawBufferPointer(
+                            rebasing: region[offset..<offset + layout.geometry.pieceBytes])
+                        if !pattern.matches(layer: layer, kind: kind, block: index, piece: piece) {
+                            return (kind, index)
+                        }
                     }
                 }
                 return nil

@@ -1,6 +1,6 @@
 import HandoffConnector
-import HandoffCore
 import HandoffControlProtocol
+import HandoffCore
 import HandoffDataPlane
 
 extension SimulatedEngine {

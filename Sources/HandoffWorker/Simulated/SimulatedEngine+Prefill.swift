@@ -44,7 +44,8 @@ extension SimulatedEngine {
         do {
             try runtime.prefillDone(ticket: order.ticket, blocks: allocated)
         } catch {
-            logger.warning("prefill answer refused; blocks freed", metadata: ["ticket": "\(order.ticket)", "error": "\(error)"])
+            logger.warning(
+                "prefill answer refused; blocks freed", metadata: ["ticket": "\(order.ticket)", "error": "\(error)"])
             free(order.ticket)
         }
     }

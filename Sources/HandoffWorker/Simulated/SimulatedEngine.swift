@@ -49,16 +49,16 @@ public actor SimulatedEngine {
         switch event {
         case .registered:
             logger.info("registered with the coordinator")
-        case let .prefill(order):
+        case .prefill(let order):
             queued += 1
             prefillOrders.yield(order)
-        case let .reserve(ticket, count):
+        case .reserve(let ticket, let count):
             reserve(ticket: ticket, blocks: count)
-        case let .loaded(order, _):
+        case .loaded(let order, _):
             if verify(order) { group.addTask { await self.generate(order.ticket) } }
-        case let .loadFailed(ticket, reason):
+        case .loadFailed(let ticket, let reason):
             logger.warning("pull failed", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
-        case let .release(ticket, reason):
+        case .release(let ticket, let reason):
             release(ticket: ticket, reason: reason)
         }
         publishLoad()

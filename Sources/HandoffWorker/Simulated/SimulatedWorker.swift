@@ -13,7 +13,10 @@ public final class SimulatedWorker: Sendable {
     /// The runtime `run` started, once it has, and whether `shutDown` was called.
     private let lifecycle = Mutex<(runtime: ConnectorRuntime?, stopping: Bool)>((nil, false))
 
-    public init(configuration: SimulatedWorkerConfiguration, coordinator: CoordinatorAddress, logger: Logger = Logger(label: "handoff.worker")) {
+    public init(
+        configuration: SimulatedWorkerConfiguration, coordinator: CoordinatorAddress,
+        logger: Logger = Logger(label: "handoff.worker")
+    ) {
         self.configuration = configuration
         self.coordinator = coordinator
         self.logger = logger

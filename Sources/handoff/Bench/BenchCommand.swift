@@ -22,7 +22,9 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         // Checked here, not in validate(): ArgumentParser validates this command before running a subcommand too.
         guard local else {
-            throw ValidationError("give --local (both sides on this host), or use 'handoff bench serve' and 'handoff bench run --peer HOST:PORT'")
+            throw ValidationError(
+                "give --local (both sides on this host), or use 'handoff bench serve' and 'handoff bench run --peer HOST:PORT'"
+            )
         }
         try await BenchSweep(points: try sweep.points(), format: sweep.format).run { try await $0.runLocal() }
     }

@@ -8,11 +8,11 @@ enum BenchError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .protocolViolation(expected, got): "peer process sent '\(got)' where '\(expected)' was expected"
-        case let .peerFailed(reason): "peer failed: \(reason)"
-        case let .verificationFailed(reason): "verification failed: \(reason)"
-        case let .invalidOption(reason): reason
-        case let .sweepFailed(failed, total): "\(failed) of \(total) points failed (see above)"
+        case .protocolViolation(let expected, let got): "peer process sent '\(got)' where '\(expected)' was expected"
+        case .peerFailed(let reason): "peer failed: \(reason)"
+        case .verificationFailed(let reason): "verification failed: \(reason)"
+        case .invalidOption(let reason): reason
+        case .sweepFailed(let failed, let total): "\(failed) of \(total) points failed (see above)"
         }
     }
 }

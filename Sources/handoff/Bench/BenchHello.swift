@@ -24,7 +24,9 @@ struct BenchHello: Codable {
             throw BenchError.invalidOption("malformed hello: \(error)")
         }
         guard hello.version == currentVersion else {
-            throw BenchError.invalidOption("the initiator speaks bench protocol \(hello.version), this server \(currentVersion); run the same handoff version on both hosts")
+            throw BenchError.invalidOption(
+                "the initiator speaks bench protocol \(hello.version), this server \(currentVersion); run the same handoff version on both hosts"
+            )
         }
         return hello
     }

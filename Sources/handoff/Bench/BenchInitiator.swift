@@ -1,7 +1,7 @@
-import HandoffUCX
 import Foundation
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// The active side of one benchmark: moves a KV-shaped plan between its pool and a passive peer's
 /// (`BenchPeerSession`), checking every iteration's destination byte for byte. It is decode for READ and prefill
@@ -64,17 +64,20 @@ struct BenchInitiator {
         let plans = try workload.plans()
         let pattern = BlockPattern(seed: options.seed)
         let transport = try options.makeTransport()
-        let benchPool = try await BenchPool.makeOrShutDown(options.memory, layout: workload.layout, transport: transport)
+        let benchPool = try await BenchPool.makeOrShutDown(
+            options.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if operation == .write { pool.fill(with: pattern) }
         do {
-            let remote = try await transport.connect(to: try PoolDescriptor(decodingText: try await channel.receive("DESCRIPTOR")))
+            let remote = try await transport.connect(
+                to: try PoolDescriptor(decodingText: try await channel.receive("DESCRIPTOR")))
             var reports: [TransferReport] = []
             for iteration in 0..<(warmup + iterations) {
                 try await resetDestination(pool, channel)
                 var report: TransferReport?
                 for plan in plans {
-                    let planReport = try await transport.execute(plan, operation, local: pool, remote: remote, options: transferOptions)
+                    let planReport = try await transport.execute(
+                        plan, operation, local: pool, remote: remote, options: transferOptions)
                     report = report.map { $0.followed(by: planReport) } ?? planReport
                 }
                 try await verifyDestination(pool, channel, pattern: pattern, workload: workload, iteration: iteration)
@@ -85,7 +88,9 @@ struct BenchInitiator {
             let bye = try await channel.receive("BYE")
             await benchPool.release(from: transport)
             await transport.shutdown()
-            return Measurement(workload: workload, plans: plans, reports: reports, notified: bye == "notified", fallbacks: (transport as? AutoTransport)?.fallbacks)
+            return Measurement(
+                workload: workload, plans: plans, reports: reports, notified: bye == "notified",
+                fallbacks: (transport as? AutoTransport)?.fallbacks)
         } catch {
             await benchPool.release(from: transport)
             await transport.shutdown()
@@ -110,7 +115,8 @@ struct BenchInitiator {
         let layout = plans[0].source
         let kv = measurement.workload.prompt.map { prompt in
             TTFTEstimate(
-                model: prompt.model.name, promptTokens: prompt.tokens, blockTokens: options.kvMode.blockTokens, blocks: layout.numBlocks,
+                model: prompt.model.name, promptTokens: prompt.tokens, blockTokens: options.kvMode.blockTokens,
+                blocks: layout.numBlocks,
                 bytesPerToken: prompt.model.bytesPerToken, movedBytes: bytes, measuredSeconds: seconds)
         }
         return BenchResult(
@@ -118,7 +124,8 @@ struct BenchInitiator {
             ucxTransportsRequested: options.ucxTransports ?? "default", memory: options.memory.rawValue, op: operation,
             pattern: options.pattern.rawValue, layers: layout.geometry.layers,
             blocks: layout.numBlocks, blockBytes: layout.geometry.pieceBytes, bytes: bytes, ops: ops,
-            pieces: plans.reduce(0) { $0 + $1.pieceCount }, transfers: plans.count, window: transferOptions.maxOutstandingOps,
+            pieces: plans.reduce(0) { $0 + $1.pieceCount }, transfers: plans.count,
+            window: transferOptions.maxOutstandingOps,
             warmup: warmup, iterations: iterations, seconds: seconds,
             postUs: reports.map(\.postSeconds).median * 1e6, opLatencyUs: latency, latencyUs: latency,
             opsPerS: Double(ops) / seconds, gbps: gbps,
@@ -144,7 +151,8 @@ struct BenchInitiator {
         case .read:
             if let bad = pool.firstMismatch(pattern: pattern, moves: workload.moves) {
                 throw BenchError.verificationFailed(
-                    "iteration \(iteration): layer \(bad.layer) block \(bad.source)->\(bad.destination) kind \(bad.kind)")
+                    "iteration \(iteration): layer \(bad.layer) block \(bad.source)->\(bad.destination) kind \(bad.kind)"
+                )
             }
         case .write:
             try channel.send("VERIFY")

@@ -1,7 +1,7 @@
-import HandoffUCX
 import ArgumentParser
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// The passive side of one benchmark: owns one pool and answers the initiator's line commands —
 /// `DESCRIPTOR <base64>` once, then `VERIFY`, `RESET` and `QUIT`, ending with `BYE notified|not-notified`.
@@ -24,7 +24,8 @@ struct BenchPeerSession {
         let workload = try options.workload()
         let pattern = BlockPattern(seed: options.seed)
         let transport = try options.makeTransport(listenHost: listenHost, listenPort: listenPort)
-        let benchPool = try await BenchPool.makeOrShutDown(options.memory, layout: workload.layout, transport: transport)
+        let benchPool = try await BenchPool.makeOrShutDown(
+            options.memory, layout: workload.layout, transport: transport)
         let pool = benchPool.pool
         if role == .source { pool.fill(with: pattern) }
         // The initiator sends one "released" notification before QUIT; it counts as received if it arrives
@@ -54,12 +55,15 @@ struct BenchPeerSession {
     }
 
     /// Answers commands until `QUIT`.
-    private func answerCommands(_ channel: LineChannel, pool: LocalPool, pattern: BlockPattern, workload: BenchWorkload) async throws {
+    private func answerCommands(
+        _ channel: LineChannel, pool: LocalPool, pattern: BlockPattern, workload: BenchWorkload
+    ) async throws {
         while true {
             switch try await channel.receive() {
             case "VERIFY":
                 if let bad = pool.firstMismatch(pattern: pattern, moves: workload.moves) {
-                    try channel.send("VERIFIED fail layer \(bad.layer) block \(bad.source)->\(bad.destination) kind \(bad.kind)")
+                    try channel.send(
+                        "VERIFIED fail layer \(bad.layer) block \(bad.source)->\(bad.destination) kind \(bad.kind)")
                 } else {
                     try channel.send("VERIFIED ok")
                 }

@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// Who allocates a benchmark pool's memory.
 enum PoolMemory: String, CaseIterable {
@@ -26,16 +26,20 @@ struct BenchPool {
                 return region
             }
             do {
-                return BenchPool(pool: try await transport.registerPool(layout, regions: regions, memoryType: .host), ownedRegions: regions)
+                return BenchPool(
+                    pool: try await transport.registerPool(layout, regions: regions, memoryType: .host),
+                    ownedRegions: regions)
             } catch {
-                regions.forEach { $0.deallocate() }
+                for region in regions { region.deallocate() }
                 throw error
             }
         }
     }
 
     /// `make`, shutting `transport` down when the pool cannot be made: the caller has nothing left to clean up.
-    static func makeOrShutDown(_ memory: PoolMemory, layout: KVLayout, transport: any Transport) async throws -> BenchPool {
+    static func makeOrShutDown(
+        _ memory: PoolMemory, layout: KVLayout, transport: any Transport
+    ) async throws -> BenchPool {
         do {
             return try await make(memory, layout: layout, transport: transport)
         } catch {
@@ -47,6 +51,6 @@ struct BenchPool {
     /// Deregisters the pool and frees what this process allocated.
     func release(from transport: any Transport) async {
         await transport.release(pool)
-        ownedRegions.forEach { $0.deallocate() }
+        for region in ownedRegions { region.deallocate() }
     }
 }

@@ -1,7 +1,7 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// One benchmark point: what `handoff bench --json` prints.
 struct BenchResult: Codable {
@@ -94,6 +94,8 @@ struct BenchResult: Codable {
     /// The fallbacks from UCX to TCP, when there were any.
     private var fallbackLine: String {
         guard let fallbacks, !fallbacks.isEmpty else { return "" }
-        return "\n  fallback  " + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + " (UCX → TCP)"
+        return "\n  fallback  "
+            + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            + " (UCX → TCP)"
     }
 }

@@ -1,8 +1,8 @@
-import HandoffCore
-import HandoffUCX
 import ArgumentParser
 import Foundation
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// `handoff bench serve`: the passive side of benchmarks that `handoff bench run --peer` starts from another
 /// host, and of `handoff topo --peer` probes. Each connection is one benchmark or probe, served to the end before
@@ -12,7 +12,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve benchmark pools to 'handoff bench run --peer' on another host (or network namespace).")
 
-    @Option(help: "HOST:PORT to listen on for benchmark connections; the native TCP data plane listens on the same host.")
+    @Option(
+        help: "HOST:PORT to listen on for benchmark connections; the native TCP data plane listens on the same host.")
     var listen = HostPort(host: "0.0.0.0", port: 7470)
 
     @Option(help: "Port of the native TCP data plane (0: any free one); fixed, it can be let through a firewall.")
@@ -30,7 +31,8 @@ struct BenchServeCommand: AsyncParsableCommand {
             throw BenchError.invalidOption("cannot listen on \(listen): \(error)")
         }
         defer { listener.close() }
-        FileHandle.standardOutput.write(Data("LISTENING \(listen.host):\(port)\n".utf8))  // unbuffered: scripts wait for it
+        // Unbuffered: scripts wait for this line.
+        FileHandle.standardOutput.write(Data("LISTENING \(listen.host):\(port)\n".utf8))
         repeat {
             let connection: TCPSocket
             do {
@@ -61,16 +63,21 @@ struct BenchServeCommand: AsyncParsableCommand {
                 return try await PeerProbeServer().serve(first, over: channel)
             }
             if first.hasPrefix("ERROR ") { throw BenchError.peerFailed(String(first.dropFirst("ERROR ".count))) }
-            guard first.hasPrefix("HELLO ") else { throw BenchError.protocolViolation(expected: "HELLO", got: String(first.prefix(200))) }
+            guard first.hasPrefix("HELLO ") else {
+                throw BenchError.protocolViolation(expected: "HELLO", got: String(first.prefix(200)))
+            }
             let hello = try BenchHello.decode(String(first.dropFirst("HELLO ".count)))
             connection.setReceiveTimeout(nil)
             let options: WorkloadOptions
             do {
                 options = try WorkloadOptions.parse(hello.arguments)
             } catch {
-                throw BenchError.invalidOption("the initiator's options are invalid here: \(WorkloadOptions.message(for: error))")
+                throw BenchError.invalidOption(
+                    "the initiator's options are invalid here: \(WorkloadOptions.message(for: error))")
             }
-            try await BenchPeerSession(options: options, role: hello.role, listenHost: listen.host, listenPort: dataPort).run(over: channel)
+            try await BenchPeerSession(
+                options: options, role: hello.role, listenHost: listen.host, listenPort: dataPort
+            ).run(over: channel)
         } catch {
             try? channel.send("ERROR \(String(describing: error).split(separator: "\n").first ?? "")")
             throw error

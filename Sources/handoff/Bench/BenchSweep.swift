@@ -61,8 +61,10 @@ struct BenchSweep {
 extension BenchInitiator {
     /// The point in a few words, for errors: `tcp read scattered 32 layers × 256 blocks × 32 KiB, window 128`.
     var label: String {
-        let shape = options.kvMode.model.map { "\($0) \(options.kvMode.promptTokens) tokens" }
+        let shape =
+            options.kvMode.model.map { "\($0) \(options.kvMode.promptTokens) tokens" }
             ?? "\(options.layers) layers × \(options.blocks) blocks × \(BenchResult.size(options.blockKiB * 1024))"
-        return "\(options.transport.rawValue) \(operation.rawValue) \(options.pattern.rawValue) \(shape), window \(transferOptions.maxOutstandingOps)"
+        return
+            "\(options.transport.rawValue) \(operation.rawValue) \(options.pattern.rawValue) \(shape), window \(transferOptions.maxOutstandingOps)"
     }
 }

@@ -1,8 +1,8 @@
-import HandoffCore
-import HandoffUCX
 import ArgumentParser
 import Foundation
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// What the initiating side of a benchmark measures: `handoff bench --local` and `handoff bench run` take these.
 /// Most options take a list or a doubling range, and the benchmark then sweeps every combination, one point each.
@@ -13,24 +13,42 @@ struct BenchSweepOptions: ParsableArguments {
     @Option(help: "Blocks in each pool; every block is transferred. Sweeps: a list or a doubling range.")
     var blocks = SweepList(256)
 
-    @Option(name: .customLong("block-kib"), help: "KiB of one block's K (or V) in one layer: the size of one piece. Sweeps: a list, or a doubling range such as 4..65536 (4 KiB to 64 MiB).")
+    @Option(
+        name: .customLong("block-kib"),
+        help:
+            "KiB of one block's K (or V) in one layer: the size of one piece. Sweeps: a list, or a doubling range such as 4..65536 (4 KiB to 64 MiB)."
+    )
     var blockKiB = SweepList(32)
 
-    @Option(name: .customLong("total-mib"), help: "Size every point to move about this many MiB: its block count follows from the layers and the block size (at least 1 block). Overrides --blocks; keeps memory bounded in block-size sweeps.")
+    @Option(
+        name: .customLong("total-mib"),
+        help:
+            "Size every point to move about this many MiB: its block count follows from the layers and the block size (at least 1 block). Overrides --blocks; keeps memory bounded in block-size sweeps."
+    )
     var totalMiB: Int?
 
     @OptionGroup var kvMode: KVModeOptions
 
-    @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled; layerwise: scattered, moved one layer per transfer as a pushing prefill does. Sweeps: a list.")
+    @Option(
+        help:
+            "contiguous: destination ids equal source ids; scattered: destination ids shuffled; layerwise: scattered, moved one layer per transfer as a pushing prefill does. Sweeps: a list."
+    )
     var pattern = SweepList(BenchWorkload.Pattern.scattered)
 
     @Option(help: "read: decode pulls (default); write: prefill pushes. Sweeps: read,write.")
     var op = SweepList(TransferOperation.read)
 
-    @Option(help: "The data plane: ucx, tcp (Handoff's native TCP) or auto (UCX when both sides have it, TCP otherwise). Sweeps: a list.")
+    @Option(
+        help:
+            "The data plane: ucx, tcp (Handoff's native TCP) or auto (UCX when both sides have it, TCP otherwise). Sweeps: a list."
+    )
     var transport = SweepList(TransportSelection.ucx)
 
-    @Option(name: .customLong("ucx-transports"), help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice. Sweeps: repeat the option, one set each.")
+    @Option(
+        name: .customLong("ucx-transports"),
+        help:
+            "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice. Sweeps: repeat the option, one set each."
+    )
     var ucxTransports: [String] = []
 
     @Option(help: "Connections a native TCP transfer is striped over. Sweeps: a list or a doubling range.")
@@ -39,7 +57,10 @@ struct BenchSweepOptions: ParsableArguments {
     @Option(help: "Most ops in flight at once. Sweeps: a list or a doubling range.")
     var window = SweepList(128)
 
-    @Option(help: "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does).")
+    @Option(
+        help:
+            "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does)."
+    )
     var memory: PoolMemory = .ucx
 
     @Option(help: "Seed for the scattered shuffle and the block content.")
@@ -61,10 +82,14 @@ struct BenchSweepOptions: ParsableArguments {
     var csv = false
 
     func validate() throws {
-        guard iterations > 0, warmup >= 0, (0.001...86_400).contains(timeout), (1...(1 << 24)).contains(totalMiB ?? 1) else {
-            throw ValidationError("--iterations must be positive, --warmup not negative, --timeout 0.001 to 86400 seconds, --total-mib 1 to 2^24")
+        guard iterations > 0, warmup >= 0, (0.001...86_400).contains(timeout), (1...(1 << 24)).contains(totalMiB ?? 1)
+        else {
+            throw ValidationError(
+                "--iterations must be positive, --warmup not negative, --timeout 0.001 to 86400 seconds, --total-mib 1 to 2^24"
+            )
         }
-        try WorkloadOptions.checkShape(layers: layers.values, blocks: blocks.values, blockKiB: blockKiB.values, tcpStreams: tcpStreams.values)
+        try WorkloadOptions.checkShape(
+            layers: layers.values, blocks: blocks.values, blockKiB: blockKiB.values, tcpStreams: tcpStreams.values)
         guard window.values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--window must be positive") }
         guard !(json && csv) else { throw ValidationError("give --json or --csv, not both") }
     }
@@ -81,10 +106,16 @@ struct BenchSweepOptions: ParsableArguments {
                 for pattern in pattern.values.uniqued {
                     for window in window.values.uniqued {
                         for shape in shapes {
-                            let arguments = data + shape + ["--pattern", pattern.rawValue, "--memory", memory.rawValue, "--seed", "\(seed)"]
-                            points.append(BenchInitiator(
-                                options: try WorkloadOptions.parse(arguments), operation: op, warmup: warmup, iterations: iterations,
-                                transferOptions: TransferOptions(maxOutstandingOps: window, timeout: .milliseconds(Int64(timeout * 1000)))))
+                            let arguments =
+                                data + shape + [
+                                    "--pattern", pattern.rawValue, "--memory", memory.rawValue, "--seed", "\(seed)",
+                                ]
+                            points.append(
+                                BenchInitiator(
+                                    options: try WorkloadOptions.parse(arguments), operation: op, warmup: warmup,
+                                    iterations: iterations,
+                                    transferOptions: TransferOptions(
+                                        maxOutstandingOps: window, timeout: .milliseconds(Int64(timeout * 1000)))))
                         }
                     }
                 }
@@ -102,7 +133,9 @@ struct BenchSweepOptions: ParsableArguments {
             let streamCounts = transport == .ucx ? [tcpStreams.values[0]] : tcpStreams.values.uniqued
             for ucxSet in ucxSets {
                 for streams in streamCounts {
-                    planes.append(["--transport", transport.rawValue, "--tcp-streams", "\(streams)"] + (ucxSet.map { ["--ucx-transports", $0] } ?? []))
+                    planes.append(
+                        ["--transport", transport.rawValue, "--tcp-streams", "\(streams)"]
+                            + (ucxSet.map { ["--ucx-transports", $0] } ?? []))
                 }
             }
         }
@@ -116,7 +149,8 @@ struct BenchSweepOptions: ParsableArguments {
         var shapes: [[String]] = []
         for layers in layers.values.uniqued {
             for blockKiB in blockKiB.values.uniqued {
-                let blockCounts = totalMiB.map { [max(1, ($0 << 20) / (layers * 2 * blockKiB * 1024))] } ?? blocks.values.uniqued
+                let blockCounts =
+                    totalMiB.map { [max(1, ($0 << 20) / (layers * 2 * blockKiB * 1024))] } ?? blocks.values.uniqued
                 for blocks in blockCounts {
                     shapes.append(["--layers", "\(layers)", "--block-kib", "\(blockKiB)", "--blocks", "\(blocks)"])
                 }

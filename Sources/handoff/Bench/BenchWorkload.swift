@@ -21,7 +21,10 @@ struct BenchWorkload: Sendable {
     let prompt: (model: ModelPreset, tokens: Int)?
 
     /// Every one of `blocks` blocks of `geometry` moves.
-    init(geometry: KVGeometry, blocks: Int, pattern: Pattern, seed: UInt64, prompt: (model: ModelPreset, tokens: Int)? = nil) throws {
+    init(
+        geometry: KVGeometry, blocks: Int, pattern: Pattern, seed: UInt64,
+        prompt: (model: ModelPreset, tokens: Int)? = nil
+    ) throws {
         layout = try KVLayout(geometry: geometry, numBlocks: blocks, arrangement: .split)
         self.prompt = prompt
         self.pattern = pattern
@@ -38,9 +41,12 @@ struct BenchWorkload: Sendable {
     /// The plans that together move every source block to its destination block, executed one after another:
     /// one plan, or for `layerwise` one per layer.
     func plans() throws -> [TransferPlan] {
-        let layerRanges = pattern == .layerwise ? (0..<layout.geometry.layers).map { $0..<($0 + 1) } : [0..<layout.geometry.layers]
+        let layerRanges =
+            pattern == .layerwise ? (0..<layout.geometry.layers).map { $0..<($0 + 1) } : [0..<layout.geometry.layers]
         return try layerRanges.map { layers in
-            try TransferPlan(sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout, layers: layers)
+            try TransferPlan(
+                sourceBlocks: sources, destinationBlocks: destinations, source: layout, destination: layout,
+                layers: layers)
         }
     }
 

@@ -3,7 +3,10 @@ import HandoffCore
 
 /// KV mode: a benchmark whose workload is a model's KV for one prompt instead of a synthetic shape.
 struct KVModeOptions: ParsableArguments {
-    @Option(help: "KV mode: derive layers, piece size and block count from this model preset (llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, deepseek-v3, tiny) and --prompt-tokens, instead of --layers, --blocks and --block-kib.")
+    @Option(
+        help:
+            "KV mode: derive layers, piece size and block count from this model preset (llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, deepseek-v3, tiny) and --prompt-tokens, instead of --layers, --blocks and --block-kib."
+    )
     var model: String?
 
     @Option(help: "KV mode: tokens of the prompt whose KV moves.")

@@ -1,5 +1,5 @@
-import HandoffCore
 import Glibc
+import HandoffCore
 
 /// memcpy of the benchmark's byte count between two buffers of this process: the rate the data plane is
 /// compared with, measured in the same run.

@@ -27,7 +27,9 @@ struct SweepList<Value: ExpressibleByArgument & Equatable & Sendable>: Expressib
     /// and `Value` is `Int`.
     private static func doubling(_ text: String) -> [Value]? {
         let ends = text.split(separator: "..", omittingEmptySubsequences: false)
-        guard Value.self == Int.self, ends.count == 2, let low = Int(ends[0]), let high = Int(ends[1]), low > 0, low <= high else {
+        guard Value.self == Int.self, ends.count == 2, let low = Int(ends[0]), let high = Int(ends[1]), low > 0,
+            low <= high
+        else {
             return nil
         }
         return sequence(first: low) { $0 <= high / 2 ? $0 * 2 : nil }.compactMap { $0 as? Value }

@@ -31,7 +31,10 @@ struct TTFTEstimate: Codable {
         case lineRateMs = "line_rate_ms"
     }
 
-    init(model: String, promptTokens: Int, blockTokens: Int, blocks: Int, bytesPerToken: Int, movedBytes: Int, measuredSeconds: Double) {
+    init(
+        model: String, promptTokens: Int, blockTokens: Int, blocks: Int, bytesPerToken: Int, movedBytes: Int,
+        measuredSeconds: Double
+    ) {
         self.model = model
         self.promptTokens = promptTokens
         self.blockTokens = blockTokens
@@ -39,16 +42,20 @@ struct TTFTEstimate: Codable {
         kvBytes = promptTokens * bytesPerToken
         self.movedBytes = movedBytes
         measuredMs = measuredSeconds * 1000
-        lineRateMs = Dictionary(uniqueKeysWithValues: Self.lineRatesGbps.map {
-            ("\($0)", Double(movedBytes) * 8 / (Double($0) * 1e9) * 1000)
-        })
+        lineRateMs = Dictionary(
+            uniqueKeysWithValues: Self.lineRatesGbps.map {
+                ("\($0)", Double(movedBytes) * 8 / (Double($0) * 1e9) * 1000)
+            })
     }
 
     /// Two lines for the terminal summary.
     var summary: String {
         let gib = Double(kvBytes) / Double(1 << 30)
         let lineRates = Self.lineRatesGbps.map { String(format: "%d Gb/s %.1f ms", $0, lineRateMs["\($0)"] ?? 0) }
-        return String(format: "  KV        %@, %d tokens: %.2f GiB (%d blocks of %d tokens)\n", model, promptTokens, gib, blocks, blockTokens)
-            + String(format: "  TTFT      +%.1f ms at the measured rate; at line rate: ", measuredMs) + lineRates.joined(separator: ", ")
+        return String(
+            format: "  KV        %@, %d tokens: %.2f GiB (%d blocks of %d tokens)\n", model, promptTokens, gib, blocks,
+            blockTokens)
+            + String(format: "  TTFT      +%.1f ms at the measured rate; at line rate: ", measuredMs)
+            + lineRates.joined(separator: ", ")
     }
 }

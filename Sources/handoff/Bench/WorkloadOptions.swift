@@ -1,8 +1,8 @@
-import HandoffUCX
-import Foundation
 import ArgumentParser
+import Foundation
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 extension BenchWorkload.Pattern: ExpressibleByArgument {}
 extension TransferOperation: ExpressibleByArgument {}
@@ -22,22 +22,33 @@ struct WorkloadOptions: ParsableArguments {
 
     @OptionGroup var kvMode: KVModeOptions
 
-    @Option(help: "contiguous: destination ids equal source ids; scattered: destination ids shuffled; layerwise: scattered, one layer per transfer.")
+    @Option(
+        help:
+            "contiguous: destination ids equal source ids; scattered: destination ids shuffled; layerwise: scattered, one layer per transfer."
+    )
     var pattern: BenchWorkload.Pattern = .scattered
 
     @Option(help: "Seed for the scattered shuffle and the block content.")
     var seed: UInt64 = 1
 
-    @Option(help: "The data plane to measure: ucx, tcp (Handoff's native TCP) or auto (UCX when both sides have it, TCP otherwise).")
+    @Option(
+        help:
+            "The data plane to measure: ucx, tcp (Handoff's native TCP) or auto (UCX when both sides have it, TCP otherwise)."
+    )
     var transport: TransportSelection = .ucx
 
     @Option(help: "Connections a native TCP transfer is striped over.")
     var tcpStreams = 4
 
-    @Option(name: .customLong("ucx-transports"), help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
+    @Option(
+        name: .customLong("ucx-transports"),
+        help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
     var ucxTransports: String?
 
-    @Option(help: "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does).")
+    @Option(
+        help:
+            "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does)."
+    )
     var memory: PoolMemory = .ucx
 
     func validate() throws {
@@ -47,7 +58,10 @@ struct WorkloadOptions: ParsableArguments {
     /// Positive, and small enough that sizes computed from them cannot overflow (`bench serve` parses these from
     /// a remote initiator): at most 4,096 layers, 2^24 blocks, 1 GiB pieces and 256 TCP streams.
     static func checkShape(layers: [Int], blocks: [Int], blockKiB: [Int], tcpStreams: [Int]) throws {
-        let limits = [("--layers", layers, 4096), ("--blocks", blocks, 1 << 24), ("--block-kib", blockKiB, 1 << 20), ("--tcp-streams", tcpStreams, 256)]
+        let limits = [
+            ("--layers", layers, 4096), ("--blocks", blocks, 1 << 24), ("--block-kib", blockKiB, 1 << 20),
+            ("--tcp-streams", tcpStreams, 256),
+        ]
         for (name, values, limit) in limits where !values.allSatisfy({ (1...limit).contains($0) }) {
             throw ValidationError("\(name) must be between 1 and \(limit)")
         }
@@ -56,7 +70,9 @@ struct WorkloadOptions: ParsableArguments {
     /// The transport to measure; its native TCP side listens on `listenHost` (loopback when both processes are
     /// on this host).
     func makeTransport(listenHost: String = "127.0.0.1", listenPort: UInt16 = 0) throws -> any Transport {
-        try transport.make(ucxTransports: transportList, tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams))
+        try transport.make(
+            ucxTransports: transportList,
+            tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams))
     }
 
     /// The synthetic shape, or in KV mode the model's blocks for the prompt (the last one partly filled).
@@ -65,7 +81,9 @@ struct WorkloadOptions: ParsableArguments {
     ///   (a `--local` run holds two, and the benchmark must not drive the host into swap or the OOM killer).
     func workload() throws -> BenchWorkload {
         let preset = try kvMode.model.map(ModelPreset.named)
-        let geometry = preset?.geometry(blockTokens: kvMode.blockTokens) ?? KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: blockKiB * 1024)
+        let geometry =
+            preset?.geometry(blockTokens: kvMode.blockTokens)
+            ?? KVGeometry(layers: layers, kindsPerBlock: 2, pieceBytes: blockKiB * 1024)
         let blocks = preset == nil ? self.blocks : (kvMode.promptTokens + kvMode.blockTokens - 1) / kvMode.blockTokens
         // Checked before the block lists are built: a mistyped count must fail at once, not after a huge shuffle.
         let (poolBytes, overflow) = geometry.blockBytes.multipliedReportingOverflow(by: blocks)
@@ -76,7 +94,9 @@ struct WorkloadOptions: ParsableArguments {
                 "a pool of \(gib(Double(geometry.blockBytes) * Double(blocks))) is more than a third of this host's "
                     + "\(gib(Double(memory))) of memory; give fewer --blocks, or --total-mib")
         }
-        return try BenchWorkload(geometry: geometry, blocks: blocks, pattern: pattern, seed: seed, prompt: preset.map { ($0, kvMode.promptTokens) })
+        return try BenchWorkload(
+            geometry: geometry, blocks: blocks, pattern: pattern, seed: seed,
+            prompt: preset.map { ($0, kvMode.promptTokens) })
     }
 
     /// The UCX transport list, or nil for UCX's default.

@@ -12,4 +12,6 @@ enum CommandLogging {
     }
 }
 
+// swift-format-ignore: AvoidRetroactiveConformances
+// `--log-level` parses swift-log's levels; neither package can declare this conformance for the other.
 extension Logger.Level: @retroactive ExpressibleByArgument {}

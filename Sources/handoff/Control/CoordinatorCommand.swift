@@ -1,9 +1,9 @@
-import HandoffCore
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import Foundation
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 import Logging
 import Metrics
 import Prometheus
@@ -13,7 +13,8 @@ import ServiceLifecycle
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
-        abstract: "Run the coordinator: registers workers, pairs them per request, negotiates transfers, accounts TTFT.",
+        abstract:
+            "Run the coordinator: registers workers, pairs them per request, negotiates transfers, accounts TTFT.",
         discussion: """
             Every call must carry the bearer token from --token-file or $HANDOFF_TOKEN. On SIGINT/SIGTERM the \
             coordinator stops admitting, lets transfers in flight finish (up to --shutdown-grace-seconds), fails the \
@@ -56,14 +57,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration[keyPath: keyPath] = .seconds(stateTimeoutSeconds)
         }
         let logger = Logger(label: "handoff.coordinator")
-        let coordinator = Coordinator(configuration: configuration, metrics: CoordinatorMetrics(factory: factory), logger: logger)
+        let coordinator = Coordinator(
+            configuration: configuration, metrics: CoordinatorMetrics(factory: factory), logger: logger)
         let server = CoordinatorServer(
             configuration: .init(
-                host: listen.host, port: listen.port, metricsHost: noMetrics ? nil : metrics.host, metricsPort: metrics.port,
+                host: listen.host, port: listen.port, metricsHost: noMetrics ? nil : metrics.host,
+                metricsPort: metrics.port,
                 token: token, shutdownGrace: .seconds(shutdownGraceSeconds)),
             coordinator: coordinator, registry: registry, logger: logger
         ) { grpcPort, metricsPort in
-            FileHandle.standardOutput.write(Data("LISTENING grpc=\(grpcPort) metrics=\(metricsPort.map(String.init) ?? "off")\n".utf8))
+            FileHandle.standardOutput.write(
+                Data("LISTENING grpc=\(grpcPort) metrics=\(metricsPort.map(String.init) ?? "off")\n".utf8))
         }
         let group = ServiceGroup(
             configuration: .init(

@@ -5,7 +5,9 @@ import HandoffCore
 /// (`:7470`), and port 0 lets the kernel choose.
 extension HostPort: ExpressibleByArgument {
     public init?(argument: String) {
-        guard let parsed = try? HostPort(parsing: argument, defaultHost: "0.0.0.0", allowsPortZero: true) else { return nil }
+        guard let parsed = try? HostPort(parsing: argument, defaultHost: "0.0.0.0", allowsPortZero: true) else {
+            return nil
+        }
         self = parsed
     }
 }

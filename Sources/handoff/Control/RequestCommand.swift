@@ -29,10 +29,14 @@ struct RequestCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
 
     func validate() throws {
-        guard promptTokens > 0, promptTokens <= 1 << 20 else { throw ValidationError("--prompt-tokens must be 1 to 2^20") }
+        guard promptTokens > 0, promptTokens <= 1 << 20 else {
+            throw ValidationError("--prompt-tokens must be 1 to 2^20")
+        }
         guard count > 0, count <= 1_000_000 else { throw ValidationError("--count must be 1 to 10^6") }
         guard concurrency > 0, concurrency <= 1024 else { throw ValidationError("--concurrency must be 1 to 1024") }
-        guard LoadFailurePolicy(rawValue: policy) != nil else { throw ValidationError("--policy must be fail or recompute") }
+        guard LoadFailurePolicy(rawValue: policy) != nil else {
+            throw ValidationError("--policy must be fail or recompute")
+        }
     }
 
     func run() async throws {
@@ -62,6 +66,8 @@ struct RequestCommand: AsyncParsableCommand {
     }
 
     /// The line of a request that has no account to show.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // Its fields are the JSON keys of an account line.
     private struct Failure: Encodable {
         var request_id: String
         var state: String

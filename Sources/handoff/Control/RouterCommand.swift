@@ -13,7 +13,8 @@ import ServiceLifecycle
 struct RouterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "router",
-        abstract: "Serve /v1/completions and /v1/chat/completions disaggregated: admit at the coordinator, prefill on one engine, decode on another.",
+        abstract:
+            "Serve /v1/completions and /v1/chat/completions disaggregated: admit at the coordinator, prefill on one engine, decode on another.",
         discussion: """
             Each request is admitted at the coordinator, which pairs a prefill and a decode engine by its policy. The \
             router sends the prompt to the prefill engine (one token; its HandoffConnector hands the KV over under \
@@ -48,12 +49,15 @@ struct RouterCommand: AsyncParsableCommand {
         configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)
         configuration.maxConcurrentRequests = maxConcurrentRequests
         let logger = Logger(label: "handoff.router")
-        let server = RouterServer(configuration: configuration, registry: registry, metricsFactory: factory, logger: logger) {
+        let server = RouterServer(
+            configuration: configuration, registry: registry, metricsFactory: factory, logger: logger
+        ) {
             port in
             FileHandle.standardOutput.write(Data("LISTENING http=\(port)\n".utf8))
         }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,6 +1,6 @@
-import HandoffCore
-import HandoffUCX
 import ArgumentParser
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 extension TransportSelection: ExpressibleByArgument {}

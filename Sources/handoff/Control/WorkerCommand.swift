@@ -1,12 +1,12 @@
-import HandoffUCX
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import Foundation
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
 import HandoffTopology
+import HandoffUCX
 import HandoffWorker
 import Logging
 import ServiceLifecycle
@@ -15,7 +15,8 @@ import ServiceLifecycle
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run a prefill or decode worker: a KV pool laid out by the model preset, registered with a coordinator.",
+        abstract:
+            "Run a prefill or decode worker: a KV pool laid out by the model preset, registered with a coordinator.",
         discussion: """
             Prefill computes with a timing model and writes each request's deterministic KV; decode reserves blocks \
             from a free list, pulls them through the data plane, verifies every block and reports the first token. \
@@ -35,8 +36,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Prefill speed of the timing model, tokens/s.") var prefillTokensPerSecond = 20_000.0
     @Option(help: "First decode step, ms.") var decodeStepMs = 15
     @Option(help: "How long decode keeps a request's blocks after its first token, ms.") var decodeHoldMs = 100
-    @Option(help: "Data plane: auto (UCX where both peers have it, native TCP otherwise), ucx or tcp.") var transport: TransportSelection = .auto
-    @Option(help: "IPv4 address the native TCP data plane listens on (0.0.0.0: all, each advertised).") var tcpListen = "0.0.0.0"
+    @Option(help: "Data plane: auto (UCX where both peers have it, native TCP otherwise), ucx or tcp.") var transport:
+        TransportSelection = .auto
+    @Option(help: "IPv4 address the native TCP data plane listens on (0.0.0.0: all, each advertised).") var tcpListen =
+        "0.0.0.0"
     @Option(help: "UCX transports (UCX_TLS), comma separated.") var ucxTransports: String?
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
@@ -44,7 +47,9 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         CommandLogging.bootstrap(level: logLevel)
         guard let role = WorkerRole(rawValue: role) else { throw ValidationError("--role must be prefill or decode") }
-        guard let arrangement = KVArrangement(rawValue: arrangement) else { throw ValidationError("--arrangement must be split or fused") }
+        guard let arrangement = KVArrangement(rawValue: arrangement) else {
+            throw ValidationError("--arrangement must be split or fused")
+        }
         let token = try BearerToken.load(file: tokenFile)
         let address = try CoordinatorAddress(parsing: coordinator, token: token)
         var configuration = SimulatedWorkerConfiguration(
@@ -62,14 +67,16 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.tcpListenHost = tcpListen
         let (workerID, preset, selection) = (configuration.id, configuration.model.name, transport.rawValue)
         configuration.probeAnswer = { offers in
-            let worker = ProbedWorker(id: workerID, role: role.rawValue, model: preset, transport: selection, offers: offers.map(\.transport))
+            let worker = ProbedWorker(
+                id: workerID, role: role.rawValue, model: preset, transport: selection, offers: offers.map(\.transport))
             let answer = ProbeAnswer(worker: worker)
             return { answer.text() }
         }
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = WorkerService.shutdownGrace
         try await ServiceGroup(configuration: groupConfiguration).run()
     }

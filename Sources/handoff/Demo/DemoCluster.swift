@@ -1,9 +1,9 @@
-import HandoffCore
-import HandoffClient
-import HandoffControlProtocol
 import Foundation
 import Glibc
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 
 /// The processes of a demo: one coordinator and its workers, all this executable, on loopback.
 final class DemoCluster {
@@ -18,7 +18,9 @@ final class DemoCluster {
     init(coordinatorArguments: [String], workers: [(id: String, arguments: [String])]) async throws {
         token = BearerToken.random()
         let environment = [BearerToken.environmentVariable: token.value]
-        coordinator = try PeerProcess(arguments: ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"] + coordinatorArguments, environment: environment)
+        coordinator = try PeerProcess(
+            arguments: ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"] + coordinatorArguments,
+            environment: environment)
         let line = try await coordinator.channel.receive("LISTENING")
         var ports: [String: String] = [:]
         for field in line.split(separator: " ") {
@@ -30,7 +32,8 @@ final class DemoCluster {
         }
         metricsPort = ports["metrics"].flatMap(Int.init)
         address = CoordinatorAddress(host: "127.0.0.1", port: grpc, token: token)
-        workerArguments = Dictionary(uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", "127.0.0.1:\(grpc)"]) })
+        workerArguments = Dictionary(
+            uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", "127.0.0.1:\(grpc)"]) })
         for worker in workers { try start(worker.id) }
     }
 

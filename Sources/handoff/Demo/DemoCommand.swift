@@ -1,13 +1,13 @@
-import HandoffUCX
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import Foundation
 import GRPCCore
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
 import HandoffProto
+import HandoffUCX
 
 /// `handoff demo`: the whole P/D flow on one machine — a coordinator and workers as separate processes on
 /// loopback, every byte of KV through the data plane — and where each request's time to first token went.
@@ -32,7 +32,8 @@ struct DemoCommand: AsyncParsableCommand {
     var killPrefillAfter: Int?
     @Option(help: "UCX transports (UCX_TLS) for the workers, comma separated.") var ucxTransports: String?
     @Option(help: "Data plane of every worker: auto, ucx or tcp.") var transport: TransportSelection = .auto
-    @Option(help: "Data plane of the prefill workers only (e.g. tcp: UCX off on that side).") var prefillTransport: TransportSelection?
+    @Option(help: "Data plane of the prefill workers only (e.g. tcp: UCX off on that side).") var prefillTransport:
+        TransportSelection?
     @Option(help: "Data plane of the decode workers only.") var decodeTransport: TransportSelection?
     @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
     @Flag(help: "Print one JSON object instead of the table.") var json = false
@@ -40,20 +41,27 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let mix = promptTokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !mix.isEmpty, mix.allSatisfy({ $0 > 0 }) else { throw ValidationError("--prompt-tokens needs positive numbers") }
-        guard let policy = LoadFailurePolicy(rawValue: policy) else { throw ValidationError("--policy must be fail or recompute") }
+        guard !mix.isEmpty, mix.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--prompt-tokens needs positive numbers")
+        }
+        guard let policy = LoadFailurePolicy(rawValue: policy) else {
+            throw ValidationError("--policy must be fail or recompute")
+        }
         guard requests > 0, rate > 0 else { throw ValidationError("--requests and --rate must be positive") }
         let preset = try ModelPreset.named(model)
-        let spec = KVLayoutSpec(preset: preset, blockTokens: KVGeometry.defaultBlockTokens, arrangement: .split, numBlocks: blocks)
+        let spec = KVLayoutSpec(
+            preset: preset, blockTokens: KVGeometry.defaultBlockTokens, arrangement: .split, numBlocks: blocks)
         if let largest = mix.max(), spec.blocks(forTokens: largest) > blocks {
-            throw ValidationError("a \(largest)-token prompt needs \(spec.blocks(forTokens: largest)) blocks; --blocks is \(blocks)")
+            throw ValidationError(
+                "a \(largest)-token prompt needs \(spec.blocks(forTokens: largest)) blocks; --blocks is \(blocks)")
         }
 
         var workers: [(id: String, arguments: [String])] = []
         for (role, count) in [("prefill", prefillWorkers), ("decode", decodeWorkers)] {
             for index in 0..<count {
                 var arguments = [
-                    "worker", "--role", role, "--id", "\(role)-\(index)", "--model", preset.name, "--blocks", "\(blocks)",
+                    "worker", "--role", role, "--id", "\(role)-\(index)", "--model", preset.name, "--blocks",
+                    "\(blocks)",
                     "--prefill-tokens-per-second", "\(prefillTokensPerSecond)", "--log-level", "warning",
                 ]
                 if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
@@ -63,9 +71,14 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        say("starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)")
+        say(
+            "starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)"
+        )
         let cluster = try await DemoCluster(
-            coordinatorArguments: ["--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10", "--state-timeout-seconds", "30", "--log-level", "warning"],
+            coordinatorArguments: [
+                "--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10",
+                "--state-timeout-seconds", "30", "--log-level", "warning",
+            ],
             workers: workers)
         let outcome: DemoOutcome
         do {
@@ -84,15 +97,22 @@ struct DemoCommand: AsyncParsableCommand {
         let coordinatorStatus = await cluster.stop()
         let statistics = DemoStatistics(succeeded: outcome.succeeded, failed: outcome.failed)
         if json {
-            print(statistics.json(requests: requests, extra: [
-                "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
-                "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
-                "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
-            ]))
+            print(
+                statistics.json(
+                    requests: requests,
+                    extra: [
+                        "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
+                        "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
+                        "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
+                    ]))
         } else {
             print(statistics.table())
-            print(String(format: "requests: %d, succeeded: %d, failed: %d; coordinator decision p99 %.3f ms; admission retries %d",
-                requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000, outcome.admissionRetries))
+            print(
+                String(
+                    format:
+                        "requests: %d, succeeded: %d, failed: %d; coordinator decision p99 %.3f ms; admission retries %d",
+                    requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000,
+                    outcome.admissionRetries))
             if let restart = outcome.restart { print(Self.describe(restart, recomputed: outcome.recomputed)) }
             for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
         }
@@ -111,9 +131,12 @@ struct DemoCommand: AsyncParsableCommand {
         guard let rejoin = restart.rejoinSeconds else {
             return "\(restart.worker) was killed and restarted but did not register again; recomputed: \(recomputed)"
         }
-        let paired = restart.firstPairSeconds.map { String(format: "paired again %.0f ms later", $0 * 1000) } ?? "never paired again"
+        let paired =
+            restart.firstPairSeconds.map { String(format: "paired again %.0f ms later", $0 * 1000) }
+            ?? "never paired again"
         return "\(restart.worker) killed (SIGKILL) and restarted: "
-            + String(format: "registered again %.0f ms after its restart, ", rejoin * 1000) + "\(paired) (heartbeat \(heartbeatMilliseconds) ms), served \(restart.servedAfterRejoin) requests after; "
+            + String(format: "registered again %.0f ms after its restart, ", rejoin * 1000)
+            + "\(paired) (heartbeat \(heartbeatMilliseconds) ms), served \(restart.servedAfterRejoin) requests after; "
             + "requests recomputed elsewhere: \(recomputed)"
     }
 

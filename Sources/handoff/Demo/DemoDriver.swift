@@ -1,8 +1,8 @@
-import HandoffClient
-import HandoffControlProtocol
 import Foundation
 import GRPCCore
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import Synchronization
@@ -56,12 +56,16 @@ struct DemoDriver<Transport: ClientTransport> {
             func restart() throws {
                 try cluster.start(victim)
                 let (started, replaced) = (ContinuousClock.now, killedInstance)
-                group.addTask { .rejoined(try await Self.rejoin(client: client, worker: victim, replacing: replaced, since: started)) }
+                group.addTask {
+                    .rejoined(
+                        try await Self.rejoin(client: client, worker: victim, replacing: replaced, since: started))
+                }
             }
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
                 if index == killPrefillAfter {
-                    killedInstance = try await client.listWorkers(.init()).workers.first { $0.workerID == victim }?.instance ?? 0
+                    killedInstance =
+                        try await client.listWorkers(.init()).workers.first { $0.workerID == victim }?.instance ?? 0
                     cluster.kill(victim)
                     outcome.killed.append(victim)
                     restartAt = .now + .seconds(1)
@@ -72,7 +76,8 @@ struct DemoDriver<Transport: ClientTransport> {
                 }
                 let tokens = mix[Int(generator.next() % UInt64(mix.count))]
                 group.addTask {
-                    let result = await Self.drive(client: client, id: "demo-\(index)", model: model, tokens: tokens, policy: policy)
+                    let result = await Self.drive(
+                        client: client, id: "demo-\(index)", model: model, tokens: tokens, policy: policy)
                     progress.finished(failed: result.account == nil)
                     return .finished(result)
                 }
@@ -89,18 +94,25 @@ struct DemoDriver<Transport: ClientTransport> {
         var results: [RequestResult] = []
         for event in events {
             switch event {
-            case let .finished(result): results.append(result)
-            case let .rejoined(times): rejoin = times
+            case .finished(let result): results.append(result)
+            case .rejoined(let times): rejoin = times
             }
         }
         for result in results.sorted(by: { $0.id < $1.id }) {
             outcome.admissionRetries += result.retries
-            if let account = result.account { outcome.succeeded.append(account) } else { outcome.failed.append((result.id, result.failure)) }
+            if let account = result.account {
+                outcome.succeeded.append(account)
+            } else {
+                outcome.failed.append((result.id, result.failure))
+            }
         }
         if let rejoin {
-            var report = RestartReport(worker: victim, rejoinSeconds: rejoin.registered.map { ($0 - rejoin.started).seconds })
+            var report = RestartReport(
+                worker: victim, rejoinSeconds: rejoin.registered.map { ($0 - rejoin.started).seconds })
             if let registered = rejoin.registered {
-                let after = results.filter { $0.prefillWorker == victim && ($0.admittedAt.map { $0 >= registered } ?? false) }
+                let after = results.filter {
+                    $0.prefillWorker == victim && ($0.admittedAt.map { $0 >= registered } ?? false)
+                }
                 report.firstPairSeconds = after.compactMap(\.admittedAt).min().map { ($0 - registered).seconds }
                 report.servedAfterRejoin = after.filter { $0.account != nil }.count
             }
@@ -130,7 +142,8 @@ struct DemoDriver<Transport: ClientTransport> {
 
     /// Polls until `worker` is live again as an instance other than `replacing`; nil registration after 30 s.
     static func rejoin(
-        client: Handoff_V1_Coordinator.Client<Transport>, worker: String, replacing: UInt64, since started: ContinuousClock.Instant
+        client: Handoff_V1_Coordinator.Client<Transport>, worker: String, replacing: UInt64,
+        since started: ContinuousClock.Instant
     ) async throws -> (started: ContinuousClock.Instant, registered: ContinuousClock.Instant?) {
         while ContinuousClock.now < started + .seconds(30) {
             let workers = try await client.listWorkers(.init()).workers
@@ -143,7 +156,8 @@ struct DemoDriver<Transport: ClientTransport> {
     }
 
     static func drive(
-        client: Handoff_V1_Coordinator.Client<Transport>, id: String, model: String, tokens: Int, policy: LoadFailurePolicy
+        client: Handoff_V1_Coordinator.Client<Transport>, id: String, model: String, tokens: Int,
+        policy: LoadFailurePolicy
     ) async -> RequestResult {
         var result = RequestResult(id: id)
         let request = Handoff_V1_AdmitRequest.with {
@@ -168,10 +182,11 @@ struct DemoDriver<Transport: ClientTransport> {
             }
         }
         do {
-            let account = try await client.await(.with {
-                $0.requestID = id
-                $0.timeoutSeconds = 120
-            })
+            let account = try await client.await(
+                .with {
+                    $0.requestID = id
+                    $0.timeoutSeconds = 120
+                })
             if account.state == "done" && account.verified {
                 result.account = account
             } else {

@@ -1,8 +1,8 @@
-import HandoffCore
-import HandoffClient
-import HandoffControlProtocol
 import Foundation
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 import HandoffProto
 
 /// Percentiles and totals over the accounts of a demo run.
@@ -65,13 +65,20 @@ struct DemoStatistics {
         let descriptors = succeeded.reduce(0) { $0 + Int($1.kvDescriptors) }
         let ops = succeeded.reduce(0) { $0 + Int($1.kvOps) }
         lines.append(
-            String(format: "KV moved: %.1f MiB in %d transfers, %.2f GB/s while transferring; %d descriptors merged into %d ops",
+            String(
+                format:
+                    "KV moved: %.1f MiB in %d transfers, %.2f GB/s while transferring; %d descriptors merged into %d ops",
                 mib, succeeded.count, gbps, descriptors, ops))
         lines.append(
-            "transports: " + transports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                + " (lanes: " + lowerTransports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+            "transports: "
+                + transports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + " (lanes: "
+                + lowerTransports.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + ")")
         if !fallbacks.isEmpty {
-            lines.append("fallbacks to native TCP: " + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "fallbacks to native TCP: "
+                    + fallbacks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }

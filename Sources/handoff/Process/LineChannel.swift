@@ -1,7 +1,7 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// Text lines to and from another process, over pipes (`bench --local` and its child) or a TCP connection
 /// (`bench run` and `bench serve`). Reads block a dispatch thread, never a task.
@@ -12,7 +12,7 @@ final class LineChannel: Sendable {
 
         var description: String {
             switch self {
-            case let .closed(what): "the peer closed its end or went silent (\(what))"
+            case .closed(let what): "the peer closed its end or went silent (\(what))"
             case .lineTooLong: "the peer sent a line longer than \(LineChannel.maxLineBytes) bytes"
             }
         }
@@ -45,8 +45,8 @@ final class LineChannel: Sendable {
     /// Sends one line.
     func send(_ line: String) throws {
         switch output {
-        case let .file(handle): try handle.write(contentsOf: Data((line + "\n").utf8))
-        case let .socket(socket): try socket.send(Array((line + "\n").utf8), "send line")
+        case .file(let handle): try handle.write(contentsOf: Data((line + "\n").utf8))
+        case .socket(let socket): try socket.send(Array((line + "\n").utf8), "send line")
         }
     }
 

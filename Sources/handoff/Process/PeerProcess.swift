@@ -1,6 +1,6 @@
-import HandoffCore
 import Foundation
 import Glibc
+import HandoffCore
 
 /// A child process running this same executable, with a line channel to its stdin and stdout.
 /// Its stderr goes to ours, so its errors are seen.

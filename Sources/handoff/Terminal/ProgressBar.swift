@@ -14,7 +14,9 @@ struct ProgressBar {
     mutating func update(done: Int, note: String) {
         let width = 30
         let filled = total > 0 ? width * min(done, total) / total : width
-        line = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total) \(note)"
+        line =
+            "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            + "] \(done)/\(total) \(note)"
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done == total ? "\n" : "")).utf8))
         } else {

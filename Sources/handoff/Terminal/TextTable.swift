@@ -16,7 +16,8 @@ struct TextTable {
         let widths = header.indices.map { column in all.map { Self.visibleWidth($0[safe: column] ?? "") }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             let padded = cells.enumerated().map { column, cell in
-                column == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - Self.visibleWidth(cell))
+                column == cells.count - 1
+                    ? cell : cell + String(repeating: " ", count: widths[column] - Self.visibleWidth(cell))
             }
             return String(repeating: " ", count: indent) + padded.joined(separator: "  ")
         }

@@ -1,8 +1,8 @@
-import HandoffCore
-import HandoffClient
-import HandoffControlProtocol
 import GRPCCore
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 import HandoffProto
 import HandoffTopology
 
@@ -20,7 +20,8 @@ struct ClusterSurvey {
             try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
         }
         let workers = infos.map(Self.worker).sorted { ($0.model, $0.role, $0.id) < ($1.model, $1.role, $1.id) }
-        return ClusterReport(coordinator: address.description, workers: workers, findings: ClusterAnalysis().findings(for: workers))
+        return ClusterReport(
+            coordinator: address.description, workers: workers, findings: ClusterAnalysis().findings(for: workers))
     }
 
     /// One registered worker, as the coordinator lists it.
@@ -32,11 +33,14 @@ struct ClusterSurvey {
             default: "unknown"
             }
         return ClusterWorker(
-            id: info.workerID, role: role, model: info.model, compatibility: info.compatibility, node: info.node, rack: info.rack,
+            id: info.workerID, role: role, model: info.model, compatibility: info.compatibility, node: info.node,
+            rack: info.rack,
             live: info.state == "live", lostReason: info.lostReason, lostGracefully: info.lostGracefully,
-            secondsSinceHeartbeat: info.secondsSinceHeartbeat, freeBlocks: Int(info.freeBlocks), numBlocks: Int(info.numBlocks),
+            secondsSinceHeartbeat: info.secondsSinceHeartbeat, freeBlocks: Int(info.freeBlocks),
+            numBlocks: Int(info.numBlocks),
             queueDepth: Int(info.queueDepth), transport: info.transports.first ?? "unknown",
             offers: info.offers.map { ClusterWorker.Offer(transport: $0.transport, endpoints: $0.endpoints) },
-            hostIdentity: info.hostIdentity.isEmpty ? nil : info.hostIdentity, memoryType: info.memoryType.isEmpty ? nil : info.memoryType)
+            hostIdentity: info.hostIdentity.isEmpty ? nil : info.hostIdentity,
+            memoryType: info.memoryType.isEmpty ? nil : info.memoryType)
     }
 }

@@ -19,11 +19,13 @@ struct ClusterText {
 
     private func workers() -> [String] {
         guard !report.workers.isEmpty else { return ["  none"] }
-        var table = TextTable("WORKER", "ROLE", "MODEL", "NODE", "RACK", "STATE", "FREE", "QUEUE", "MEMORY", "DATA PLANE")
+        var table = TextTable(
+            "WORKER", "ROLE", "MODEL", "NODE", "RACK", "STATE", "FREE", "QUEUE", "MEMORY", "DATA PLANE")
         for worker in report.workers {
             let state = worker.live ? style.green("live") : style.red("lost")
             table.add([
-                worker.id, worker.role, worker.model, worker.node.isEmpty ? "-" : worker.node, worker.rack.isEmpty ? "-" : worker.rack,
+                worker.id, worker.role, worker.model, worker.node.isEmpty ? "-" : worker.node,
+                worker.rack.isEmpty ? "-" : worker.rack,
                 state, "\(worker.freeBlocks)/\(worker.numBlocks)", String(worker.queueDepth), worker.memoryType ?? "-",
                 dataPlane(worker),
             ])

@@ -14,7 +14,10 @@ struct FindingsText {
                 case .warning: style.yellow("WARNING")
                 case .info: "INFO   "
                 }
-            return ["  \(label) \(style.bold(finding.code.rawValue))  \(finding.message)", style.dim("          → \(finding.advice)")]
+            return [
+                "  \(label) \(style.bold(finding.code.rawValue))  \(finding.message)",
+                style.dim("          → \(finding.advice)"),
+            ]
         }
     }
 }

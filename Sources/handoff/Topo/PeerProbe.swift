@@ -1,9 +1,9 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
 import Glibc
+import HandoffCore
 import HandoffDataPlane
 import HandoffTopology
+import HandoffUCX
 
 /// The probing side of `handoff topo --peer`: asks a worker's native TCP data-plane port or a `handoff bench
 /// serve` for its topology (`DataPlaneProbe`) and times round trips on the connection. Then, against
@@ -56,18 +56,21 @@ struct PeerProbe {
             }
             try? channel.send("QUIT")  // after a failed stream the connection may be gone; it closes below anyway
         } catch {
-            report.error = "the peer did not answer the probe as a worker's data-plane port or 'handoff bench serve' does: \(error)"
+            report.error =
+                "the peer did not answer the probe as a worker's data-plane port or 'handoff bench serve' does: \(error)"
             return report
         }
         report.reachable = true
         if !local.rdmaDevices.isEmpty {
             switch await Self.rdmaRoute(to: address.host) {
-            case let .success(route): report.rdmaRoute = route
-            case let .failure(error): report.rdmaRouteError = error
+            case .success(let route): report.rdmaRoute = route
+            case .failure(let error): report.rdmaRouteError = error
             }
         }
         report.localInterface = Self.interface(local, holding: Self.address(of: socket.fd, local: true))
-        report.remoteInterface = report.remote.flatMap { Self.interface($0, holding: Self.address(of: socket.fd, local: false)) }
+        report.remoteInterface = report.remote.flatMap {
+            Self.interface($0, holding: Self.address(of: socket.fd, local: false))
+        }
         if report.remoteWorker == nil, probeMiB > 0 {
             do {
                 report.probe = try await bandwidthProbe()
@@ -97,7 +100,9 @@ struct PeerProbe {
         let start = ContinuousClock.now
         try channel.send("STREAM \(bytes)")
         let answer = try await channel.receive()
-        guard answer == "STREAM \(bytes)" else { throw BenchError.protocolViolation(expected: "STREAM \(bytes)", got: String(answer.prefix(200))) }
+        guard answer == "STREAM \(bytes)" else {
+            throw BenchError.protocolViolation(expected: "STREAM \(bytes)", got: String(answer.prefix(200)))
+        }
         // Blocking reads, on a dispatch thread rather than one of the few the tasks share.
         let received: Int = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
@@ -114,7 +119,8 @@ struct PeerProbe {
         }
         let seconds = Self.milliseconds(ContinuousClock.now - start) / 1000
         return PeerReport.BandwidthProbe(
-            kind: .tcpStream, transport: "tcp", ucxTransports: [], fallbacks: [:], bytes: received, gbps: Double(received) / seconds / 1e9,
+            kind: .tcpStream, transport: "tcp", ucxTransports: [], fallbacks: [:], bytes: received,
+            gbps: Double(received) / seconds / 1e9,
             verified: false)
     }
 
@@ -127,15 +133,17 @@ struct PeerProbe {
             samples.append(Self.milliseconds(ContinuousClock.now - sent) * 1000)
         }
         samples.sort()
-        return PeerReport.RoundTrips(count: samples.count, min: samples[0], median: samples[samples.count / 2], max: samples[samples.count - 1])
+        return PeerReport.RoundTrips(
+            count: samples.count, min: samples[0], median: samples[samples.count / 2], max: samples[samples.count - 1])
     }
 
     /// READ of `probeMiB` MiB in 1 MiB blocks, one layer, with the data plane workers run (`auto`).
     private func bandwidthProbe() async throws -> PeerReport.BandwidthProbe {
-        let options = try WorkloadOptions.parse([
-            "--transport", "auto", "--layers", "1", "--blocks", "\(max(1, probeMiB / 2))", "--block-kib", "1024",
-            "--pattern", "contiguous",
-        ] + (ucxTransports.map { ["--ucx-transports", $0] } ?? []))
+        let options = try WorkloadOptions.parse(
+            [
+                "--transport", "auto", "--layers", "1", "--blocks", "\(max(1, probeMiB / 2))", "--block-kib", "1024",
+                "--pattern", "contiguous",
+            ] + (ucxTransports.map { ["--ucx-transports", $0] } ?? []))
         let initiator = BenchInitiator(
             options: options, operation: .read, warmup: 1, iterations: 3,
             transferOptions: TransferOptions(maxOutstandingOps: 128, timeout: .seconds(30)))
@@ -148,7 +156,8 @@ struct PeerProbe {
     /// The interface of `topology` that holds the IPv4 address `address`.
     private static func interface(_ topology: NodeTopology, holding address: String?) -> String? {
         guard let address else { return nil }
-        return topology.interfaces.first { $0.addresses.contains { $0 == address || $0.hasPrefix(address + "/") } }?.name
+        return topology.interfaces.first { $0.addresses.contains { $0 == address || $0.hasPrefix(address + "/") } }?
+            .name
     }
 
     /// This end's (`local`) or the peer's IPv4 address of a connected socket.

@@ -1,7 +1,7 @@
-import HandoffCore
-import HandoffUCX
 import Foundation
+import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 
 /// The serving side of `handoff topo --peer` inside `handoff bench serve` (`DataPlaneProbe`, without STREAM):
 /// answers the probe greeting with this node's topology and findings as one `TOPOLOGY <json>` line, then each
@@ -12,7 +12,8 @@ struct PeerProbeServer {
         let version = greeting.trimmingCharacters(in: .whitespaces)
         guard version == DataPlaneProbe.greetingText else {
             throw BenchError.invalidOption(
-                "the prober says \"\(version.prefix(40))\", this server speaks \(DataPlaneProbe.greetingText); run the same handoff version on both hosts")
+                "the prober says \"\(version.prefix(40))\", this server speaks \(DataPlaneProbe.greetingText); run the same handoff version on both hosts"
+            )
         }
         guard let answer = ProbeAnswer(lifetime: .zero).text() else {
             throw BenchError.invalidOption("this node could not be described")

@@ -1,5 +1,5 @@
-import HandoffCore
 import Foundation
+import HandoffCore
 import HandoffTopology
 import Synchronization
 
@@ -20,7 +20,8 @@ final class ProbeAnswer: Sendable {
     func text() -> String? {
         if let cached = cached.withLock({ $0 }), ContinuousClock.now - cached.made < lifetime { return cached.text }
         let topology = TopologyDiscovery.live()
-        let report = TopologyReport(topology: topology, findings: TopologyAnalysis().findings(for: topology), worker: worker)
+        let report = TopologyReport(
+            topology: topology, findings: TopologyAnalysis().findings(for: topology), worker: worker)
         guard let data = try? JSONEncoder().encode(report) else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         cached.withLock { $0 = (text, ContinuousClock.now) }

@@ -1,9 +1,9 @@
-import HandoffCore
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import Foundation
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
 import HandoffTopology
 
 /// `handoff topo`: what this node (or a recorded one) offers KV transfer, and what stands in its way.
@@ -31,16 +31,22 @@ struct TopoCommand: AsyncParsableCommand {
     var requireRDMA = false
 
     @Option(
-        help: "Probe the path to a worker's native TCP data-plane port or a 'handoff bench serve' at IPv4:PORT: its topology, round trips, a short bandwidth probe, and which transport carries KV.")
+        help:
+            "Probe the path to a worker's native TCP data-plane port or a 'handoff bench serve' at IPv4:PORT: its topology, round trips, a short bandwidth probe, and which transport carries KV."
+    )
     var peer: HostPort?
 
-    @Option(name: .customLong("probe-mib"), help: "MiB moved by the --peer bandwidth probe, 0 to 1024 (0: no probe; default 64).")
+    @Option(
+        name: .customLong("probe-mib"),
+        help: "MiB moved by the --peer bandwidth probe, 0 to 1024 (0: no probe; default 64).")
     var probeMiB: Int?
 
-    @Option(help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
+    @Option(
+        help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
     var ucxTransports: String?
 
-    @Option(help: "List the workers registered with the coordinator at HOST:PORT, their labels, data planes and findings.")
+    @Option(
+        help: "List the workers registered with the coordinator at HOST:PORT, their labels, data planes and findings.")
     var coordinator: String?
 
     @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).")
@@ -48,14 +54,20 @@ struct TopoCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...1024).contains(probeMiB ?? 0) else { throw ValidationError("--probe-mib must be 0 to 1024") }
-        guard from == nil || peer == nil else { throw ValidationError("--peer probes from this machine: it cannot be combined with --from") }
+        guard from == nil || peer == nil else {
+            throw ValidationError("--peer probes from this machine: it cannot be combined with --from")
+        }
         guard peer != nil || (probeMiB == nil && ucxTransports == nil) else {
             throw ValidationError("--probe-mib and --ucx-transports apply to --peer")
         }
         guard coordinator == nil || (from == nil && peer == nil && kvPoolBytes == nil && !requireRDMA) else {
-            throw ValidationError("--coordinator lists the cluster's workers: it takes no --from, --peer, --kv-pool-bytes or --require-rdma")
+            throw ValidationError(
+                "--coordinator lists the cluster's workers: it takes no --from, --peer, --kv-pool-bytes or --require-rdma"
+            )
         }
-        guard coordinator != nil || tokenFile == nil else { throw ValidationError("--token-file applies to --coordinator") }
+        guard coordinator != nil || tokenFile == nil else {
+            throw ValidationError("--token-file applies to --coordinator")
+        }
     }
 
     func run() async throws {
@@ -76,9 +88,11 @@ struct TopoCommand: AsyncParsableCommand {
         let analysis = TopologyAnalysis(kvPoolBytes: kvPoolBytes?.bytes, requireRDMA: requireRDMA)
         var report = TopologyReport(topology: topology, findings: analysis.findings(for: topology))
         if let peer {
-            let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB ?? 64, ucxTransports: ucxTransports).run(local: topology)
+            let peerReport = await PeerProbe(address: peer, probeMiB: probeMiB ?? 64, ucxTransports: ucxTransports).run(
+                local: topology)
             report.peer = peerReport
-            report.findings = Finding.bySeverity(PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
+            report.findings = Finding.bySeverity(
+                PeerAnalysis().findings(local: topology, peer: peerReport) + report.findings)
         }
         if json {
             try printJSON(report)

@@ -8,7 +8,7 @@ enum TopoFailure: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .coordinatorUnreachable(address, reason):
+        case .coordinatorUnreachable(let address, let reason):
             "cannot list the workers of the coordinator at \(address): \(reason). Check the address, the token, and that "
                 + "its port is open from here."
         }

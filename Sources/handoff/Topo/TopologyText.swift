@@ -52,14 +52,18 @@ struct TopologyText {
         var table = TextTable("DEVICE", "PORT", "STATE", "LINK", "MTU", "RATE", "GIDS", "NETDEV", "NUMA", "PCI")
         for device in devices {
             if device.ports.isEmpty {
-                table.add([device.name, "-", "not recorded", "-", "-", "-", "-", "-", numa(device.numaNode), device.pciAddress ?? "-"])
+                table.add([
+                    device.name, "-", "not recorded", "-", "-", "-", "-", "-", numa(device.numaNode),
+                    device.pciAddress ?? "-",
+                ])
             }
             for port in device.ports {
                 let state = port.state == .active ? style.green(port.state.rawValue) : style.red(port.state.rawValue)
                 let v2 = port.gids.filter { $0.kind == .roceV2 }.count
                 table.add([
                     device.name, String(port.number), state, port.linkLayer.rawValue,
-                    port.activeMTU.map { mtu in "\(mtu)" + (port.maxMTU.map { $0 > mtu ? "/\($0)" : "" } ?? "") } ?? "-",
+                    port.activeMTU.map { mtu in "\(mtu)" + (port.maxMTU.map { $0 > mtu ? "/\($0)" : "" } ?? "") }
+                        ?? "-",
                     port.rateGbps.map { "\(Self.number($0)) Gb/s" + (port.width.map { " (\($0)x)" } ?? "") } ?? "-",
                     port.gids.isEmpty ? "-" : "\(port.gids.count)" + (port.linkLayer == .ethernet ? " (\(v2) v2)" : ""),
                     port.netdev ?? "-", numa(device.numaNode), device.pciAddress ?? "-",
@@ -112,7 +116,8 @@ struct TopologyText {
                         return relation <= .pxb ? style.green(text) : style.yellow(text)
                     })
         }
-        let legend = "  PIX: same PCIe switch; PXB: several switches; PHB: through the CPU; NODE: across host bridges; SYS: across sockets"
+        let legend =
+            "  PIX: same PCIe switch; PXB: several switches; PHB: through the CPU; NODE: across host bridges; SYS: across sockets"
         return table.lines(style: style) + [style.dim(legend + (rdma.isEmpty ? "" : "; * RDMA"))]
     }
 
@@ -123,7 +128,9 @@ struct TopologyText {
     }
 
     private func peer(_ peer: PeerReport) -> [String] {
-        guard peer.reachable, let remote = peer.remote else { return ["  " + style.red("unreachable: \(peer.error ?? "no answer")")] }
+        guard peer.reachable, let remote = peer.remote else {
+            return ["  " + style.red("unreachable: \(peer.error ?? "no answer")")]
+        }
         var lines = ["  host: \(remote.host); reached in \(String(format: "%.2f", peer.connectMilliseconds ?? 0)) ms"]
         if let worker = peer.remoteWorker {
             lines.append("  worker: \(worker.id) (\(worker.role), \(worker.model), --transport \(worker.transport))")
@@ -131,9 +138,12 @@ struct TopologyText {
             lines.append("  served by: handoff bench serve")
         }
         if let rtt = peer.roundTrips {
-            lines.append("  round trip: min \(Self.micro(rtt.min)), median \(Self.micro(rtt.median)), max \(Self.micro(rtt.max)) over \(rtt.count)")
+            lines.append(
+                "  round trip: min \(Self.micro(rtt.min)), median \(Self.micro(rtt.median)), max \(Self.micro(rtt.max)) over \(rtt.count)"
+            )
         }
-        let interfaces = [peer.localInterface.map { "here \($0)" }, peer.remoteInterface.map { "there \($0)" }].compactMap { $0 }
+        let interfaces = [peer.localInterface.map { "here \($0)" }, peer.remoteInterface.map { "there \($0)" }]
+            .compactMap { $0 }
         if !interfaces.isEmpty { lines.append("  interfaces: \(interfaces.joined(separator: ", "))") }
         if let route = peer.rdmaRoute {
             lines.append("  RDMA route here: \(route.device) port \(route.port)")
@@ -155,8 +165,12 @@ struct TopologyText {
         } else if let error = peer.probeError {
             lines.append("  probe: " + style.red("failed: \(error)"))
         }
-        let remoteProblems = peer.remoteFindings.filter { $0.severity != .info }.map { "\($0.severity.rawValue) \($0.code.rawValue)" }
-        lines.append("  peer's own findings: \(remoteProblems.isEmpty ? "none above info" : remoteProblems.joined(separator: ", "))")
+        let remoteProblems = peer.remoteFindings.filter { $0.severity != .info }.map {
+            "\($0.severity.rawValue) \($0.code.rawValue)"
+        }
+        lines.append(
+            "  peer's own findings: \(remoteProblems.isEmpty ? "none above info" : remoteProblems.joined(separator: ", "))"
+        )
         return lines
     }
 

@@ -1,9 +1,9 @@
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import Foundation
 import GRPCCore
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import Prometheus
@@ -14,7 +14,9 @@ import Synchronization
 struct BenchControlPlaneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-control-plane",
-        abstract: "Measure coordinator throughput: admit → prefill → reserve → pull → transfer done → first token, over gRPC.")
+        abstract:
+            "Measure coordinator throughput: admit → prefill → reserve → pull → transfer done → first token, over gRPC."
+    )
 
     @Option(help: "Lifecycles to measure (after the warm-up).") var lifecycles = 20_000
     @Option(help: "Warm-up lifecycles, not measured.") var warmup = 2_000
@@ -32,7 +34,9 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
         var configuration = CoordinatorConfiguration()
         configuration.rollingWindow = max(lifecycles, 1)
         configuration.retainedAccounts = 10_000
-        let coordinator = Coordinator(configuration: configuration, metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
+        let coordinator = Coordinator(
+            configuration: configuration,
+            metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())))
         let ports = AsyncStream.makeStream(of: Int.self)
         let server = CoordinatorServer(
             configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),
@@ -49,7 +53,8 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             let address = CoordinatorAddress(host: "127.0.0.1", port: port, token: token)
             for (role, count) in [(WorkerRole.prefill, prefillWorkers), (.decode, decodeWorkers)] {
                 for index in 0..<count {
-                    let worker = try await NullEngineWorker(id: "\(role.rawValue)-\(index)", role: role, spec: spec, coordinator: address)
+                    let worker = try await NullEngineWorker(
+                        id: "\(role.rawValue)-\(index)", role: role, spec: spec, coordinator: address)
                     group.addTask { try await worker.run() }
                 }
             }
@@ -95,10 +100,19 @@ struct BenchControlPlaneCommand: AsyncParsableCommand {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "%d lifecycles in %.2f s: %.0f lifecycles/s (%d in flight, %d+%d fake workers, %d failed)",
-                lifecycles, seconds, rate, concurrency, prefillWorkers, decodeWorkers, failures) + ", api \(api.rawValue)")
-            print(String(format: "router-side lifecycle latency (admit sent → account received): p50 %.0f µs, p99 %.0f µs", latency.p50, latency.p99))
-            print(String(format: "coordinator decision time: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs", decision.p50 * 1e6, decision.p90 * 1e6, decision.p99 * 1e6))
+            print(
+                String(
+                    format: "%d lifecycles in %.2f s: %.0f lifecycles/s (%d in flight, %d+%d fake workers, %d failed)",
+                    lifecycles, seconds, rate, concurrency, prefillWorkers, decodeWorkers, failures)
+                    + ", api \(api.rawValue)")
+            print(
+                String(
+                    format: "router-side lifecycle latency (admit sent → account received): p50 %.0f µs, p99 %.0f µs",
+                    latency.p50, latency.p99))
+            print(
+                String(
+                    format: "coordinator decision time: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs", decision.p50 * 1e6,
+                    decision.p90 * 1e6, decision.p99 * 1e6))
         }
     }
 }

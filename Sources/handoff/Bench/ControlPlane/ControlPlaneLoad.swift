@@ -1,9 +1,9 @@
-import HandoffClient
-import HandoffControlProtocol
 import ArgumentParser
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import HandoffClient
 import HandoffControlPlane
+import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 
@@ -56,7 +56,9 @@ struct ControlPlaneLoad {
             }
             return merged
         }
-        return Result(seconds: (ContinuousClock.now - start).seconds, latencyMicroseconds: parts.latencyMicroseconds, failures: parts.failures)
+        return Result(
+            seconds: (ContinuousClock.now - start).seconds, latencyMicroseconds: parts.latencyMicroseconds,
+            failures: parts.failures)
     }
 
     private func admitRequest(_ id: String) -> Handoff_V1_AdmitRequest {
@@ -76,10 +78,11 @@ struct ControlPlaneLoad {
             let began = ContinuousClock.now
             let id = "\(prefix)-\(index)"
             _ = try await client.admit(admitRequest(id))
-            let account = try await client.await(.with {
-                $0.requestID = id
-                $0.timeoutSeconds = 30
-            })
+            let account = try await client.await(
+                .with {
+                    $0.requestID = id
+                    $0.timeoutSeconds = 30
+                })
             if account.state != "done" { result.failures += 1 }
             result.latencyMicroseconds.append((ContinuousClock.now - began).seconds * 1e6)
         }
@@ -109,7 +112,7 @@ struct ControlPlaneLoad {
                 switch event.kind {
                 case .admitted, nil:
                     continue
-                case let .finished(account):
+                case .finished(let account):
                     if account.state != "done" { result.failures += 1 }
                 case .refused:
                     result.failures += 1

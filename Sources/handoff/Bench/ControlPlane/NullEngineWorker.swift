@@ -30,21 +30,21 @@ final class NullEngineWorker: Sendable {
 
     private func answer(_ event: ConnectorEvent) {
         switch event {
-        case let .prefill(order):
+        case .prefill(let order):
             try? runtime.prefillStarted(ticket: order.ticket)
             guard let blocks = allocate(order.ticket, order.blocks) else { return }
             if (try? runtime.prefillDone(ticket: order.ticket, blocks: blocks)) == nil { release(order.ticket) }
-        case let .reserve(ticket, count):
+        case .reserve(let ticket, let count):
             guard let blocks = allocate(ticket, count) else {
                 try? runtime.reserveFailed(ticket: ticket, reason: "no free blocks")
                 return
             }
             if (try? runtime.reserved(ticket: ticket, blocks: blocks)) == nil { release(ticket) }
-        case let .loaded(order, _):
+        case .loaded(let order, _):
             try? runtime.transferDone(ticket: order.ticket, verified: true)
             try? runtime.firstToken(ticket: order.ticket, decodeSeconds: 0)
             release(order.ticket)
-        case let .release(ticket, _):
+        case .release(let ticket, _):
             release(ticket)
         case .registered, .loadFailed:
             break

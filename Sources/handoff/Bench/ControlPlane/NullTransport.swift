@@ -1,6 +1,6 @@
-import HandoffUCX
 import HandoffCore
 import HandoffDataPlane
+import HandoffUCX
 import Synchronization
 
 /// The control-plane benchmark's data plane: pools without memory, transfers that complete at once and move no
@@ -12,7 +12,9 @@ final class NullTransport: Transport {
     private let nextID = Atomic<UInt64>(0)
 
     func allocatePool(_ layout: KVLayout, memoryType: MemoryType) async throws(DataPlaneError) -> LocalPool {
-        LocalPool(id: newID(), layout: layout, memoryType: memoryType, regions: Array(repeating: (0, layout.regionBytes), count: layout.regionCount))
+        LocalPool(
+            id: newID(), layout: layout, memoryType: memoryType,
+            regions: Array(repeating: (0, layout.regionBytes), count: layout.regionCount))
     }
 
     func registerPool(
@@ -27,8 +29,11 @@ final class NullTransport: Transport {
 
     func descriptor(of pool: LocalPool) throws(DataPlaneError) -> PoolDescriptor {
         PoolDescriptor(
-            transport: name, agent: agent, host: "bench", transportAddress: [], memoryType: pool.memoryType, layout: pool.layout,
-            regions: (0..<pool.layout.regionCount).map { _ in .init(address: 0, length: UInt64(pool.layout.regionBytes), remoteKey: []) })
+            transport: name, agent: agent, host: "bench", transportAddress: [], memoryType: pool.memoryType,
+            layout: pool.layout,
+            regions: (0..<pool.layout.regionCount).map { _ in
+                .init(address: 0, length: UInt64(pool.layout.regionBytes), remoteKey: [])
+            })
     }
 
     func connect(to descriptor: PoolDescriptor) async throws(DataPlaneError) -> RemotePeer {
@@ -36,10 +41,12 @@ final class NullTransport: Transport {
     }
 
     func execute(
-        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer, options: TransferOptions
+        _ plan: TransferPlan, _ operation: TransferOperation, local: LocalPool, remote: RemotePeer,
+        options: TransferOptions
     ) async throws(DataPlaneError) -> TransferReport {
         TransferReport(
-            operation: operation, bytes: plan.totalBytes, ops: 0, pieces: plan.pieceCount, transport: name, lowerTransports: [],
+            operation: operation, bytes: plan.totalBytes, ops: 0, pieces: plan.pieceCount, transport: name,
+            lowerTransports: [],
             postSeconds: 0, completionSeconds: 0, opLatencyNanoseconds: LatencySummary.histogram())
     }
 
