@@ -263,7 +263,12 @@ public nonisolated struct Handoff_V1_Reserved: Sendable {
 
   public var ticket: String = String()
 
+  /// Token order, after the cached blocks.
   public var destinationBlocks: [UInt32] = []
+
+  /// The decode worker already holds the prompt's first cached_blocks blocks (its own prefix cache): the pull moves
+  /// only the rest, source blocks cached_blocks… into destination_blocks. Fewer than the ticket's blocks.
+  public var cachedBlocks: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1623,7 +1628,7 @@ nonisolated extension Handoff_V1_PrefillDone: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reserved"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}destination_blocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}destination_blocks\0\u{3}cached_blocks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1633,6 +1638,7 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
       case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.destinationBlocks) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.cachedBlocks) }()
       default: break
       }
     }
@@ -1645,12 +1651,16 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.destinationBlocks.isEmpty {
       try visitor.visitPackedUInt32Field(value: self.destinationBlocks, fieldNumber: 2)
     }
+    if self.cachedBlocks != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cachedBlocks, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_Reserved, rhs: Handoff_V1_Reserved) -> Bool {
     if lhs.ticket != rhs.ticket {return false}
     if lhs.destinationBlocks != rhs.destinationBlocks {return false}
+    if lhs.cachedBlocks != rhs.cachedBlocks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

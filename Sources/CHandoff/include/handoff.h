@@ -357,6 +357,11 @@ handoff_status handoff_runtime_prefill_done(
     handoff_runtime *runtime, const char *ticket, const int64_t *blocks, size_t count, char **error);
 handoff_status handoff_runtime_reserved(
     handoff_runtime *runtime, const char *ticket, const int64_t *blocks, size_t count, char **error);
+/* Decode already holds the prompt's first `cached_blocks` blocks (its prefix cache): `blocks` are for the rest, in
+ * token order, and only the rest moves (block_count - cached_blocks of them; at least one). */
+handoff_status handoff_runtime_reserved_after_prefix(
+    handoff_runtime *runtime, const char *ticket, uint32_t cached_blocks, const int64_t *blocks, size_t count,
+    char **error);
 handoff_status handoff_runtime_reserve_failed(
     handoff_runtime *runtime, const char *ticket, const char *reason, char **error);
 handoff_status handoff_runtime_transfer_done(

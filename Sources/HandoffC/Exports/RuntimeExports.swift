@@ -155,6 +155,19 @@ public func handoff_runtime_reserved(
     }
 }
 
+@_cdecl("handoff_runtime_reserved_after_prefix")
+public func handoff_runtime_reserved_after_prefix(
+    _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ cachedBlocks: UInt32, _ blocks: UnsafePointer<Int64>?,
+    _ count: Int, _ error: CErrorOut
+) -> handoff_status {
+    answer(runtime, ticket, error) { runtime, ticket throws(CFailure) in
+        let ids = try cBlocks(blocks, count, "blocks")
+        try refusal { () throws(ConnectorError) in
+            try runtime.reserved(ticket: ticket, blocks: ids, cachedBlocks: Int(cachedBlocks))
+        }
+    }
+}
+
 @_cdecl("handoff_runtime_reserve_failed")
 public func handoff_runtime_reserve_failed(
     _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ reason: UnsafePointer<CChar>?, _ error: CErrorOut

@@ -48,17 +48,24 @@ extension ConnectorRuntime {
         session.report(.prefillDone(sourceBlocks: blocks, grant: grant.token), ticket: ticket)
     }
 
-    /// Decode reserved `blocks` (token order) for the ticket; the pull writes into them.
-    /// - Throws: `ConnectorError.unknownTicket`, `.invalidBlocks`.
-    public func reserved(ticket: String, blocks: [Int]) throws(ConnectorError) {
+    /// Decode reserved `blocks` (token order) for the ticket; the pull writes into them. When the engine already
+    /// holds the prompt's first `cachedBlocks` blocks (its prefix cache), `blocks` are for the rest, and only the
+    /// rest moves.
+    /// - Throws: `ConnectorError.unknownTicket`, `.invalidBlocks` (also for `cachedBlocks` outside
+    ///   0 ..< the ticket's blocks).
+    public func reserved(ticket: String, blocks: [Int], cachedBlocks: Int = 0) throws(ConnectorError) {
         try book.withLock { (book) throws(ConnectorError) in
             guard case .reserving(let count) = book.decode[ticket] else {
                 throw .unknownTicket(ticket, expected: "waiting for a reservation")
             }
-            try checkBlocks(blocks, count: count, ticket: ticket)
+            guard cachedBlocks >= 0, cachedBlocks < count else {
+                throw .invalidBlocks(
+                    ticket: ticket, reason: "\(cachedBlocks) cached blocks of \(count): at least one block must move")
+            }
+            try checkBlocks(blocks, count: count - cachedBlocks, ticket: ticket)
             book.decode[ticket] = .reserved(blocks)
         }
-        session.report(.reserved(destinationBlocks: blocks), ticket: ticket)
+        session.report(.reserved(destinationBlocks: blocks, cachedBlocks: cachedBlocks), ticket: ticket)
     }
 
     /// Decode cannot reserve blocks for the ticket; the coordinator fails or retries it.

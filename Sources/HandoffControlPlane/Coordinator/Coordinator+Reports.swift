@@ -41,24 +41,32 @@ extension Coordinator {
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
             recordDecision(nanoseconds: now() - time)
-        case .reserved(let destinationBlocks):
+        case .reserved(let destinationBlocks, let cachedBlocks):
             try expect(ticket, in: [.admitted, .prefilling, .ready], for: event)
             if ticket.destinationBlocks != nil {
                 throw .failedPrecondition("ticket \(ticketID) already has destination blocks")
             }
-            try checkBlocks(destinationBlocks, of: ticket, in: ticket.decode, what: "destination")
+            guard cachedBlocks >= 0, cachedBlocks < ticket.blocks else {
+                throw .invalidArgument(
+                    "ticket \(ticketID): \(cachedBlocks) cached blocks, the prompt has \(ticket.blocks) (at least one must move)"
+                )
+            }
+            try checkBlocks(
+                destinationBlocks, count: ticket.blocks - cachedBlocks, of: ticket, in: ticket.decode,
+                what: "destination")
             ticket.destinationBlocks = destinationBlocks
+            ticket.cachedBlocks = cachedBlocks
             workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
             workers[ticket.decode.id]?.reportedFree -= ticket.blocks
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
         case .transferDone(let stats, let verified):
             try expect(ticket, in: [.transferring], for: event)
-            let expectedBytes = ticket.blocks * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
+            let moved = ticket.blocks - ticket.cachedBlocks
+            let expectedBytes = moved * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
             if stats.bytes != expectedBytes {
                 throw .invalidArgument(
-                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(ticket.blocks) blocks are \(expectedBytes) B"
-                )
+                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(moved) blocks are \(expectedBytes) B")
             }
             if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0 && stats.totalSeconds.isFinite) {
                 throw .invalidArgument("ticket \(ticketID): transfer times must be finite and non-negative")
@@ -103,11 +111,11 @@ extension Coordinator {
 
     /// A block list must have one id per ticket block, each inside the worker's pool, none twice.
     private func checkBlocks(
-        _ blocks: [Int], of ticket: Ticket, in worker: WorkerIdentity, what: String
+        _ blocks: [Int], count: Int? = nil, of ticket: Ticket, in worker: WorkerIdentity, what: String
     ) throws(CoordinatorError) {
-        guard blocks.count == ticket.blocks else {
-            throw .invalidArgument(
-                "ticket \(ticket.id): \(blocks.count) \(what) blocks, the prompt needs \(ticket.blocks)")
+        let needed = count ?? ticket.blocks
+        guard blocks.count == needed else {
+            throw .invalidArgument("ticket \(ticket.id): \(blocks.count) \(what) blocks, the prompt needs \(needed)")
         }
         let capacity = workers[worker.id]?.registration.layout.numBlocks ?? 0
         if let bad = blocks.first(where: { $0 < 0 || $0 >= capacity }) {
@@ -133,7 +141,8 @@ extension Coordinator {
             .pull(
                 PullOrder(
                     ticket: ticketID, source: ticket.prefill, sourceDescriptor: prefill.registration.descriptor,
-                    sourceBlocks: source, destinationBlocks: destination, contentSeed: ticket.contentSeed,
+                    sourceBlocks: Array(source.dropFirst(ticket.cachedBlocks)), destinationBlocks: destination,
+                    contentSeed: ticket.contentSeed,
                     promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9,
                     sourceGrant: ticket.sourceGrant)))
     }

@@ -18,6 +18,8 @@ struct Ticket {
     /// The prefill worker's data-plane grant of `sourceBlocks`, relayed in the pull.
     var sourceGrant: UInt64 = 0
     var destinationBlocks: [Int]?
+    /// Leading blocks of the prompt the decode worker already held (its prefix cache): they do not move.
+    var cachedBlocks = 0
     var timeline: TicketTimeline
     var transfer: TransferStats?
     var verified = false

@@ -5,8 +5,9 @@ public enum ProgressEvent: Sendable, Hashable {
     /// Prefill finished; the prompt's KV is in these source blocks, in token order. `grant` is the data-plane
     /// grant the decode worker presents to read them (0: the pool is open to every holder of its descriptor).
     case prefillDone(sourceBlocks: [Int], grant: UInt64 = 0)
-    /// The decode worker allocated these destination blocks, in token order.
-    case reserved(destinationBlocks: [Int])
+    /// The decode worker allocated these destination blocks, in token order. It already holds the prompt's first
+    /// `cachedBlocks` blocks (its prefix cache): the destination blocks are for the rest, and only those move.
+    case reserved(destinationBlocks: [Int], cachedBlocks: Int = 0)
     /// The decode worker pulled the KV; `verified` says every block was checked.
     case transferDone(TransferStats, verified: Bool)
     /// The decode worker could not load the KV.

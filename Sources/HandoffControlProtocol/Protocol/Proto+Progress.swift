@@ -37,7 +37,11 @@ extension ProgressEvent {
                 message.ticket, .prefillDone(sourceBlocks: message.sourceBlocks.map(Int.init), grant: message.grant)
             )
         case .reserved(let message):
-            result = (message.ticket, .reserved(destinationBlocks: message.destinationBlocks.map(Int.init)))
+            result = (
+                message.ticket,
+                .reserved(
+                    destinationBlocks: message.destinationBlocks.map(Int.init), cachedBlocks: Int(message.cachedBlocks))
+            )
         case .transferDone(let message):
             result = (message.ticket, .transferDone(TransferStats(proto: message.stats), verified: message.verified))
         case .transferFailed(let message): result = (message.ticket, .transferFailed(reason: message.reason))
@@ -60,10 +64,11 @@ extension ProgressEvent {
                 $0.sourceBlocks = blocks.map { UInt32(clamping: $0) }
                 $0.grant = grant
             }
-        case .reserved(let blocks):
+        case .reserved(let blocks, let cachedBlocks):
             report.reserved = .with {
                 $0.ticket = ticket
                 $0.destinationBlocks = blocks.map { UInt32(clamping: $0) }
+                $0.cachedBlocks = UInt32(clamping: cachedBlocks)
             }
         case .transferDone(let stats, let verified):
             report.transferDone = .with {

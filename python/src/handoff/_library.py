@@ -167,6 +167,7 @@ _SIGNATURES = {
     "handoff_runtime_prefill_started": (c_int32, [c_void_p, c_char_p, ERROR]),
     "handoff_runtime_prefill_done": (c_int32, [c_void_p, c_char_p, POINTER(c_int64), c_size_t, ERROR]),
     "handoff_runtime_reserved": (c_int32, [c_void_p, c_char_p, POINTER(c_int64), c_size_t, ERROR]),
+    "handoff_runtime_reserved_after_prefix": (c_int32, [c_void_p, c_char_p, c_uint32, POINTER(c_int64), c_size_t, ERROR]),
     "handoff_runtime_reserve_failed": (c_int32, [c_void_p, c_char_p, c_char_p, ERROR]),
     "handoff_runtime_transfer_done": (c_int32, [c_void_p, c_char_p, c_int, ERROR]),
     "handoff_runtime_first_token": (c_int32, [c_void_p, c_char_p, c_double, ERROR]),

@@ -169,9 +169,14 @@ class Runtime(_Handle):
         ids, count = _int64s(blocks)
         _call(lib.handoff_runtime_prefill_done, self.handle, ticket.encode(), ids[0] if ids else None, count)
 
-    def reserved(self, ticket: str, blocks: Iterable[int]) -> None:
-        """Decode reserved `blocks` for the ticket's KV."""
+    def reserved(self, ticket: str, blocks: Iterable[int], cached_blocks: int = 0) -> None:
+        """Decode reserved `blocks` for the ticket's KV. When the engine already holds the prompt's first
+        `cached_blocks` blocks (its prefix cache), `blocks` are for the rest, and only the rest moves."""
         ids, count = _int64s(blocks)
+        if cached_blocks:
+            _call(lib.handoff_runtime_reserved_after_prefix, self.handle, ticket.encode(), int(cached_blocks),
+                  ids[0] if ids else None, count)
+            return
         _call(lib.handoff_runtime_reserved, self.handle, ticket.encode(), ids[0] if ids else None, count)
 
     def reserve_failed(self, ticket: str, reason: str) -> None:

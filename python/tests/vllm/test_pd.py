@@ -221,9 +221,9 @@ def test_chat_completions_are_templated_tokenized_and_disaggregated(stack, singl
     assert metric(after, name, source="local_compute") == metric(before, name, source="local_compute")
 
 
-def test_a_prompt_decode_holds_in_its_prefix_cache_is_computed_there(stack, single_instance_outputs):
-    """Decode caches loaded blocks; the same prompt again hits that cache, so decode computes the rest itself and
-    the coordinator's ticket ends with the reason instead of moving KV decode already has."""
+def test_only_the_blocks_decode_does_not_hold_in_its_prefix_cache_move(stack, single_instance_outputs):
+    """Decode caches loaded blocks; the same prompt again hits that cache, so only the blocks after the hit move
+    (a multi-turn chat's earlier turns, say), and the account counts just those bytes."""
     prompt = prompts()[4]
     before = prometheus(stack.decode.url + "/metrics")
     status, tokens, finish = generate(stack.url, prompt, stream=False, request_id="repeat-1")
@@ -235,11 +235,13 @@ def test_a_prompt_decode_holds_in_its_prefix_cache_is_computed_there(stack, sing
         return metric(after, name, source=source) - metric(before, name, source=source)
 
     hits = delta("local_cache_hit")
-    assert hits > 0
-    assert delta("external_kv_transfer") == 0
-    assert hits + delta("local_compute") == len(prompt)
+    assert hits > 0 and hits % BLOCK_TOKENS == 0
+    assert delta("external_kv_transfer") == len(prompt) - hits
+    assert delta("local_compute") == 0
     account = stack.accounts(["repeat-1"])["repeat-1"]
-    assert account["state"] == "failed" and "prefix cache" in account["failure"], account
+    assert account["state"] == "done", account
+    moved_blocks = -(-len(prompt) // BLOCK_TOKENS) - int(hits) // BLOCK_TOKENS
+    assert int(account["kv_bytes"]) == moved_blocks * BLOCK_BYTES, account
 
 
 def test_a_load_that_never_comes_fails_within_the_load_timeout(stack):

@@ -19,16 +19,18 @@ class PrefillHandover:
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """Decode allocated `blocks` (token order) for a request whose KV comes from prefill."""
+    """Decode allocated `blocks` (token order) for a request whose KV comes from prefill, after the
+    `cached_blocks` it already holds in its prefix cache."""
 
     request_id: str
     ticket: str
     blocks: Tuple[int, ...]
+    cached_blocks: int = 0
 
 
 @dataclass(frozen=True)
 class DeclinedLoad:
-    """Decode computes this request itself (its prompt is partly in the local prefix cache)."""
+    """Decode computes this request itself."""
 
     ticket: str
     reason: str

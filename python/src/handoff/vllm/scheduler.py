@@ -27,6 +27,8 @@ class HandoffConnectorScheduler:
         """Decode: requests whose KV is being loaded (request id → ticket)."""
         self._loaded: Dict[str, str] = {}
         """Decode: requests whose KV arrived; their next scheduled step produces the first token."""
+        self._local_hits: Dict[str, int] = {}
+        """Decode: prompt tokens a loading request found in the local prefix cache (whole blocks)."""
         self.kv_cache_manager: Any = None
         """vLLM's KV cache manager, bound by vLLM: the free block count comes from it."""
 
@@ -42,14 +44,16 @@ class HandoffConnectorScheduler:
             return 0, False
         if not params.get("do_remote_prefill"):
             return 0, False
-        if num_computed_tokens > 0:
-            # Part of the prompt is in the local prefix cache: the coordinator's ticket covers every block, so
-            # decode computes the rest itself and the ticket fails with the reason.
+        prompt = len(request.prompt_token_ids or ())
+        if num_computed_tokens % self.block_size or num_computed_tokens >= prompt:
+            # Not whole blocks of the prompt: decode computes the rest itself and the ticket ends with the reason.
             params["do_remote_prefill"] = False
             self._metadata.declined.append(DeclinedLoad(
-                str(ticket), f"decode already holds {num_computed_tokens} of the prompt's tokens in its prefix cache"))
+                str(ticket), f"decode holds {num_computed_tokens} of the prompt's {prompt} tokens, not whole blocks"))
             return 0, False
-        return len(request.prompt_token_ids or ()), True
+        if num_computed_tokens:
+            self._local_hits[request.request_id] = num_computed_tokens  # only the blocks after them move
+        return prompt - num_computed_tokens, True
 
     def update_state_after_alloc(self, request: Any, blocks: Any, num_external_tokens: int) -> None:
         params = request.kv_transfer_params or {}
@@ -57,11 +61,13 @@ class HandoffConnectorScheduler:
         if self.settings.role != Role.DECODE or not ticket or not params.get("do_remote_prefill"):
             return
         params["do_remote_prefill"] = False  # one load per request, even when it is rescheduled
+        cached = self._local_hits.pop(request.request_id, 0) // self.block_size
         if num_external_tokens <= 0:
             return
+        # The request's blocks: those of its local prefix-cache hit first, then the ones allocated for the load.
         block_ids = tuple(int(block) for block in blocks.get_block_ids()[0])
         self._loading[request.request_id] = str(ticket)
-        self._metadata.loads.append(LoadRequest(request.request_id, str(ticket), block_ids))
+        self._metadata.loads.append(LoadRequest(request.request_id, str(ticket), block_ids[cached:], cached))
 
     def build_connector_meta(self, scheduler_output: Any) -> HandoffConnectorMetadata:
         scheduled = [new.req_id for new in scheduler_output.scheduled_new_reqs]
@@ -89,6 +95,7 @@ class HandoffConnectorScheduler:
     def request_finished(self, request: Any, block_ids: Any) -> Tuple[bool, Optional[Dict[str, Any]]]:
         """Prefill: hold a finished request's blocks for decode to pull; decode: nothing to hold."""
         self._prefill_tickets.pop(request.request_id, None)
+        self._local_hits.pop(request.request_id, None)
         self._loading.pop(request.request_id, None)
         self._loaded.pop(request.request_id, None)
         params = request.kv_transfer_params or {}

@@ -180,15 +180,17 @@ class HandoffConnectorWorker:
             self._reserve(load)
 
     def _reserve(self, load: _Load) -> None:
-        count = load.reserve_count or 0
+        cached = load.request.cached_blocks
+        needed = (load.reserve_count or 0) - cached
         ticket = load.request.ticket
-        if len(load.request.blocks) < count:
-            reason = f"decode allocated {len(load.request.blocks)} blocks, the ticket needs {count}"
+        if needed <= 0 or len(load.request.blocks) < needed:
+            reason = (f"decode allocated {len(load.request.blocks)} blocks after {cached} cached ones, the ticket needs "
+                      f"{load.reserve_count} in all")
             self._answer(lambda runtime: runtime.reserve_failed(ticket, reason), ticket)
             self._fail_load(load, reason)
             return
         load.answered = True
-        if not self._answer(lambda runtime: runtime.reserved(ticket, load.request.blocks[:count]), ticket):
+        if not self._answer(lambda runtime: runtime.reserved(ticket, load.request.blocks[:needed], cached), ticket):
             self._fail_load(load, "the coordinator refused the reservation")
 
     def _decline(self, ticket: str, reason: str) -> None:

@@ -4,8 +4,8 @@ import HandoffCore
 import HandoffProto
 import Testing
 
-/// A router's cancellations and the engine endpoints it pairs requests by.
-@Suite struct CoordinatorCancelTests {
+/// What the coordinator does for engines a router drives: cancellations, endpoints, blocks decode already holds.
+@Suite struct EngineDrivenRequestTests {
     @Test func cancellingARequestFailsItsTicketAndReleasesBothWorkers() async throws {
         let fixture = CoordinatorFixture()
         let prefill = try await fixture.register("p0", .prefill)
@@ -51,5 +51,40 @@ import Testing
         #expect(throws: ProtocolError.self) { try WorkerRegistration(proto: message) }
         message.endpoint = "https://engine-0.pd.svc:8000"
         #expect(try WorkerRegistration(proto: message).endpoint == "https://engine-0.pd.svc:8000")
+    }
+
+    @Test func blocksDecodeAlreadyHoldsDoNotMoveAndTheAccountCountsOnlyTheRest() async throws {
+        let fixture = CoordinatorFixture()
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 40)).ticket  // 3 blocks
+        for cached in [3, 4, -1] {  // at least one block must move
+            await #expect(throws: CoordinatorError.self) {
+                try await c.report(
+                    .reserved(destinationBlocks: [], cachedBlocks: cached), ticket: t, from: decode.identity)
+            }
+        }
+        await #expect(throws: CoordinatorError.self) {  // three blocks where one is cached
+            try await c.report(
+                .reserved(destinationBlocks: [9, 3, 60], cachedBlocks: 1), ticket: t, from: decode.identity)
+        }
+        try await c.report(.reserved(destinationBlocks: [3, 60], cachedBlocks: 1), ticket: t, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [5, 6, 1]), ticket: t, from: prefill.identity)
+        let pull = try #require(await decode.pulls().first)
+        #expect(pull.sourceBlocks == [6, 1] && pull.destinationBlocks == [3, 60])
+        await #expect(throws: CoordinatorError.self) {  // the bytes of three blocks: more than moved
+            try await c.report(
+                .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: t, from: decode.identity)
+        }
+        try await c.report(
+            .transferDone(CoordinatorFixture.stats(blocks: 2), verified: true), ticket: t, from: decode.identity)
+        try await c.report(.firstToken(decodeSeconds: 0.01), ticket: t, from: decode.identity)
+        let account = try await c.account(of: "r1")
+        #expect(account.state == .done && account.transfer?.bytes == 2 * CoordinatorFixture.spec.blockBytes)
+        // The wire carries the count.
+        let (_, event) = try ProgressEvent.from(
+            proto: ProgressEvent.reserved(destinationBlocks: [3], cachedBlocks: 2).proto(ticket: t))
+        #expect(event == .reserved(destinationBlocks: [3], cachedBlocks: 2))
     }
 }
