@@ -322,6 +322,10 @@ public nonisolated struct Handoff_V1_TransferDone: Sendable {
   /// Every destination block was checked against the expected content.
   public var verified: Bool = false
 
+  /// The engine did not check the content (a real engine's KV has nothing to compare with): the load counts as done
+  /// and the account says it was not verified. False with verified false means the check found a mismatch.
+  public var unchecked: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1733,7 +1737,7 @@ nonisolated extension Handoff_V1_TransferStats: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Handoff_V1_TransferDone: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TransferDone"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}stats\0\u{1}verified\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}stats\0\u{1}verified\0\u{1}unchecked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1744,6 +1748,7 @@ nonisolated extension Handoff_V1_TransferDone: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.verified) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.unchecked) }()
       default: break
       }
     }
@@ -1763,6 +1768,9 @@ nonisolated extension Handoff_V1_TransferDone: SwiftProtobuf.Message, SwiftProto
     if self.verified != false {
       try visitor.visitSingularBoolField(value: self.verified, fieldNumber: 3)
     }
+    if self.unchecked != false {
+      try visitor.visitSingularBoolField(value: self.unchecked, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1770,6 +1778,7 @@ nonisolated extension Handoff_V1_TransferDone: SwiftProtobuf.Message, SwiftProto
     if lhs.ticket != rhs.ticket {return false}
     if lhs._stats != rhs._stats {return false}
     if lhs.verified != rhs.verified {return false}
+    if lhs.unchecked != rhs.unchecked {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

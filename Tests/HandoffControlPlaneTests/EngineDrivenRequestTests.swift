@@ -87,4 +87,22 @@ import Testing
             proto: ProgressEvent.reserved(destinationBlocks: [3], cachedBlocks: 2).proto(ticket: t))
         #expect(event == .reserved(destinationBlocks: [3], cachedBlocks: 2))
     }
+
+    @Test func aLoadTheEngineCouldNotCheckIsDoneButNotVerified() async throws {
+        let fixture = CoordinatorFixture()
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        let c = fixture.coordinator
+        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16)).ticket
+        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
+        try await c.report(.prefillDone(sourceBlocks: [1]), ticket: t, from: prefill.identity)
+        let unchecked = ProgressEvent.transferDone(CoordinatorFixture.stats(blocks: 1), verified: false, checked: false)
+        let (_, onTheWire) = try ProgressEvent.from(proto: unchecked.proto(ticket: t))
+        #expect(onTheWire == unchecked)
+        try await c.report(onTheWire, ticket: t, from: decode.identity)
+        #expect(await prefill.releases() == [t])  // the load counts: prefill frees its blocks
+        try await c.report(.firstToken(decodeSeconds: 0.01), ticket: t, from: decode.identity)
+        let account = try await c.account(of: "r1")
+        #expect(account.state == .done && !account.verified)
+    }
 }

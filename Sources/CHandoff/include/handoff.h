@@ -364,6 +364,8 @@ handoff_status handoff_runtime_reserved_after_prefix(
     char **error);
 handoff_status handoff_runtime_reserve_failed(
     handoff_runtime *runtime, const char *ticket, const char *reason, char **error);
+/* `verified`: 1 the engine checked the loaded KV and found it intact; 0 it found a mismatch (the load fails);
+ * -1 it had nothing to check it against (a real engine's KV): the load counts as done, the account says unverified. */
 handoff_status handoff_runtime_transfer_done(
     handoff_runtime *runtime, const char *ticket, int verified, char **error);
 handoff_status handoff_runtime_first_token(

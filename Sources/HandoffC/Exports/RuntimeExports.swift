@@ -183,7 +183,9 @@ public func handoff_runtime_transfer_done(
     _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ verified: Int32, _ error: CErrorOut
 ) -> handoff_status {
     answer(runtime, ticket, error) { runtime, ticket throws(CFailure) in
-        try refusal { () throws(ConnectorError) in try runtime.transferDone(ticket: ticket, verified: verified != 0) }
+        try refusal { () throws(ConnectorError) in
+            try runtime.transferDone(ticket: ticket, verified: verified > 0, checked: verified >= 0)
+        }
     }
 }
 

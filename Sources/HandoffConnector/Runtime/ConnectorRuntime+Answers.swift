@@ -80,9 +80,11 @@ extension ConnectorRuntime {
         session.report(.transferFailed(reason: String(reason.prefix(1024))), ticket: ticket)
     }
 
-    /// Decode took the loaded KV (`verified`: it checked the content); the blocks now belong to the request.
+    /// Decode took the loaded KV; the blocks now belong to the request. `verified`: the engine checked the content
+    /// and found it intact (false: a mismatch, and the load fails); `checked` false: the engine had nothing to
+    /// check it against (a real engine's KV), the load counts as done and the account says it was not verified.
     /// - Throws: `ConnectorError.unknownTicket` when no load is waiting for this answer.
-    public func transferDone(ticket: String, verified: Bool) throws(ConnectorError) {
+    public func transferDone(ticket: String, verified: Bool, checked: Bool = true) throws(ConnectorError) {
         let stats = try book.withLock { (book) throws(ConnectorError) -> TransferStats in
             guard case .loaded(_, let stats) = book.decode[ticket] else {
                 throw .unknownTicket(ticket, expected: "loaded")
@@ -90,7 +92,7 @@ extension ConnectorRuntime {
             book.decode[ticket] = nil
             return stats
         }
-        session.report(.transferDone(stats, verified: verified), ticket: ticket)
+        session.report(.transferDone(stats, verified: verified, checked: checked), ticket: ticket)
     }
 
     /// Decode produced the ticket's first token; `decodeSeconds` is the step as the engine measured it.

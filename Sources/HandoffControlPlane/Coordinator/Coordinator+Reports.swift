@@ -60,7 +60,7 @@ extension Coordinator {
             workers[ticket.decode.id]?.reportedFree -= ticket.blocks
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
-        case .transferDone(let stats, let verified):
+        case .transferDone(let stats, let verified, let checked):
             try expect(ticket, in: [.transferring], for: event)
             let moved = ticket.blocks - ticket.cachedBlocks
             let expectedBytes = moved * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
@@ -71,7 +71,7 @@ extension Coordinator {
             if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0 && stats.totalSeconds.isFinite) {
                 throw .invalidArgument("ticket \(ticketID): transfer times must be finite and non-negative")
             }
-            guard verified else {
+            guard verified || !checked else {
                 metrics.transferFailed()
                 loadFailed(ticketID, reason: "decode worker \(sender) found the pulled KV did not match")
                 return
@@ -79,7 +79,7 @@ extension Coordinator {
             ticket.timeline.transferDone = time
             ticket.timeline.kvTransferMeasured = UInt64(stats.totalSeconds * 1e9)
             ticket.transfer = stats
-            ticket.verified = true
+            ticket.verified = verified && checked
             ticket.state = .decoding
             ticket.deadline = time + configuration.firstTokenTimeout.nanoseconds
             tickets[ticketID] = ticket

@@ -8,8 +8,9 @@ public enum ProgressEvent: Sendable, Hashable {
     /// The decode worker allocated these destination blocks, in token order. It already holds the prompt's first
     /// `cachedBlocks` blocks (its prefix cache): the destination blocks are for the rest, and only those move.
     case reserved(destinationBlocks: [Int], cachedBlocks: Int = 0)
-    /// The decode worker pulled the KV; `verified` says every block was checked.
-    case transferDone(TransferStats, verified: Bool)
+    /// The decode worker pulled the KV; `verified` says every block was checked and found intact, false a mismatch
+    /// unless `checked` is false (the engine had nothing to check the content against).
+    case transferDone(TransferStats, verified: Bool, checked: Bool = true)
     /// The decode worker could not load the KV.
     case transferFailed(reason: String)
     /// The decode worker produced the first token; `decodeSeconds` is the step as it measured it.

@@ -43,7 +43,12 @@ extension ProgressEvent {
                     destinationBlocks: message.destinationBlocks.map(Int.init), cachedBlocks: Int(message.cachedBlocks))
             )
         case .transferDone(let message):
-            result = (message.ticket, .transferDone(TransferStats(proto: message.stats), verified: message.verified))
+            result = (
+                message.ticket,
+                .transferDone(
+                    TransferStats(proto: message.stats), verified: message.verified && !message.unchecked,
+                    checked: !message.unchecked)
+            )
         case .transferFailed(let message): result = (message.ticket, .transferFailed(reason: message.reason))
         case .firstToken(let message): result = (message.ticket, .firstToken(decodeSeconds: message.decodeSeconds))
         case nil: throw ProtocolError("progress report without a kind")
@@ -70,11 +75,12 @@ extension ProgressEvent {
                 $0.destinationBlocks = blocks.map { UInt32(clamping: $0) }
                 $0.cachedBlocks = UInt32(clamping: cachedBlocks)
             }
-        case .transferDone(let stats, let verified):
+        case .transferDone(let stats, let verified, let checked):
             report.transferDone = .with {
                 $0.ticket = ticket
                 $0.stats = stats.proto
-                $0.verified = verified
+                $0.verified = verified && checked
+                $0.unchecked = !checked
             }
         case .transferFailed(let reason):
             report.transferFailed = .with {

@@ -183,9 +183,12 @@ class Runtime(_Handle):
         """Decode cannot hold the ticket's KV."""
         _call(lib.handoff_runtime_reserve_failed, self.handle, ticket.encode(), reason.encode())
 
-    def transfer_done(self, ticket: str, verified: bool = True) -> None:
-        """Decode has taken the loaded KV (and, when it checks, found it intact)."""
-        _call(lib.handoff_runtime_transfer_done, self.handle, ticket.encode(), 1 if verified else 0)
+    def transfer_done(self, ticket: str, verified: Optional[bool] = True) -> None:
+        """Decode has taken the loaded KV. `verified`: True, it checked the content and found it intact; False, it
+        found a mismatch (the load fails); None, it had nothing to check against (a real engine's KV): the load
+        counts as done and the account says it was not verified."""
+        flag = -1 if verified is None else (1 if verified else 0)
+        _call(lib.handoff_runtime_transfer_done, self.handle, ticket.encode(), flag)
 
     def first_token(self, ticket: str, decode_seconds: float) -> None:
         """Decode produced the request's first token `decode_seconds` after the KV was loaded."""

@@ -200,6 +200,7 @@ def test_disaggregated_outputs_equal_a_single_instance_and_kv_is_loaded(stack, s
     for index, request_id in enumerate(ids):
         account = accounts[request_id]
         assert account["state"] == "done", account
+        assert not account.get("verified"), account  # nothing checked real KV: the account must not claim it
         assert account["components"]["kv_transfer"] > 0, account
         assert int(account["kv_bytes"]) == -(-len(all_prompts[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
         assert account["prefill_worker"] == "prefill-0" and account["decode_worker"] == "decode-0"
