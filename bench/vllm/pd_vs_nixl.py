@@ -32,7 +32,7 @@ from servers import (HandoffProcess, VLLMServer, connector_config, free_port, ha
                      http_json, metric, new_token, prometheus)
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "kv-heavy"
-MODEL = "tiny-llama"  # the served name the helpers use
+MODEL = "kv-heavy"
 OUTPUT_TOKENS = 16
 
 
@@ -109,9 +109,11 @@ def nixl_stack(logs: Path, all_prompts: List[List[int]]) -> List[Sample]:
         return lambda url: {"kv_connector": "NixlConnector", "kv_role": role, "kv_buffer_device": "cpu"}
 
     prefill = VLLMServer("nixl-prefill", 0, logs, config("kv_producer"),
-                         {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, kv_cache_gib=2)
+                         {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, served_name=MODEL,
+                         kv_cache_gib=2)
     decode = VLLMServer("nixl-decode", 1, logs, config("kv_consumer"),
-                        {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, kv_cache_gib=2)
+                        {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, served_name=MODEL,
+                        kv_cache_gib=2)
     try:
         prefill.wait_ready()
         decode.wait_ready()
@@ -146,9 +148,9 @@ def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str) -> List[S
         return lambda url: connector_config(role, address, url, f"{role}-0", mode=mode)
 
     prefill = VLLMServer(f"handoff-{mode}-prefill", 0, logs, config("prefill"), environment, model_dir=MODEL_DIR,
-                         kv_cache_gib=2)
+                         served_name=MODEL, kv_cache_gib=2)
     decode = VLLMServer(f"handoff-{mode}-decode", 1, logs, config("decode"), environment, model_dir=MODEL_DIR,
-                        kv_cache_gib=2)
+                        served_name=MODEL, kv_cache_gib=2)
     router: Optional[HandoffProcess] = None
     try:
         prefill.wait_ready()
