@@ -32,6 +32,18 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Requests handled at once; more are refused with 503.") var maxConcurrentRequests = 1024
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
+    func validate() throws {
+        for (name, seconds) in [
+            ("--prefill-timeout-seconds", prefillTimeoutSeconds), ("--decode-timeout-seconds", decodeTimeoutSeconds),
+        ]
+        where !(seconds > 0 && seconds <= 86_400) {
+            throw ValidationError("\(name) must be more than 0 and at most 86400, got \(seconds)")
+        }
+        guard (1...65_536).contains(maxConcurrentRequests) else {
+            throw ValidationError("--max-concurrent-requests must be 1 to 65536, got \(maxConcurrentRequests)")
+        }
+    }
+
     func run() async throws {
         CommandLogging.bootstrap(level: logLevel)
         let token = try BearerToken.load(file: tokenFile)

@@ -263,9 +263,11 @@ def test_a_load_that_never_comes_fails_within_the_load_timeout(stack):
 
 def test_a_client_that_leaves_cancels_the_request_on_decode(stack):
     prompt = prompts()[2]
+    asked = 1800
+    generated_before = metric(prometheus(stack.decode.url + "/metrics"), "vllm:generation_tokens_total")
     url = urlparse(stack.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    connection.request("POST", "/v1/completions", json.dumps(completion(prompt, max_tokens=1800, stream=True)),
+    connection.request("POST", "/v1/completions", json.dumps(completion(prompt, max_tokens=asked, stream=True)),
                        {"content-type": "application/json", "x-request-id": "leaver"})
     response = connection.getresponse()
     assert response.status == 200
@@ -284,6 +286,9 @@ def test_a_client_that_leaves_cancels_the_request_on_decode(stack):
             break
         assert time.monotonic() < deadline, "decode still generates for a client that left"
         time.sleep(0.2)
+    # Stopped, not finished: decode generated far fewer tokens than asked for.
+    generated = metric(prometheus(stack.decode.url + "/metrics"), "vllm:generation_tokens_total") - generated_before
+    assert generated < asked / 2, f"decode generated {generated} of {asked} tokens for a client that left"
     router = prometheus(stack.url + "/metrics")
     assert metric(router, "handoff_router_requests_total", outcome="client_gone") >= 1
 
