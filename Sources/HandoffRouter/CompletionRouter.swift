@@ -59,10 +59,10 @@ final class CompletionRouter: Sendable {
             try await prefill(completion, admission)
             return try await decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
         } catch let error as RouterError {
-            if let admitted { await coordinator.cancel(requestID: admitted, reason: error.message) }
+            if let admitted { await cancelAtCoordinator(requestID: admitted, reason: error.message) }
             return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil))
         } catch {
-            if let admitted { await coordinator.cancel(requestID: admitted, reason: "\(error)") }
+            if let admitted { await cancelAtCoordinator(requestID: admitted, reason: "\(error)") }
             return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed")
         }
     }
@@ -163,14 +163,23 @@ final class CompletionRouter: Sendable {
                     try await writer.finish(nil)
                     metrics.finished(api: api, outcome: "ok")
                 } catch {
-                    // Leaving the loop drops decode's response body, which cancels that request on the engine.
-                    let reason = clientGone ? "the client disconnected" : "decode's answer broke off: \(error)"
+                    // Leaving the loop drops decode's response body, which cancels that request on the engine. A
+                    // client that leaves may show as a failed write or as this task's cancellation.
+                    let clientLeft = clientGone || Task.isCancelled
+                    metrics.finished(api: api, outcome: clientLeft ? "client_gone" : "decode_failed")
+                    let reason = clientLeft ? "the client disconnected" : "decode's answer broke off: \(error)"
                     logger.notice("request cancelled", metadata: ["request": "\(requestID)", "reason": "\(reason)"])
-                    await coordinator.cancel(requestID: requestID, reason: reason)
-                    metrics.finished(api: api, outcome: clientGone ? "client_gone" : "decode_failed")
+                    await cancelAtCoordinator(requestID: requestID, reason: reason)
                     throw error
                 }
             })
+    }
+
+    /// Cancels the request at the coordinator even when the calling task is itself cancelled (its client left):
+    /// the call runs in a task of its own, which does not inherit the caller's cancellation.
+    private func cancelAtCoordinator(requestID: String, reason: String) async {
+        let coordinator = coordinator
+        await Task { await coordinator.cancel(requestID: requestID, reason: reason) }.value
     }
 
     private func post(_ body: Data, to url: String, timeout: Duration) async throws -> HTTPClientResponse {
