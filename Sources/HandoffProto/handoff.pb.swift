@@ -73,6 +73,42 @@ public nonisolated enum Handoff_V1_WorkerRole: SwiftProtobuf.Enum, Swift.CaseIte
 
 }
 
+/// How a request's KV moves: decode pulls it once prefill is done, or prefill pushes it into decode's reserved
+/// blocks layer by layer while it computes (falling back to a pull when it cannot).
+public nonisolated enum Handoff_V1_TransferMode: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case pull // = 0
+  case push // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .pull
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .pull
+    case 1: self = .push
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .pull: return 0
+    case .push: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Handoff_V1_TransferMode] = [
+    .pull,
+    .push,
+  ]
+
+}
+
 public nonisolated enum Handoff_V1_LoadFailurePolicy: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case fail // = 0
@@ -270,6 +306,10 @@ public nonisolated struct Handoff_V1_Reserved: Sendable {
   /// only the rest, source blocks cached_blocks… into destination_blocks. Fewer than the ticket's blocks.
   public var cachedBlocks: UInt32 = 0
 
+  /// Push mode (the Reserve asked for it): the data-plane grant the prefill worker presents to WRITE into
+  /// destination_blocks (0: none, the KV will be pulled).
+  public var grant: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -345,6 +385,36 @@ public nonisolated struct Handoff_V1_TransferFailed: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// Push mode: the prefill worker wrote the prompt's KV into the decode worker's reserved blocks (the PushTarget),
+/// layer by layer while it computed; nothing is left to pull.
+public nonisolated struct Handoff_V1_PushDone: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticket: String = String()
+
+  /// The whole push: bytes, ops and times from its first layer's WRITE to its last completion.
+  public var stats: Handoff_V1_TransferStats {
+    get {_stats ?? Handoff_V1_TransferStats()}
+    set {_stats = newValue}
+  }
+  /// Returns true if `stats` has been explicitly set.
+  public var hasStats: Bool {self._stats != nil}
+  /// Clears the value of `stats`. Subsequent reads from it will return its default value.
+  public mutating func clearStats() {self._stats = nil}
+
+  /// Seconds the engine waited for the push after computing its last layer: the part of the transfer on the time to
+  /// first token.
+  public var exposedSeconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _stats: Handoff_V1_TransferStats? = nil
 }
 
 public nonisolated struct Handoff_V1_FirstToken: Sendable {
@@ -423,6 +493,14 @@ public nonisolated struct Handoff_V1_ProgressReport: Sendable {
     set {kind = .firstToken(newValue)}
   }
 
+  public var pushDone: Handoff_V1_PushDone {
+    get {
+      if case .pushDone(let v)? = kind {return v}
+      return Handoff_V1_PushDone()
+    }
+    set {kind = .pushDone(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -432,6 +510,7 @@ public nonisolated struct Handoff_V1_ProgressReport: Sendable {
     case transferDone(Handoff_V1_TransferDone)
     case transferFailed(Handoff_V1_TransferFailed)
     case firstToken(Handoff_V1_FirstToken)
+    case pushDone(Handoff_V1_PushDone)
 
   }
 
@@ -566,42 +645,120 @@ public nonisolated struct Handoff_V1_Reserve: Sendable {
 
   public var blocks: UInt32 = 0
 
+  /// Push mode: grant the prefill worker WRITE access to the reserved blocks and send the grant in Reserved.
+  public var push: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-/// To a decode worker: pull the source blocks of a prefill worker's instance into the destination blocks.
-public nonisolated struct Handoff_V1_Pull: Sendable {
+/// To a prefill worker of a push-mode ticket: where to WRITE the prompt's KV while computing it. The prefill worker
+/// may decline (it started too early, or does not push): it then reports PrefillDone without PushDone and decode
+/// pulls as usual.
+public nonisolated struct Handoff_V1_PushTarget: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var ticket: String = String()
 
-  public var sourceWorker: String = String()
+  public var decodeWorker: String = String()
 
-  public var sourceInstance: UInt64 = 0
+  public var decodeInstance: UInt64 = 0
 
-  public var sourceDescriptor: Data = Data()
+  public var decodeDescriptor: Data = Data()
 
-  public var sourceBlocks: [UInt32] = []
-
+  /// Destination for the prompt's blocks after the first cached_blocks (which decode already holds), token order.
   public var destinationBlocks: [UInt32] = []
 
-  public var contentSeed: UInt64 = 0
+  public var cachedBlocks: UInt32 = 0
 
-  public var promptTokens: UInt32 = 0
+  /// The decode worker's grant of destination_blocks, presented with every data-plane request.
+  public var grant: UInt64 = 0
 
   /// The data plane gives up after this many seconds without completing.
   public var timeoutSeconds: Double = 0
 
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// To a decode worker: pull the source blocks of a prefill worker's instance into the destination blocks.
+public nonisolated struct Handoff_V1_Pull: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticket: String {
+    get {_storage._ticket}
+    set {_uniqueStorage()._ticket = newValue}
+  }
+
+  public var sourceWorker: String {
+    get {_storage._sourceWorker}
+    set {_uniqueStorage()._sourceWorker = newValue}
+  }
+
+  public var sourceInstance: UInt64 {
+    get {_storage._sourceInstance}
+    set {_uniqueStorage()._sourceInstance = newValue}
+  }
+
+  public var sourceDescriptor: Data {
+    get {_storage._sourceDescriptor}
+    set {_uniqueStorage()._sourceDescriptor = newValue}
+  }
+
+  public var sourceBlocks: [UInt32] {
+    get {_storage._sourceBlocks}
+    set {_uniqueStorage()._sourceBlocks = newValue}
+  }
+
+  public var destinationBlocks: [UInt32] {
+    get {_storage._destinationBlocks}
+    set {_uniqueStorage()._destinationBlocks = newValue}
+  }
+
+  public var contentSeed: UInt64 {
+    get {_storage._contentSeed}
+    set {_uniqueStorage()._contentSeed = newValue}
+  }
+
+  public var promptTokens: UInt32 {
+    get {_storage._promptTokens}
+    set {_uniqueStorage()._promptTokens = newValue}
+  }
+
+  /// The data plane gives up after this many seconds without completing.
+  public var timeoutSeconds: Double {
+    get {_storage._timeoutSeconds}
+    set {_uniqueStorage()._timeoutSeconds = newValue}
+  }
+
   /// The source worker's grant of the source blocks, to present with every data-plane request.
-  public var sourceGrant: UInt64 = 0
+  public var sourceGrant: UInt64 {
+    get {_storage._sourceGrant}
+    set {_uniqueStorage()._sourceGrant = newValue}
+  }
+
+  /// Push mode: the source worker already wrote the KV into destination_blocks (these are its statistics); nothing
+  /// moves, and the decode worker reports the load done. source_blocks is empty then.
+  public var pushed: Handoff_V1_TransferStats {
+    get {_storage._pushed ?? Handoff_V1_TransferStats()}
+    set {_uniqueStorage()._pushed = newValue}
+  }
+  /// Returns true if `pushed` has been explicitly set.
+  public var hasPushed: Bool {_storage._pushed != nil}
+  /// Clears the value of `pushed`. Subsequent reads from it will return its default value.
+  public mutating func clearPushed() {_uniqueStorage()._pushed = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// To either worker: the ticket is over; free its blocks.
@@ -708,6 +865,14 @@ public nonisolated struct Handoff_V1_CoordinatorMessage: Sendable {
     set {kind = .rejected(newValue)}
   }
 
+  public var pushTarget: Handoff_V1_PushTarget {
+    get {
+      if case .pushTarget(let v)? = kind {return v}
+      return Handoff_V1_PushTarget()
+    }
+    set {kind = .pushTarget(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -719,6 +884,7 @@ public nonisolated struct Handoff_V1_CoordinatorMessage: Sendable {
     case pull(Handoff_V1_Pull)
     case release(Handoff_V1_Release)
     case rejected(Handoff_V1_ReportRejected)
+    case pushTarget(Handoff_V1_PushTarget)
 
   }
 
@@ -752,6 +918,8 @@ public nonisolated struct Handoff_V1_AdmitRequest: Sendable {
   public var node: String = String()
 
   public var rack: String = String()
+
+  public var transferMode: Handoff_V1_TransferMode = .pull
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1038,6 +1206,12 @@ public nonisolated struct Handoff_V1_RequestAccount: @unchecked Sendable {
     set {_uniqueStorage()._fallback = newValue}
   }
 
+  /// "pull" or "push": how the KV moved (a push-mode request whose prefill declined to push was pulled).
+  public var transferMode: String {
+    get {_storage._transferMode}
+    set {_uniqueStorage()._transferMode = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1311,6 +1485,10 @@ fileprivate nonisolated let _protobuf_package = "handoff.v1"
 
 nonisolated extension Handoff_V1_WorkerRole: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WORKER_ROLE_UNSPECIFIED\0\u{1}WORKER_ROLE_PREFILL\0\u{1}WORKER_ROLE_DECODE\0")
+}
+
+nonisolated extension Handoff_V1_TransferMode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRANSFER_MODE_PULL\0\u{1}TRANSFER_MODE_PUSH\0")
 }
 
 nonisolated extension Handoff_V1_LoadFailurePolicy: SwiftProtobuf._ProtoNameProviding {
@@ -1632,7 +1810,7 @@ nonisolated extension Handoff_V1_PrefillDone: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reserved"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}destination_blocks\0\u{3}cached_blocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}destination_blocks\0\u{3}cached_blocks\0\u{1}grant\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1643,6 +1821,7 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
       case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.destinationBlocks) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.cachedBlocks) }()
+      case 4: try { try decoder.decodeSingularFixed64Field(value: &self.grant) }()
       default: break
       }
     }
@@ -1658,6 +1837,9 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
     if self.cachedBlocks != 0 {
       try visitor.visitSingularUInt32Field(value: self.cachedBlocks, fieldNumber: 3)
     }
+    if self.grant != 0 {
+      try visitor.visitSingularFixed64Field(value: self.grant, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1665,6 +1847,7 @@ nonisolated extension Handoff_V1_Reserved: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.ticket != rhs.ticket {return false}
     if lhs.destinationBlocks != rhs.destinationBlocks {return false}
     if lhs.cachedBlocks != rhs.cachedBlocks {return false}
+    if lhs.grant != rhs.grant {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1819,6 +2002,50 @@ nonisolated extension Handoff_V1_TransferFailed: SwiftProtobuf.Message, SwiftPro
   }
 }
 
+nonisolated extension Handoff_V1_PushDone: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PushDone"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}stats\0\u{3}exposed_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.exposedSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.ticket.isEmpty {
+      try visitor.visitSingularStringField(value: self.ticket, fieldNumber: 1)
+    }
+    try { if let v = self._stats {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.exposedSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.exposedSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Handoff_V1_PushDone, rhs: Handoff_V1_PushDone) -> Bool {
+    if lhs.ticket != rhs.ticket {return false}
+    if lhs._stats != rhs._stats {return false}
+    if lhs.exposedSeconds != rhs.exposedSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Handoff_V1_FirstToken: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FirstToken"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}decode_seconds\0")
@@ -1856,7 +2083,7 @@ nonisolated extension Handoff_V1_FirstToken: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProgressReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{3}prefill_started\0\u{3}prefill_done\0\u{1}reserved\0\u{3}transfer_done\0\u{3}transfer_failed\0\u{3}first_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{3}prefill_started\0\u{3}prefill_done\0\u{1}reserved\0\u{3}transfer_done\0\u{3}transfer_failed\0\u{3}first_token\0\u{3}push_done\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1944,6 +2171,19 @@ nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
           self.kind = .firstToken(v)
         }
       }()
+      case 9: try {
+        var v: Handoff_V1_PushDone?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .pushDone(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .pushDone(v)
+        }
+      }()
       default: break
       }
     }
@@ -1984,6 +2224,10 @@ nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     case .firstToken?: try {
       guard case .firstToken(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .pushDone?: try {
+      guard case .pushDone(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     }()
     case nil: break
     }
@@ -2260,7 +2504,7 @@ nonisolated extension Handoff_V1_Prefill: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Handoff_V1_Reserve: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reserve"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}blocks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}blocks\0\u{1}push\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2270,6 +2514,7 @@ nonisolated extension Handoff_V1_Reserve: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.blocks) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.push) }()
       default: break
       }
     }
@@ -2282,20 +2527,24 @@ nonisolated extension Handoff_V1_Reserve: SwiftProtobuf.Message, SwiftProtobuf._
     if self.blocks != 0 {
       try visitor.visitSingularUInt32Field(value: self.blocks, fieldNumber: 2)
     }
+    if self.push != false {
+      try visitor.visitSingularBoolField(value: self.push, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_Reserve, rhs: Handoff_V1_Reserve) -> Bool {
     if lhs.ticket != rhs.ticket {return false}
     if lhs.blocks != rhs.blocks {return false}
+    if lhs.push != rhs.push {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Pull"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0\u{3}source_grant\0")
+nonisolated extension Handoff_V1_PushTarget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PushTarget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}decode_worker\0\u{3}decode_instance\0\u{3}decode_descriptor\0\u{3}destination_blocks\0\u{3}cached_blocks\0\u{1}grant\0\u{3}timeout_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2304,15 +2553,13 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.ticket) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceWorker) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sourceInstance) }()
-      case 4: try { try decoder.decodeSingularBytesField(value: &self.sourceDescriptor) }()
-      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.sourceBlocks) }()
-      case 6: try { try decoder.decodeRepeatedUInt32Field(value: &self.destinationBlocks) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.contentSeed) }()
-      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.promptTokens) }()
-      case 9: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
-      case 10: try { try decoder.decodeSingularFixed64Field(value: &self.sourceGrant) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.decodeWorker) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.decodeInstance) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.decodeDescriptor) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.destinationBlocks) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.cachedBlocks) }()
+      case 7: try { try decoder.decodeSingularFixed64Field(value: &self.grant) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
       default: break
       }
     }
@@ -2322,47 +2569,179 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.ticket.isEmpty {
       try visitor.visitSingularStringField(value: self.ticket, fieldNumber: 1)
     }
-    if !self.sourceWorker.isEmpty {
-      try visitor.visitSingularStringField(value: self.sourceWorker, fieldNumber: 2)
+    if !self.decodeWorker.isEmpty {
+      try visitor.visitSingularStringField(value: self.decodeWorker, fieldNumber: 2)
     }
-    if self.sourceInstance != 0 {
-      try visitor.visitSingularUInt64Field(value: self.sourceInstance, fieldNumber: 3)
+    if self.decodeInstance != 0 {
+      try visitor.visitSingularUInt64Field(value: self.decodeInstance, fieldNumber: 3)
     }
-    if !self.sourceDescriptor.isEmpty {
-      try visitor.visitSingularBytesField(value: self.sourceDescriptor, fieldNumber: 4)
-    }
-    if !self.sourceBlocks.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.sourceBlocks, fieldNumber: 5)
+    if !self.decodeDescriptor.isEmpty {
+      try visitor.visitSingularBytesField(value: self.decodeDescriptor, fieldNumber: 4)
     }
     if !self.destinationBlocks.isEmpty {
-      try visitor.visitPackedUInt32Field(value: self.destinationBlocks, fieldNumber: 6)
+      try visitor.visitPackedUInt32Field(value: self.destinationBlocks, fieldNumber: 5)
     }
-    if self.contentSeed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.contentSeed, fieldNumber: 7)
+    if self.cachedBlocks != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cachedBlocks, fieldNumber: 6)
     }
-    if self.promptTokens != 0 {
-      try visitor.visitSingularUInt32Field(value: self.promptTokens, fieldNumber: 8)
+    if self.grant != 0 {
+      try visitor.visitSingularFixed64Field(value: self.grant, fieldNumber: 7)
     }
     if self.timeoutSeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 9)
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 8)
     }
-    if self.sourceGrant != 0 {
-      try visitor.visitSingularFixed64Field(value: self.sourceGrant, fieldNumber: 10)
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Handoff_V1_PushTarget, rhs: Handoff_V1_PushTarget) -> Bool {
+    if lhs.ticket != rhs.ticket {return false}
+    if lhs.decodeWorker != rhs.decodeWorker {return false}
+    if lhs.decodeInstance != rhs.decodeInstance {return false}
+    if lhs.decodeDescriptor != rhs.decodeDescriptor {return false}
+    if lhs.destinationBlocks != rhs.destinationBlocks {return false}
+    if lhs.cachedBlocks != rhs.cachedBlocks {return false}
+    if lhs.grant != rhs.grant {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Pull"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0\u{3}source_grant\0\u{1}pushed\0")
+
+  fileprivate class _StorageClass {
+    var _ticket: String = String()
+    var _sourceWorker: String = String()
+    var _sourceInstance: UInt64 = 0
+    var _sourceDescriptor: Data = Data()
+    var _sourceBlocks: [UInt32] = []
+    var _destinationBlocks: [UInt32] = []
+    var _contentSeed: UInt64 = 0
+    var _promptTokens: UInt32 = 0
+    var _timeoutSeconds: Double = 0
+    var _sourceGrant: UInt64 = 0
+    var _pushed: Handoff_V1_TransferStats? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _ticket = source._ticket
+      _sourceWorker = source._sourceWorker
+      _sourceInstance = source._sourceInstance
+      _sourceDescriptor = source._sourceDescriptor
+      _sourceBlocks = source._sourceBlocks
+      _destinationBlocks = source._destinationBlocks
+      _contentSeed = source._contentSeed
+      _promptTokens = source._promptTokens
+      _timeoutSeconds = source._timeoutSeconds
+      _sourceGrant = source._sourceGrant
+      _pushed = source._pushed
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._ticket) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._sourceWorker) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._sourceInstance) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._sourceDescriptor) }()
+        case 5: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._sourceBlocks) }()
+        case 6: try { try decoder.decodeRepeatedUInt32Field(value: &_storage._destinationBlocks) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._contentSeed) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._promptTokens) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._timeoutSeconds) }()
+        case 10: try { try decoder.decodeSingularFixed64Field(value: &_storage._sourceGrant) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._pushed) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._ticket.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticket, fieldNumber: 1)
+      }
+      if !_storage._sourceWorker.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sourceWorker, fieldNumber: 2)
+      }
+      if _storage._sourceInstance != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sourceInstance, fieldNumber: 3)
+      }
+      if !_storage._sourceDescriptor.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._sourceDescriptor, fieldNumber: 4)
+      }
+      if !_storage._sourceBlocks.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._sourceBlocks, fieldNumber: 5)
+      }
+      if !_storage._destinationBlocks.isEmpty {
+        try visitor.visitPackedUInt32Field(value: _storage._destinationBlocks, fieldNumber: 6)
+      }
+      if _storage._contentSeed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._contentSeed, fieldNumber: 7)
+      }
+      if _storage._promptTokens != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._promptTokens, fieldNumber: 8)
+      }
+      if _storage._timeoutSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._timeoutSeconds, fieldNumber: 9)
+      }
+      if _storage._sourceGrant != 0 {
+        try visitor.visitSingularFixed64Field(value: _storage._sourceGrant, fieldNumber: 10)
+      }
+      try { if let v = _storage._pushed {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_Pull, rhs: Handoff_V1_Pull) -> Bool {
-    if lhs.ticket != rhs.ticket {return false}
-    if lhs.sourceWorker != rhs.sourceWorker {return false}
-    if lhs.sourceInstance != rhs.sourceInstance {return false}
-    if lhs.sourceDescriptor != rhs.sourceDescriptor {return false}
-    if lhs.sourceBlocks != rhs.sourceBlocks {return false}
-    if lhs.destinationBlocks != rhs.destinationBlocks {return false}
-    if lhs.contentSeed != rhs.contentSeed {return false}
-    if lhs.promptTokens != rhs.promptTokens {return false}
-    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
-    if lhs.sourceGrant != rhs.sourceGrant {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._ticket != rhs_storage._ticket {return false}
+        if _storage._sourceWorker != rhs_storage._sourceWorker {return false}
+        if _storage._sourceInstance != rhs_storage._sourceInstance {return false}
+        if _storage._sourceDescriptor != rhs_storage._sourceDescriptor {return false}
+        if _storage._sourceBlocks != rhs_storage._sourceBlocks {return false}
+        if _storage._destinationBlocks != rhs_storage._destinationBlocks {return false}
+        if _storage._contentSeed != rhs_storage._contentSeed {return false}
+        if _storage._promptTokens != rhs_storage._promptTokens {return false}
+        if _storage._timeoutSeconds != rhs_storage._timeoutSeconds {return false}
+        if _storage._sourceGrant != rhs_storage._sourceGrant {return false}
+        if _storage._pushed != rhs_storage._pushed {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2445,7 +2824,7 @@ nonisolated extension Handoff_V1_ReportRejected: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Handoff_V1_CoordinatorMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CoordinatorMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}registered\0\u{3}peer_up\0\u{3}peer_down\0\u{1}prefill\0\u{1}reserve\0\u{1}pull\0\u{1}release\0\u{1}rejected\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}registered\0\u{3}peer_up\0\u{3}peer_down\0\u{1}prefill\0\u{1}reserve\0\u{1}pull\0\u{1}release\0\u{1}rejected\0\u{3}push_target\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2557,6 +2936,19 @@ nonisolated extension Handoff_V1_CoordinatorMessage: SwiftProtobuf.Message, Swif
           self.kind = .rejected(v)
         }
       }()
+      case 9: try {
+        var v: Handoff_V1_PushTarget?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .pushTarget(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .pushTarget(v)
+        }
+      }()
       default: break
       }
     }
@@ -2600,6 +2992,10 @@ nonisolated extension Handoff_V1_CoordinatorMessage: SwiftProtobuf.Message, Swif
       guard case .rejected(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
+    case .pushTarget?: try {
+      guard case .pushTarget(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2633,7 +3029,7 @@ nonisolated extension Handoff_V1_ReportAck: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AdmitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}model\0\u{3}prompt_tokens\0\u{3}load_failure_policy\0\u{1}node\0\u{1}rack\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}model\0\u{3}prompt_tokens\0\u{3}load_failure_policy\0\u{1}node\0\u{1}rack\0\u{3}transfer_mode\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2647,6 +3043,7 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularEnumField(value: &self.loadFailurePolicy) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.node) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.rack) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.transferMode) }()
       default: break
       }
     }
@@ -2671,6 +3068,9 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
     if !self.rack.isEmpty {
       try visitor.visitSingularStringField(value: self.rack, fieldNumber: 6)
     }
+    if self.transferMode != .pull {
+      try visitor.visitSingularEnumField(value: self.transferMode, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2681,6 +3081,7 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.loadFailurePolicy != rhs.loadFailurePolicy {return false}
     if lhs.node != rhs.node {return false}
     if lhs.rack != rhs.rack {return false}
+    if lhs.transferMode != rhs.transferMode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3103,7 +3504,7 @@ nonisolated extension Handoff_V1_TTFTComponents: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestAccount"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0\u{1}fallback\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0\u{1}fallback\0\u{3}transfer_mode\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -3122,6 +3523,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
     var _lowerTransports: [String] = []
     var _verified: Bool = false
     var _fallback: String = String()
+    var _transferMode: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3148,6 +3550,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       _lowerTransports = source._lowerTransports
       _verified = source._verified
       _fallback = source._fallback
+      _transferMode = source._transferMode
     }
   }
 
@@ -3182,6 +3585,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         case 14: try { try decoder.decodeRepeatedStringField(value: &_storage._lowerTransports) }()
         case 15: try { try decoder.decodeSingularBoolField(value: &_storage._verified) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._fallback) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._transferMode) }()
         default: break
         }
       }
@@ -3242,6 +3646,9 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       if !_storage._fallback.isEmpty {
         try visitor.visitSingularStringField(value: _storage._fallback, fieldNumber: 16)
       }
+      if !_storage._transferMode.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._transferMode, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3267,6 +3674,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         if _storage._lowerTransports != rhs_storage._lowerTransports {return false}
         if _storage._verified != rhs_storage._verified {return false}
         if _storage._fallback != rhs_storage._fallback {return false}
+        if _storage._transferMode != rhs_storage._transferMode {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -55,15 +55,18 @@ final class EngineMemory: @unchecked Sendable {
 final class TestEngine: Sendable {
     let runtime: ConnectorRuntime
     let memory: EngineMemory
-    private let state: Mutex<(blocks: BlockAllocator, verified: Int, mismatched: Int)>
+    private let state: Mutex<(blocks: BlockAllocator, verified: Int, mismatched: Int, pushed: Int)>
     /// Called with each prefill order before the engine answers it; returns false to leave it unanswered.
     let onPrefill: @Sendable (PrefillOrder, ConnectorRuntime) -> Bool
     /// Whether decode answers a load; false leaves every loaded ticket unconfirmed.
     let answersLoads: Bool
+    /// Whether prefill pushes (push mode): it writes the KV layer by layer as soon as the ticket's push target is
+    /// there, waiting up to a second for it, then hands the blocks over.
+    let pushes: Bool
 
     static func start(
         role: WorkerRole, spec: KVLayoutSpec, coordinator: CoordinatorAddress, transport: TransportSelection,
-        answersLoads: Bool = true,
+        answersLoads: Bool = true, pushes: Bool = false,
         onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool = { _, _ in true }
     ) async throws -> TestEngine {
         let memory = EngineMemory(layout: try spec.layout())
@@ -72,21 +75,25 @@ final class TestEngine: Sendable {
         configuration.transport = transport
         configuration.tcpListenHost = "127.0.0.1"
         let runtime = try await ConnectorRuntime.start(configuration, memory: .engine(memory.buffers))
-        return TestEngine(runtime: runtime, memory: memory, answersLoads: answersLoads, onPrefill: onPrefill)
+        return TestEngine(
+            runtime: runtime, memory: memory, answersLoads: answersLoads, pushes: pushes, onPrefill: onPrefill)
     }
 
     private init(
-        runtime: ConnectorRuntime, memory: EngineMemory, answersLoads: Bool,
+        runtime: ConnectorRuntime, memory: EngineMemory, answersLoads: Bool, pushes: Bool,
         onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool
     ) {
         self.runtime = runtime
         self.memory = memory
         self.answersLoads = answersLoads
+        self.pushes = pushes
         self.onPrefill = onPrefill
-        state = Mutex((BlockAllocator(capacity: runtime.pool.layout.numBlocks, shuffleSeed: 7), 0, 0))
+        state = Mutex((BlockAllocator(capacity: runtime.pool.layout.numBlocks, shuffleSeed: 7), 0, 0, 0))
     }
 
     var verified: Int { state.withLock { $0.verified } }
+    /// Tickets prefill pushed (rather than handed over for a pull).
+    var pushed: Int { state.withLock { $0.pushed } }
     var mismatched: Int { state.withLock { $0.mismatched } }
     var heldTickets: Int { state.withLock { $0.blocks.ticketCount } }
     var freeBlocks: Int { state.withLock { $0.blocks.freeCount } }
@@ -105,6 +112,10 @@ final class TestEngine: Sendable {
         case .prefill(let order):
             guard onPrefill(order, runtime), let blocks = allocate(order.ticket, order.blocks) else { return }
             write(BlockPattern(seed: order.contentSeed), into: blocks)
+            if pushes {
+                Task { await self.pushThenHandOver(order, blocks) }
+                return
+            }
             if (try? runtime.prefillDone(ticket: order.ticket, blocks: blocks)) == nil { free(order.ticket) }
         case .reserve(let ticket, let count):
             guard let blocks = allocate(ticket, count) else {
@@ -127,6 +138,29 @@ final class TestEngine: Sendable {
             break
         }
         runtime.updateLoad(WorkerLoad(freeBlocks: freeBlocks, queueDepth: 0))
+    }
+
+    /// Push mode: writes each layer as a real engine would after computing it, once the push target is there.
+    private func pushThenHandOver(_ order: PrefillOrder, _ blocks: [Int]) async {
+        let deadline = ContinuousClock.now + .seconds(1)
+        var layer = 0
+        do {
+            while layer < runtime.pool.layout.geometry.layers {
+                if try runtime.pushLayers(ticket: order.ticket, blocks: blocks, through: layer) {
+                    layer += 1
+                } else if ContinuousClock.now > deadline {
+                    break
+                } else {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            if try await runtime.finishPush(ticket: order.ticket, blocks: blocks) {
+                state.withLock { $0.pushed += 1 }
+            }
+            try runtime.prefillDone(ticket: order.ticket, blocks: blocks)
+        } catch {
+            free(order.ticket)  // released meanwhile (or refused): the blocks are the engine's again
+        }
     }
 
     private func allocate(_ ticket: String, _ count: Int) -> [Int]? {

@@ -64,6 +64,60 @@ struct ConnectorRuntimeTests {
         }
     }
 
+    @Test(
+        "push mode: prefill writes each layer into decode's reserved blocks, byte-exactly, and nothing is pulled",
+        arguments: [TransportSelection.tcp, .auto])
+    func pushModeWritesIntoDecodesBlocks(transport: TransportSelection) async throws {
+        try await withCoordinator { address in
+            let prefill = try await TestEngine.start(
+                role: .prefill, spec: Self.spec, coordinator: address, transport: transport, pushes: true)
+            let decode = try await TestEngine.start(
+                role: .decode, spec: Self.spec, coordinator: address, transport: transport)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await prefill.run() }
+                group.addTask { try await decode.run() }
+                let accounts = try await withCoordinatorClient(address) { client in
+                    try await waitForWorkers(client, count: 2)
+                    var accounts: [Handoff_V1_RequestAccount] = []
+                    for (index, mode) in [Handoff_V1_TransferMode.push, .push, .pull, .push, .push, .push].enumerated()
+                    {
+                        let requestID = "r\(index)"
+                        _ = try await client.admit(
+                            .with {
+                                $0.requestID = requestID
+                                $0.model = Self.spec.model
+                                $0.promptTokens = UInt32(20 + index * 21)  // 2 to 8 blocks
+                                $0.transferMode = mode
+                            })
+                        accounts.append(
+                            try await client.await(
+                                .with {
+                                    $0.requestID = requestID
+                                    $0.timeoutSeconds = 20
+                                }))
+                    }
+                    return accounts
+                }
+                for (index, account) in accounts.enumerated() {
+                    #expect(account.state == "done", "\(account.requestID): \(account.failure)")
+                    #expect(account.verified)
+                    #expect(account.transferMode == (index == 2 ? "pull" : "push"))
+                    #expect(account.kvBytes == UInt64(account.promptTokens + 15) / 16 * UInt64(Self.spec.blockBytes))
+                    let parts = account.components
+                    #expect(parts.kvTransfer >= 0 && parts.prefill >= 0 && parts.coordination >= 0)
+                    let sum = parts.queue + parts.prefill + parts.coordination + parts.kvTransfer + parts.firstDecode
+                    #expect(abs(sum - parts.ttft) < 1e-6)
+                }
+                // Decode checked every byte of what prefill pushed; the pull-mode request was pulled.
+                #expect(decode.verified == 6 && decode.mismatched == 0 && prefill.pushed == 5)
+                prefill.runtime.close()
+                decode.runtime.close()
+                try await group.waitForAll()
+            }
+            #expect(prefill.freeBlocks == Self.spec.numBlocks && decode.freeBlocks == Self.spec.numBlocks)
+        }
+    }
+
     @Test("answers that do not fit the ticket are refused and change nothing")
     func badAnswersAreRefused() async throws {
         let refusals = Mutex<[ConnectorError]>([])

@@ -97,6 +97,14 @@ final class Mailbox: Sendable {
         await drain().compactMap { if case .pull(let order) = $0 { order } else { nil } }
     }
 
+    func pushTargets() async -> [PushTarget] {
+        await drain().compactMap { if case .pushTarget(let target) = $0 { target } else { nil } }
+    }
+
+    func reserves() async -> [(ticket: String, push: Bool)] {
+        await drain().compactMap { if case .reserve(let ticket, _, let push) = $0 { (ticket, push) } else { nil } }
+    }
+
     func releases() async -> [String] {
         await drain().compactMap { if case .release(let ticket, _) = $0 { ticket } else { nil } }
     }

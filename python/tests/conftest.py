@@ -45,10 +45,12 @@ class Coordinator:
             raise RuntimeError(f"the coordinator did not start: {line!r}")
         self.address = f"127.0.0.1:{line.split()[1].split('=')[1]}"
 
-    def request(self, model: str, count: int, prompt_tokens: int, concurrency: int = 1) -> subprocess.CompletedProcess:
+    def request(self, model: str, count: int, prompt_tokens: int, concurrency: int = 1,
+                mode: str = "pull") -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(handoff_executable()), "request", "--coordinator", self.address, "--model", model,
-             "--count", str(count), "--prompt-tokens", str(prompt_tokens), "--concurrency", str(concurrency)],
+             "--count", str(count), "--prompt-tokens", str(prompt_tokens), "--concurrency", str(concurrency),
+             "--mode", mode],
             capture_output=True, text=True, timeout=120, env=dict(os.environ, HANDOFF_TOKEN=self.token))
 
     def stop(self) -> None:

@@ -1,10 +1,12 @@
 """A minimal Python engine on the connector runtime, run as a process by the worker-pair test.
 
-    python engine_worker.py ROLE COORDINATOR TRANSPORT       (token in $HANDOFF_TOKEN)
+    python engine_worker.py ROLE COORDINATOR TRANSPORT [push]      (token in $HANDOFF_TOKEN)
 
 Its KV cache is NumPy arrays it owns, one per layer. Prefill writes block i of a ticket as seed content_seed + i;
-decode checks every pulled byte against that, answers, and frees the blocks after its first token. Prints
-"registered" once the session is open; on end of stdin closes the runtime and prints a JSON summary.
+decode checks every pulled byte against that, answers, and frees the blocks after its first token. With `push`,
+prefill writes each ticket's KV into decode's blocks layer by layer once its push target is there (waiting up to
+a second for it), then hands the blocks over. Prints "registered" once the session is open; on end of stdin closes
+the runtime and prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import selectors
 import sys
+import time
 
 import numpy as np
 
@@ -24,12 +27,15 @@ SPEC = handoff.EngineLayout(model="py-engine", layers=4, kv_heads=2, head_dim=64
 
 
 class Engine:
-    def __init__(self, runtime: handoff.Runtime, layout: handoff.KVLayout, regions) -> None:
+    def __init__(self, runtime: handoff.Runtime, layout: handoff.KVLayout, regions, push: bool = False) -> None:
         self.runtime, self.layout, self.regions = runtime, layout, regions
         self.free = list(range(layout.num_blocks))
         self.held: dict = {}
-        self.verified = self.mismatched = self.released = 0
+        self.verified = self.mismatched = self.released = self.pushed = 0
         self.registered = False
+        self.push = push
+        self.waiting: dict = {}
+        """Push mode: computed tickets waiting for their push target: ticket → (blocks, deadline)."""
 
     def allocate(self, ticket: str, count: int):
         if count > len(self.free):
@@ -54,7 +60,11 @@ class Engine:
                 return  # the lease runs out and the coordinator fails the ticket
             for index, block in enumerate(blocks):
                 fill_block(self.layout, self.regions, block, event.content_seed + index)
-            self.runtime.prefill_done(event.ticket, blocks)
+            if self.push:
+                self.waiting[event.ticket] = (blocks, time.monotonic() + 1.0)
+                self.advance_pushes()
+            else:
+                self.runtime.prefill_done(event.ticket, blocks)
         elif event.kind == EventKind.RESERVE:
             blocks = self.allocate(event.ticket, event.block_count)
             if blocks is None:
@@ -71,29 +81,44 @@ class Engine:
             self.free_ticket(event.ticket)  # generation is over at once in this engine
         elif event.kind == EventKind.RELEASE:
             self.released += 1
+            self.waiting.pop(event.ticket, None)
             self.free_ticket(event.ticket)
+
+    def advance_pushes(self) -> None:
+        """Pushes the tickets whose target came, layer by layer; hands over those that waited too long unpushed."""
+        for ticket, (blocks, deadline) in list(self.waiting.items()):
+            if self.runtime.push_layers(ticket, blocks, 0):
+                for layer in range(1, self.layout.layers):
+                    assert self.runtime.push_layers(ticket, blocks, layer)
+            elif time.monotonic() < deadline:
+                continue
+            del self.waiting[ticket]
+            self.pushed += self.runtime.finish_push(ticket, blocks)
+            self.runtime.prefill_done(ticket, blocks)
 
 
 def main() -> None:
     role, coordinator, transport = sys.argv[1:4]
+    push = sys.argv[4:5] == ["push"]
     layout = SPEC.kv_layout()
     regions = [np.zeros(layout.region_bytes, dtype=np.uint8) for _ in range(layout.layers)]
     with handoff.Runtime(id=f"py-{role}", role=role, coordinator=coordinator, layout=SPEC, buffers=regions,
                          transport=transport, tcp_listen_host="127.0.0.1") as runtime:
-        engine = Engine(runtime, layout, regions)
+        engine = Engine(runtime, layout, regions, push)
         selector = selectors.DefaultSelector()
         selector.register(runtime.fileno(), selectors.EVENT_READ, "events")
         selector.register(sys.stdin, selectors.EVENT_READ, "stdin")
         running = True
         while running:
-            for key, _ in selector.select(timeout=1.0):
+            for key, _ in selector.select(timeout=0.005 if engine.waiting else 1.0):
                 if key.data == "stdin" and not sys.stdin.readline():
                     running = False
             while (event := runtime.next_event(timeout=0)) is not None:
                 engine.handle(event)
+            engine.advance_pushes()
         selector.close()
     print(json.dumps({"verified": engine.verified, "mismatched": engine.mismatched, "released": engine.released,
-                      "blocks_in_use": layout.num_blocks - len(engine.free)}), flush=True)
+                      "pushed": engine.pushed, "blocks_in_use": layout.num_blocks - len(engine.free)}), flush=True)
 
 
 if __name__ == "__main__":

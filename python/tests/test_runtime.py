@@ -15,9 +15,10 @@ from conftest import TESTS, helper_environment
 
 
 class Worker:
-    def __init__(self, role: str, coordinator, transport: str) -> None:
+    def __init__(self, role: str, coordinator, transport: str, push: bool = False) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(TESTS / "engine_worker.py"), role, coordinator.address, transport],
+            [sys.executable, str(TESTS / "engine_worker.py"), role, coordinator.address, transport]
+            + (["push"] if push else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=helper_environment(HANDOFF_TOKEN=coordinator.token, HANDOFF_LOG_LEVEL="warning"))
 
@@ -48,8 +49,28 @@ def test_a_python_worker_pair_completes_requests_through_a_coordinator(coordinat
         assert int(account["kv_bytes"]) == 7 * block_bytes  # 100 tokens in 16-token blocks
     decode_summary = decode.stop()
     prefill_summary = prefill.stop()
-    assert decode_summary == {"verified": 12, "mismatched": 0, "released": 0, "blocks_in_use": 0}
+    assert decode_summary == {"verified": 12, "mismatched": 0, "released": 0, "pushed": 0, "blocks_in_use": 0}
     assert prefill_summary["released"] == 12 and prefill_summary["blocks_in_use"] == 0
+
+
+@pytest.mark.parametrize("transport", ["auto", "tcp"])
+def test_push_mode_writes_each_layer_into_decodes_blocks(coordinator, transport: str) -> None:
+    prefill = Worker("prefill", coordinator, transport, push=True)
+    decode = Worker("decode", coordinator, transport)
+    prefill.wait_registered()
+    decode.wait_registered()
+    result = coordinator.request("py-engine", count=8, prompt_tokens=100, concurrency=2, mode="push")
+    accounts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(accounts) == 8
+    for account in accounts:
+        assert account["state"] == "done" and account["verified"] and account["transfer_mode"] == "push", account
+    decode_summary = decode.stop()
+    prefill_summary = prefill.stop()
+    # Decode checked every pushed byte; prefill pushed every ticket and got all its blocks back.
+    assert decode_summary == {"verified": 8, "mismatched": 0, "released": 0, "pushed": 0, "blocks_in_use": 0}
+    assert prefill_summary["pushed"] == 8 and prefill_summary["released"] == 8
+    assert prefill_summary["blocks_in_use"] == 0
 
 
 def test_refused_answers_raise_and_a_refused_registration_stops_the_runtime(coordinator) -> None:

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /** The version of this API; handoff_api_version() returns the library's. */
-#define HANDOFF_API_VERSION 2
+#define HANDOFF_API_VERSION 3
 
 /** What a call returned. Errors are negative. */
 typedef enum handoff_status {
@@ -370,6 +370,22 @@ handoff_status handoff_runtime_transfer_done(
     handoff_runtime *runtime, const char *ticket, int verified, char **error);
 handoff_status handoff_runtime_first_token(
     handoff_runtime *runtime, const char *ticket, double decode_seconds, char **error);
+
+/*
+ * Push mode (prefill). For a push-mode ticket the coordinator tells the runtime where decode reserved its blocks; the
+ * engine then writes the KV layer by layer while it computes:
+ * - handoff_runtime_push_layers after computing layer `last_layer` (its KV in `blocks`, the ticket's blocks in token
+ *   order): starts writing every layer up to it not written yet and returns at once. `*started` is 1, or 0 when the
+ *   ticket has no push target (yet; call again after the next layer) or its push was declined: nothing was written.
+ * - handoff_runtime_finish_push after the last layer: writes what is left, blocks until every write is done and
+ *   reports the push. `*pushed` is 1 when the KV is with decode, 0 when it is not (no target came, or a write
+ *   failed): decode then pulls after handoff_runtime_prefill_done, which follows in either case.
+ */
+handoff_status handoff_runtime_push_layers(
+    handoff_runtime *runtime, const char *ticket, const int64_t *blocks, size_t count, uint32_t last_layer,
+    int *started, char **error);
+handoff_status handoff_runtime_finish_push(
+    handoff_runtime *runtime, const char *ticket, const int64_t *blocks, size_t count, int *pushed, char **error);
 
 /** Sets the load the next heartbeats carry. */
 void handoff_runtime_set_load(handoff_runtime *runtime, uint64_t free_blocks, uint64_t queue_depth);

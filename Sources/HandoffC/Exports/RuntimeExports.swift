@@ -199,6 +199,40 @@ public func handoff_runtime_first_token(
     }
 }
 
+@_cdecl("handoff_runtime_push_layers")
+public func handoff_runtime_push_layers(
+    _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ blocks: UnsafePointer<Int64>?, _ count: Int,
+    _ lastLayer: UInt32, _ started: UnsafeMutablePointer<Int32>?, _ error: CErrorOut
+) -> handoff_status {
+    answer(runtime, ticket, error) { runtime, ticket throws(CFailure) in
+        let ids = try cBlocks(blocks, count, "blocks")
+        guard let started else { throw .invalidArgument("a NULL started") }
+        var began = false
+        try refusal { () throws(ConnectorError) in
+            began = try runtime.pushLayers(ticket: ticket, blocks: ids, through: Int(lastLayer))
+        }
+        started.pointee = began ? 1 : 0
+    }
+}
+
+@_cdecl("handoff_runtime_finish_push")
+public func handoff_runtime_finish_push(
+    _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ blocks: UnsafePointer<Int64>?, _ count: Int,
+    _ pushed: UnsafeMutablePointer<Int32>?, _ error: CErrorOut
+) -> handoff_status {
+    answer(runtime, ticket, error) { runtime, ticket throws(CFailure) in
+        let ids = try cBlocks(blocks, count, "blocks")
+        guard let pushed else { throw .invalidArgument("a NULL pushed") }
+        let result = blockingResult { () async throws(ConnectorError) -> Bool in
+            try await runtime.finishPush(ticket: ticket, blocks: ids)
+        }
+        switch result {
+        case .success(let done): pushed.pointee = done ? 1 : 0
+        case .failure(let error): throw CFailure(error)
+        }
+    }
+}
+
 /// Runs one of the engine's answers on the runtime behind `runtime`.
 private func answer(
     _ runtime: OpaquePointer?, _ ticket: UnsafePointer<CChar>?, _ error: CErrorOut,

@@ -27,9 +27,6 @@ public struct KVPuller: Sendable {
         let report = try await transport.execute(
             plan, .read, local: pool, remote: peer,
             options: TransferOptions(maxOutstandingOps: window, timeout: order.timeout, grant: order.sourceGrant))
-        return TransferStats(
-            bytes: report.bytes, ops: report.ops, descriptors: report.pieces, transport: report.transport,
-            lowerTransports: report.lowerTransports, postSeconds: report.postSeconds,
-            completionSeconds: report.completionSeconds, fallback: report.fallback?.rawValue ?? "")
+        return TransferStats(report)
     }
 }

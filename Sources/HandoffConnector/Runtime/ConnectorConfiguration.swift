@@ -31,6 +31,10 @@ public struct ConnectorConfiguration: Sendable {
     public var maxConcurrentPulls = 4
     /// The most data-plane ops one pull keeps in flight.
     public var pullWindow = 128
+    /// Push mode, decode: how long after granting a push its blocks stay reserved when the ticket ends before the
+    /// KV landed, over a transport that cannot stop a peer's writes (shared memory, RDMA): at least the
+    /// coordinator's transfer timeout, which bounds the prefill worker's push.
+    public var pushQuarantine: Duration = .seconds(30)
     /// The most events queued for the engine; the session waits while the queue is full.
     public var eventCapacity = 4096
     /// Makes, from what the pool's descriptor offers, what the native TCP data-plane port answers

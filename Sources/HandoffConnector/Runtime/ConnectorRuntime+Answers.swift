@@ -22,13 +22,17 @@ extension ConnectorRuntime {
     /// - Throws: `ConnectorError.unknownTicket`, `.invalidBlocks` (count other than ordered, an id outside the
     ///   pool, a repeat), `.dataPlane` when the grant fails.
     public func prefillDone(ticket: String, blocks: [Int]) throws(ConnectorError) {
-        let order = try book.withLock { (book) throws(ConnectorError) -> PrefillOrder in
+        let (order, push) = try book.withLock {
+            (book) throws(ConnectorError) -> (PrefillOrder, TicketBook.Push?) in
             guard case .computing(let order) = book.prefill[ticket] else {
                 throw .unknownTicket(ticket, expected: "a prefill being computed")
             }
-            return order
+            return (order, book.pushes[ticket])
         }
         try checkBlocks(blocks, count: order.blocks, ticket: ticket)
+        if let push, !push.writes.isEmpty, !push.finished {
+            throw .invalidArgument("ticket \(ticket): call finishPush before prefillDone; layers of it were pushed")
+        }
         let grant = AccessGrant(pool: pool, operation: .read, blocks: blocks)
         do {
             try transport.grant(grant)
@@ -38,6 +42,7 @@ extension ConnectorRuntime {
         let held = book.withLock { book in
             guard case .computing = book.prefill[ticket] else { return false }
             book.prefill[ticket] = .held(blocks: blocks, grant: grant.token, leaseEnds: .now + order.lease)
+            book.pushes[ticket] = nil  // finished: its writes are over
             return true
         }
         guard held else {
@@ -65,7 +70,8 @@ extension ConnectorRuntime {
             try checkBlocks(blocks, count: count - cachedBlocks, ticket: ticket)
             book.decode[ticket] = .reserved(blocks)
         }
-        session.report(.reserved(destinationBlocks: blocks, cachedBlocks: cachedBlocks), ticket: ticket)
+        let grant = grantWrite(ticket: ticket, blocks: blocks)
+        session.report(.reserved(destinationBlocks: blocks, cachedBlocks: cachedBlocks, grant: grant), ticket: ticket)
     }
 
     /// Decode cannot reserve blocks for the ticket; the coordinator fails or retries it.

@@ -13,10 +13,16 @@ extension ConnectorRuntime {
             await peers.peerDown(identity, reason: reason)
         case .prefill(let order):
             await admit(order)
-        case .reserve(let ticket, let blocks):
-            await reserve(ticket: ticket, blocks: blocks)
+        case .reserve(let ticket, let blocks, let push):
+            await reserve(ticket: ticket, blocks: blocks, push: push)
+        case .pushTarget(let target):
+            acceptPushTarget(target)
         case .pull(let order):
-            startPull(order)
+            if let pushed = order.pushed {
+                await land(order, stats: pushed)
+            } else {
+                startPull(order)
+            }
         case .release(let ticket, let reason):
             await release(ticket: ticket, reason: reason)
         case .rejected(let ticket, let code, let message):
@@ -39,7 +45,7 @@ extension ConnectorRuntime {
         await events.push(.prefill(order))
     }
 
-    private func reserve(ticket: String, blocks count: Int) async {
+    private func reserve(ticket: String, blocks count: Int, push: Bool) async {
         guard count > 0, count <= pool.layout.numBlocks else {
             let error = KVConnectorError.noFreeBlocks(needed: count, free: pool.layout.numBlocks)
             session.report(.transferFailed(reason: error.description), ticket: ticket)
@@ -48,6 +54,7 @@ extension ConnectorRuntime {
         let fresh = book.withLock { book in
             guard book.decode[ticket] == nil else { return false }
             book.decode[ticket] = .reserving(count: count)
+            if push { book.pushReservations.insert(ticket) }
             return true
         }
         guard fresh else {
@@ -99,6 +106,7 @@ extension ConnectorRuntime {
     /// Pulls one ticket's KV; a release while it runs cancels it and reaches the engine once the data plane has
     /// stopped writing into the blocks.
     private func pull(_ order: PullOrder) async {
+        await revokeWriteGrant(order.ticket)  // a push-mode ticket whose prefill declined: its writes are over
         let puller = self.puller
         let window = configuration.pullWindow
         let transfer = Task { try await puller.pull(order, window: window) }
@@ -150,6 +158,11 @@ extension ConnectorRuntime {
         case none
         case tell
         case revokeThenTell(UInt64)
+        /// Prefill: stop the ticket's push writes first.
+        case stopPushThenTell
+        /// Decode: revoke the push's WRITE grant first, and keep the blocks until `until` when writes cannot be
+        /// stopped.
+        case revokeWriteThenTell(UInt64, until: ContinuousClock.Instant?)
     }
 
     /// Ends a ticket: a prefill grant is revoked (waiting for requests served under it) and a running pull
@@ -158,10 +171,11 @@ extension ConnectorRuntime {
         let step: ReleaseStep = book.withLock { book in
             if let prefill = book.prefill.removeValue(forKey: ticket) {
                 switch prefill {
-                case .computing: return .tell
+                case .computing: return book.pushes[ticket] == nil ? .tell : .stopPushThenTell
                 case .held(_, let grant, _): return .revokeThenTell(grant)
                 }
             }
+            book.pushReservations.remove(ticket)
             guard let decode = book.decode[ticket] else { return .none }
             switch decode {
             case .pulling(let blocks, let transfer):
@@ -172,6 +186,9 @@ extension ConnectorRuntime {
                 return .none
             case .reserving, .reserved, .loaded, .failed:
                 book.decode[ticket] = nil
+                if let grant = book.writeGrants.removeValue(forKey: ticket) {
+                    return .revokeWriteThenTell(grant.token, until: quarantineEnd(of: grant))
+                }
                 return .tell
             }
         }
@@ -182,6 +199,21 @@ extension ConnectorRuntime {
             break
         case .revokeThenTell(let grant):
             await transport.revoke(grant)
+        case .stopPushThenTell:
+            await stopPush(ticket)
+        case .revokeWriteThenTell(let grant, let until):
+            await transport.revoke(grant)
+            if let until, until > .now {
+                logger.info(
+                    "push ended before its KV landed; blocks stay reserved until no write can come",
+                    metadata: ["ticket": "\(ticket)", "seconds": "\((until - .now).seconds)"])
+                let events = events
+                Task {
+                    try? await Task.sleep(until: until)
+                    await events.push(.release(ticket: ticket, reason: reason))
+                }
+                return
+            }
         }
         logger.debug("released", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
         await events.push(.release(ticket: ticket, reason: reason))

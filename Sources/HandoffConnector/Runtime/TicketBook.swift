@@ -25,8 +25,34 @@ struct TicketBook {
         case failed([Int])
     }
 
+    /// Prefill, push mode: where a ticket's KV goes and the writes under way. Only for tickets being computed.
+    struct Push {
+        /// Where to write; nil until the coordinator sends it.
+        var target: PushTarget?
+        /// The engine decided to let decode pull (no target in time, or a write failed): later targets are ignored.
+        var declined = false
+        /// The next layer to write: layers before it are written or being written.
+        var nextLayer = 0
+        /// The writes under way or done, one per batch of layers.
+        var writes: [Task<TransferStats, any Error>] = []
+        /// When the first write started.
+        var started: ContinuousClock.Instant?
+        /// `finishPush` took the writes: no more layers start.
+        var finished = false
+    }
+
+    /// Decode, push mode: the WRITE grant of a ticket's reserved blocks, until the KV landed or the ticket ended.
+    struct WriteGrant {
+        var token: UInt64
+        var issued: ContinuousClock.Instant
+    }
+
     var prefill: [String: Prefill] = [:]
     var decode: [String: Decode] = [:]
+    var pushes: [String: Push] = [:]
+    /// Decode: tickets whose reservation the coordinator asked to grant for WRITE (push mode).
+    var pushReservations: Set<String> = []
+    var writeGrants: [String: WriteGrant] = [:]
 
     /// Every ticket, for a shutdown or a lost session.
     var tickets: [String] { Array(prefill.keys) + Array(decode.keys) }

@@ -16,6 +16,9 @@ public struct RequestAccount: Sendable, Hashable {
     /// The transfer as the data plane reported it, once done.
     public var transfer: TransferStats?
     public var verified: Bool
+    /// How the KV moved: `.push` only when the prefill worker pushed it (a push-mode request it declined to push
+    /// was pulled).
+    public var transferMode: TransferMode = .pull
 
     /// The TTFT components, once the first token has come.
     public var components: TTFTComponents? { timeline.components() }

@@ -10,6 +10,9 @@ public struct TicketTimeline: Sendable, Hashable {
     public var firstToken: UInt64?
     /// The data plane's own measurement of the transfer, nanoseconds.
     public var kvTransferMeasured: UInt64?
+    /// Push mode: how long the prefill engine waited for its push after computing its last layer, nanoseconds.
+    /// `prefillDone` is then when the push was done.
+    public var pushExposed: UInt64?
 
     public init(admitted: UInt64) { self.admitted = admitted }
 
@@ -19,9 +22,22 @@ public struct TicketTimeline: Sendable, Hashable {
     /// (bounded by the pull-sent → transfer-done interval it happened in); first_decode = transfer done → first
     /// token; coordination = the rest of prefill done → transfer done (hand-offs and messaging). They add up to
     /// ttft exactly.
+    ///
+    /// A pushed request's transfer overlapped its prefill: kv_transfer is only the part the engine waited for
+    /// after its last layer (`pushExposed`), taken out of prefill; coordination is push done → decode took it.
     public func components() -> TTFTComponents? {
         guard let firstToken, let transferDone, let pullSent, let prefillDone else { return nil }
         let started = prefillStarted ?? prefillDone
+        if let pushExposed {
+            let kv = min(pushExposed, prefillDone - started)
+            return TTFTComponents(
+                queue: started - admitted,
+                prefill: prefillDone - started - kv,
+                coordination: transferDone - prefillDone,
+                kvTransfer: kv,
+                firstDecode: firstToken - transferDone,
+                ttft: firstToken - admitted)
+        }
         let window = transferDone &- pullSent
         let kv = min(kvTransferMeasured ?? 0, window)
         return TTFTComponents(

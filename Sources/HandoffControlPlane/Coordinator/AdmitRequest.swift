@@ -9,11 +9,14 @@ public struct AdmitRequest: Sendable, Hashable {
     /// Optional placement hints: prefer workers with these labels.
     public var node: String
     public var rack: String
+    /// Pull (default) or push.
+    public var transferMode: TransferMode
 
     public init(
         requestID: String, model: String, promptTokens: Int, loadFailurePolicy: LoadFailurePolicy = .fail,
-        node: String = "", rack: String = ""
+        node: String = "", rack: String = "", transferMode: TransferMode = .pull
     ) {
+        self.transferMode = transferMode
         self.requestID = requestID
         self.model = model
         self.promptTokens = promptTokens

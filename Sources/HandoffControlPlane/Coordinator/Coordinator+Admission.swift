@@ -82,7 +82,8 @@ extension Coordinator {
                 PrefillOrder(
                     ticket: ticket.id, requestID: request.requestID, promptTokens: request.promptTokens, blocks: blocks,
                     contentSeed: contentSeed, lease: configuration.lease)))
-        workers[ticket.decode.id]?.send(.reserve(ticket: ticket.id, blocks: blocks))
+        workers[ticket.decode.id]?.send(
+            .reserve(ticket: ticket.id, blocks: blocks, push: request.transferMode == .push))
         return ticket
     }
 

@@ -26,6 +26,13 @@ extension Coordinator {
             ticket.timeline.prefillStarted = time
             ticket.deadline = time + configuration.prefillTimeout.nanoseconds
             tickets[ticketID] = ticket
+        case .prefillDone where ticket.pushed:
+            // The KV is already with decode: the prefill blocks are not needed, whatever becomes of the load.
+            try expect(ticket, in: [.transferring, .decoding], for: event)
+            if let prefill = workers[ticket.prefill.id], prefill.identity == ticket.prefill {
+                prefill.send(.release(ticket: ticketID, reason: "the KV was pushed to decode"))
+            }
+            tickets[ticketID]?.prefillReleased = true
         case .prefillDone(let sourceBlocks, let grant):
             try expect(ticket, in: [.admitted, .prefilling], for: event)
             try checkBlocks(sourceBlocks, of: ticket, in: ticket.prefill, what: "source")
@@ -41,7 +48,7 @@ extension Coordinator {
             tickets[ticketID] = ticket
             issuePullIfReady(ticketID)
             recordDecision(nanoseconds: now() - time)
-        case .reserved(let destinationBlocks, let cachedBlocks):
+        case .reserved(let destinationBlocks, let cachedBlocks, let grant):
             try expect(ticket, in: [.admitted, .prefilling, .ready], for: event)
             if ticket.destinationBlocks != nil {
                 throw .failedPrecondition("ticket \(ticketID) already has destination blocks")
@@ -56,21 +63,40 @@ extension Coordinator {
                 what: "destination")
             ticket.destinationBlocks = destinationBlocks
             ticket.cachedBlocks = cachedBlocks
+            ticket.destinationGrant = grant
             workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
             workers[ticket.decode.id]?.reportedFree -= ticket.blocks
             tickets[ticketID] = ticket
+            sendPushTargetIfWanted(ticketID)
             issuePullIfReady(ticketID)
+        case .pushDone(let stats, let exposedSeconds):
+            try expect(ticket, in: [.admitted, .prefilling], for: event)
+            guard ticket.pushTargetSent, let destination = ticket.destinationBlocks else {
+                throw .failedPrecondition("ticket \(ticketID) was given no push target")
+            }
+            try checkTransfer(stats, of: ticket)
+            guard exposedSeconds.isFinite, exposedSeconds >= 0, exposedSeconds <= Self.longestReportedSeconds else {
+                throw .invalidArgument("ticket \(ticketID): exposed push seconds must be finite, 0 to 1 day")
+            }
+            if ticket.timeline.prefillStarted == nil { ticket.timeline.prefillStarted = time }
+            ticket.timeline.prefillDone = time
+            ticket.timeline.pushExposed = UInt64(exposedSeconds * 1e9)
+            ticket.timeline.pullSent = time
+            ticket.transfer = stats
+            ticket.pushed = true
+            ticket.state = .transferring
+            ticket.deadline = time + configuration.transferTimeout.nanoseconds
+            tickets[ticketID] = ticket
+            workers[ticket.decode.id]?.send(
+                .pull(
+                    PullOrder(
+                        ticket: ticketID, source: ticket.prefill, sourceDescriptor: [], sourceBlocks: [],
+                        destinationBlocks: destination, contentSeed: ticket.contentSeed,
+                        promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9,
+                        pushed: stats)))
         case .transferDone(let stats, let verified, let checked):
             try expect(ticket, in: [.transferring], for: event)
-            let moved = ticket.blocks - ticket.cachedBlocks
-            let expectedBytes = moved * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
-            if stats.bytes != expectedBytes {
-                throw .invalidArgument(
-                    "ticket \(ticketID): transfer moved \(stats.bytes) B, but \(moved) blocks are \(expectedBytes) B")
-            }
-            if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0 && stats.totalSeconds.isFinite) {
-                throw .invalidArgument("ticket \(ticketID): transfer times must be finite and non-negative")
-            }
+            try checkTransfer(stats, of: ticket)
             guard verified || !checked else {
                 metrics.transferFailed()
                 loadFailed(ticketID, reason: "decode worker \(sender) found the pulled KV did not match")
@@ -98,6 +124,41 @@ extension Coordinator {
             tickets[ticketID] = ticket
             finish(ticketID, as: .done, reason: "")
         }
+    }
+
+    /// Reports carry at most a day in any one time.
+    static let longestReportedSeconds = 86_400.0
+
+    /// A transfer report must move exactly the ticket's moved blocks, in finite, non-negative time.
+    private func checkTransfer(_ stats: TransferStats, of ticket: Ticket) throws(CoordinatorError) {
+        let moved = ticket.blocks - ticket.cachedBlocks
+        let expectedBytes = moved * (workers[ticket.decode.id]?.registration.layout.blockBytes ?? 0)
+        if stats.bytes != expectedBytes {
+            throw .invalidArgument(
+                "ticket \(ticket.id): transfer moved \(stats.bytes) B, but \(moved) blocks are \(expectedBytes) B")
+        }
+        if !(stats.postSeconds >= 0 && stats.completionSeconds >= 0
+            && stats.totalSeconds <= Self.longestReportedSeconds)
+        {
+            throw .invalidArgument("ticket \(ticket.id): transfer times must be finite, non-negative and under a day")
+        }
+    }
+
+    /// Push mode: once decode has reserved (and granted) its blocks while prefill has not finished, tells the
+    /// prefill worker where to write.
+    private func sendPushTargetIfWanted(_ ticketID: String) {
+        guard let ticket = tickets[ticketID], ticket.request.transferMode == .push, ticket.destinationGrant != 0,
+            !ticket.pushTargetSent, ticket.state == .admitted || ticket.state == .prefilling,
+            let destination = ticket.destinationBlocks, let decode = workers[ticket.decode.id],
+            decode.identity == ticket.decode
+        else { return }
+        tickets[ticketID]?.pushTargetSent = true
+        workers[ticket.prefill.id]?.send(
+            .pushTarget(
+                PushTarget(
+                    ticket: ticketID, decode: ticket.decode, decodeDescriptor: decode.registration.descriptor,
+                    destinationBlocks: destination, cachedBlocks: ticket.cachedBlocks, grant: ticket.destinationGrant,
+                    timeout: configuration.transferTimeout * 0.9)))
     }
 
     private func expect(

@@ -27,11 +27,17 @@ struct Ticket {
     var prefillReleased = false
     /// Prefill workers whose attempts at this request failed.
     var failedPrefill: Set<String> = []
+    /// Push mode: the decode worker's WRITE grant of `destinationBlocks` (0: none, the KV is pulled).
+    var destinationGrant: UInt64 = 0
+    /// Push mode: the prefill worker was sent the push target.
+    var pushTargetSent = false
+    /// Push mode: the prefill worker pushed the KV (PushDone came).
+    var pushed = false
 
     func account(state: TicketState? = nil, failure: String = "") -> RequestAccount {
         RequestAccount(
             requestID: request.requestID, ticket: id, state: state ?? self.state, failure: failure, prefill: prefill,
             decode: decode, promptTokens: request.promptTokens, attempts: attempt, timeline: timeline,
-            transfer: transfer, verified: verified)
+            transfer: transfer, verified: verified, transferMode: pushed ? .push : .pull)
     }
 }

@@ -30,6 +30,7 @@ extension RequestAccount {
             message.transport = transfer.transport
             message.lowerTransports = transfer.lowerTransports
             message.fallback = transfer.fallback
+            message.transferMode = transferMode.rawValue
         }
         message.verified = verified
         return message

@@ -10,9 +10,15 @@ extension AdmitRequest {
         case .recompute: policy = .recompute
         case .UNRECOGNIZED(let value): throw ProtocolError("unknown load-failure policy \(value)")
         }
+        let mode: TransferMode
+        switch proto.transferMode {
+        case .pull: mode = .pull
+        case .push: mode = .push
+        case .UNRECOGNIZED(let value): throw ProtocolError("unknown transfer mode \(value)")
+        }
         self.init(
             requestID: proto.requestID, model: proto.model, promptTokens: Int(proto.promptTokens),
-            loadFailurePolicy: policy, node: proto.node, rack: proto.rack)
+            loadFailurePolicy: policy, node: proto.node, rack: proto.rack, transferMode: mode)
     }
 }
 

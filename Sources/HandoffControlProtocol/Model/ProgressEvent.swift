@@ -7,7 +7,11 @@ public enum ProgressEvent: Sendable, Hashable {
     case prefillDone(sourceBlocks: [Int], grant: UInt64 = 0)
     /// The decode worker allocated these destination blocks, in token order. It already holds the prompt's first
     /// `cachedBlocks` blocks (its prefix cache): the destination blocks are for the rest, and only those move.
-    case reserved(destinationBlocks: [Int], cachedBlocks: Int = 0)
+    /// `grant` (push mode) is the data-plane grant the prefill worker presents to WRITE into them (0: none).
+    case reserved(destinationBlocks: [Int], cachedBlocks: Int = 0, grant: UInt64 = 0)
+    /// Push mode: the prefill worker wrote the KV into the decode worker's reserved blocks while computing it;
+    /// `exposedSeconds` is how long the engine waited for the push after computing its last layer.
+    case pushDone(TransferStats, exposedSeconds: Double)
     /// The decode worker pulled the KV; `verified` says every block was checked and found intact, false a mismatch
     /// unless `checked` is false (the engine had nothing to check the content against).
     case transferDone(TransferStats, verified: Bool, checked: Bool = true)
@@ -21,6 +25,7 @@ public enum ProgressEvent: Sendable, Hashable {
         switch self {
         case .prefillStarted: "prefill started"
         case .prefillDone: "prefill done"
+        case .pushDone: "push done"
         case .reserved: "reserved"
         case .transferDone: "transfer done"
         case .transferFailed: "transfer failed"
@@ -31,7 +36,7 @@ public enum ProgressEvent: Sendable, Hashable {
     /// The role that may send this report.
     public var sender: WorkerRole {
         switch self {
-        case .prefillStarted, .prefillDone: .prefill
+        case .prefillStarted, .prefillDone, .pushDone: .prefill
         case .reserved, .transferDone, .transferFailed, .firstToken: .decode
         }
     }

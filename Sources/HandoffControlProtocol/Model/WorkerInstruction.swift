@@ -8,9 +8,12 @@ public enum WorkerInstruction: Sendable, Hashable {
     case peerDown(WorkerIdentity, reason: String)
     /// Compute a prompt and hold its blocks until `release` or the lease ends.
     case prefill(PrefillOrder)
-    /// Allocate destination blocks for a ticket.
-    case reserve(ticket: String, blocks: Int)
-    /// Pull KV from a prefill worker into the reserved blocks.
+    /// Allocate destination blocks for a ticket; `push`: grant the prefill worker WRITE access to them (push mode).
+    case reserve(ticket: String, blocks: Int, push: Bool = false)
+    /// Push mode, to the prefill worker: write the prompt's KV into these decode blocks while computing it.
+    case pushTarget(PushTarget)
+    /// Pull KV from a prefill worker into the reserved blocks (or, when `order.pushed` is set, take the KV the
+    /// prefill worker already pushed there).
     case pull(PullOrder)
     /// The ticket is over: free its blocks.
     case release(ticket: String, reason: String)
@@ -68,13 +71,18 @@ public struct PullOrder: Sendable, Hashable {
     public var timeout: Duration
     /// The source worker's data-plane grant of the source blocks (0: none).
     public var sourceGrant: UInt64
+    /// Push mode: the source already wrote the KV into `destinationBlocks` (its statistics); nothing moves and
+    /// `sourceBlocks` is empty.
+    public var pushed: TransferStats?
 
     public init(
         ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int],
         destinationBlocks: [Int],
-        contentSeed: UInt64, promptTokens: Int, timeout: Duration, sourceGrant: UInt64 = 0
+        contentSeed: UInt64, promptTokens: Int, timeout: Duration, sourceGrant: UInt64 = 0,
+        pushed: TransferStats? = nil
     ) {
         self.sourceGrant = sourceGrant
+        self.pushed = pushed
         self.ticket = ticket
         self.source = source
         self.sourceDescriptor = sourceDescriptor
@@ -82,6 +90,33 @@ public struct PullOrder: Sendable, Hashable {
         self.destinationBlocks = destinationBlocks
         self.contentSeed = contentSeed
         self.promptTokens = promptTokens
+        self.timeout = timeout
+    }
+}
+
+/// Push mode: where a prefill worker writes a ticket's KV, on the decode worker that reserved blocks for it.
+public struct PushTarget: Sendable, Hashable {
+    public var ticket: String
+    public var decode: WorkerIdentity
+    public var decodeDescriptor: [UInt8]
+    /// Destination of the prompt's blocks after the first `cachedBlocks` (which decode already holds), token order.
+    public var destinationBlocks: [Int]
+    public var cachedBlocks: Int
+    /// The decode worker's data-plane grant of `destinationBlocks` for WRITE.
+    public var grant: UInt64
+    /// The data plane gives up after this long.
+    public var timeout: Duration
+
+    public init(
+        ticket: String, decode: WorkerIdentity, decodeDescriptor: [UInt8], destinationBlocks: [Int], cachedBlocks: Int,
+        grant: UInt64, timeout: Duration
+    ) {
+        self.ticket = ticket
+        self.decode = decode
+        self.decodeDescriptor = decodeDescriptor
+        self.destinationBlocks = destinationBlocks
+        self.cachedBlocks = cachedBlocks
+        self.grant = grant
         self.timeout = timeout
     }
 }

@@ -30,10 +30,22 @@ extension WorkerInstruction {
                 $0.contentSeed = order.contentSeed
                 $0.leaseSeconds = order.lease.seconds
             }
-        case .reserve(let ticket, let blocks):
+        case .reserve(let ticket, let blocks, let push):
             message.reserve = .with {
                 $0.ticket = ticket
                 $0.blocks = UInt32(clamping: blocks)
+                $0.push = push
+            }
+        case .pushTarget(let target):
+            message.pushTarget = .with {
+                $0.ticket = target.ticket
+                $0.decodeWorker = target.decode.id
+                $0.decodeInstance = target.decode.instance
+                $0.decodeDescriptor = .init(target.decodeDescriptor)
+                $0.destinationBlocks = target.destinationBlocks.map { UInt32(clamping: $0) }
+                $0.cachedBlocks = UInt32(clamping: target.cachedBlocks)
+                $0.grant = target.grant
+                $0.timeoutSeconds = target.timeout.seconds
             }
         case .pull(let order):
             message.pull = .with {
@@ -47,6 +59,7 @@ extension WorkerInstruction {
                 $0.promptTokens = UInt32(clamping: order.promptTokens)
                 $0.timeoutSeconds = order.timeout.seconds
                 $0.sourceGrant = order.sourceGrant
+                if let pushed = order.pushed { $0.pushed = pushed.proto }
             }
         case .release(let ticket, let reason):
             message.release = .with {
@@ -82,7 +95,14 @@ extension WorkerInstruction {
                     ticket: m.ticket, requestID: m.requestID, promptTokens: Int(m.promptTokens), blocks: Int(m.blocks),
                     contentSeed: m.contentSeed, lease: try .fromWire(seconds: m.leaseSeconds, field: "lease")))
         case .reserve(let m):
-            self = .reserve(ticket: m.ticket, blocks: Int(m.blocks))
+            self = .reserve(ticket: m.ticket, blocks: Int(m.blocks), push: m.push)
+        case .pushTarget(let m):
+            self = .pushTarget(
+                PushTarget(
+                    ticket: m.ticket, decode: WorkerIdentity(id: m.decodeWorker, instance: m.decodeInstance),
+                    decodeDescriptor: Array(m.decodeDescriptor), destinationBlocks: m.destinationBlocks.map(Int.init),
+                    cachedBlocks: Int(m.cachedBlocks),
+                    grant: m.grant, timeout: try .fromWire(seconds: m.timeoutSeconds, field: "push timeout")))
         case .pull(let m):
             self = .pull(
                 PullOrder(
@@ -91,7 +111,7 @@ extension WorkerInstruction {
                     destinationBlocks: m.destinationBlocks.map(Int.init), contentSeed: m.contentSeed,
                     promptTokens: Int(m.promptTokens),
                     timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
-                    sourceGrant: m.sourceGrant))
+                    sourceGrant: m.sourceGrant, pushed: m.hasPushed ? TransferStats(proto: m.pushed) : nil))
         case .release(let m):
             self = .release(ticket: m.ticket, reason: m.reason)
         case .rejected(let m):

@@ -40,7 +40,13 @@ extension ProgressEvent {
             result = (
                 message.ticket,
                 .reserved(
-                    destinationBlocks: message.destinationBlocks.map(Int.init), cachedBlocks: Int(message.cachedBlocks))
+                    destinationBlocks: message.destinationBlocks.map(Int.init), cachedBlocks: Int(message.cachedBlocks),
+                    grant: message.grant)
+            )
+        case .pushDone(let message):
+            result = (
+                message.ticket,
+                .pushDone(TransferStats(proto: message.stats), exposedSeconds: message.exposedSeconds)
             )
         case .transferDone(let message):
             result = (
@@ -69,11 +75,18 @@ extension ProgressEvent {
                 $0.sourceBlocks = blocks.map { UInt32(clamping: $0) }
                 $0.grant = grant
             }
-        case .reserved(let blocks, let cachedBlocks):
+        case .reserved(let blocks, let cachedBlocks, let grant):
             report.reserved = .with {
                 $0.ticket = ticket
                 $0.destinationBlocks = blocks.map { UInt32(clamping: $0) }
                 $0.cachedBlocks = UInt32(clamping: cachedBlocks)
+                $0.grant = grant
+            }
+        case .pushDone(let stats, let exposedSeconds):
+            report.pushDone = .with {
+                $0.ticket = ticket
+                $0.stats = stats.proto
+                $0.exposedSeconds = exposedSeconds
             }
         case .transferDone(let stats, let verified, let checked):
             report.transferDone = .with {

@@ -26,6 +26,8 @@ struct RequestCommand: AsyncParsableCommand {
     @Option(help: "Requests in flight at once.") var concurrency = 1
     @Option(help: "Request ids are PREFIX-N.") var idPrefix = "request"
     @Option(help: "What a failed KV load does: fail or recompute.") var policy = "fail"
+    @Option(help: "How the KV moves: pull (decode reads it after prefill) or push (prefill writes it while computing).")
+    var mode = "pull"
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
 
     func validate() throws {
@@ -37,11 +39,13 @@ struct RequestCommand: AsyncParsableCommand {
         guard LoadFailurePolicy(rawValue: policy) != nil else {
             throw ValidationError("--policy must be fail or recompute")
         }
+        guard TransferMode(rawValue: mode) != nil else { throw ValidationError("--mode must be pull or push") }
     }
 
     func run() async throws {
         let address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
         let policy = LoadFailurePolicy(rawValue: policy)!
+        let mode = TransferMode(rawValue: mode)!
         let (model, tokens, prefix, count, concurrency) = (model, promptTokens, idPrefix, count, concurrency)
         let failed = try await withCoordinatorClient(address) { client in
             try await withThrowingTaskGroup(of: DemoDriver<HTTP2ClientTransport.Posix>.RequestResult.self) { group in
@@ -51,7 +55,8 @@ struct RequestCommand: AsyncParsableCommand {
                     let id = "\(prefix)-\(next)"
                     next += 1
                     group.addTask {
-                        await DemoDriver.drive(client: client, id: id, model: model, tokens: tokens, policy: policy)
+                        await DemoDriver.drive(
+                            client: client, id: id, model: model, tokens: tokens, policy: policy, mode: mode)
                     }
                 }
                 while next < min(concurrency, count) { send() }

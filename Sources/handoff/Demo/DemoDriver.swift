@@ -157,7 +157,7 @@ struct DemoDriver<Transport: ClientTransport> {
 
     static func drive(
         client: Handoff_V1_Coordinator.Client<Transport>, id: String, model: String, tokens: Int,
-        policy: LoadFailurePolicy
+        policy: LoadFailurePolicy, mode: TransferMode = .pull
     ) async -> RequestResult {
         var result = RequestResult(id: id)
         let request = Handoff_V1_AdmitRequest.with {
@@ -165,6 +165,7 @@ struct DemoDriver<Transport: ClientTransport> {
             $0.model = model
             $0.promptTokens = UInt32(tokens)
             $0.loadFailurePolicy = policy == .recompute ? .recompute : .fail
+            $0.transferMode = mode.proto
         }
         let deadline = ContinuousClock.now + .seconds(60)
         while true {

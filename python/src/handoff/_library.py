@@ -10,7 +10,7 @@ import os
 from ctypes import POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 
-API_VERSION = 2
+API_VERSION = 3
 
 OK = 0
 PENDING = 1
@@ -171,6 +171,9 @@ _SIGNATURES = {
     "handoff_runtime_reserve_failed": (c_int32, [c_void_p, c_char_p, c_char_p, ERROR]),
     "handoff_runtime_transfer_done": (c_int32, [c_void_p, c_char_p, c_int, ERROR]),
     "handoff_runtime_first_token": (c_int32, [c_void_p, c_char_p, c_double, ERROR]),
+    "handoff_runtime_push_layers": (
+        c_int32, [c_void_p, c_char_p, POINTER(c_int64), c_size_t, c_uint32, POINTER(c_int), ERROR]),
+    "handoff_runtime_finish_push": (c_int32, [c_void_p, c_char_p, POINTER(c_int64), c_size_t, POINTER(c_int), ERROR]),
     "handoff_runtime_set_load": (None, [c_void_p, c_uint64, c_uint64]),
     "handoff_runtime_layout": (None, [c_void_p, POINTER(CLayout)]),
     "handoff_runtime_region": (c_int32, [c_void_p, c_uint32, POINTER(c_void_p), POINTER(c_uint64), ERROR]),

@@ -194,6 +194,27 @@ class Runtime(_Handle):
         """Decode produced the request's first token `decode_seconds` after the KV was loaded."""
         _call(lib.handoff_runtime_first_token, self.handle, ticket.encode(), float(decode_seconds))
 
+    def push_layers(self, ticket: str, blocks: Sequence[int], last_layer: int) -> bool:
+        """Push mode (prefill): the KV of every layer up to `last_layer` is in `blocks` (the ticket's blocks, token
+        order). Starts writing the layers not written yet into decode's reserved blocks and returns at once. False,
+        writing nothing, while the ticket has no push target (it may come before the next layer) or after its push
+        was declined."""
+        ids, count = _int64s(blocks)
+        started = ctypes.c_int(0)
+        _call(lib.handoff_runtime_push_layers, self.handle, ticket.encode(), ids[0] if ids else None, count,
+              int(last_layer), ctypes.byref(started))
+        return started.value == 1
+
+    def finish_push(self, ticket: str, blocks: Sequence[int]) -> bool:
+        """Push mode (prefill), after the last layer: writes what is left, blocks until every write is done and
+        reports the push. True when the KV is with decode; False when no target came or a write failed: decode then
+        pulls after `prefill_done`, which follows in either case."""
+        ids, count = _int64s(blocks)
+        pushed = ctypes.c_int(0)
+        _call(lib.handoff_runtime_finish_push, self.handle, ticket.encode(), ids[0] if ids else None, count,
+              ctypes.byref(pushed))
+        return pushed.value == 1
+
     def set_load(self, free_blocks: int, queue_depth: int = 0) -> None:
         """The load the next heartbeats carry, which the coordinator pairs by."""
         lib.handoff_runtime_set_load(self.handle, max(0, int(free_blocks)), max(0, int(queue_depth)))
