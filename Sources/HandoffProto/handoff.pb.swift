@@ -1074,6 +1074,11 @@ public nonisolated struct Handoff_V1_AwaitRequest: Sendable {
 
   public var timeoutSeconds: Double = 0
 
+  /// Return as soon as the decode worker has reserved the request's blocks (the account then says `reserved`), or
+  /// the request ended: a push-mode router sends the prompt to prefill then, so that the push target is there
+  /// before prefill computes.
+  public var untilReserved: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1210,6 +1215,12 @@ public nonisolated struct Handoff_V1_RequestAccount: @unchecked Sendable {
   public var transferMode: String {
     get {_storage._transferMode}
     set {_uniqueStorage()._transferMode = newValue}
+  }
+
+  /// The decode worker holds blocks for the request (it reserved them).
+  public var reserved: Bool {
+    get {_storage._reserved}
+    set {_uniqueStorage()._reserved = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3384,7 +3395,7 @@ nonisolated extension Handoff_V1_RouteEvent: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Handoff_V1_AwaitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AwaitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}timeout_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}timeout_seconds\0\u{3}until_reserved\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3394,6 +3405,7 @@ nonisolated extension Handoff_V1_AwaitRequest: SwiftProtobuf.Message, SwiftProto
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.untilReserved) }()
       default: break
       }
     }
@@ -3406,12 +3418,16 @@ nonisolated extension Handoff_V1_AwaitRequest: SwiftProtobuf.Message, SwiftProto
     if self.timeoutSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 2)
     }
+    if self.untilReserved != false {
+      try visitor.visitSingularBoolField(value: self.untilReserved, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_AwaitRequest, rhs: Handoff_V1_AwaitRequest) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
     if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
+    if lhs.untilReserved != rhs.untilReserved {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3504,7 +3520,7 @@ nonisolated extension Handoff_V1_TTFTComponents: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestAccount"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0\u{1}fallback\0\u{3}transfer_mode\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}ticket\0\u{1}state\0\u{1}failure\0\u{3}prefill_worker\0\u{3}decode_worker\0\u{3}prompt_tokens\0\u{1}attempts\0\u{1}components\0\u{3}kv_bytes\0\u{3}kv_ops\0\u{3}kv_descriptors\0\u{1}transport\0\u{3}lower_transports\0\u{1}verified\0\u{1}fallback\0\u{3}transfer_mode\0\u{1}reserved\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -3524,6 +3540,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
     var _verified: Bool = false
     var _fallback: String = String()
     var _transferMode: String = String()
+    var _reserved: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3551,6 +3568,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       _verified = source._verified
       _fallback = source._fallback
       _transferMode = source._transferMode
+      _reserved = source._reserved
     }
   }
 
@@ -3586,6 +3604,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         case 15: try { try decoder.decodeSingularBoolField(value: &_storage._verified) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._fallback) }()
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._transferMode) }()
+        case 18: try { try decoder.decodeSingularBoolField(value: &_storage._reserved) }()
         default: break
         }
       }
@@ -3649,6 +3668,9 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
       if !_storage._transferMode.isEmpty {
         try visitor.visitSingularStringField(value: _storage._transferMode, fieldNumber: 17)
       }
+      if _storage._reserved != false {
+        try visitor.visitSingularBoolField(value: _storage._reserved, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3675,6 +3697,7 @@ nonisolated extension Handoff_V1_RequestAccount: SwiftProtobuf.Message, SwiftPro
         if _storage._verified != rhs_storage._verified {return false}
         if _storage._fallback != rhs_storage._fallback {return false}
         if _storage._transferMode != rhs_storage._transferMode {return false}
+        if _storage._reserved != rhs_storage._reserved {return false}
         return true
       }
       if !storagesAreEqual {return false}

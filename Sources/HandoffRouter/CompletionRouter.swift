@@ -49,12 +49,16 @@ final class CompletionRouter: Sendable {
             let promptTokens = try await countTokens(&completion)
             let requestID = Self.requestID(request.headers)
             let admission = try await coordinator.admit(
-                requestID: requestID, model: completion.model, promptTokens: promptTokens)
+                requestID: requestID, model: completion.model, promptTokens: promptTokens, mode: configuration.mode)
             admitted = requestID
             guard !admission.prefillEndpoint.isEmpty, !admission.decodeEndpoint.isEmpty else {
                 throw RouterError.unavailable(
                     "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to"
                 )
+            }
+            if configuration.mode == .push {
+                return try await prefillBesideDecode(
+                    completion, admission, requestID: requestID, arrived: arrived, slot: slot)
             }
             try await prefill(completion, admission)
             return try await decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
@@ -121,6 +125,24 @@ final class CompletionRouter: Sendable {
             )
         }
         metrics.prefill(nanoseconds: Self.nanoseconds(since: started))
+    }
+
+    /// Push mode: sends the client's request to decode first and the prompt to prefill once decode has reserved
+    /// its blocks (or `pushReserveWait` passed), so that prefill knows where to write before it computes. A prefill
+    /// that fails cancels the request at the coordinator at once, which ends decode's wait for the KV.
+    private func prefillBesideDecode(
+        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
+        arrived: ContinuousClock.Instant, slot: InFlightSlot
+    ) async throws -> Response {
+        async let answer = decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
+        _ = await coordinator.awaitReservation(requestID: requestID, timeout: configuration.pushReserveWait)
+        do {
+            try await prefill(completion, admission)
+        } catch {
+            await cancelAtCoordinator(requestID: requestID, reason: "prefill failed: \(error)")
+            throw error  // leaving cancels decode's request
+        }
+        return try await answer
     }
 
     /// Sends the client's request to decode and streams its answer back.

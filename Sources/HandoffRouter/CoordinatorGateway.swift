@@ -17,13 +17,14 @@ struct CoordinatorGateway: Sendable {
     /// - Throws: `RouterError` 503 when no pair has room or the coordinator cannot be reached, 400 for what the
     ///   coordinator refuses as invalid, 409 for a request id already in use.
     func admit(
-        requestID: String, model: String, promptTokens: Int
+        requestID: String, model: String, promptTokens: Int, mode: RouterConfiguration.TransferMode
     ) async throws(RouterError) -> Handoff_V1_AdmitResponse {
         let request = Handoff_V1_AdmitRequest.with {
             $0.requestID = requestID
             $0.model = model
             $0.promptTokens = UInt32(clamping: promptTokens)
             $0.loadFailurePolicy = .fail
+            $0.transferMode = mode == .push ? .push : .pull
         }
         do {
             return try await client.admit(request, options: options)
@@ -32,6 +33,17 @@ struct CoordinatorGateway: Sendable {
         } catch {
             throw .unavailable("the coordinator could not admit the request: \(error)")
         }
+    }
+
+    /// Waits up to `timeout` until the request's decode worker has reserved its blocks; whether it has. Never
+    /// throws: a push-mode request whose reservation is late is pulled instead.
+    func awaitReservation(requestID: String, timeout: Duration) async -> Bool {
+        let request = Handoff_V1_AwaitRequest.with {
+            $0.requestID = requestID
+            $0.timeoutSeconds = timeout.seconds
+            $0.untilReserved = true
+        }
+        return (try? await client.await(request, options: options).reserved) ?? false
     }
 
     /// Ends a request at the coordinator (its workers release the blocks). Never throws: a request the coordinator

@@ -17,6 +17,20 @@ public struct RouterConfiguration: Sendable {
     public var coordinatorTimeout: Duration = .seconds(10)
     /// Requests handled at once; more are refused with 503 until one ends.
     public var maxConcurrentRequests = 1024
+    /// How the KV of the requests moves.
+    public var mode: TransferMode = .pull
+    /// Push mode: how long the router waits for decode to reserve its blocks before it sends the prompt to prefill
+    /// (prefill then has the push target before it computes); a later reservation means the KV is pulled.
+    public var pushReserveWait: Duration = .milliseconds(250)
+
+    /// How the KV of the router's requests moves from prefill to decode.
+    public enum TransferMode: String, Sendable, CaseIterable {
+        /// Prefill first; once it answers, decode gets the request and pulls the KV (as vLLM's NixlConnector).
+        case pull
+        /// Prefill and decode get the request at once: decode reserves its blocks at admission and prefill engines
+        /// running HandoffConnector with `"mode": "push"` write each layer into them as soon as it is computed.
+        case push
+    }
 
     public init(host: String, port: Int, coordinator: CoordinatorAddress) {
         self.host = host

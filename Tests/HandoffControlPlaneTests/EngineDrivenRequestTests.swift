@@ -121,8 +121,12 @@ import Testing
                 .pushDone(CoordinatorFixture.stats(blocks: 2), exposedSeconds: 0.001), ticket: t, from: prefill.identity
             )
         }
+        #expect(try await c.account(of: "r1").reserved == false)
+        let reservation = Task { try await c.reservation(of: "r1") }  // a push-mode router waits for this
         try await c.report(
             .reserved(destinationBlocks: [3, 60], cachedBlocks: 1, grant: 77), ticket: t, from: decode.identity)
+        let reserved = try #require(try await reservation.value)
+        #expect(reserved.reserved && reserved.state == .prefilling && reserved.proto.reserved)
         let target = try #require(await prefill.pushTargets().first)
         #expect(target.ticket == t && target.decode == decode.identity && target.grant == 77)
         #expect(target.destinationBlocks == [3, 60] && target.cachedBlocks == 1 && !target.decodeDescriptor.isEmpty)
@@ -186,6 +190,9 @@ import Testing
             .transferDone(CoordinatorFixture.stats(blocks: 3), verified: true), ticket: t, from: decode.identity)
         try await c.report(.firstToken(decodeSeconds: 0.01), ticket: t, from: decode.identity)
         #expect(try await c.account(of: "r1").transferMode == .pull)
+        // A request that ended answers a reservation wait at once; an unknown one is refused.
+        #expect(try await c.reservation(of: "r1")?.state == .done)
+        await #expect(throws: CoordinatorError.self) { try await c.reservation(of: "never") }
         // A pull-mode request asks decode for no grant, and its prefill gets no target.
         let t2 = try await c.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16)).ticket
         #expect(await decode.reserves().map(\.push) == [true, false])

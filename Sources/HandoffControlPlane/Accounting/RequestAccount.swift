@@ -19,6 +19,8 @@ public struct RequestAccount: Sendable, Hashable {
     /// How the KV moved: `.push` only when the prefill worker pushed it (a push-mode request it declined to push
     /// was pulled).
     public var transferMode: TransferMode = .pull
+    /// The decode worker holds blocks for the request.
+    public var reserved = false
 
     /// The TTFT components, once the first token has come.
     public var components: TTFTComponents? { timeline.components() }

@@ -153,6 +153,7 @@ extension Coordinator {
         if let waiting = waiters.removeValue(forKey: account.requestID) {
             for continuation in waiting.values { continuation.resume(returning: account) }
         }
+        wakeReservationWaiters(account)
     }
 
     /// Expires or fails every ticket whose deadline or lease has passed, and loses silent workers.

@@ -22,12 +22,28 @@ extension Coordinator {
         guard activeRequests[requestID] != nil || awaitingPair[requestID] != nil else {
             throw .notFound("unknown request \(requestID)")
         }
+        return await wait(for: requestID, reservation: false)
+    }
+
+    /// Waits until the request's decode worker has reserved its blocks (`reserved` in the account), or the request
+    /// ended; its account then, or nil if the task is cancelled.
+    ///
+    /// - Throws: `.notFound` for an id never admitted.
+    public func reservation(of requestID: String) async throws(CoordinatorError) -> RequestAccount? {
+        let current = try account(of: requestID)
+        if current.reserved || current.state.isFinal { return current }
+        return await wait(for: requestID, reservation: true)
+    }
+
+    private func wait(for requestID: String, reservation: Bool) async -> RequestAccount? {
         nextWaiter += 1
         let waiter = nextWaiter
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<RequestAccount?, Never>) in
                 if Task.isCancelled {
                     continuation.resume(returning: nil)
+                } else if reservation {
+                    reservationWaiters[requestID, default: [:]][waiter] = continuation
                 } else {
                     waiters[requestID, default: [:]][waiter] = continuation
                 }
@@ -40,6 +56,14 @@ extension Coordinator {
     private func dropWaiter(_ requestID: String, _ waiter: UInt64) {
         waiters[requestID]?.removeValue(forKey: waiter)?.resume(returning: nil)
         if waiters[requestID]?.isEmpty == true { waiters[requestID] = nil }
+        reservationWaiters[requestID]?.removeValue(forKey: waiter)?.resume(returning: nil)
+        if reservationWaiters[requestID]?.isEmpty == true { reservationWaiters[requestID] = nil }
+    }
+
+    /// Wakes the callers waiting for the request's reservation with its account.
+    func wakeReservationWaiters(_ account: RequestAccount) {
+        guard let waiting = reservationWaiters.removeValue(forKey: account.requestID) else { return }
+        for continuation in waiting.values { continuation.resume(returning: account) }
     }
 
     /// Every worker instance the coordinator knows (the latest instance of each id).

@@ -69,6 +69,7 @@ extension Coordinator {
             tickets[ticketID] = ticket
             sendPushTargetIfWanted(ticketID)
             issuePullIfReady(ticketID)
+            wakeReservationWaiters(ticket.account())
         case .pushDone(let stats, let exposedSeconds):
             try expect(ticket, in: [.admitted, .prefilling], for: event)
             guard ticket.pushTargetSent, let destination = ticket.destinationBlocks else {

@@ -25,6 +25,8 @@ public actor Coordinator {
     var retiredOrder: [String] = []
     var retiredHead = 0
     var waiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]
+    /// Callers waiting for a request's decode reservation (push-mode routers), by request id.
+    var reservationWaiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]
     var nextWaiter: UInt64 = 0
     /// Routers watching requests in flight, by request id.
     var watchers: [String: RequestWatcher] = [:]

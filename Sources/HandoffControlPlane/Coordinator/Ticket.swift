@@ -38,6 +38,7 @@ struct Ticket {
         RequestAccount(
             requestID: request.requestID, ticket: id, state: state ?? self.state, failure: failure, prefill: prefill,
             decode: decode, promptTokens: request.promptTokens, attempts: attempt, timeline: timeline,
-            transfer: transfer, verified: verified, transferMode: pushed ? .push : .pull)
+            transfer: transfer, verified: verified, transferMode: pushed ? .push : .pull,
+            reserved: destinationBlocks != nil)
     }
 }

@@ -33,6 +33,7 @@ extension RequestAccount {
             message.transferMode = transferMode.rawValue
         }
         message.verified = verified
+        message.reserved = reserved
         return message
     }
 }

@@ -74,9 +74,14 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         }
         let coordinator = self.coordinator
         let requestID = request.requestID
+        let untilReserved = request.untilReserved
         let account: RequestAccount? = try await withThrowingTaskGroup(of: RequestAccount?.self) { group in
             group.addTask {
-                do throws(CoordinatorError) { return try await coordinator.outcome(of: requestID) } catch {
+                do throws(CoordinatorError) {
+                    return untilReserved
+                        ? try await coordinator.reservation(of: requestID)
+                        : try await coordinator.outcome(of: requestID)
+                } catch {
                     throw error.rpcError
                 }
             }
@@ -88,7 +93,8 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
             return try await group.next() ?? nil
         }
         guard let account else {
-            throw RPCError(code: .deadlineExceeded, message: "request \(requestID) did not finish within \(timeout)")
+            let what = untilReserved ? "have its decode blocks reserved" : "finish"
+            throw RPCError(code: .deadlineExceeded, message: "request \(requestID) did not \(what) within \(timeout)")
         }
         return account.proto
     }

@@ -30,11 +30,25 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Seconds the decode engine may take to start answering, and to stay silent while streaming.")
     var decodeTimeoutSeconds = 120.0
     @Option(help: "Requests handled at once; more are refused with 503.") var maxConcurrentRequests = 1024
+    @Option(
+        help: """
+            How KV moves: pull (prefill answers, then decode gets the request and pulls the KV) or push (both get the \
+            request at once; prefill engines with HandoffConnector "mode": "push" write each layer into decode's \
+            reserved blocks while computing).
+            """)
+    var mode: RouterConfiguration.TransferMode = .pull
+    @Option(
+        help: """
+            Push mode: seconds to wait for decode to reserve its blocks before sending the prompt to prefill; a later \
+            reservation means that request's KV is pulled.
+            """)
+    var pushReserveWaitSeconds = 0.25
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
     func validate() throws {
         for (name, seconds) in [
             ("--prefill-timeout-seconds", prefillTimeoutSeconds), ("--decode-timeout-seconds", decodeTimeoutSeconds),
+            ("--push-reserve-wait-seconds", pushReserveWaitSeconds),
         ]
         where !(seconds > 0 && seconds <= 86_400) {
             throw ValidationError("\(name) must be more than 0 and at most 86400, got \(seconds)")
@@ -60,6 +74,8 @@ struct RouterCommand: AsyncParsableCommand {
         configuration.decodeTimeout = .seconds(decodeTimeoutSeconds)
         configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)
         configuration.maxConcurrentRequests = maxConcurrentRequests
+        configuration.mode = mode
+        configuration.pushReserveWait = .seconds(pushReserveWaitSeconds)
         let logger = Logger(label: "handoff.router")
         let server = RouterServer(
             configuration: configuration, registry: registry, metricsFactory: factory, logger: logger
@@ -73,3 +89,5 @@ struct RouterCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
+
+extension RouterConfiguration.TransferMode: ExpressibleByArgument {}

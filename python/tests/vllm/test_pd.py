@@ -32,6 +32,13 @@ def prompts() -> List[List[int]]:
     return [[generator.randrange(3, 32000) for _ in range(length)] for length in lengths]
 
 
+def push_prompts() -> List[List[int]]:
+    """8 other prompts (decode's prefix cache holds none of them) for the push router."""
+    generator = random.Random(777)
+    lengths = [2032, 128, 700] + [generator.randrange(128, 2033) for _ in range(5)]
+    return [[generator.randrange(3, 32000) for _ in range(length)] for length in lengths]
+
+
 def chats() -> List[dict]:
     """Chat requests whose words are token ids the engines' tokenizer knows."""
     generator = random.Random(11)
@@ -78,7 +85,9 @@ def generate(base_url: str, prompt: List[int], stream: bool, request_id: Optiona
 
 
 class Stack:
-    """Coordinator, a prefill and a decode vLLM server with HandoffConnector, and the router."""
+    """Coordinator, a prefill and a decode vLLM server with HandoffConnector, and two routers: `url` pulls,
+    `push_url` pushes (the prefill server's connector runs `"mode": "push"`, which pushes only what a push router
+    sends)."""
 
     def __init__(self, logs, model) -> None:
         self.token = new_token()
@@ -90,26 +99,32 @@ class Stack:
         self.coordinator_metrics = f"http://127.0.0.1:{self.coordinator.ports['metrics']}/metrics"
         environment = {"HANDOFF_TOKEN": self.token}
         self.prefill = VLLMServer(
-            "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0"), environment,
-            model_dir=model)
+            "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0", mode="push"),
+            environment, model_dir=model)
         self.decode = VLLMServer(
             "decode", 1, logs,
             lambda url: connector_config("decode", self.address, url, "decode-0", load_timeout_seconds=LOAD_TIMEOUT),
             environment, model_dir=model)
         self.router: Optional[HandoffProcess] = None
+        self.push_router: Optional[HandoffProcess] = None
         try:
             self.prefill.wait_ready()
             self.decode.wait_ready()
             self.router = HandoffProcess(["router", "--listen", "127.0.0.1:0", "--coordinator", self.address],
                                          self.token, logs / "router.log")
+            self.push_router = HandoffProcess(
+                ["router", "--listen", "127.0.0.1:0", "--coordinator", self.address, "--mode", "push",
+                 "--push-reserve-wait-seconds", "10"], self.token, logs / "push-router.log")
         except BaseException:
             self.stop()
             raise
         self.url = f"http://127.0.0.1:{self.router.ports['http']}"
+        self.push_url = f"http://127.0.0.1:{self.push_router.ports['http']}"
         deadline = time.monotonic() + 30
-        while http_json(self.url + "/health")[0] != 200:
-            assert time.monotonic() < deadline, f"router never healthy: {http_json(self.url + '/health')}"
-            time.sleep(0.2)
+        for url in (self.url, self.push_url):
+            while http_json(url + "/health")[0] != 200:
+                assert time.monotonic() < deadline, f"router never healthy: {http_json(url + '/health')}"
+                time.sleep(0.2)
 
     def accounts(self, request_ids: List[str]) -> Dict[str, dict]:
         result = subprocess.run(
@@ -120,7 +135,7 @@ class Stack:
         return {line["request_id"]: line for line in lines}
 
     def stop(self) -> None:
-        for process in (self.router, self.prefill, self.decode, self.coordinator):
+        for process in (self.router, self.push_router, self.prefill, self.decode, self.coordinator):
             if process is not None:
                 process.stop()
 
@@ -146,12 +161,17 @@ def single_instance(logs, model) -> dict:
             status, tokens, finish = generate(server.url, prompt, stream=False)
             assert status == 200 and len(tokens) == OUTPUT_TOKENS, (status, finish)
             outputs.append(tokens)
+        pushed = []
+        for prompt in push_prompts():
+            status, tokens, finish = generate(server.url, prompt, stream=False)
+            assert status == 200 and len(tokens) == OUTPUT_TOKENS, (status, finish)
+            pushed.append(tokens)
         answers = []
         for chat in chats():
             status, body = http_json(server.url + "/v1/chat/completions", chat)
             assert status == 200, body
             answers.append(body["choices"][0]["message"]["content"])
-        return {"completions": outputs, "chats": answers}
+        return {"completions": outputs, "push": pushed, "chats": answers}
     finally:
         server.stop()
 
@@ -204,6 +224,41 @@ def test_disaggregated_outputs_equal_a_single_instance_and_kv_is_loaded(stack, s
         assert account["components"]["kv_transfer"] > 0, account
         assert int(account["kv_bytes"]) == -(-len(all_prompts[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
         assert account["prefill_worker"] == "prefill-0" and account["decode_worker"] == "decode-0"
+
+
+def test_push_mode_outputs_equal_a_single_instance(stack, single_instance):
+    """Through the push router prefill writes each layer into decode's reserved blocks while it computes; a request
+    whose push target came too late would be pulled. Either way: the same tokens, KV loaded, never recomputed."""
+    decode_before = prometheus(stack.decode.url + "/metrics")
+    chosen = push_prompts()
+    ids = [f"push-{index}" for index in range(len(chosen))]
+
+    def run(index: int):
+        return generate(stack.push_url, chosen[index], stream=index % 2 == 1, request_id=ids[index])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, range(len(chosen))))
+    for index, (status, tokens, finish) in enumerate(results):
+        assert status == 200, f"request {index}: {status} {finish}"
+        assert tokens == single_instance["push"][index], f"request {index} ({len(chosen[index])} tokens) differs"
+    decode_after = prometheus(stack.decode.url + "/metrics")
+    name = "vllm:prompt_tokens_by_source_total"
+    assert (metric(decode_after, name, source="external_kv_transfer")
+            - metric(decode_before, name, source="external_kv_transfer")) == sum(len(prompt) for prompt in chosen)
+    assert metric(decode_after, name, source="local_compute") == metric(decode_before, name, source="local_compute")
+    accounts = stack.accounts(ids)
+    modes = [accounts[request_id]["transfer_mode"] for request_id in ids]
+    print(f"push router: {modes.count('push')} of {len(ids)} requests pushed, the rest pulled")
+    for index, request_id in enumerate(ids):
+        account = accounts[request_id]
+        assert account["state"] == "done" and account["transfer_mode"] in ("push", "pull"), account
+        assert int(account["kv_bytes"]) == -(-len(chosen[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
+        assert account["reserved"] and account["components"]["kv_transfer"] >= 0, account
+    # The router sends the prompt to prefill once decode reserved (it waits up to 10 s here, 0.25 s by default):
+    # every push target is there before prefill computes.
+    assert modes.count("push") == len(ids), modes
+    assert metric(decode_after, "vllm:handoff_failed_loads_total") == metric(decode_before,
+                                                                               "vllm:handoff_failed_loads_total")
 
 
 def test_chat_completions_are_templated_tokenized_and_disaggregated(stack, single_instance):

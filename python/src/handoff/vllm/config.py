@@ -9,9 +9,12 @@ from typing import Any, Mapping, Optional
 
 from ..runtime import Role
 
-MODES = ("pull",)
+MODES = ("pull", "push")
 """Transfer modes this connector runs. `pull` (decode reads prefill's blocks once prefill is done) is the one
-vLLM's NixlConnector runs by default."""
+vLLM's NixlConnector runs by default. `push` (prefill servers): for requests `handoff router --mode push` sends,
+prefill writes each layer's KV into decode's reserved blocks as soon as the layer is computed, so that only the
+last layer's write remains on the time to first token; a request whose push target has not come when its last layer
+is computed is pulled as in `pull`. Decode servers take pushed KV in either mode."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Load it with
                            "kv_connector_extra_config": {"coordinator": "HOST:PORT", "endpoint": "http://HOST:PORT"}}'
 and send requests through `handoff router`, which admits each at the coordinator and puts its ticket in the
 requests' `kv_transfer_params`. Prefill servers hand each finished prompt's blocks over and hold them until decode
-confirms (or the lease ends); decode servers load them into their own blocks and never recompute them.
+confirms (or the lease ends); decode servers load them into their own blocks and never recompute them. With
+`"mode": "push"` on prefill servers and `handoff router --mode push`, prefill writes each layer into decode's
+reserved blocks while the next layers compute.
 """
 
 from __future__ import annotations
@@ -102,10 +104,13 @@ class HandoffConnector(KVConnectorBase_V1):
         return  # loads finish before the request is scheduled
 
     def save_kv_layer(self, layer_name: str, kv_layer: Any, attn_metadata: Any, **kwargs: Any) -> None:
-        return  # pull mode: decode reads the blocks once prefill is done
+        # Push mode: the layer's KV goes to decode while the next layers compute; pull mode: nothing to do.
+        assert self.connector_worker is not None
+        self.connector_worker.save_layer(layer_name)
 
     def wait_for_save(self) -> None:
-        return
+        assert self.connector_worker is not None
+        self.connector_worker.finish_pushes()
 
     def get_finished(self, finished_req_ids: Set[str]) -> Tuple[Optional[Set[str]], Optional[Set[str]]]:
         results = self.get_transfer_results(finished_req_ids)

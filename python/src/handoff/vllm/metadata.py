@@ -29,6 +29,16 @@ class LoadRequest:
 
 
 @dataclass(frozen=True)
+class PushCandidate:
+    """Prefill, push mode: this step computes the rest of the request's prompt, whose KV is in `blocks` (token
+    order); the worker writes each layer to decode as soon as it is computed, if the ticket's push target is there."""
+
+    request_id: str
+    ticket: str
+    blocks: Tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class DeclinedLoad:
     """Decode computes this request itself."""
 
@@ -41,6 +51,7 @@ class HandoffConnectorMetadata(KVConnectorMetadata):
     prefills_started: List[str] = field(default_factory=list)
     """Tickets whose prompt began computing this step."""
     handovers: List[PrefillHandover] = field(default_factory=list)
+    pushes: List[PushCandidate] = field(default_factory=list)
     loads: List[LoadRequest] = field(default_factory=list)
     declined: List[DeclinedLoad] = field(default_factory=list)
     first_tokens: List[Tuple[str, str]] = field(default_factory=list)

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Dict, Optional, Set, Tuple
 
 from .config import ConnectorSettings
-from .metadata import DeclinedLoad, HandoffConnectorMetadata, LoadRequest, PrefillHandover
+from .metadata import DeclinedLoad, HandoffConnectorMetadata, LoadRequest, PrefillHandover, PushCandidate
 from ..runtime import Role
 
 logger = logging.getLogger("handoff.vllm")
@@ -23,6 +23,8 @@ class HandoffConnectorScheduler:
         self._metadata = HandoffConnectorMetadata()
         self._prefill_tickets: Dict[str, str] = {}
         """Prefill: requests with a ticket that have not started computing."""
+        self._push_prompts: Dict[str, Tuple[str, int]] = {}
+        """Prefill, push mode: requests whose prompt is not fully scheduled yet: request id → (ticket, prompt tokens)."""
         self._loading: Dict[str, str] = {}
         """Decode: requests whose KV is being loaded (request id → ticket)."""
         self._loaded: Dict[str, str] = {}
@@ -41,6 +43,9 @@ class HandoffConnectorScheduler:
         if self.settings.role == Role.PREFILL:
             if params.get("do_remote_decode"):
                 self._prefill_tickets.setdefault(request.request_id, str(ticket))
+                if self.settings.mode == "push":
+                    prompt = len(request.prompt_token_ids or ())
+                    self._push_prompts.setdefault(request.request_id, (str(ticket), prompt))
             return 0, False
         if not params.get("do_remote_prefill"):
             return 0, False
@@ -72,6 +77,8 @@ class HandoffConnectorScheduler:
     def build_connector_meta(self, scheduler_output: Any) -> HandoffConnectorMetadata:
         scheduled = [new.req_id for new in scheduler_output.scheduled_new_reqs]
         scheduled.extend(scheduler_output.scheduled_cached_reqs.req_ids)
+        if self._push_prompts:
+            self._find_pushes(scheduler_output)
         for request_id in scheduled:
             ticket = self._prefill_tickets.pop(request_id, None)
             if ticket is not None:
@@ -85,6 +92,26 @@ class HandoffConnectorScheduler:
         metadata, self._metadata = self._metadata, HandoffConnectorMetadata()
         return metadata
 
+    def _find_pushes(self, scheduler_output: Any) -> None:
+        """Push mode: the requests whose prompt this step finishes computing, with their blocks."""
+        computed = {new.req_id: new.num_computed_tokens for new in scheduler_output.scheduled_new_reqs}
+        cached = scheduler_output.scheduled_cached_reqs
+        computed.update(zip(cached.req_ids, cached.num_computed_tokens))
+        for request_id, before in computed.items():
+            entry = self._push_prompts.get(request_id)
+            if entry is None:
+                continue
+            ticket, prompt = entry
+            if before + scheduler_output.num_scheduled_tokens.get(request_id, 0) < prompt:
+                continue  # a later chunk finishes the prompt
+            del self._push_prompts[request_id]
+            if self.kv_cache_manager is None:
+                continue
+            count = -(-prompt // self.block_size)
+            blocks = tuple(int(block) for block in self.kv_cache_manager.get_block_ids(request_id)[0][:count])
+            if len(blocks) == count:
+                self._metadata.pushes.append(PushCandidate(request_id, ticket, blocks))
+
     def update_connector_output(self, connector_output: Any) -> None:
         failed: Set[str] = set(getattr(connector_output, "failed_recving", None) or ())
         for request_id in connector_output.finished_recving or ():
@@ -95,6 +122,7 @@ class HandoffConnectorScheduler:
     def request_finished(self, request: Any, block_ids: Any) -> Tuple[bool, Optional[Dict[str, Any]]]:
         """Prefill: hold a finished request's blocks for decode to pull; decode: nothing to hold."""
         self._prefill_tickets.pop(request.request_id, None)
+        self._push_prompts.pop(request.request_id, None)
         self._local_hits.pop(request.request_id, None)
         self._loading.pop(request.request_id, None)
         self._loaded.pop(request.request_id, None)

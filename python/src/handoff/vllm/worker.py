@@ -7,13 +7,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..errors import HandoffError
 from ..runtime import Event, EventKind, Runtime
 from .config import ConnectorSettings
 from .layout import engine_layout
-from .metadata import HandoffConnectorMetadata, LoadRequest, PrefillHandover
+from .metadata import HandoffConnectorMetadata, LoadRequest, PrefillHandover, PushCandidate
 from .stats import HandoffConnectorStats
 
 logger = logging.getLogger("handoff.vllm")
@@ -50,6 +50,10 @@ class HandoffConnectorWorker:
         # Prefill
         self._orders: Dict[str, int] = {}
         """Tickets the coordinator sent (PREFILL) that the engine has not handed over: ticket → block count."""
+        self._layer_index: Dict[str, int] = {}
+        """Layer name (vLLM's kv_caches key) → layer index in the registered layout."""
+        self._pushing: List[PushCandidate] = []
+        """Push mode: this step's requests whose layers go to decode as they are computed."""
         self._handovers: Dict[str, PrefillHandover] = {}
         """Requests the engine finished whose PREFILL has not come yet."""
         self._held: Dict[str, str] = {}
@@ -75,6 +79,7 @@ class HandoffConnectorWorker:
     def register_kv_caches(self, kv_caches: Dict[str, Any]) -> None:
         layout, tensors = engine_layout(kv_caches, self.model, self.num_blocks, self.block_size, self.kv_heads,
                                         self.head_dim)
+        self._layer_index = {name: index for index, name in enumerate(kv_caches)}
         started = time.perf_counter()
         self.runtime = Runtime(
             id=self.settings.worker_id, role=self.settings.role, coordinator=self.settings.coordinator, layout=layout,
@@ -112,6 +117,35 @@ class HandoffConnectorWorker:
         now = time.monotonic()
         for load in metadata.loads:
             self._start_load(load, now)
+        self._pushing = list(metadata.pushes)
+
+    # Push mode (prefill): during the step's forward
+    def save_layer(self, layer_name: str) -> None:
+        """After a layer's attention: writes that layer (and any before it not written yet) of this step's push
+        requests into decode's blocks, without waiting."""
+        if not self._pushing or self.runtime is None:
+            return
+        layer = self._layer_index.get(layer_name)
+        if layer is None:
+            return
+        for candidate in list(self._pushing):
+            try:
+                self.runtime.push_layers(candidate.ticket, candidate.blocks, layer)
+            except HandoffError as error:  # released meanwhile: nothing to push
+                logger.info("Handoff push of ticket %s stopped: %s", candidate.ticket, error)
+                self._pushing.remove(candidate)
+
+    def finish_pushes(self) -> None:
+        """After the step's forward: waits for this step's pushes. A request whose push target never came (or whose
+        write failed) is pulled by decode after the hand-over, as in pull mode."""
+        pushing, self._pushing = self._pushing, []
+        for candidate in pushing:
+            try:
+                assert self.runtime is not None
+                if not self.runtime.finish_push(candidate.ticket, candidate.blocks):
+                    logger.debug("Handoff ticket %s is pulled: no push target in time", candidate.ticket)
+            except HandoffError as error:
+                logger.info("Handoff push of ticket %s stopped: %s", candidate.ticket, error)
 
     def after_forward(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
         """After the step's forward: the loaded requests it computed have their first token."""
