@@ -135,7 +135,9 @@ final class CompletionRouter: Sendable {
         arrived: ContinuousClock.Instant, slot: InFlightSlot
     ) async throws -> Response {
         async let answer = decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
-        _ = await coordinator.awaitReservation(requestID: requestID, timeout: configuration.pushReserveWait)
+        if configuration.pushReserveWait > .zero {
+            _ = await coordinator.awaitReservation(requestID: requestID, timeout: configuration.pushReserveWait)
+        }
         do {
             try await prefill(completion, admission)
         } catch {

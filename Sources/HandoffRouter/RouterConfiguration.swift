@@ -20,7 +20,8 @@ public struct RouterConfiguration: Sendable {
     /// How the KV of the requests moves.
     public var mode: TransferMode = .pull
     /// Push mode: how long the router waits for decode to reserve its blocks before it sends the prompt to prefill
-    /// (prefill then has the push target before it computes); a later reservation means the KV is pulled.
+    /// (prefill then has the push target before it computes); zero sends both at once. A reservation that comes after
+    /// prefill's last layer means the KV is pulled.
     public var pushReserveWait: Duration = .milliseconds(250)
 
     /// How the KV of the router's requests moves from prefill to decode.

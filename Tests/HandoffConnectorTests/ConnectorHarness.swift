@@ -66,7 +66,7 @@ final class TestEngine: Sendable {
 
     static func start(
         role: WorkerRole, spec: KVLayoutSpec, coordinator: CoordinatorAddress, transport: TransportSelection,
-        answersLoads: Bool = true, pushes: Bool = false,
+        answersLoads: Bool = true, pushes: Bool = false, pushQuarantine: Duration = .seconds(30),
         onPrefill: @escaping @Sendable (PrefillOrder, ConnectorRuntime) -> Bool = { _, _ in true }
     ) async throws -> TestEngine {
         let memory = EngineMemory(layout: try spec.layout())
@@ -74,6 +74,7 @@ final class TestEngine: Sendable {
             id: "\(role.rawValue)-0", role: role, layout: spec, coordinator: coordinator)
         configuration.transport = transport
         configuration.tcpListenHost = "127.0.0.1"
+        configuration.pushQuarantine = pushQuarantine
         let runtime = try await ConnectorRuntime.start(configuration, memory: .engine(memory.buffers))
         return TestEngine(
             runtime: runtime, memory: memory, answersLoads: answersLoads, pushes: pushes, onPrefill: onPrefill)

@@ -118,6 +118,57 @@ struct ConnectorRuntimeTests {
         }
     }
 
+    @Test(
+        "a push that ends before its KV landed keeps decode's blocks until no write can come, unless TCP stops writes",
+        arguments: [TransportSelection.tcp, .auto])
+    func anUnlandedPushQuarantinesDecodesBlocks(transport: TransportSelection) async throws {
+        try await withCoordinator { address in
+            let prefill = try await TestEngine.start(
+                role: .prefill, spec: Self.spec, coordinator: address, transport: transport, pushes: true,
+                onPrefill: { _, _ in false })  // computes forever: never pushes, never hands over
+            let decode = try await TestEngine.start(
+                role: .decode, spec: Self.spec, coordinator: address, transport: transport,
+                pushQuarantine: .milliseconds(1500))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await prefill.run() }
+                group.addTask { try await decode.run() }
+                let held = try await withCoordinatorClient(address) { client in
+                    try await waitForWorkers(client, count: 2)
+                    _ = try await client.admit(
+                        .with {
+                            $0.requestID = "r"
+                            $0.model = Self.spec.model
+                            $0.promptTokens = 64
+                            $0.transferMode = .push
+                        })
+                    let reserved = try await client.await(
+                        .with {
+                            $0.requestID = "r"
+                            $0.timeoutSeconds = 20
+                            $0.untilReserved = true
+                        })
+                    #expect(reserved.reserved && reserved.state == "admitted")
+                    _ = try await client.cancel(.with { $0.requestID = "r" })
+                    let cancelled = ContinuousClock.now
+                    while decode.freeBlocks < Self.spec.numBlocks {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    return ContinuousClock.now - cancelled
+                }
+                // Over shared memory a revoked grant cannot stop the prefill's writes: the blocks wait out the
+                // quarantine. Over TCP the revocation stops them, and the blocks come back at once.
+                if transport == .tcp {
+                    #expect(held < .milliseconds(1000), "\(held)")
+                } else {
+                    #expect(held >= .milliseconds(1300), "\(held)")
+                }
+                prefill.runtime.close()
+                decode.runtime.close()
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("answers that do not fit the ticket are refused and change nothing")
     func badAnswersAreRefused() async throws {
         let refusals = Mutex<[ConnectorError]>([])

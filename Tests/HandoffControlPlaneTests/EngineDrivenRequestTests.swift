@@ -198,5 +198,8 @@ import Testing
         #expect(await decode.reserves().map(\.push) == [true, false])
         try await c.report(.reserved(destinationBlocks: [4], grant: 5), ticket: t2, from: decode.identity)
         #expect(await prefill.pushTargets().map(\.ticket) == [t])
+        // A lost decode worker is announced to prefill workers too: they may hold a push connection to it.
+        await c.sessionEnded(decode.identity, reason: "gone")
+        #expect(await prefill.drain().contains(.peerDown(decode.identity, reason: "gone")))
     }
 }

@@ -3,8 +3,8 @@ drives it) against HandoffConnector behind `handoff router`, pulling (as NIXL do
 layer into decode's reserved blocks while it computes).
 
 Same model config (models/kv-heavy: 8 layers, 8 KV heads, head dim 128, bf16: 32 KiB of KV per token), same
-prompts (random token ids, 512 to 2,032 tokens), same cores (prefill on core 0, decode on core 1), greedy, 16
-output tokens, one request at a time. Per stack: TTFT at the client (p50/p90/p99, and the first request's alone),
+prompts (random token ids, 512 to 2,032 tokens), same cores (every thread of each prefill server on core 0, of
+each decode server on core 1), greedy, 16 output tokens, one request at a time. Per stack: TTFT at the client (p50/p90/p99, and the first request's alone),
 and per request the KV transfer time, post time and bytes from the stack's own vLLM metrics on the decode server
 (`vllm:nixl_*` and `vllm:handoff_*`), plus Handoff's per-request account at the coordinator.
 
@@ -111,10 +111,10 @@ def nixl_stack(logs: Path, all_prompts: List[List[int]]) -> List[Sample]:
 
     prefill = VLLMServer("nixl-prefill", 0, logs, config("kv_producer"),
                          {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, served_name=MODEL,
-                         kv_cache_gib=2)
+                         kv_cache_gib=2, pin_process=True)
     decode = VLLMServer("nixl-decode", 1, logs, config("kv_consumer"),
                         {"VLLM_NIXL_SIDE_CHANNEL_PORT": str(free_port())}, model_dir=MODEL_DIR, served_name=MODEL,
-                        kv_cache_gib=2)
+                        kv_cache_gib=2, pin_process=True)
     try:
         prefill.wait_ready()
         decode.wait_ready()
@@ -138,7 +138,7 @@ def nixl_stack(logs: Path, all_prompts: List[List[int]]) -> List[Sample]:
         decode.stop()
 
 
-def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str) -> List[Sample]:
+def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str, reserve_wait: float = 0.25) -> List[Sample]:
     token = new_token()
     coordinator = HandoffProcess(["coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--log-level", "warning"],
                                  token, logs / f"handoff-{mode}-coordinator.log")
@@ -149,15 +149,16 @@ def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str) -> List[S
         return lambda url: connector_config(role, address, url, f"{role}-0", mode=mode)
 
     prefill = VLLMServer(f"handoff-{mode}-prefill", 0, logs, config("prefill"), environment, model_dir=MODEL_DIR,
-                         served_name=MODEL, kv_cache_gib=2)
+                         served_name=MODEL, kv_cache_gib=2, pin_process=True)
     decode = VLLMServer(f"handoff-{mode}-decode", 1, logs, config("decode"), environment, model_dir=MODEL_DIR,
-                        served_name=MODEL, kv_cache_gib=2)
+                        served_name=MODEL, kv_cache_gib=2, pin_process=True)
     router: Optional[HandoffProcess] = None
     try:
         prefill.wait_ready()
         decode.wait_ready()
         router = HandoffProcess(["router", "--listen", "127.0.0.1:0", "--coordinator", address, "--log-level", "warning",
-                                 "--mode", mode], token, logs / f"handoff-{mode}-router.log")
+                                 "--mode", mode, "--push-reserve-wait-seconds", str(reserve_wait)], token,
+                                logs / f"handoff-{mode}-router.log")
         url = f"http://127.0.0.1:{router.ports['http']}/v1/completions"
 
         def one(index: int, prompt: List[int]) -> Tuple[float, List[int]]:
@@ -245,6 +246,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=24, help="at least 8")
     parser.add_argument("--out", type=Path, default=REPOSITORY / "bench" / "results" / "vllm-pd")
+    parser.add_argument("--push-reserve-wait-seconds", type=float, default=0.25,
+                        help="handoff router's wait for decode's reservation in push mode (0: none)")
     arguments = parser.parse_args()
     arguments.out.mkdir(parents=True, exist_ok=True)
     all_prompts = prompts(arguments.requests)
@@ -254,7 +257,7 @@ def main() -> None:
     print("HandoffConnector, pull, through handoff router", flush=True)
     stacks["handoff-pull"] = handoff_stack(arguments.out, all_prompts, "pull")
     print("HandoffConnector, push, through handoff router --mode push", flush=True)
-    stacks["handoff-push"] = handoff_stack(arguments.out, all_prompts, "push")
+    stacks["handoff-push"] = handoff_stack(arguments.out, all_prompts, "push", arguments.push_reserve_wait_seconds)
     reference = stacks["nixl"]
     for name, samples in stacks.items():
         mismatched = [index for index, sample in enumerate(samples) if sample.output != reference[index].output]

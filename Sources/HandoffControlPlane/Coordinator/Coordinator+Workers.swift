@@ -64,17 +64,19 @@ extension Coordinator {
         record.outbox.finish()
         workers[identity.id] = record
         logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
-        if record.role == .prefill {
-            for peer in workers.values
-            where peer.live && peer.role == .decode
-                && peer.registration.compatibility == record.registration.compatibility
-            {
-                peer.send(.peerDown(identity, reason: reason))
-            }
+        // Decode workers hold connections to prefill workers (pulls); prefill workers may hold some to decode
+        // workers (pushes).
+        for peer in workers.values
+        where peer.live && peer.role == record.role.counterpart
+            && peer.registration.compatibility == record.registration.compatibility
+        {
+            peer.send(.peerDown(identity, reason: reason))
         }
-        // A ticket whose KV already reached its decode worker no longer needs the prefill worker.
+        // A ticket whose KV already reached its decode worker (or was pushed there) no longer needs the prefill worker.
         for ticket in tickets.values
-        where ticket.decode == identity || (ticket.prefill == identity && ticket.state != .decoding) {
+        where ticket.decode == identity
+            || (ticket.prefill == identity && ticket.state != .decoding && !ticket.pushed)
+        {
             loadFailed(
                 ticket.id,
                 reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")

@@ -39,8 +39,9 @@ struct RouterCommand: AsyncParsableCommand {
     var mode: RouterConfiguration.TransferMode = .pull
     @Option(
         help: """
-            Push mode: seconds to wait for decode to reserve its blocks before sending the prompt to prefill; a later \
-            reservation means that request's KV is pulled.
+            Push mode: seconds to wait for decode to reserve its blocks before sending the prompt to prefill (0: send \
+            both at once; prefill then writes the layers computed before the target came in one go when it comes). A \
+            reservation that comes after prefill's last layer means that request's KV is pulled.
             """)
     var pushReserveWaitSeconds = 0.25
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
@@ -48,10 +49,12 @@ struct RouterCommand: AsyncParsableCommand {
     func validate() throws {
         for (name, seconds) in [
             ("--prefill-timeout-seconds", prefillTimeoutSeconds), ("--decode-timeout-seconds", decodeTimeoutSeconds),
-            ("--push-reserve-wait-seconds", pushReserveWaitSeconds),
         ]
         where !(seconds > 0 && seconds <= 86_400) {
             throw ValidationError("\(name) must be more than 0 and at most 86400, got \(seconds)")
+        }
+        guard pushReserveWaitSeconds >= 0, pushReserveWaitSeconds <= 3600 else {
+            throw ValidationError("--push-reserve-wait-seconds must be 0 to 3600, got \(pushReserveWaitSeconds)")
         }
         guard (1...65_536).contains(maxConcurrentRequests) else {
             throw ValidationError("--max-concurrent-requests must be 1 to 65536, got \(maxConcurrentRequests)")

@@ -107,17 +107,20 @@ def metric(samples: Dict[str, float], name: str, **labels: str) -> float:
 
 
 class VLLMServer:
-    """`python -m vllm.entrypoints.openai.api_server` on a free loopback port, bound to one core."""
+    """`python -m vllm.entrypoints.openai.api_server` on a free loopback port, its compute bound to one core."""
 
     def __init__(self, name: str, core: int, log_dir: Path, kv_transfer_config: Optional[Callable[[str], dict]] = None,
                  environment: Optional[dict] = None, model_dir: Path = MODEL_DIR, max_num_seqs: int = 4,
-                 max_model_len: int = 2048, kv_cache_gib: int = 1, served_name: str = MODEL) -> None:
-        """A server of `model_dir` (with dummy weights; without a tokenizer unless the directory has one)."""
+                 max_model_len: int = 2048, kv_cache_gib: int = 1, served_name: str = MODEL,
+                 pin_process: bool = False) -> None:
+        """A server of `model_dir` (with dummy weights; without a tokenizer unless the directory has one). vLLM binds
+        its compute threads to `core`; `pin_process` binds every thread of the server there (`taskset`), so that
+        its engine loop, API server and connector threads never run on the other server's core (benchmarks)."""
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
-        command = [
+        command = (["taskset", "-c", str(core)] if pin_process else []) + [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
             "--served-model-name", served_name, "--load-format", "dummy", "--dtype", "bfloat16",
             "--max-model-len", str(max_model_len), "--max-num-seqs", str(max_num_seqs), "--enforce-eager",
