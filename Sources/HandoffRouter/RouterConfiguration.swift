@@ -20,9 +20,11 @@ public struct RouterConfiguration: Sendable {
     /// How the KV of the requests moves.
     public var mode: TransferMode = .pull
     /// Push mode: how long the router waits for decode to reserve its blocks before it sends the prompt to prefill
-    /// (prefill then has the push target before it computes); zero sends both at once. A reservation that comes after
-    /// prefill's last layer means the KV is pulled.
-    public var pushReserveWait: Duration = .milliseconds(250)
+    /// (prefill then has the push target before it computes). Zero (the default) sends both at once: a target that
+    /// comes while prefill computes gets the layers already computed in one go and the rest as they come; one that
+    /// comes after prefill's last layer means the KV is pulled. A wait helps prompts whose prefill is shorter than
+    /// decode's way to its reservation.
+    public var pushReserveWait: Duration = .zero
 
     /// How the KV of the router's requests moves from prefill to decode.
     public enum TransferMode: String, Sendable, CaseIterable {

@@ -138,7 +138,7 @@ def nixl_stack(logs: Path, all_prompts: List[List[int]]) -> List[Sample]:
         decode.stop()
 
 
-def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str, reserve_wait: float = 0.25) -> List[Sample]:
+def handoff_stack(logs: Path, all_prompts: List[List[int]], mode: str, reserve_wait: float = 0.0) -> List[Sample]:
     token = new_token()
     coordinator = HandoffProcess(["coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--log-level", "warning"],
                                  token, logs / f"handoff-{mode}-coordinator.log")
@@ -246,7 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=24, help="at least 8")
     parser.add_argument("--out", type=Path, default=REPOSITORY / "bench" / "results" / "vllm-pd")
-    parser.add_argument("--push-reserve-wait-seconds", type=float, default=0.25,
+    parser.add_argument("--push-reserve-wait-seconds", type=float, default=0.0,
                         help="handoff router's wait for decode's reservation in push mode (0: none)")
     arguments = parser.parse_args()
     arguments.out.mkdir(parents=True, exist_ok=True)

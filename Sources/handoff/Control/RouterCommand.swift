@@ -43,7 +43,7 @@ struct RouterCommand: AsyncParsableCommand {
             both at once; prefill then writes the layers computed before the target came in one go when it comes). A \
             reservation that comes after prefill's last layer means that request's KV is pulled.
             """)
-    var pushReserveWaitSeconds = 0.25
+    var pushReserveWaitSeconds = 0.0
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
     func validate() throws {

@@ -254,8 +254,9 @@ def test_push_mode_outputs_equal_a_single_instance(stack, single_instance):
         assert account["state"] == "done" and account["transfer_mode"] in ("push", "pull"), account
         assert int(account["kv_bytes"]) == -(-len(chosen[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
         assert account["reserved"] and account["components"]["kv_transfer"] >= 0, account
-    # The router sends the prompt to prefill once decode reserved (it waits up to 10 s here, 0.25 s by default):
-    # every push target is there before prefill computes.
+    # The router sends the prompt to prefill once decode reserved (it waits up to 10 s here; by default it does not
+    # wait, and a prompt this short on tiny-llama would be computed before its target came): every push target is
+    # there before prefill computes.
     assert modes.count("push") == len(ids), modes
     assert metric(decode_after, "vllm:handoff_failed_loads_total") == metric(decode_before,
                                                                                "vllm:handoff_failed_loads_total")
