@@ -10,7 +10,9 @@ public enum ConnectorEvent: Sendable, Hashable {
     /// A session with the coordinator is open (again); `instance` is this worker's registered instance.
     case registered(instance: UInt64)
     /// Prefill: compute the prompt, then answer `prefillDone(ticket:blocks:)` with the blocks holding its KV in
-    /// token order (`prefillStarted(ticket:)` when computing begins is optional).
+    /// token order (`prefillStarted(ticket:)` when computing begins is optional). An engine that pushes calls
+    /// `pushLayers(ticket:blocks:through:)` as layers are computed and `finishPush(ticket:blocks:)` after the last,
+    /// before `prefillDone`.
     case prefill(PrefillOrder)
     /// Decode: allocate `blocks` blocks for the ticket and answer `reserved(ticket:blocks:)`, or
     /// `reserveFailed(ticket:reason:)`.

@@ -160,19 +160,21 @@ extension ConnectorRuntime {
     /// Decode: the KV of a push-mode ticket is in its reserved blocks; the engine hears `loaded` once the write grant
     /// is revoked.
     func land(_ order: PullOrder, stats: TransferStats) async {
-        let landed = book.withLock { book in
+        // The grant leaves the book with the state change: a release that comes meanwhile finds a landed load, whose
+        // writes are over, and needs no quarantine.
+        let grant: TicketBook.WriteGrant? = book.withLock { book in
             guard case .reserved(let blocks) = book.decode[order.ticket], blocks == order.destinationBlocks,
-                book.writeGrants[order.ticket] != nil
-            else { return false }
+                let grant = book.writeGrants.removeValue(forKey: order.ticket)
+            else { return nil }
             book.decode[order.ticket] = .loaded(blocks, stats)
-            return true
+            return grant
         }
-        guard landed else {
+        guard let grant else {
             let error = KVConnectorError.unreservedDestination(ticket: order.ticket)
             session.report(.transferFailed(reason: error.description), ticket: order.ticket)
             return
         }
-        await revokeWriteGrant(order.ticket)
+        await transport.revoke(grant.token)
         await events.push(.loaded(order, stats: stats))
     }
 
