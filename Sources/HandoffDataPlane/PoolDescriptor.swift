@@ -157,7 +157,8 @@ public struct PoolDescriptor: Sendable, Hashable {
         }
         let (pieces, piecesOverflow) = UInt64(kinds).multipliedReportingOverflow(by: numBlocks)
         let (regionBytes, bytesOverflow) = pieces.multipliedReportingOverflow(by: pieceBytes)
-        guard !piecesOverflow, !bytesOverflow, regionBytes <= 1 << 48, UInt64(layers) * regionBytes <= 1 << 56 else {
+        let (poolBytes, poolOverflow) = UInt64(layers).multipliedReportingOverflow(by: regionBytes)
+        guard !piecesOverflow, !bytesOverflow, !poolOverflow, regionBytes <= 1 << 48, poolBytes <= 1 << 56 else {
             throw .invalidValue(field: "layout", reason: "a pool of that layout would exceed 2^56 bytes")
         }
         let geometry = KVGeometry(layers: Int(layers), kindsPerBlock: Int(kinds), pieceBytes: Int(pieceBytes))

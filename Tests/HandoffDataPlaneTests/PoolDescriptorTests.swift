@@ -23,6 +23,25 @@ struct PoolDescriptorTests {
         #expect(try PoolDescriptor(decodingText: descriptor.encodedText()) == descriptor)
     }
 
+    @Test("a layout whose pool size overflows (65,536 layers of 2^48-byte regions) is a typed error, not a trap")
+    func overflowingLayout() throws {
+        var writer = ByteWriter()
+        writer.write(UInt32(0x4846_4450))  // PoolDescriptor's magic
+        writer.write(PoolDescriptor.formatVersion)
+        writer.writeString("tcp")
+        writer.write(UInt64(1))
+        writer.writeString("host")
+        writer.writeLengthPrefixed([])
+        writer.write(UInt8(0))  // host memory
+        writer.write(UInt32(65_536))  // layers
+        writer.write(UInt8(1))  // kinds per block
+        writer.write(UInt64(1 << 40))  // piece bytes
+        writer.write(UInt64(256))  // blocks: 2^48 bytes per region
+        writer.write(UInt8(0))
+        writer.write(UInt32(65_536))
+        #expect(throws: DataPlaneError.self) { try PoolDescriptor(decoding: writer.bytes) }
+    }
+
     @Test("every truncation of a descriptor is a typed error")
     func truncated() throws {
         let bytes = try Self.sample().encoded()

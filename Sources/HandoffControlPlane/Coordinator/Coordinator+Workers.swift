@@ -42,7 +42,7 @@ extension Coordinator {
     public func heartbeat(_ identity: WorkerIdentity, freeBlocks: Int, queueDepth: Int) {
         guard var record = workers[identity.id], record.identity == identity, record.live else { return }
         record.lastHeartbeat = now()
-        record.reportedFree = max(0, freeBlocks)
+        record.reportedFree = min(max(0, freeBlocks), record.registration.layout.numBlocks)
         record.queueDepth = max(0, queueDepth)
         workers[identity.id] = record
     }
@@ -61,8 +61,9 @@ extension Coordinator {
         record.live = false
         record.lostReason = reason
         record.lostGracefully = graceful
-        record.outbox.finish()
         workers[identity.id] = record
+        // Its session closes after the releases of its tickets are queued on it (below).
+        defer { record.outbox.finish() }
         logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
         // Decode workers hold connections to prefill workers (pulls); prefill workers may hold some to decode
         // workers (pushes).

@@ -34,9 +34,18 @@ struct WorkerRecord {
             freeBlocks: effectiveFree, load: inFlight + queueDepth)
     }
 
-    /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone.
+    /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone. A lost
+    /// worker gets only releases: `loseWorker` queues them before it closes the session, so that a worker that was
+    /// paused rather than gone frees the blocks when it runs again.
     func send(_ instruction: WorkerInstruction) {
-        guard live else { return }
-        if !outbox.send(instruction) { metrics.notificationFailed() }
+        guard live || instruction.isRelease else { return }
+        if !outbox.send(instruction), live { metrics.notificationFailed() }
+    }
+}
+
+extension WorkerInstruction {
+    fileprivate var isRelease: Bool {
+        if case .release = self { return true }
+        return false
     }
 }

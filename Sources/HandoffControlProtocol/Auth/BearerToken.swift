@@ -53,9 +53,10 @@ public struct BearerToken: Sendable, Hashable {
         guard header.hasPrefix(prefix) else { return false }
         let offered = Array(header.utf8.dropFirst(prefix.utf8.count))
         let expected = Array(value.utf8)
-        var difference = UInt8(truncatingIfNeeded: offered.count ^ expected.count)
+        // Lengths compared whole (a length difference of 256 must not vanish in a byte), then every byte.
+        var difference = offered.count == expected.count ? 0 : 1
         for index in 0..<expected.count {
-            difference |= expected[index] ^ (index < offered.count ? offered[index] : 0)
+            difference |= Int(expected[index] ^ (index < offered.count ? offered[index] : 0))
         }
         return difference == 0
     }

@@ -87,6 +87,17 @@ public struct KVLayoutSpec: Sendable, Hashable {
         _ = try layout()
     }
 
+    /// The product of positive `factors`, or nil when it overflows or exceeds `limit`.
+    static func product(_ factors: [Int], limit: Int) -> Int? {
+        var product = 1
+        for factor in factors {
+            let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+            guard !overflow, next <= limit else { return nil }
+            product = next
+        }
+        return product
+    }
+
     /// The data-plane layout this spec describes.
     public func layout() throws(KVModelError) -> KVLayout {
         try KVLayout(
@@ -110,10 +121,23 @@ public struct KVLayoutSpec: Sendable, Hashable {
             problems.append("layers, kinds, KV heads, head dim and dtype bytes must all be positive")
             return problems
         }
-        if pieceBytes != blockTokens * kvHeads * headDim * dtypeBytes {
+        guard let product = Self.product([blockTokens, kvHeads, headDim, dtypeBytes], limit: KVGeometry.maxPieceBytes)
+        else {
+            problems.append(
+                "block tokens \(blockTokens) × KV heads \(kvHeads) × head dim \(headDim) × dtype bytes \(dtypeBytes) exceeds 2^40 bytes"
+            )
+            return problems
+        }
+        if pieceBytes != product {
             problems.append(
                 "piece bytes \(pieceBytes) ≠ block tokens \(blockTokens) × KV heads \(kvHeads) × head dim \(headDim) × dtype bytes \(dtypeBytes)"
             )
+        }
+        do {
+            _ = try layout()
+        } catch {
+            problems.append(error.description)
+            return problems
         }
         if let preset = try? ModelPreset.named(model) {
             let expected = KVLayoutSpec(

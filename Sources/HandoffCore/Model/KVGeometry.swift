@@ -23,13 +23,23 @@ public struct KVGeometry: Sendable, Hashable, Codable {
     /// Bytes one block occupies across all layers and kinds.
     public var blockBytes: Int { layers * kindsPerBlock * pieceBytes }
 
-    /// Checks that every dimension is positive.
+    /// The most layers a geometry may have (no model comes near; bounds what a peer's description can ask for).
+    public static let maxLayers = 65_536
+    /// The largest piece: 1 TiB.
+    public static let maxPieceBytes = 1 << 40
+
+    /// Checks that every dimension is positive and within `maxLayers` and `maxPieceBytes`, so that the products
+    /// derived from them (block bytes, offsets) cannot overflow.
     /// - Throws: `KVModelError.invalidGeometry` naming the bad dimension.
     public func validate() throws(KVModelError) {
-        if layers <= 0 { throw .invalidGeometry("layers must be positive, got \(layers)") }
+        if layers <= 0 || layers > Self.maxLayers {
+            throw .invalidGeometry("layers must be 1 to \(Self.maxLayers), got \(layers)")
+        }
         if kindsPerBlock != 1 && kindsPerBlock != 2 {
             throw .invalidGeometry("kinds per block must be 1 or 2, got \(kindsPerBlock)")
         }
-        if pieceBytes <= 0 { throw .invalidGeometry("piece bytes must be positive, got \(pieceBytes)") }
+        if pieceBytes <= 0 || pieceBytes > Self.maxPieceBytes {
+            throw .invalidGeometry("piece bytes must be 1 to 2^40, got \(pieceBytes)")
+        }
     }
 }

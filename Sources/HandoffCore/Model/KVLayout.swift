@@ -15,10 +15,26 @@ public struct KVLayout: Sendable, Hashable, Codable {
     /// Where K and V pieces sit inside a layer's region.
     public var arrangement: KVArrangement
 
-    /// - Throws: `KVModelError` when a dimension is not positive.
+    /// The most blocks a pool may have: block ids travel as 32-bit numbers.
+    public static let maxBlocks = 1 << 32
+    /// The largest pool: 2^56 bytes, so that every size and offset derived from a layout fits an `Int`.
+    public static let maxTotalBytes = 1 << 56
+
+    /// - Throws: `KVModelError` when a dimension is not positive or out of range, or the pool would exceed
+    ///   `maxTotalBytes`.
     public init(geometry: KVGeometry, numBlocks: Int, arrangement: KVArrangement = .split) throws(KVModelError) {
         try geometry.validate()
-        guard numBlocks > 0 else { throw .invalidGeometry("a pool needs at least one block, got \(numBlocks)") }
+        guard numBlocks > 0, numBlocks <= Self.maxBlocks else {
+            throw .invalidGeometry("a pool needs 1 to 2^32 blocks, got \(numBlocks)")
+        }
+        var total = geometry.pieceBytes
+        for factor in [geometry.kindsPerBlock, numBlocks, geometry.layers] {
+            let (product, overflow) = total.multipliedReportingOverflow(by: factor)
+            guard !overflow, product <= Self.maxTotalBytes else {
+                throw .invalidGeometry("a pool of that layout would exceed 2^56 bytes")
+            }
+            total = product
+        }
         self.geometry = geometry
         self.numBlocks = numBlocks
         self.arrangement = arrangement
