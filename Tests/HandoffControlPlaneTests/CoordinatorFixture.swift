@@ -36,6 +36,20 @@ struct CoordinatorFixture {
         return mailbox
     }
 
+    /// A prefill worker p0 and a decode worker d0, and a one-block request whose pull has been sent: decode
+    /// reserved block 2, prefill filled `sourceBlock`.
+    func transferringTicket(
+        requestID: String = "r1", sourceBlock: Int = 1
+    ) async throws -> (prefill: Mailbox, decode: Mailbox, ticket: String) {
+        let prefill = try await register("p0", .prefill)
+        let decode = try await register("d0", .decode)
+        let ticket = try await coordinator.admit(AdmitRequest(requestID: requestID, model: "tiny", promptTokens: 16))
+            .ticket
+        try await coordinator.report(.reserved(destinationBlocks: [2]), ticket: ticket, from: decode.identity)
+        try await coordinator.report(.prefillDone(sourceBlocks: [sourceBlock]), ticket: ticket, from: prefill.identity)
+        return (prefill, decode, ticket)
+    }
+
     static func registration(
         _ id: String, _ role: WorkerRole, instance: UInt64 = 1, spec: KVLayoutSpec = Self.spec, node: String = ""
     )

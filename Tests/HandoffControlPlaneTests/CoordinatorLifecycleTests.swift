@@ -189,12 +189,8 @@ import Testing
 
     @Test func aStalledTransferFailsWithAReasonAfterTheStallTimeout() async throws {
         let fixture = CoordinatorFixture { $0.transferTimeout = .seconds(2) }
-        let prefill = try await fixture.register("p0", .prefill)
-        let decode = try await fixture.register("d0", .decode)
+        let (prefill, decode, _) = try await fixture.transferringTicket(sourceBlock: 0)
         let c = fixture.coordinator
-        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16)).ticket
-        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
-        try await c.report(.prefillDone(sourceBlocks: [0]), ticket: t, from: prefill.identity)
         for _ in 0..<3 {
             fixture.clock.advance(milliseconds: 500)  // heartbeats keep both workers live
             await c.heartbeat(prefill.identity, freeBlocks: 63, queueDepth: 0)

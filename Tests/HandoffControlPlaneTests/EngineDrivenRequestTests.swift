@@ -90,12 +90,8 @@ import Testing
 
     @Test func aLoadTheEngineCouldNotCheckIsDoneButNotVerified() async throws {
         let fixture = CoordinatorFixture()
-        let prefill = try await fixture.register("p0", .prefill)
-        let decode = try await fixture.register("d0", .decode)
+        let (prefill, decode, t) = try await fixture.transferringTicket()
         let c = fixture.coordinator
-        let t = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16)).ticket
-        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
-        try await c.report(.prefillDone(sourceBlocks: [1]), ticket: t, from: prefill.identity)
         let unchecked = ProgressEvent.transferDone(CoordinatorFixture.stats(blocks: 1), verified: false, checked: false)
         let (_, onTheWire) = try ProgressEvent.from(proto: unchecked.proto(ticket: t))
         #expect(onTheWire == unchecked)

@@ -37,12 +37,8 @@ import Testing
 
     @Test func transferTimesOutOfRangeAreRefusedNotATrap() async throws {
         let fixture = CoordinatorFixture()
-        let prefill = try await fixture.register("p0", .prefill)
-        let decode = try await fixture.register("d0", .decode)
+        let (_, decode, t) = try await fixture.transferringTicket(requestID: "r")
         let c = fixture.coordinator
-        let t = try await c.admit(AdmitRequest(requestID: "r", model: "tiny", promptTokens: 16)).ticket
-        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
-        try await c.report(.prefillDone(sourceBlocks: [1]), ticket: t, from: prefill.identity)
         for seconds in [1e11, .infinity, .nan, -1, 86_401] {
             await #expect(throws: CoordinatorError.self) {
                 try await c.report(
@@ -72,12 +68,8 @@ import Testing
 
     @Test func aLostWorkerIsToldToReleaseItsTicketsBeforeItsSessionCloses() async throws {
         let fixture = CoordinatorFixture()
-        let prefill = try await fixture.register("p0", .prefill)
-        let decode = try await fixture.register("d0", .decode)
+        let (prefill, decode, t) = try await fixture.transferringTicket(requestID: "r")
         let c = fixture.coordinator
-        let t = try await c.admit(AdmitRequest(requestID: "r", model: "tiny", promptTokens: 16)).ticket
-        try await c.report(.reserved(destinationBlocks: [2]), ticket: t, from: decode.identity)
-        try await c.report(.prefillDone(sourceBlocks: [1]), ticket: t, from: prefill.identity)
         // Declared lost (a paused process misses its heartbeats): when it runs again it reads these releases.
         await c.sessionEnded(decode.identity, reason: "no heartbeat")
         #expect(await decode.releases() == [t])
