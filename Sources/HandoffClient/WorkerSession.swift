@@ -62,7 +62,7 @@ public final class WorkerSession: Sendable {
                             logger.warning("ignoring a malformed instruction: \(error)")
                             continue
                         }
-                        if case .registered(let interval) = instruction {
+                        if case .registered(let interval, _) = instruction {
                             group.addTask {
                                 while !Task.isCancelled {
                                     let current = await load()

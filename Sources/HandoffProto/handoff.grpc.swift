@@ -221,7 +221,8 @@ extension Handoff_V1_Coordinator {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > One progress report outside a session stream; errors come back as the call's status.
+        /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+        /// > back as the call's status.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Handoff_V1_ProgressReport` messages.
@@ -397,7 +398,8 @@ extension Handoff_V1_Coordinator {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > One progress report outside a session stream; errors come back as the call's status.
+        /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+        /// > back as the call's status.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Handoff_V1_ProgressReport` message.
@@ -572,7 +574,8 @@ extension Handoff_V1_Coordinator {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > One progress report outside a session stream; errors come back as the call's status.
+        /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+        /// > back as the call's status.
         ///
         /// - Parameters:
         ///   - request: A `Handoff_V1_ProgressReport` message.
@@ -1107,7 +1110,8 @@ extension Handoff_V1_Coordinator {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > One progress report outside a session stream; errors come back as the call's status.
+        /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+        /// > back as the call's status.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Handoff_V1_ProgressReport` message.
@@ -1350,7 +1354,8 @@ extension Handoff_V1_Coordinator {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > One progress report outside a session stream; errors come back as the call's status.
+        /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+        /// > back as the call's status.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Handoff_V1_ProgressReport` message.
@@ -1673,7 +1678,8 @@ extension Handoff_V1_Coordinator.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > One progress report outside a session stream; errors come back as the call's status.
+    /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+    /// > back as the call's status.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Handoff_V1_ProgressReport` message.
@@ -1955,7 +1961,8 @@ extension Handoff_V1_Coordinator.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > One progress report outside a session stream; errors come back as the call's status.
+    /// > One progress report outside a session stream, with the report key of the worker's Registered; errors come
+    /// > back as the call's status.
     ///
     /// - Parameters:
     ///   - message: request message to send.

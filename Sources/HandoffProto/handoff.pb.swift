@@ -501,6 +501,10 @@ public nonisolated struct Handoff_V1_ProgressReport: Sendable {
     set {kind = .pushDone(newValue)}
   }
 
+  /// With Report: the report key the worker's Registered carried, which proves the sender is that worker (its id and
+  /// instance are no secret). Ignored on a session stream, whose identity is its registration.
+  public var reportKey: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -566,6 +570,9 @@ public nonisolated struct Handoff_V1_Registered: Sendable {
   // methods supported on all messages.
 
   public var heartbeatIntervalSeconds: Double = 0
+
+  /// Random per registration: what the worker presents with a Report sent outside its session.
+  public var reportKey: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2094,7 +2101,7 @@ nonisolated extension Handoff_V1_FirstToken: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProgressReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{3}prefill_started\0\u{3}prefill_done\0\u{1}reserved\0\u{3}transfer_done\0\u{3}transfer_failed\0\u{3}first_token\0\u{3}push_done\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}instance\0\u{3}prefill_started\0\u{3}prefill_done\0\u{1}reserved\0\u{3}transfer_done\0\u{3}transfer_failed\0\u{3}first_token\0\u{3}push_done\0\u{3}report_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2195,6 +2202,7 @@ nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
           self.kind = .pushDone(v)
         }
       }()
+      case 10: try { try decoder.decodeSingularFixed64Field(value: &self.reportKey) }()
       default: break
       }
     }
@@ -2242,6 +2250,9 @@ nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     }()
     case nil: break
     }
+    if self.reportKey != 0 {
+      try visitor.visitSingularFixed64Field(value: self.reportKey, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2249,6 +2260,7 @@ nonisolated extension Handoff_V1_ProgressReport: SwiftProtobuf.Message, SwiftPro
     if lhs.workerID != rhs.workerID {return false}
     if lhs.instance != rhs.instance {return false}
     if lhs.kind != rhs.kind {return false}
+    if lhs.reportKey != rhs.reportKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2340,7 +2352,7 @@ nonisolated extension Handoff_V1_WorkerMessage: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Handoff_V1_Registered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Registered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}heartbeat_interval_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}heartbeat_interval_seconds\0\u{3}report_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2349,6 +2361,7 @@ nonisolated extension Handoff_V1_Registered: SwiftProtobuf.Message, SwiftProtobu
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.heartbeatIntervalSeconds) }()
+      case 2: try { try decoder.decodeSingularFixed64Field(value: &self.reportKey) }()
       default: break
       }
     }
@@ -2358,11 +2371,15 @@ nonisolated extension Handoff_V1_Registered: SwiftProtobuf.Message, SwiftProtobu
     if self.heartbeatIntervalSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.heartbeatIntervalSeconds, fieldNumber: 1)
     }
+    if self.reportKey != 0 {
+      try visitor.visitSingularFixed64Field(value: self.reportKey, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Handoff_V1_Registered, rhs: Handoff_V1_Registered) -> Bool {
     if lhs.heartbeatIntervalSeconds != rhs.heartbeatIntervalSeconds {return false}
+    if lhs.reportKey != rhs.reportKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

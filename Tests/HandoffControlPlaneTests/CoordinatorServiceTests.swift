@@ -62,8 +62,9 @@ import Testing
                             $0.prefillStarted = .with { $0.ticket = "t999" }
                         })
                 } throws: { error in
+                    // Outside a session, a report must prove its sender with the registration's report key.
                     guard let error = error as? RPCError else { return false }
-                    return error.code == .notFound && error.message.contains("t999")
+                    return error.code == .permissionDenied && error.message.contains("report key")
                 }
                 await #expect {
                     _ = try await client.report(.with { $0.workerID = "p0" })

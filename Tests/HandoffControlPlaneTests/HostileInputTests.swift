@@ -86,4 +86,56 @@ import Testing
         #expect(!token.accepts(header: "Bearer " + token.value.dropLast()))
         #expect(!token.accepts(header: "Bearer "))
     }
+
+    @Test func overlongLabelsTicketsAndReasonsAreRefusedOrCut() throws {
+        let base = CoordinatorFixture.registration("p0", .prefill).proto
+        for mutate in [
+            { (m: inout Handoff_V1_Register) in m.node = String(repeating: "n", count: 257) },
+            { (m: inout Handoff_V1_Register) in m.layout.model = String(repeating: "m", count: 1 << 20) },
+            { (m: inout Handoff_V1_Register) in m.transports = Array(repeating: "tcp", count: 9) },
+        ] {
+            var message = base
+            mutate(&message)
+            #expect(throws: ProtocolError.self) { try WorkerRegistration(proto: message) }
+        }
+        let huge = ProgressEvent.transferFailed(reason: String(repeating: "é", count: 1 << 19))
+        let (_, event) = try ProgressEvent.from(proto: huge.proto(ticket: "t1"))
+        guard case .transferFailed(let reason) = event else {
+            Issue.record("\(event)")
+            return
+        }
+        #expect(reason.utf8.count <= ProgressEvent.maxReasonBytes && reason.hasPrefix("éé"))
+        #expect(throws: ProtocolError.self) {
+            try ProgressEvent.from(
+                proto: ProgressEvent.prefillStarted.proto(ticket: String(repeating: "t", count: 257)))
+        }
+    }
+
+    @Test func aReportOutsideTheSessionNeedsTheWorkersReportKey() async throws {
+        let fixture = CoordinatorFixture()
+        let (prefill, decode, t) = try await fixture.transferringTicket()
+        let c = fixture.coordinator
+        let registered = await decode.drain().compactMap {
+            if case .registered(_, let key) = $0 { key } else { nil }
+        }
+        let key = try #require(registered.first)
+        #expect(key != 0)
+        let done = ProgressEvent.transferDone(CoordinatorFixture.stats(blocks: 1), verified: true)
+        // The identity is public (ListWorkers shows it); without the key a forger is refused and nothing changes.
+        for forged in [UInt64(0), key &+ 1] {
+            await #expect(throws: CoordinatorError.self) {
+                try await c.report(done, ticket: t, from: decode.identity, reportKey: forged)
+            }
+        }
+        #expect(try await c.account(of: "r1").state == .transferring)
+        // A refusal for the wrong worker names no instance to forge.
+        do {
+            try await c.report(done, ticket: t, from: prefill.identity)
+            Issue.record("a prefill worker reported decode's transfer")
+        } catch {
+            #expect(!error.description.contains("\(decode.identity)") && error.description.contains("d0"))
+        }
+        try await c.report(done, ticket: t, from: decode.identity, reportKey: key)
+        #expect(try await c.account(of: "r1").state == .decoding)
+    }
 }

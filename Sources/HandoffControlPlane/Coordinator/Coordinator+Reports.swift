@@ -14,8 +14,9 @@ extension Coordinator {
         }
         let owner = event.sender == .prefill ? ticket.prefill : ticket.decode
         guard sender == owner else {
+            // Names the worker, not its instance: the message must not tell a forger what to claim.
             throw .permissionDenied(
-                "\(event.name) for ticket \(ticketID) must come from its \(event.sender.rawValue) worker \(owner), not \(sender)"
+                "\(event.name) for ticket \(ticketID) must come from its \(event.sender.rawValue) worker \(owner.id), not \(sender.id)"
             )
         }
         let time = now()
@@ -125,6 +126,24 @@ extension Coordinator {
             tickets[ticketID] = ticket
             finish(ticketID, as: .done, reason: "")
         }
+    }
+
+    /// Applies a report sent outside the worker's session (the unary `Report`), which proves its sender with the
+    /// report key of the sender's registration.
+    ///
+    /// - Throws: `.permissionDenied` when `sender` is not a registered, live worker holding `reportKey`; otherwise as
+    ///   `report(_:ticket:from:)`.
+    public func report(
+        _ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity, reportKey: UInt64
+    ) throws(CoordinatorError) {
+        guard let record = workers[sender.id], record.live, record.identity == sender,
+            reportKey != 0, record.reportKey == reportKey
+        else {
+            throw .permissionDenied(
+                "a report outside the worker's session must carry the report key of its registration (worker \(sender.id))"
+            )
+        }
+        try report(event, ticket: ticketID, from: sender)
     }
 
     /// Reports carry at most a day in any one time.

@@ -25,7 +25,7 @@ extension Coordinator {
             registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(),
             reportedFree: registration.layout.numBlocks)
         workers[identity.id] = record
-        record.send(.registered(heartbeatInterval: configuration.heartbeatInterval))
+        record.send(.registered(heartbeatInterval: configuration.heartbeatInterval, reportKey: record.reportKey))
         logger.info(
             "worker registered",
             metadata: [

@@ -6,6 +6,8 @@ struct WorkerRecord {
     var registration: WorkerRegistration
     /// Instructions to the worker's session.
     var outbox: BatchingOutbox<WorkerInstruction>
+    /// What a `Report` outside the session must carry to count as this worker's: random per registration.
+    var reportKey = UInt64.random(in: 1...UInt64.max)
     /// Counts instructions that could not be delivered.
     var metrics: CoordinatorMetrics
     var live = true

@@ -23,7 +23,7 @@ public struct CoordinatorService: Handoff_V1_Coordinator.SimpleServiceProtocol {
         let sender = WorkerIdentity(id: request.workerID, instance: request.instance)
         do {
             let (ticket, event) = try ProgressEvent.from(proto: request)
-            try await coordinator.report(event, ticket: ticket, from: sender)
+            try await coordinator.report(event, ticket: ticket, from: sender, reportKey: request.reportKey)
         } catch let error as ProtocolError {
             throw error.rpcError
         } catch let error as CoordinatorError {

@@ -1,7 +1,8 @@
 /// What the coordinator tells a worker on its session.
 public enum WorkerInstruction: Sendable, Hashable {
-    /// The session is open; heartbeat at this interval.
-    case registered(heartbeatInterval: Duration)
+    /// The session is open; heartbeat at this interval. `reportKey` authenticates a `Report` sent outside the
+    /// session.
+    case registered(heartbeatInterval: Duration, reportKey: UInt64 = 0)
     /// A compatible worker on the other side is up: connect the data plane to it now, off any request's path.
     case peerUp(PeerAnnouncement)
     /// That instance is gone; drop its connection and never use its keys again.

@@ -5,8 +5,11 @@ extension WorkerInstruction {
     public var proto: Handoff_V1_CoordinatorMessage {
         var message = Handoff_V1_CoordinatorMessage()
         switch self {
-        case .registered(let interval):
-            message.registered = .with { $0.heartbeatIntervalSeconds = interval.seconds }
+        case .registered(let interval, let reportKey):
+            message.registered = .with {
+                $0.heartbeatIntervalSeconds = interval.seconds
+                $0.reportKey = reportKey
+            }
         case .peerUp(let peer):
             message.peerUp = .with {
                 $0.workerID = peer.identity.id
@@ -81,7 +84,8 @@ extension WorkerInstruction {
         switch message.kind {
         case .registered(let m):
             self = .registered(
-                heartbeatInterval: try .fromWire(seconds: m.heartbeatIntervalSeconds, field: "heartbeat interval"))
+                heartbeatInterval: try .fromWire(seconds: m.heartbeatIntervalSeconds, field: "heartbeat interval"),
+                reportKey: m.reportKey)
         case .peerUp(let m):
             self = .peerUp(
                 PeerAnnouncement(

@@ -55,13 +55,21 @@ extension ProgressEvent {
                     TransferStats(proto: message.stats), verified: message.verified && !message.unchecked,
                     checked: !message.unchecked)
             )
-        case .transferFailed(let message): result = (message.ticket, .transferFailed(reason: message.reason))
+        case .transferFailed(let message):
+            // A reason is kept in the account and logged: the first kilobyte says what happened.
+            let reason = String(decoding: message.reason.utf8.prefix(Self.maxReasonBytes), as: UTF8.self)
+            result = (message.ticket, .transferFailed(reason: reason))
         case .firstToken(let message): result = (message.ticket, .firstToken(decodeSeconds: message.decodeSeconds))
         case nil: throw ProtocolError("progress report without a kind")
         }
-        if result.0.isEmpty { throw ProtocolError("progress report without a ticket") }
+        if result.0.isEmpty || result.0.utf8.count > 256 {
+            throw ProtocolError("a progress report's ticket must be 1 to 256 bytes")
+        }
         return result
     }
+
+    /// The longest failure reason kept from a report, in bytes.
+    public static let maxReasonBytes = 1024
 
     /// The report message for `ticket`.
     public func proto(ticket: String) -> Handoff_V1_ProgressReport {

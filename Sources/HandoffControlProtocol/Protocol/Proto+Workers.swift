@@ -44,11 +44,25 @@ extension KVLayoutSpec {
 }
 
 extension WorkerRegistration {
-    /// - Throws: `ProtocolError` for a missing layout, an unknown role or arrangement, or an endpoint that is not an
-    ///   http(s) URL of at most 512 bytes.
+    /// The longest model name, node or rack label and compatibility hash a registration may carry, in bytes.
+    package static let maxLabelBytes = 256
+    /// The most transports a registration may name, each at most 32 bytes.
+    package static let maxTransports = 8
+
+    /// - Throws: `ProtocolError` for a missing layout, an unknown role or arrangement, an endpoint that is not an
+    ///   http(s) URL of at most 512 bytes, or labels and lists longer than `maxLabelBytes` and `maxTransports`.
     public init(proto: Handoff_V1_Register) throws(ProtocolError) {
         guard proto.hasLayout else { throw ProtocolError("registration without a KV layout") }
         try Self.checkEndpoint(proto.endpoint)
+        for (name, value) in [
+            ("model", proto.layout.model), ("node", proto.node), ("rack", proto.rack),
+            ("compatibility", proto.compatibility), ("arrangement", proto.layout.arrangement),
+        ] where value.utf8.count > Self.maxLabelBytes {
+            throw ProtocolError("\(name) must be at most \(Self.maxLabelBytes) bytes, got \(value.utf8.count)")
+        }
+        guard proto.transports.count <= Self.maxTransports, proto.transports.allSatisfy({ $0.utf8.count <= 32 }) else {
+            throw ProtocolError("at most \(Self.maxTransports) transports of at most 32 bytes each")
+        }
         self.init(
             identity: WorkerIdentity(id: proto.workerID, instance: proto.instance),
             role: try WorkerRole(proto: proto.role),

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fuzzes one of Handoff's decoders of untrusted bytes with libFuzzer (swiftc -sanitize=fuzzer,address).
+#   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]     (default 60 seconds)
+# Targets:
+#   tcp-wire          the native TCP data plane's frames and endpoint lists (Fuzz/TCPWire)
+#   pool-descriptor   pool descriptors, as peers and registrations hand them over (Fuzz/PoolDescriptor)
+# Each target's sources are compiled into one module with the HandoffCore types they use (their
+# `import HandoffCore` lines dropped). The seeds in Fuzz/corpus/TARGET are kept in git; inputs libFuzzer finds go
+# to .build-fuzz/TARGET/corpus, and a crashing input is written to .build-fuzz/TARGET/ (add it to the seeds once
+# fixed). `-runs=N` instead of a time runs N executions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:?usage: scripts/fuzz.sh tcp-wire|pool-descriptor [SECONDS] [libFuzzer options...]}
+seconds=${2:-60}
+shift $(( $# >= 2 ? 2 : 1 ))
+coding=(Sources/HandoffCore/Coding/ByteReader.swift Sources/HandoffCore/Coding/ByteWriter.swift
+    Sources/HandoffCore/Coding/WireFormatError.swift)
+case "$target" in
+    tcp-wire)
+        files=("${coding[@]}" Sources/HandoffDataPlane/TCP/TCPWire.swift Sources/HandoffDataPlane/TCP/TCPEndpoints.swift
+            Sources/HandoffCore/Network/HostPort.swift Fuzz/TCPWire/TCPWireFuzzer.swift)
+        ;;
+    pool-descriptor)
+        files=("${coding[@]}" Sources/HandoffCore/Model/KVLayout.swift Sources/HandoffCore/Model/KVGeometry.swift
+            Sources/HandoffCore/Model/KVModelError.swift Sources/HandoffCore/Plan/PlanError.swift
+            Sources/HandoffDataPlane/PoolDescriptor.swift Sources/HandoffDataPlane/DataPlaneError.swift
+            Sources/HandoffDataPlane/MemoryType.swift Sources/HandoffDataPlane/Base64.swift
+            Sources/HandoffDataPlane/UCXError.swift Fuzz/PoolDescriptor/PoolDescriptorFuzzer.swift)
+        ;;
+    *) echo "unknown fuzz target $target (tcp-wire, pool-descriptor)" >&2; exit 2 ;;
+esac
+out=.build-fuzz/$target
+rm -rf "$out/src"
+mkdir -p "$out/src" "$out/corpus"
+for file in "${files[@]}"; do
+    grep -v '^import HandoffCore$' "$file" > "$out/src/$(basename "$file")"
+done
+if [ "$target" = tcp-wire ]; then
+    echo 'let maxNotificationBytes = 4096  // as in Sources/HandoffDataPlane/Transport.swift' > "$out/src/Limits.swift"
+fi
+swiftc -O -sanitize=fuzzer,address -parse-as-library -package-name Handoff -module-name Fuzz "$out"/src/*.swift \
+    -o "$out/fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
+"$out/fuzzer" -max_total_time="$seconds" -max_len=4096 -artifact_prefix="$out/" "$@" "$out/corpus" "Fuzz/corpus/$target"
