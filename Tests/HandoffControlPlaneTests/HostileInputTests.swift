@@ -138,4 +138,26 @@ import Testing
         try await c.report(done, ticket: t, from: decode.identity, reportKey: key)
         #expect(try await c.account(of: "r1").state == .decoding)
     }
+
+    @Test func lostWorkersAreForgottenAfterTheRetentionAndBeyondTheCap() async throws {
+        let fixture = CoordinatorFixture {
+            $0.lostWorkerRetention = .seconds(60)
+            $0.maxLostWorkers = 3
+        }
+        let c = fixture.coordinator
+        let live = try await fixture.register("d-live", .decode)
+        for index in 0..<5 {
+            let worker = try await fixture.register("p\(index)", .prefill)
+            fixture.clock.advance(milliseconds: 10)
+            await c.sessionEnded(worker.identity, reason: "gone")
+            await c.heartbeat(live.identity, freeBlocks: 64, queueDepth: 0)
+        }
+        await c.sweep()
+        // Beyond the cap the oldest lost records go first; the live worker stays.
+        #expect(await c.workerStatuses().map(\.registration.identity.id) == ["d-live", "p2", "p3", "p4"])
+        fixture.clock.advance(milliseconds: 61_000)
+        await c.heartbeat(live.identity, freeBlocks: 64, queueDepth: 0)
+        await c.sweep()
+        #expect(await c.workerStatuses().map(\.registration.identity.id) == ["d-live"])
+    }
 }

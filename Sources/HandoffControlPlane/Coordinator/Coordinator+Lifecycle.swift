@@ -160,6 +160,7 @@ extension Coordinator {
     public func sweep() {
         let time = now()
         checkLiveness(at: time)
+        expireLostWorkers(at: time)
         retryAwaitingPairs(at: time)
         for ticket in tickets.values {
             if let lease = ticket.leaseDeadline, time > lease, !ticket.prefillReleased {

@@ -59,6 +59,7 @@ extension Coordinator {
         guard var record = workers[identity.id], record.identity == identity, record.live else { return }
         let level: Logger.Level = graceful ? .info : .warning
         record.live = false
+        record.lostAt = now()
         record.lostReason = reason
         record.lostGracefully = graceful
         workers[identity.id] = record
@@ -106,6 +107,23 @@ extension Coordinator {
         where record.live && time > record.lastHeartbeat && time - record.lastHeartbeat > timeout {
             loseWorker(record.identity, reason: "no heartbeat for \(configuration.livenessTimeout)")
         }
+    }
+
+    /// Forgets lost workers' records older than the retention, and the oldest beyond `maxLostWorkers`, so that
+    /// workers that come and go cannot grow the registry (and every listing of it) without bound.
+    func expireLostWorkers(at time: UInt64) {
+        let retention = configuration.lostWorkerRetention.nanoseconds
+        let lost = workers.values.filter { !$0.live }
+        guard !lost.isEmpty else { return }
+        var forget = lost.filter { time &- $0.lostAt > retention }.map(\.identity.id)
+        let excess = lost.count - forget.count - configuration.maxLostWorkers
+        if excess > 0 {
+            let kept = lost.filter { time &- $0.lostAt <= retention }.sorted { $0.lostAt < $1.lostAt }
+            forget += kept.prefix(excess).map(\.identity.id)
+        }
+        guard !forget.isEmpty else { return }
+        for id in forget { workers[id] = nil }
+        publishWorkerGauges()
     }
 
     func publishWorkerGauges() {

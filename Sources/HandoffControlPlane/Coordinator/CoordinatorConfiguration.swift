@@ -25,6 +25,11 @@ public struct CoordinatorConfiguration: Sendable, Hashable {
     public var rollingWindow = 4096
     /// How many attempts a request with the `recompute` policy gets in all.
     public var maxAttempts = 3
+    /// How long a lost worker's record stays listed (ListWorkers, `handoff topo --coordinator`) before it is
+    /// forgotten.
+    public var lostWorkerRetention: Duration = .seconds(600)
+    /// The most lost workers' records kept; beyond it the oldest are forgotten first.
+    public var maxLostWorkers = 1024
 
     public init() {}
 

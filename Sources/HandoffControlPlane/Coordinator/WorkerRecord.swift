@@ -11,6 +11,8 @@ struct WorkerRecord {
     /// Counts instructions that could not be delivered.
     var metrics: CoordinatorMetrics
     var live = true
+    /// When it was lost (coordinator clock, ns); its record is forgotten after `lostWorkerRetention`.
+    var lostAt: UInt64 = 0
     var lostReason = ""
     /// Whether its session ended in an orderly way (the worker or the coordinator shut down), not broken off.
     var lostGracefully = false
