@@ -4,14 +4,23 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import Synchronization
 
 /// A small HTTP server for Prometheus: `GET /metrics` returns the registry in the text exposition format,
 /// `GET /healthz` returns `ok`.
+///
+/// Its port needs no token, so it is bounded: a connection that sends nothing for `idleTimeout` is closed (one that
+/// never finishes its headers with it), and beyond `maxConnections` new connections are closed at once.
 public struct MetricsEndpoint: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let host: String
     public let port: Int
+    /// How long a connection may stay silent; scrapers reconnect.
+    public var idleTimeout: Duration = .seconds(10)
+    /// Connections served at once.
+    public var maxConnections = 64
     let logger: Logger
+    private let openConnections = OpenConnections()
 
     public init(
         registry: PrometheusCollectorRegistry, host: String, port: Int,
@@ -27,8 +36,11 @@ public struct MetricsEndpoint: Sendable {
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
+            .bind(host: host, port: port) { [idleTimeout] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let idle = TimeAmount.nanoseconds(Int64(clamping: idleTimeout.nanoseconds))
+                    try channel.pipeline.syncOperations.addHandlers(
+                        IdleStateHandler(readTimeout: idle), CloseOnIdleHandler())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
@@ -39,7 +51,15 @@ public struct MetricsEndpoint: Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
-                        group.addTask { await serve(connection) }
+                        guard openConnections.enter(limit: maxConnections) else {
+                            logger.debug("metrics connection refused: \(maxConnections) open")
+                            group.addTask { try? await connection.executeThenClose { _, _ in } }  // closes it now
+                            continue
+                        }
+                        group.addTask {
+                            defer { openConnections.leave() }
+                            await serve(connection)
+                        }
                     }
                 }
             }
@@ -78,6 +98,35 @@ public struct MetricsEndpoint: Sendable {
         case "/metrics": (.ok, registry.emitToBuffer(), "text/plain; version=0.0.4; charset=utf-8")
         case "/healthz": (.ok, Array("ok\n".utf8), "text/plain")
         default: (.notFound, Array("not found; try /metrics\n".utf8), "text/plain")
+        }
+    }
+}
+
+/// Counts the connections being served.
+private final class OpenConnections: Sendable {
+    private let count = Mutex(0)
+
+    /// Counts one more connection unless `limit` are open; whether it was counted.
+    func enter(limit: Int) -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() { count.withLock { $0 -= 1 } }
+}
+
+/// Closes a connection that `IdleStateHandler` reports silent.
+private final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 }
