@@ -6,10 +6,33 @@ import Testing
 /// The `/metrics` port takes no token: whoever reaches it must not be able to hold its connections (and the
 /// coordinator's file descriptors) by connecting and saying nothing.
 @Suite struct MetricsEndpointTests {
-    @Test func silentConnectionsAreClosedAndBeyondTheCapRefusedWhileScrapesAreServed() async throws {
+    @Test func beyondTheCapConnectionsAreClosedAtOnceWhileScrapesAreServed() async throws {
+        try await withEndpoint(idleTimeout: .seconds(60), maxConnections: 4) { port in
+            var silent = try (0..<6).map { _ in try RawConnection(port: port) }
+            // Four are served (and wait for a request); the two beyond the cap are closed at once.
+            #expect(await closed(silent, count: 2, within: .seconds(20)) == 2)
+            #expect(silent.filter { $0.closedByPeer(within: .milliseconds(200)) }.count == 2)
+            silent.removeAll()  // the client closes them: the slots come free
+            #expect(await scrapeAnswered(port: port, within: .seconds(20)))
+        }
+    }
+
+    @Test func silentConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        try await withEndpoint(idleTimeout: .seconds(3), maxConnections: 64) { port in
+            let silent = try (0..<3).map { _ in try RawConnection(port: port) }
+            // Not at once: only after 3 s without a byte.
+            #expect(silent.allSatisfy { !$0.closedByPeer(within: .zero) })
+            #expect(await closed(silent, count: 3, within: .seconds(20)) == 3)
+            #expect(await scrapeAnswered(port: port, within: .seconds(20)))
+        }
+    }
+
+    private func withEndpoint(
+        idleTimeout: Duration, maxConnections: Int, _ body: (Int) async throws -> Void
+    ) async throws {
         var configured = MetricsEndpoint(registry: PrometheusCollectorRegistry(), host: "127.0.0.1", port: 0)
-        configured.idleTimeout = .seconds(2)
-        configured.maxConnections = 4
+        configured.idleTimeout = idleTimeout
+        configured.maxConnections = maxConnections
         let endpoint = configured
         let ports = AsyncStream.makeStream(of: Int.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -21,18 +44,34 @@ import Testing
             }
             var port = 0
             for await bound in ports.stream { port = bound }
-            let silent = try (0..<6).map { _ in try RawConnection(port: port) }
-            try await Task.sleep(for: .milliseconds(300))
-            // Four are served (and wait for a request); the two beyond the cap are closed at once.
-            #expect(silent.filter { $0.closedByPeer(within: .milliseconds(100)) }.count == 2)
-            try await Task.sleep(for: .milliseconds(2200))
-            // Silent for the idle timeout: closed.
-            #expect(silent.allSatisfy { $0.closedByPeer(within: .milliseconds(500)) })
-            let scrape = try RawConnection(port: port)
-            scrape.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
-            #expect(scrape.received(within: .seconds(2)).hasPrefix("HTTP/1.1 200"))
+            try await body(port)
             group.cancelAll()
         }
+    }
+
+    /// How many of `connections` the server has closed, waiting (up to `within`) until `count` are.
+    private func closed(_ connections: [RawConnection], count: Int, within wait: Duration) async -> Int {
+        let deadline = ContinuousClock.now + wait
+        var closed = 0
+        repeat {
+            closed = connections.filter { $0.closedByPeer(within: .zero) }.count
+            if closed >= count { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline
+        return closed
+    }
+
+    /// Whether a `GET /healthz` is answered 200 within `wait` (retried while the server still refuses).
+    private func scrapeAnswered(port: Int, within wait: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + wait
+        repeat {
+            if let scrape = try? RawConnection(port: port) {
+                scrape.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+                if scrape.received(within: .seconds(2)).hasPrefix("HTTP/1.1 200") { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        return false
     }
 }
 
