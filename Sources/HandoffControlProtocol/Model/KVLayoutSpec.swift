@@ -62,29 +62,19 @@ public struct KVLayoutSpec: Sendable, Hashable {
         engineModel model: String, layers: Int, kvHeads: Int, headDim: Int, dtypeBytes: Int, blockTokens: Int,
         numBlocks: Int, arrangement: KVArrangement, kindsPerBlock: Int = 2
     ) throws(KVModelError) {
-        var pieceBytes = 1
-        for factor in [blockTokens, kvHeads, headDim, dtypeBytes] {
-            guard factor > 0 else {
-                throw .invalidGeometry("block tokens, KV heads, head dim and dtype bytes must be positive")
-            }
-            let (product, overflow) = pieceBytes.multipliedReportingOverflow(by: factor)
-            guard !overflow, product <= 1 << 40 else { throw .invalidGeometry("a block piece would exceed 2^40 bytes") }
-            pieceBytes = product
+        guard [blockTokens, kvHeads, headDim, dtypeBytes].allSatisfy({ $0 > 0 }) else {
+            throw .invalidGeometry("block tokens, KV heads, head dim and dtype bytes must be positive")
         }
+        guard
+            let pieceBytes = Self.product([blockTokens, kvHeads, headDim, dtypeBytes], limit: KVGeometry.maxPieceBytes)
+        else { throw .invalidGeometry("a block piece would exceed 2^40 bytes") }
         self.init(
             model: model, dtypeBytes: dtypeBytes, layers: layers, kindsPerBlock: kindsPerBlock, kvHeads: kvHeads,
             headDim: headDim, blockTokens: blockTokens, pieceBytes: pieceBytes, arrangement: arrangement,
             numBlocks: numBlocks)
-        var poolBytes = pieceBytes
-        for factor in [kindsPerBlock, numBlocks, layers] {
-            guard factor > 0 else { throw .invalidGeometry("layers, kinds per block and blocks must be positive") }
-            let (product, overflow) = poolBytes.multipliedReportingOverflow(by: factor)
-            guard !overflow, product <= 1 << 56 else { throw .invalidGeometry("the pool would exceed 2^56 bytes") }
-            poolBytes = product
-        }
+        // The pool's size is bounded (2^56 bytes) and its dimensions checked by the layout, through contradictions().
         let problems = contradictions()
         guard problems.isEmpty else { throw .invalidGeometry(problems.joined(separator: "; ")) }
-        _ = try layout()
     }
 
     /// The product of positive `factors`, or nil when it overflows or exceeds `limit`.
