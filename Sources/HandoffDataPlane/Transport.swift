@@ -74,3 +74,7 @@ public protocol Transport: AnyObject, Sendable {
 
 /// The largest notification payload, in bytes.
 public let maxNotificationBytes = 4096
+
+/// Notifications a transport keeps for its user to read; past it, new ones are refused (native TCP) or dropped
+/// (UCX, whose active messages have no answer), so a peer's flood cannot grow memory without bound.
+public let maxQueuedNotifications = 4096

@@ -133,7 +133,7 @@ struct NetworkNamespaceTests {
         try pair.abortServerConnections(keeping: [Self.port, Self.dataPort])
 
         let (output, status) = try await client.finish()
-        #expect(status == 0)
+        #expect(status == 0, "\(client.errorOutput())")
         let result = try JSONDecoder().decode(BenchOutput.self, from: Data(output.utf8))
         #expect(result.verified)
         #expect(result.transport == "tcp")  // the timed READ ran over native TCP after the fallback

@@ -4,12 +4,23 @@ import Synchronization
 
 /// The client side of a connection to one peer pool: the peer's endpoints and key, and idle sockets that have
 /// said hello, reused across transfers. A socket that failed is closed, never returned.
+///
+/// An idle socket is reused only within `maxIdleReuse` of its last request and only while the server has not
+/// closed it, so that the server's idle timeout (`TCPServerLimits.idleTimeout`) never fails a request.
 final class TCPPeerLink: Sendable {
+    /// How long a socket may sit idle and still be reused.
+    static let maxIdleReuse: Duration = .seconds(30)
+
     let descriptor: PoolDescriptor
     let endpoints: [(host: String, port: UInt16)]
     private let hello: TCPWire.Hello
     private let connectTimeout: Duration
-    private let idle = Mutex<(sockets: [TCPSocket], closed: Bool)>(([], false))
+    private let idle = Mutex<(sockets: [IdleSocket], closed: Bool)>(([], false))
+
+    private struct IdleSocket {
+        var socket: TCPSocket
+        var since: ContinuousClock.Instant
+    }
 
     /// - Throws: `DataPlaneError.incompatibleDescriptor` for a descriptor without TCP endpoints or key.
     init(descriptor: PoolDescriptor, agent: UInt64, connectTimeout: Duration) throws(DataPlaneError) {
@@ -33,11 +44,7 @@ final class TCPPeerLink: Sendable {
     /// must not hold one of the few cooperative threads.
     /// - Throws: `DataPlaneError.peerFailed` when the peer cannot be reached or refuses the pool.
     func checkOut(_ count: Int) async throws(DataPlaneError) -> [TCPSocket] {
-        let sockets: [TCPSocket] = idle.withLock { idle in
-            let taken = Array(idle.sockets.suffix(count))
-            idle.sockets.removeLast(taken.count)
-            return taken
-        }
+        let sockets = takeIdle(count)
         guard sockets.count < count else { return sockets }
         let opened: Result<[TCPSocket], DataPlaneError> = await withCheckedContinuation { continuation in
             let thread = Thread { [self] in
@@ -66,11 +73,35 @@ final class TCPPeerLink: Sendable {
         return sockets
     }
 
+    /// Up to `count` idle sockets still fit for a request, most recently used first; closes the stale ones.
+    private func takeIdle(_ count: Int) -> [TCPSocket] {
+        let oldest = ContinuousClock.now - Self.maxIdleReuse
+        let (fresh, stale) = idle.withLock { idle in
+            let stale = idle.sockets.filter { $0.since < oldest }
+            idle.sockets.removeAll { $0.since < oldest }
+            let taken = Array(idle.sockets.suffix(count))
+            idle.sockets.removeLast(taken.count)
+            return (taken, stale)
+        }
+        for entry in stale { entry.socket.close() }
+        var usable: [TCPSocket] = []
+        for entry in fresh {
+            // Between requests the server sends nothing: a readable socket was closed (or broken) by the peer.
+            if case .none = entry.socket.receiveAvailable(upTo: 1) {
+                usable.append(entry.socket)
+            } else {
+                entry.socket.close()
+            }
+        }
+        return usable
+    }
+
     /// Returns healthy sockets for reuse.
     func checkIn(_ sockets: [TCPSocket]) {
+        let now = ContinuousClock.now
         let keep = idle.withLock { idle in
             if idle.closed { return false }
-            idle.sockets += sockets
+            idle.sockets += sockets.map { IdleSocket(socket: $0, since: now) }
             return true
         }
         if !keep { for socket in sockets { socket.close() } }
@@ -83,7 +114,7 @@ final class TCPPeerLink: Sendable {
             defer { idle.sockets = [] }
             return idle.sockets
         }
-        for socket in sockets { socket.close() }
+        for entry in sockets { entry.socket.close() }
     }
 
     /// Connects to the first endpoint that answers and says hello.

@@ -3,8 +3,9 @@ import Glibc
 import HandoffCore
 import Synchronization
 
-/// The serving side of the native TCP data plane: listens, and serves each connection on its own thread,
-/// straight from and into the registered regions of the pool the connection's hello names.
+/// The serving side of the native TCP data plane: listens, greets every new connection on one event-driven
+/// thread (`TCPAcceptor`), and serves each connection that presented a pool's key on a thread of its own,
+/// straight from and into the registered regions of that pool, within `TCPServerLimits`.
 ///
 /// Every requested range is checked against the pool's regions, and on a pool that requires grants against the
 /// blocks of the grant the request names, before a byte moves; a request that fails a check is refused with a
@@ -31,7 +32,7 @@ final class TCPServer: Sendable {
         var grants: [UInt64: GrantedBlocks] = [:]
         /// The grant each connection is serving a request under now.
         var grantsInUse: [UInt64: UInt64] = [:]
-        /// Every accepted socket whose thread has not closed it yet.
+        /// Every socket past its hello (served or probing) whose thread has not closed it yet.
         var accepted: Set<Int32> = []
         /// What a `DataPlaneProbe` is answered with; nil: probes are refused.
         var answerProvider: DataPlaneProbe.AnswerProvider?
@@ -44,19 +45,26 @@ final class TCPServer: Sendable {
     }
 
     let port: UInt16
+    let limits: TCPServerLimits
     private let listener: TCPSocket
+    private let acceptor: TCPAcceptor
     private let state = Mutex(State())
     private let notifications: AsyncStream<PeerNotification>.Continuation
 
     /// Starts listening on `host:port` and accepting on a thread of its own.
-    init(host: String, port: UInt16, notifications: AsyncStream<PeerNotification>.Continuation) throws(DataPlaneError) {
+    init(
+        host: String, port: UInt16, limits: TCPServerLimits,
+        notifications: AsyncStream<PeerNotification>.Continuation
+    ) throws(DataPlaneError) {
         do {
             (listener, self.port) = try TCPSocket.listen(host: host, port: port)
+            acceptor = try TCPAcceptor(listener: listener, limits: limits)
         } catch {
             throw .peerFailed(agent: 0, reason: "cannot listen for TCP transfers: \(error)")
         }
+        self.limits = limits
         self.notifications = notifications
-        startThread { [self] in acceptLoop() }
+        startThread { [self] in acceptor.run { connection, hello in greeted(connection, hello) } }
     }
 
     /// Serves `regions` to clients that present `key` for pool `id`.
@@ -111,7 +119,7 @@ final class TCPServer: Sendable {
     func stop() async {
         let first = state.withLock { state in
             defer { state.stopping = true }
-            if !state.stopping { listener.shutdown() }
+            if !state.stopping { acceptor.stop() }
             for fd in state.accepted { TCPSocket(fd: fd).shutdown() }
             return !state.stopping
         }
@@ -138,69 +146,118 @@ final class TCPServer: Sendable {
         thread.start()
     }
 
-    private func acceptLoop() {
-        while true {
-            let connection: TCPSocket
-            do {
-                connection = try listener.accept()
-            } catch {
-                if state.withLock({ $0.stopping }) { return }
-                usleep(10_000)  // out of descriptors or memory, an aborted handshake: keep serving
-                continue
-            }
-            let admitted = state.withLock { state in
-                if state.stopping { return false }
-                state.accepted.insert(connection.fd)
-                return true
-            }
-            guard admitted else {
-                connection.close()
-                return
-            }
-            startThread { [self] in serve(connection) }
-        }
-    }
+    // MARK: Admitting a connection
 
-    // MARK: Serving one connection
-
-    private func serve(_ connection: TCPSocket) {
-        defer {
-            state.withLock { _ = $0.accepted.remove(connection.fd) }
-            connection.close()
-        }
-        guard let helloBytes = try? connection.receive(TCPWire.helloBytes, "receive hello") else { return }
+    /// Decides, on the acceptor's thread, what a connection that has said hello gets: a thread serving its pool,
+    /// a probe session, or a refusal.
+    private func greeted(_ connection: TCPSocket, _ helloBytes: [UInt8]) {
         if helloBytes == DataPlaneProbe.greeting {
-            serveProbe(connection)
+            startProbe(connection)
             return
         }
         let hello: TCPWire.Hello
         do {
             hello = try TCPWire.decodeHello(helloBytes)
         } catch {
-            refuse(connection, requestID: 0, "bad hello: \(error)")
+            refuseAndClose(connection, "bad hello: \(error)")
             return
         }
-        let attached: (id: UInt64, regions: [(address: UInt, length: Int)])? = state.withLock { state in
-            guard !state.stopping, let pool = state.pools[hello.pool], pool.key == hello.key else { return nil }
+        let admission: Result<Context, Refusal> = state.withLock { state in
+            guard !state.stopping else { return .failure(.stopping) }
+            guard let pool = state.pools[hello.pool], pool.key == hello.key else { return .failure(.unknownPool) }
+            guard state.accepted.count < limits.maxConnections else { return .failure(.busy) }
             state.nextConnection += 1
             state.pools[hello.pool]?.connections[state.nextConnection] = connection.fd
             state.serving.insert(state.nextConnection)
-            return (state.nextConnection, pool.regions)
+            state.accepted.insert(connection.fd)
+            return .success(
+                Context(connection: state.nextConnection, pool: hello.pool, regions: pool.regions, sender: hello.agent))
         }
-        guard let (id, regions) = attached else {
-            refuse(
-                connection, requestID: 0,
-                "no pool \(hello.pool) with that key is served here (released, or a stale descriptor)")
-            return
+        switch admission {
+        case .success(let context): startThread { [self] in serve(connection, context) }
+        case .failure(let refusal): refuseAndClose(connection, refusal.message(limits))
         }
-        let context = Context(connection: id, pool: hello.pool, regions: regions, sender: hello.agent)
-        defer {
-            state.withLock { state in
-                state.pools[hello.pool]?.connections[id] = nil
-                state.serving.remove(id)
-                state.grantsInUse[id] = nil
+    }
+
+    /// Why a hello is refused.
+    private enum Refusal: Error {
+        case stopping, unknownPool, busy
+
+        func message(_ limits: TCPServerLimits) -> String {
+            switch self {
+            case .stopping: "this data plane is shutting down"
+            case .unknownPool: "no pool with that id and key is served here (released, or a stale descriptor)"
+            case .busy: "busy: \(limits.maxConnections) connections are being served; try again"
             }
         }
+    }
+
+    /// Starts a thread answering a `DataPlaneProbe`, unless this port answers none, or `maxConcurrentProbes` or
+    /// `maxConnections` already.
+    private func startProbe(_ connection: TCPSocket) {
+        let provider: Result<DataPlaneProbe.AnswerProvider, ProbeRefusal> = state.withLock { state in
+            guard !state.stopping else { return .failure(ProbeRefusal(reason: "this data plane is shutting down")) }
+            guard let provider = state.answerProvider else {
+                return .failure(
+                    ProbeRefusal(
+                        reason:
+                            "this data plane does not answer topology probes (a worker answers when started by 'handoff worker')"
+                    ))
+            }
+            guard state.probes < DataPlaneProbe.maxConcurrentProbes, state.accepted.count < limits.maxConnections
+            else {
+                return .failure(
+                    ProbeRefusal(
+                        reason: "busy: \(DataPlaneProbe.maxConcurrentProbes) probes are being answered; try again"))
+            }
+            state.probes += 1
+            state.accepted.insert(connection.fd)
+            return .success(provider)
+        }
+        switch provider {
+        case .success(let provider):
+            startThread { [self] in
+                TCPProbeSession(connection: connection, reply: .answer(provider)).run()
+                state.withLock { state in
+                    state.probes -= 1
+                    state.accepted.remove(connection.fd)
+                }
+                connection.close()
+            }
+        case .failure(let refusal):
+            connection.sendWithoutWaiting(Array("ERROR \(refusal.reason)\n".utf8))
+            connection.close()
+        }
+    }
+
+    private struct ProbeRefusal: Error {
+        var reason: String
+    }
+
+    /// Answers a refused hello without waiting for the client to read, and closes the connection.
+    private func refuseAndClose(_ connection: TCPSocket, _ message: String) {
+        let text = Array(message.utf8.prefix(TCPWire.maxMessageBytes))
+        let response = TCPWire.Response(
+            requestID: 0, status: TCPWire.Status.refused.rawValue, messageBytes: text.count, payloadBytes: 0)
+        connection.sendWithoutWaiting(TCPWire.encode(response) + text)
+        connection.close()
+    }
+
+    // MARK: Serving one connection
+
+    /// Serves a connection admitted for `context`'s pool until it ends, is refused a request, stays silent past
+    /// the idle timeout, or its pool is removed.
+    private func serve(_ connection: TCPSocket, _ context: Context) {
+        defer {
+            state.withLock { state in
+                state.pools[context.pool]?.connections[context.connection] = nil
+                state.serving.remove(context.connection)
+                state.grantsInUse[context.connection] = nil
+                state.accepted.remove(connection.fd)
+            }
+            connection.close()
+        }
+        connection.setSendTimeout(limits.requestTimeout)
         do {
             try connection.send(
                 TCPWire.encode(
@@ -208,26 +265,8 @@ final class TCPServer: Sendable {
                 ), "send hello answer")
             while try serveRequest(connection, context) {}
         } catch {
-            // The client went away or the pool is being removed: nothing to answer.
+            // The client went away, stalled past a timeout, or the pool is being removed: nothing to answer.
         }
-    }
-
-    /// Answers a `DataPlaneProbe`, unless this port answers none or `maxConcurrentProbes` already.
-    private func serveProbe(_ connection: TCPSocket) {
-        let reply: TCPProbeSession.Reply = state.withLock { state in
-            guard let provider = state.answerProvider else {
-                return .refuse(
-                    "this data plane does not answer topology probes (a worker answers when started by 'handoff worker')"
-                )
-            }
-            guard state.probes < DataPlaneProbe.maxConcurrentProbes else {
-                return .refuse("busy: \(DataPlaneProbe.maxConcurrentProbes) probes are being answered; try again")
-            }
-            state.probes += 1
-            return .answer(provider)
-        }
-        TCPProbeSession(connection: connection, reply: reply).run()
-        if case .answer = reply { state.withLock { $0.probes -= 1 } }
     }
 
     /// What a connection serves, fixed by its hello.
@@ -242,11 +281,13 @@ final class TCPServer: Sendable {
     private func serveRequest(_ connection: TCPSocket, _ context: Context) throws(TCPSocket.Failure) -> Bool {
         let regions = context.regions
         let headerBytes: [UInt8]
+        connection.setReceiveTimeout(limits.idleTimeout)
         do {
             headerBytes = try connection.receive(TCPWire.requestHeaderBytes, "receive request")
         } catch  where error.code == TCPSocket.Failure.closedCode {
             return false
         }
+        connection.setReceiveTimeout(limits.requestTimeout)
         let header: TCPWire.RequestHeader
         let ranges: [TCPWire.Range]
         do {
@@ -264,7 +305,12 @@ final class TCPServer: Sendable {
         }
         if header.kind == .notify {
             let payload = try connection.receive(header.payloadBytes, "receive notification")
-            notifications.yield(PeerNotification(sender: context.sender, payload: payload))
+            if case .dropped = notifications.yield(PeerNotification(sender: context.sender, payload: payload)) {
+                refuse(
+                    connection, requestID: header.requestID,
+                    "\(limits.maxQueuedNotifications) notifications are waiting to be read here; try again later")
+                return false
+            }
             try connection.send(
                 TCPWire.encode(
                     TCPWire.Response(requestID: header.requestID, status: 0, messageBytes: 0, payloadBytes: 0)),

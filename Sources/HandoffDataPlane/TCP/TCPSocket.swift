@@ -181,6 +181,37 @@ package struct TCPSocket: Sendable {
         }
     }
 
+    /// Makes `accept()` fail with EAGAIN instead of waiting when no connection is queued.
+    func makeNonBlocking() { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+
+    /// What a receive that does not wait found.
+    enum Available {
+        /// These bytes (at least one).
+        case bytes([UInt8])
+        /// Nothing yet.
+        case none
+        /// End of stream or an error: the connection is over.
+        case ended
+    }
+
+    /// Receives up to `limit` bytes that have already arrived, without waiting.
+    func receiveAvailable(upTo limit: Int) -> Available {
+        var bytes = [UInt8](repeating: 0, count: limit)
+        while true {
+            let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, limit, Int32(MSG_DONTWAIT)) }
+            if count > 0 { return .bytes(Array(bytes.prefix(count))) }
+            if count == 0 { return .ended }
+            if errno == EINTR { continue }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? .none : .ended
+        }
+    }
+
+    /// Sends what the socket's buffer takes of `bytes` now, without waiting; for a short refusal on a connection
+    /// that is about to be closed.
+    func sendWithoutWaiting(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+    }
+
     /// Makes blocking receives fail with EAGAIN after `timeout` without data; nil waits forever again.
     package func setReceiveTimeout(_ timeout: Duration?) { setTimeout(SO_RCVTIMEO, timeout) }
 

@@ -26,10 +26,12 @@ public final class TCPTransport: Transport {
         public var batchBytes: Int
         /// How long reaching a peer may take.
         public var connectTimeout: Duration
+        /// What this port allows its clients: connections, and how long each phase may take.
+        public var limits: TCPServerLimits
 
         public init(
             listenHost: String = "0.0.0.0", listenPort: UInt16 = 0, advertisedHosts: [String]? = nil, streams: Int = 4,
-            batchBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(5)
+            batchBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(5), limits: TCPServerLimits = .init()
         ) {
             self.listenHost = listenHost
             self.listenPort = listenPort
@@ -37,6 +39,7 @@ public final class TCPTransport: Transport {
             self.streams = max(1, streams)
             self.batchBytes = min(max(batchBytes, 4096), TCPWire.maxPayloadBytes)
             self.connectTimeout = connectTimeout
+            self.limits = limits
         }
     }
 
@@ -65,12 +68,14 @@ public final class TCPTransport: Transport {
     public init(
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.tcp")
     ) throws(DataPlaneError) {
-        let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: PeerNotification.self, bufferingPolicy: .bufferingOldest(configuration.limits.maxQueuedNotifications))
         notifications = stream
         self.configuration = configuration
         self.logger = logger
         let server = try TCPServer(
-            host: configuration.listenHost, port: configuration.listenPort, notifications: continuation)
+            host: configuration.listenHost, port: configuration.listenPort, limits: configuration.limits,
+            notifications: continuation)
         self.server = server
         let hosts =
             configuration.advertisedHosts
@@ -254,8 +259,10 @@ public final class TCPTransport: Transport {
             let answer = try TCPWire.decodeResponse(
                 try socket.receive(TCPWire.responseHeaderBytes, "receive notification answer"))
             guard answer.status == TCPWire.Status.ok.rawValue, answer.messageBytes == 0, answer.payloadBytes == 0 else {
+                let message = String(
+                    decoding: try socket.receive(answer.messageBytes, "receive notification refusal"), as: UTF8.self)
                 throw DataPlaneError.peerFailed(
-                    agent: remote.descriptor.agent, reason: "the peer refused a notification")
+                    agent: remote.descriptor.agent, reason: "the peer refused a notification: \(message)")
             }
         } catch {
             socket.close()

@@ -69,7 +69,8 @@ public final class AutoTransport: Transport {
             ucx = nil
         }
         agent = tcp.agent
-        let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: PeerNotification.self, bufferingPolicy: .bufferingOldest(maxQueuedNotifications))
         notifications = stream
         let sources = [tcp.notifications] + (ucx.map { [$0.notifications] } ?? [])
         forwarding = Task {

@@ -104,7 +104,8 @@ final class UCXThreadState {
         params.arg = Unmanaged.passUnretained(self).toOpaque()
         params.cb = { arg, header, headerLength, data, length, param in
             guard let arg, let header, headerLength == 8, let param,
-                param.pointee.recv_attr & UInt64(UCP_AM_RECV_ATTR_FLAG_RNDV.rawValue) == 0
+                param.pointee.recv_attr & UInt64(UCP_AM_RECV_ATTR_FLAG_RNDV.rawValue) == 0,
+                length <= maxNotificationBytes
             else { return UCS_OK }
             let state = Unmanaged<UCXThreadState>.fromOpaque(arg).takeUnretainedValue()
             let sender = header.loadUnaligned(as: UInt64.self)

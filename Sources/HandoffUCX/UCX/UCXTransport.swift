@@ -47,7 +47,8 @@ public final class UCXTransport: Transport {
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "handoff.ucx")
     ) throws(DataPlaneError) {
         let agent = UInt64.random(in: 1...UInt64.max)
-        let (stream, continuation) = AsyncStream.makeStream(of: PeerNotification.self)
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: PeerNotification.self, bufferingPolicy: .bufferingOldest(maxQueuedNotifications))
         self.loop = try UCXWorkerLoop(
             transports: configuration.transports, options: configuration.options, agent: agent,
             notifications: continuation)
