@@ -52,6 +52,28 @@ import Testing
         }
     }
 
+    @Test func aRefusedRegistrationEndsEverySessionWithItsStatusNeverOK() async throws {
+        try await withServer { address, coordinator in
+            try await withCoordinatorClient(address) { client in
+                // The session's writer ended with the refusal and once raced it to the call's status.
+                for attempt in 0..<40 {
+                    let request = StreamingClientRequest(of: Handoff_V1_WorkerMessage.self) { writer in
+                        try await writer.write(.with { $0.heartbeat = .with { $0.freeBlocks = 1 } })
+                    }
+                    await #expect("attempt \(attempt)") {
+                        try await client.session(request: request) { response in
+                            for try await _ in response.messages {}
+                        }
+                    } throws: { error in
+                        guard let error = error as? RPCError else { return false }
+                        return error.code == .invalidArgument && error.message.contains("must be Register")
+                    }
+                }
+            }
+            #expect(await coordinator.workerStatuses().isEmpty)
+        }
+    }
+
     @Test func badReportsAndAdmissionsComeBackAsClearStatuses() async throws {
         try await withServer { address, coordinator in
             try await withCoordinatorClient(address) { client in

@@ -41,7 +41,8 @@ struct WorkerSessionHandler {
                     if let identity {
                         await coordinator.sessionEnded(identity, reason: "session from \(peer) broke: \(error)")
                     }
-                    outbox.finish()
+                    // The error ends the call, and cancelling the writer ends it. Finishing the outbox here would let
+                    // the writer end first, cleanly, and a refused registration would end with OK.
                     throw error
                 }
                 outbox.finish()
