@@ -1,8 +1,11 @@
-import HandoffControlPlane
+import GRPCCore
 import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
+import Synchronization
 import Testing
+
+@testable import HandoffControlPlane
 
 /// What a hostile or broken peer sent the coordinator, as the hardening review found it: each must be refused with
 /// a typed error (or clamped), never trap, and leave the coordinator serving.
@@ -159,5 +162,44 @@ import Testing
         await c.heartbeat(live.identity, freeBlocks: 64, queueDepth: 0)
         await c.sweep()
         #expect(await c.workerStatuses().map(\.registration.identity.id) == ["d-live"])
+    }
+    /// Refuses every response write until cancelled: a router that stopped reading.
+    private struct StalledWriter<Element: Sendable>: RPCWriterProtocol {
+        func write(_ element: Element) async throws { try await Task.sleep(for: .seconds(3600)) }
+        func write(contentsOf elements: some Sequence<Element>) async throws {
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    @Test func aRouterThatStopsReadingIsNoLongerReadFromPastTheEventCap() async throws {
+        let coordinator = Coordinator(configuration: CoordinatorConfiguration())
+        let total = 30_000
+        let read = Atomic<Int>(0)
+        let admissions = AsyncStream<Handoff_V1_RouteRequest> {
+            let index = read.add(1, ordering: .relaxed).newValue
+            guard index <= total else { return nil }
+            return .with {
+                $0.admit = .with {
+                    $0.requestID = "r\(index)"
+                    $0.model = "no-such-model"
+                    $0.promptTokens = 4
+                }
+            }
+        }
+        let handler = Task {
+            try await RouteStreamHandler(coordinator: coordinator).run(
+                request: RPCAsyncSequence(wrapping: admissions.map { $0 }),
+                response: RPCWriter(wrapping: StalledWriter<Handoff_V1_RouteEvent>()))
+        }
+        // Every admission is refused at once; the refusals wait for a writer that never takes them.
+        var last = -1
+        while read.load(ordering: .relaxed) != last {
+            last = read.load(ordering: .relaxed)
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(last > RouteOutbox.maxQueuedEvents)
+        #expect(last <= 2 * RouteOutbox.maxQueuedEvents + 2, "read \(last) of \(total) admissions")
+        handler.cancel()
+        _ = await handler.result
     }
 }

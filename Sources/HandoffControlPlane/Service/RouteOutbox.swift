@@ -7,6 +7,10 @@ import Synchronization
 /// A Route stream's outgoing events, and when to end the stream: once the router has stopped sending and every
 /// request it got admitted has finished.
 final class RouteOutbox: Sendable {
+    /// Events queued for a router that is not reading, past which the stream stops reading the router's admissions
+    /// (HTTP/2 flow control then holds the router back) until it reads again.
+    static let maxQueuedEvents = 1024
+
     let events = BatchingOutbox<RouteEvent>()
     private let progress = Mutex((unfinished: 0, inputEnded: false))
 

@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// `finished` with the account when the request ends. Events for one request keep their order and are written in
 /// batches. When the router half-closes, or the coordinator begins a graceful shutdown, the stream stops taking
 /// admissions and ends after its last admitted request has finished; when the router goes away, its requests run
-/// on and their accounts stay queryable.
+/// on and their accounts stay queryable. A router that stops reading its events is no longer read from once
+/// `RouteOutbox.maxQueuedEvents` wait for it.
 struct RouteStreamHandler {
     let coordinator: Coordinator
 
@@ -46,6 +47,7 @@ struct RouteStreamHandler {
     ) async throws {
         let watcher: RequestWatcher = { update in outbox.send(.update(update)) }
         for try await message in request.cancelOnGracefulShutdown() {
+            await outbox.events.waitForRoom(below: RouteOutbox.maxQueuedEvents)
             guard case .admit(let admit)? = message.kind else {
                 outbox.send(.refused(requestID: "", code: .invalidArgument, message: "route request without a kind"))
                 continue
