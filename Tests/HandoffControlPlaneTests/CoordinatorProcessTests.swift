@@ -52,4 +52,62 @@ import Testing
         #expect(status == 0)
         #expect(ContinuousClock.now - started < .seconds(15))
     }
+    @Test(.timeLimit(.minutes(2))) func aClusterOnMutualTLSServesRequestsAndRefusesClientsWithoutCertificates()
+        async throws
+    {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let tokenFile = certificates.directory + "/token"
+        try Data(BearerToken.random().value.utf8).write(to: URL(fileURLWithPath: tokenFile))
+        let coordinator = try HandoffProcess([
+            "coordinator", "--listen", "127.0.0.1:0", "--no-metrics", "--token-file", tokenFile, "--log-level",
+            "warning", "--tls-cert", certificates.serverCertificate, "--tls-key", certificates.serverKey, "--tls-ca",
+            certificates.caCertificate,
+        ])
+        let line = try await coordinator.readLine()
+        let port = try #require(
+            line.split(separator: " ").first { $0.hasPrefix("grpc=") }.map { $0.dropFirst(5) }, "\(line)")
+        let clientTLS = [
+            "--tls-cert", certificates.clientCertificate, "--tls-key", certificates.clientKey, "--tls-ca",
+            certificates.caCertificate,
+        ]
+        let workers = try ["prefill", "decode"].map { role in
+            try HandoffProcess(
+                [
+                    "worker", "--id", role, "--role", role, "--model", "llama-3.1-8b", "--coordinator",
+                    "127.0.0.1:\(port)", "--token-file", tokenFile, "--blocks", "16", "--transport", "tcp",
+                    "--tcp-listen", "127.0.0.1", "--log-level", "error",
+                ] + clientTLS)
+        }
+        func request(_ tls: [String]) async throws -> (String, Int32) {
+            let process = try HandoffProcess(
+                [
+                    "request", "--coordinator", "127.0.0.1:\(port)", "--token-file", tokenFile, "--model",
+                    "llama-3.1-8b", "--prompt-tokens", "64", "--count", "3",
+                ] + tls, captureErrors: true)
+            return try await process.finish()
+        }
+        // The workers register over mutual TLS; until both have, requests are refused.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var (output, status) = try await request(clientTLS)
+        while status != 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(300))
+            (output, status) = try await request(clientTLS)
+        }
+        #expect(status == 0, "\(output)")
+        let accounts = output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(accounts.count == 3)
+        #expect(accounts.allSatisfy { $0["state"] as? String == "done" && $0["verified"] as? Bool == true })
+
+        let (_, plaintextStatus) = try await request([])
+        #expect(plaintextStatus != 0)
+        let (_, noCertificateStatus) = try await request(["--tls-ca", certificates.caCertificate])
+        #expect(noCertificateStatus != 0)
+        for worker in workers { worker.signal(SIGTERM) }
+        for worker in workers { _ = try await worker.finish() }
+        coordinator.signal(SIGTERM)
+        _ = try await coordinator.finish()
+    }
 }

@@ -192,12 +192,15 @@ import Testing
                 response: RPCWriter(wrapping: StalledWriter<Handoff_V1_RouteEvent>()))
         }
         // Every admission is refused at once; the refusals wait for a writer that never takes them.
-        var last = -1
-        while read.load(ordering: .relaxed) != last {
-            last = read.load(ordering: .relaxed)
-            try await Task.sleep(for: .milliseconds(300))
+        // Reading goes past the cap (the writer holds one batch, the outbox the cap), then stops there: wait for
+        // the cap (20 s at most, on a loaded machine), then for a second more.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while read.load(ordering: .relaxed) <= RouteOutbox.maxQueuedEvents, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(last > RouteOutbox.maxQueuedEvents)
+        #expect(read.load(ordering: .relaxed) > RouteOutbox.maxQueuedEvents)
+        try await Task.sleep(for: .seconds(1))
+        let last = read.load(ordering: .relaxed)
         #expect(last <= 2 * RouteOutbox.maxQueuedEvents + 2, "read \(last) of \(total) admissions")
         handler.cancel()
         _ = await handler.result

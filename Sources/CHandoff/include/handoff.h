@@ -272,7 +272,9 @@ typedef struct handoff_runtime_options {
     uint32_t role;
     /** The coordinator, HOST:PORT (IPv4, [IPv6] or a DNS name). */
     const char *coordinator;
-    /** The bearer token; NULL reads token_file, then $HANDOFF_TOKEN. */
+    /** The bearer token; NULL reads token_file, then $HANDOFF_TOKEN. TLS to the coordinator comes from the
+     *  environment: $HANDOFF_TLS_CA (the CA bundle that signed the coordinator's certificate), and for mutual TLS
+     *  $HANDOFF_TLS_CERT and $HANDOFF_TLS_KEY (this worker's certificate and key); unset: plaintext. */
     const char *token;
     const char *token_file;
     const handoff_engine_layout *layout;

@@ -48,7 +48,8 @@ private func runtimeConfiguration(_ options: handoff_runtime_options) throws(CFa
         token =
             try cString(options.token).map { try BearerToken($0) }
             ?? BearerToken.load(file: cString(options.token_file))
-        coordinator = try CoordinatorAddress(parsing: coordinatorText, token: token)
+        coordinator = try CoordinatorAddress(
+            parsing: coordinatorText, token: token, tls: try TLSFiles.fromEnvironment()?.validated(forServer: false))
     } catch {
         throw .invalidArgument("\(error)")
     }

@@ -17,10 +17,14 @@ public struct CoordinatorServer: Service {
         public var metricsPort: Int
         public var token: BearerToken
         public var shutdownGrace: Duration
+        /// TLS on the gRPC port (mutual when it names trust roots); nil: plaintext.
+        public var tls: TLSFiles?
+        /// What the gRPC port allows its clients.
+        public var limits: GRPCPortLimits
 
         public init(
             host: String, port: Int, metricsHost: String?, metricsPort: Int, token: BearerToken,
-            shutdownGrace: Duration = .seconds(10)
+            shutdownGrace: Duration = .seconds(10), tls: TLSFiles? = nil, limits: GRPCPortLimits = .init()
         ) {
             self.host = host
             self.port = port
@@ -28,6 +32,8 @@ public struct CoordinatorServer: Service {
             self.metricsPort = metricsPort
             self.token = token
             self.shutdownGrace = shutdownGrace
+            self.tls = tls
+            self.limits = limits
         }
     }
 
@@ -52,7 +58,9 @@ public struct CoordinatorServer: Service {
 
     public func run() async throws {
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: .plaintext)
+            address: .ipv4(host: configuration.host, port: configuration.port),
+            transportSecurity: configuration.tls.map(\.serverSecurity) ?? .plaintext,
+            config: configuration.limits.transportConfig())
         let server = GRPCServer(
             transport: transport, services: [CoordinatorService(coordinator: coordinator)],
             interceptors: [BearerTokenServerInterceptor(token: configuration.token)])
@@ -83,7 +91,11 @@ public struct CoordinatorServer: Service {
             }
             logger.info(
                 "coordinator listening",
-                metadata: ["grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")"])
+                metadata: [
+                    "grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")",
+                    "tls":
+                        "\(configuration.tls == nil ? "off" : configuration.tls?.trustRoots == nil ? "on" : "mutual")",
+                ])
             onListening(address.port, boundMetrics)
 
             try? await gracefulShutdown()
@@ -93,5 +105,19 @@ public struct CoordinatorServer: Service {
             group.cancelAll()
         }
         logger.info("coordinator stopped")
+    }
+}
+
+extension TLSFiles {
+    /// TLS from the server's side: this certificate and key; with trust roots, every client must present a
+    /// certificate that chains to them (any host name: clients are identified by their token and session).
+    var serverSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
+        let chain: [TLSConfig.CertificateSource] = certificateChain.map { [.file(path: $0, format: .pem)] } ?? []
+        let key = TLSConfig.PrivateKeySource.file(path: privateKey ?? "", format: .pem)
+        guard let trustRoots else { return .tls(certificateChain: chain, privateKey: key) }
+        return .mTLS(certificateChain: chain, privateKey: key) { config in
+            config.trustRoots = .certificates([.file(path: trustRoots, format: .pem)])
+            config.clientCertificateVerification = .noHostnameVerification
+        }
     }
 }

@@ -20,10 +20,12 @@ struct AccountCommand: AsyncParsableCommand {
 
     @Option(help: "The coordinator's HOST:PORT.") var coordinator: String
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @OptionGroup(title: "TLS") var tls: TLSOptions
     @Argument(help: "Request ids.") var requestIDs: [String]
 
     func run() async throws {
-        let address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
+        let address = try CoordinatorAddress(
+            parsing: coordinator, token: try BearerToken.load(file: tokenFile), tls: try tls.files(forServer: false))
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         let ids = requestIDs

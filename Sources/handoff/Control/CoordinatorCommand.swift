@@ -25,6 +25,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Address of the Prometheus /metrics endpoint.") var metrics = HostPort(host: "0.0.0.0", port: 9464)
     @Flag(help: "Serve no /metrics endpoint.") var noMetrics = false
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @OptionGroup(title: "TLS") var tls: TLSOptions
     @Option(help: "Worker heartbeat interval, ms; three missed heartbeats take a worker out.") var heartbeatMs = 1000
     @Option(help: "Lease on prefill blocks after prefill, seconds.") var leaseSeconds = 30.0
     @Option(help: "Stall timeout of a transfer, seconds.") var transferTimeoutSeconds = 30.0
@@ -63,7 +64,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration: .init(
                 host: listen.host, port: listen.port, metricsHost: noMetrics ? nil : metrics.host,
                 metricsPort: metrics.port,
-                token: token, shutdownGrace: .seconds(shutdownGraceSeconds)),
+                token: token, shutdownGrace: .seconds(shutdownGraceSeconds), tls: try tls.files(forServer: true)),
             coordinator: coordinator, registry: registry, logger: logger
         ) { grpcPort, metricsPort in
             FileHandle.standardOutput.write(

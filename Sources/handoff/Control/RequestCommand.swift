@@ -29,6 +29,7 @@ struct RequestCommand: AsyncParsableCommand {
     @Option(help: "How the KV moves: pull (decode reads it after prefill) or push (prefill writes it while computing).")
     var mode = "pull"
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @OptionGroup(title: "TLS") var tls: TLSOptions
 
     func validate() throws {
         guard promptTokens > 0, promptTokens <= 1 << 20 else {
@@ -43,7 +44,8 @@ struct RequestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
+        let address = try CoordinatorAddress(
+            parsing: coordinator, token: try BearerToken.load(file: tokenFile), tls: try tls.files(forServer: false))
         let policy = LoadFailurePolicy(rawValue: policy)!
         let mode = TransferMode(rawValue: mode)!
         let (model, tokens, prefix, count, concurrency) = (model, promptTokens, idPrefix, count, concurrency)

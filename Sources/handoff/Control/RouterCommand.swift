@@ -26,6 +26,7 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Address of the HTTP API.") var listen = HostPort(host: "0.0.0.0", port: 8000)
     @Option(help: "The coordinator, HOST:PORT.") var coordinator: HostPort
     @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @OptionGroup(title: "TLS") var tls: TLSOptions
     @Option(help: "Seconds the prefill engine may take.") var prefillTimeoutSeconds = 120.0
     @Option(help: "Seconds the decode engine may take to start answering, and to stay silent while streaming.")
     var decodeTimeoutSeconds = 120.0
@@ -72,7 +73,8 @@ struct RouterCommand: AsyncParsableCommand {
             .seconds(30), .seconds(60),
         ]
         var configuration = RouterConfiguration(
-            host: listen.host, port: listen.port, coordinator: CoordinatorAddress(endpoint: coordinator, token: token))
+            host: listen.host, port: listen.port,
+            coordinator: CoordinatorAddress(endpoint: coordinator, token: token, tls: try tls.files(forServer: false)))
         configuration.prefillTimeout = .seconds(prefillTimeoutSeconds)
         configuration.decodeTimeout = .seconds(decodeTimeoutSeconds)
         configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)

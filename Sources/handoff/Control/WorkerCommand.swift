@@ -42,6 +42,7 @@ struct WorkerCommand: AsyncParsableCommand {
         "0.0.0.0"
     @Option(help: "UCX transports (UCX_TLS), comma separated.") var ucxTransports: String?
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
+    @OptionGroup(title: "TLS") var tls: TLSOptions
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -51,7 +52,8 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--arrangement must be split or fused")
         }
         let token = try BearerToken.load(file: tokenFile)
-        let address = try CoordinatorAddress(parsing: coordinator, token: token)
+        let address = try CoordinatorAddress(
+            parsing: coordinator, token: token, tls: try tls.files(forServer: false))
         var configuration = SimulatedWorkerConfiguration(
             id: id ?? "\(role.rawValue)-\(getpid())", role: role, model: try ModelPreset.named(model))
         configuration.numBlocks = blocks

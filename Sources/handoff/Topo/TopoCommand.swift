@@ -52,6 +52,8 @@ struct TopoCommand: AsyncParsableCommand {
     @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).")
     var tokenFile: String?
 
+    @OptionGroup(title: "TLS to the coordinator") var tls: TLSOptions
+
     func validate() throws {
         guard (0...1024).contains(probeMiB ?? 0) else { throw ValidationError("--probe-mib must be 0 to 1024") }
         guard from == nil || peer == nil else {
@@ -107,7 +109,9 @@ struct TopoCommand: AsyncParsableCommand {
     private func survey(_ coordinator: String) async throws {
         let report: ClusterReport
         do {
-            let address = try CoordinatorAddress(parsing: coordinator, token: try BearerToken.load(file: tokenFile))
+            let address = try CoordinatorAddress(
+                parsing: coordinator, token: try BearerToken.load(file: tokenFile), tls: try tls.files(forServer: false)
+            )
             report = try await ClusterSurvey(address: address).run()
         } catch {
             let failure = TopoFailure.coordinatorUnreachable(address: coordinator, reason: "\(error)")

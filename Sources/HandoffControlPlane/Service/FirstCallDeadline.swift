@@ -1,0 +1,42 @@
+import NIOCore
+
+/// Closes a connection to the gRPC port that opens no call within a deadline of being accepted: one that never
+/// completes TLS or the HTTP/2 preface, or completes them and then asks for nothing. (gRPC's own idle limit closes
+/// such a connection only once the client acknowledges a GOAWAY, which one that never speaks never does.)
+///
+/// Sits first in the connection's pipeline; `CallOpened`, fired on the connection's pipeline when its first stream
+/// is accepted, disarms it.
+final class FirstCallDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    /// The event that disarms the deadline.
+    struct CallOpened: Sendable {}
+
+    private let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(deadline: Duration) {
+        self.deadline = .nanoseconds(
+            Int64(
+                clamping: deadline.components.seconds * 1_000_000_000
+                    + deadline.components.attoseconds / 1_000_000_000))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is CallOpened {
+            timer?.cancel()
+            timer = nil
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRPCCore
+import HandoffClient
+import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
+import HandoffProto
+import HandoffTestSupport
+import Prometheus
+import Testing
+
+@testable import HandoffDataPlane
+
+/// The coordinator's gRPC port with TLS and mutual TLS (throw-away certificates made by openssl), and its limits
+/// on connections that make no call.
+@Suite struct CoordinatorTLSTests {
+    /// Runs a coordinator server on a free loopback port for the duration of `body`.
+    private func withServer(
+        tls: TLSFiles?, limits: GRPCPortLimits = .init(), _ body: (CoordinatorAddress) async throws -> Void
+    ) async throws {
+        let token = BearerToken.random()
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let server = CoordinatorServer(
+            configuration: .init(
+                host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token, tls: tls, limits: limits),
+            coordinator: Coordinator(configuration: CoordinatorConfiguration()), registry: PrometheusCollectorRegistry()
+        ) { port, _ in
+            ports.continuation.yield(port)
+            ports.continuation.finish()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var port = 0
+            for await bound in ports.stream { port = bound }
+            try await body(CoordinatorAddress(host: "127.0.0.1", port: port, token: token))
+            group.cancelAll()
+        }
+    }
+
+    /// Lists the workers through `address`; throws when the call cannot be made within 5 s.
+    private func listWorkers(_ address: CoordinatorAddress) async throws -> Int {
+        var options = CallOptions.defaults
+        options.timeout = .seconds(5)
+        options.waitForReady = false
+        return try await withCoordinatorClient(address) { client in
+            try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers.count
+        }
+    }
+
+    private func expectRefused(_ address: CoordinatorAddress, _ comment: Comment) async {
+        await #expect(throws: (any Error).self, comment) { _ = try await listWorkers(address) }
+    }
+
+    @Test func mutualTLSServesOnlyClientsWithACertificateFromItsCA() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let serverFiles = try TLSFiles(
+            certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey,
+            trustRoots: certificates.caCertificate
+        ).validated(forServer: true)
+        try await withServer(tls: serverFiles) { address in
+            func client(_ files: TLSFiles?) -> CoordinatorAddress {
+                var client = address
+                client.tls = files
+                return client
+            }
+            let trusted = TLSFiles(
+                certificateChain: certificates.clientCertificate, privateKey: certificates.clientKey,
+                trustRoots: certificates.caCertificate)
+            let served = try await listWorkers(client(trusted))
+            #expect(served == 0)
+            await expectRefused(client(nil), "plaintext")
+            await expectRefused(client(TLSFiles(trustRoots: certificates.caCertificate)), "no client certificate")
+            await expectRefused(
+                client(
+                    TLSFiles(
+                        certificateChain: certificates.strangerCertificate, privateKey: certificates.strangerKey,
+                        trustRoots: certificates.caCertificate)),
+                "a client certificate from another CA")
+            var doubting = trusted
+            doubting.trustRoots = certificates.otherCACertificate
+            await expectRefused(client(doubting), "a client that does not trust the server's CA")
+            // The refusals changed nothing: the trusted client is still served.
+            let servedAgain = try await listWorkers(client(trusted))
+            #expect(servedAgain == 0)
+        }
+    }
+
+    @Test func tlsWithoutClientCertificatesChecksTheServerAndItsName() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let serverFiles = TLSFiles(certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey)
+        try await withServer(tls: serverFiles) { address in
+            var client = address
+            client.tls = TLSFiles(trustRoots: certificates.caCertificate)
+            let served = try await listWorkers(client)
+            #expect(served == 0)
+            client.tls = TLSFiles()  // the system's roots did not sign the test CA
+            await expectRefused(client, "a server certificate from an unknown CA")
+        }
+        // A certificate from the right CA, but for another name than the address the client dialled.
+        let misnamed = TLSFiles(
+            certificateChain: certificates.misnamedServerCertificate, privateKey: certificates.misnamedServerKey)
+        try await withServer(tls: misnamed) { address in
+            var client = address
+            client.tls = TLSFiles(trustRoots: certificates.caCertificate)
+            await expectRefused(client, "a certificate that does not name 127.0.0.1")
+        }
+    }
+
+    @Test func incompleteOrUnreadableTLSFilesAreRefusedWithTheirName() throws {
+        #expect(throws: TLSFilesError.self) {
+            try TLSFiles(trustRoots: "/nonexistent/ca.pem").validated(forServer: false)
+        }
+        #expect(throws: TLSFilesError.self) {
+            try TLSFiles(certificateChain: "/etc/hostname").validated(forServer: false)
+        }
+        #expect(throws: TLSFilesError.self) { try TLSFiles().validated(forServer: true) }
+        #expect(throws: TLSFilesError.notPEM("/etc/hostname")) {
+            try TLSFiles(trustRoots: "/etc/hostname").validated(forServer: false)
+        }
+        #expect(
+            TLSFiles.fromEnvironment(["HANDOFF_TLS_CA": "/ca.pem", "HANDOFF_TOKEN": "x"])
+                == TLSFiles(trustRoots: "/ca.pem"))
+        #expect(TLSFiles.fromEnvironment(["HANDOFF_TLS_CA": ""]) == nil)
+    }
+
+    @Test func theGRPCPortClosesConnectionsThatMakeNoCallAndCapsThem() async throws {
+        let limits = GRPCPortLimits(maxConnections: 3, firstCallTimeout: .seconds(1))
+        try await withServer(tls: nil, limits: limits) { address in
+            let silent = try (0..<3).map { _ in
+                try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let extra = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
+            #expect(Self.timeUntilClosed(extra, limit: .milliseconds(900)) != nil, "a 4th connection is closed at once")
+            for socket in silent {
+                let closedAfter = Self.timeUntilClosed(socket, limit: .seconds(10))
+                #expect(closedAfter != nil, "a silent connection is closed after the idle time")
+            }
+            for socket in silent + [extra] { socket.close() }
+            let served = try await listWorkers(address)
+            #expect(served == 0)
+        }
+    }
+
+    /// How long until the server closes `socket`, waiting at most `limit`; nil if it is still open then.
+    private static func timeUntilClosed(_ socket: TCPSocket, limit: Duration) -> Duration? {
+        let started = ContinuousClock.now
+        socket.setReceiveTimeout(limit)
+        do {
+            while true { _ = try socket.receive(1, "wait for close") }
+        } catch {
+            if error.code == EAGAIN || error.code == EWOULDBLOCK { return nil }
+            return ContinuousClock.now - started
+        }
+    }
+}
