@@ -239,7 +239,16 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Runs the built `handoff` executable as a child process in tests.
-        .target(name: "HandoffTestSupport", path: "Tests/HandoffTestSupport"),
+        .target(
+            name: "HandoffTestSupport",
+            dependencies: [
+                "HandoffClient",
+                "HandoffControlPlane",
+                "HandoffControlProtocol",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Tests/HandoffTestSupport"
+        ),
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
         .testTarget(name: "HandoffRouterTests", dependencies: ["HandoffRouter", "HandoffProto"]),
         .testTarget(
@@ -264,6 +273,7 @@ let package = Package(
                 "HandoffConnector",
                 "HandoffControlPlane",
                 "HandoffProto",
+                "HandoffTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -4,6 +4,7 @@ import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
+import HandoffTestSupport
 import HandoffUCX
 import Prometheus
 import Synchronization
@@ -13,24 +14,7 @@ import Synchronization
 func withCoordinator(
     configure: (inout CoordinatorConfiguration) -> Void = { _ in }, _ body: (CoordinatorAddress) async throws -> Void
 ) async throws {
-    var configuration = CoordinatorConfiguration()
-    configure(&configuration)
-    let token = BearerToken.random()
-    let ports = AsyncStream.makeStream(of: Int.self)
-    let server = CoordinatorServer(
-        configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),
-        coordinator: Coordinator(configuration: configuration), registry: PrometheusCollectorRegistry()
-    ) { port, _ in
-        ports.continuation.yield(port)
-        ports.continuation.finish()
-    }
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await server.run() }
-        var port = 0
-        for await bound in ports.stream { port = bound }
-        try await body(CoordinatorAddress(endpoint: try HostPort(parsing: "localhost:\(port)"), token: token))
-        group.cancelAll()
-    }
+    try await withCoordinatorServer(host: "localhost", configure: configure) { address, _ in try await body(address) }
 }
 
 /// An engine's own KV memory: one buffer per layer, allocated and freed by the test as an engine would.

@@ -10,32 +10,8 @@ import Prometheus
 import Testing
 
 @Suite struct CoordinatorServiceTests {
-    /// Runs a coordinator server on a free loopback port for the duration of `body`.
-    private func withServer(_ body: (CoordinatorAddress, Coordinator) async throws -> Void) async throws {
-        let token = BearerToken.random()
-        // The tests' workers are mailboxes that never heartbeat: a loaded test run must not see them lost.
-        var configuration = CoordinatorConfiguration()
-        configuration.heartbeatInterval = .seconds(60)
-        let coordinator = Coordinator(configuration: configuration)
-        let ports = AsyncStream.makeStream(of: Int.self)
-        let server = CoordinatorServer(
-            configuration: .init(host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token),
-            coordinator: coordinator, registry: PrometheusCollectorRegistry()
-        ) { port, _ in
-            ports.continuation.yield(port)
-            ports.continuation.finish()
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            var port = 0
-            for await bound in ports.stream { port = bound }
-            try await body(CoordinatorAddress(host: "127.0.0.1", port: port, token: token), coordinator)
-            group.cancelAll()
-        }
-    }
-
     @Test func callsWithoutTheTokenAreRefusedAsUnauthenticated() async throws {
-        try await withServer { address, _ in
+        try await withCoordinatorServer { address, _ in
             var wrong = address
             wrong.token = BearerToken.random()
             await #expect {
@@ -53,7 +29,7 @@ import Testing
     }
 
     @Test func aRefusedRegistrationEndsEverySessionWithItsStatusNeverOK() async throws {
-        try await withServer { address, coordinator in
+        try await withCoordinatorServer { address, coordinator in
             try await withCoordinatorClient(address) { client in
                 // The session's writer ended with the refusal and once raced it to the call's status.
                 for attempt in 0..<40 {
@@ -75,7 +51,7 @@ import Testing
     }
 
     @Test func badReportsAndAdmissionsComeBackAsClearStatuses() async throws {
-        try await withServer { address, coordinator in
+        try await withCoordinatorServer { address, coordinator in
             try await withCoordinatorClient(address) { client in
                 await #expect {
                     _ = try await client.report(
@@ -114,7 +90,7 @@ import Testing
     }
 
     @Test func aRouteStreamAdmitsRefusesAndReportsEachOutcomeThenEndsAfterTheLastOne() async throws {
-        try await withServer { address, coordinator in
+        try await withCoordinatorServer { address, coordinator in
             let prefill = Mailbox(identity: WorkerIdentity(id: "p0", instance: 1))
             let decode = Mailbox(identity: WorkerIdentity(id: "d0", instance: 1))
             try await coordinator.register(CoordinatorFixture.registration("p0", .prefill), outbox: prefill.outbox)

@@ -14,29 +14,6 @@ import Testing
 /// The coordinator's gRPC port with TLS and mutual TLS (throw-away certificates made by openssl), and its limits
 /// on connections that make no call.
 @Suite struct CoordinatorTLSTests {
-    /// Runs a coordinator server on a free loopback port for the duration of `body`.
-    private func withServer(
-        tls: TLSFiles?, limits: GRPCPortLimits = .init(), _ body: (CoordinatorAddress) async throws -> Void
-    ) async throws {
-        let token = BearerToken.random()
-        let ports = AsyncStream.makeStream(of: Int.self)
-        let server = CoordinatorServer(
-            configuration: .init(
-                host: "127.0.0.1", port: 0, metricsHost: nil, metricsPort: 0, token: token, tls: tls, limits: limits),
-            coordinator: Coordinator(configuration: CoordinatorConfiguration()), registry: PrometheusCollectorRegistry()
-        ) { port, _ in
-            ports.continuation.yield(port)
-            ports.continuation.finish()
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            var port = 0
-            for await bound in ports.stream { port = bound }
-            try await body(CoordinatorAddress(host: "127.0.0.1", port: port, token: token))
-            group.cancelAll()
-        }
-    }
-
     /// Lists the workers through `address`; throws when the call cannot be made within 5 s.
     private func listWorkers(_ address: CoordinatorAddress) async throws -> Int {
         var options = CallOptions.defaults
@@ -58,7 +35,7 @@ import Testing
             certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey,
             trustRoots: certificates.caCertificate
         ).validated(forServer: true)
-        try await withServer(tls: serverFiles) { address in
+        try await withCoordinatorServer(tls: serverFiles) { address, _ in
             func client(_ files: TLSFiles?) -> CoordinatorAddress {
                 var client = address
                 client.tls = files
@@ -90,7 +67,7 @@ import Testing
         let certificates = try TestCertificates.make()
         defer { certificates.remove() }
         let serverFiles = TLSFiles(certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey)
-        try await withServer(tls: serverFiles) { address in
+        try await withCoordinatorServer(tls: serverFiles) { address, _ in
             var client = address
             client.tls = TLSFiles(trustRoots: certificates.caCertificate)
             let served = try await listWorkers(client)
@@ -101,7 +78,7 @@ import Testing
         // A certificate from the right CA, but for another name than the address the client dialled.
         let misnamed = TLSFiles(
             certificateChain: certificates.misnamedServerCertificate, privateKey: certificates.misnamedServerKey)
-        try await withServer(tls: misnamed) { address in
+        try await withCoordinatorServer(tls: misnamed) { address, _ in
             var client = address
             client.tls = TLSFiles(trustRoots: certificates.caCertificate)
             await expectRefused(client, "a certificate that does not name 127.0.0.1")
@@ -127,15 +104,16 @@ import Testing
 
     @Test func theGRPCPortClosesConnectionsThatMakeNoCallAndCapsThem() async throws {
         let limits = GRPCPortLimits(maxConnections: 3, firstCallTimeout: .seconds(1))
-        try await withServer(tls: nil, limits: limits) { address in
+        try await withCoordinatorServer(limits: limits) { address, _ in
             let silent = try (0..<3).map { _ in
                 try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
             }
             try await Task.sleep(for: .milliseconds(100))
             let extra = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
-            #expect(Self.timeUntilClosed(extra, limit: .milliseconds(900)) != nil, "a 4th connection is closed at once")
+            #expect(
+                timeUntilClosed(fd: extra.fd, limit: .milliseconds(900)) != nil, "a 4th connection is closed at once")
             for socket in silent {
-                let closedAfter = Self.timeUntilClosed(socket, limit: .seconds(10))
+                let closedAfter = timeUntilClosed(fd: socket.fd, limit: .seconds(10))
                 #expect(closedAfter != nil, "a silent connection is closed after the idle time")
             }
             for socket in silent + [extra] { socket.close() }
@@ -144,15 +122,4 @@ import Testing
         }
     }
 
-    /// How long until the server closes `socket`, waiting at most `limit`; nil if it is still open then.
-    private static func timeUntilClosed(_ socket: TCPSocket, limit: Duration) -> Duration? {
-        let started = ContinuousClock.now
-        socket.setReceiveTimeout(limit)
-        do {
-            while true { _ = try socket.receive(1, "wait for close") }
-        } catch {
-            if error.code == EAGAIN || error.code == EWOULDBLOCK { return nil }
-            return ContinuousClock.now - started
-        }
-    }
 }

@@ -173,7 +173,7 @@ import Testing
 
     @Test func aRouterThatStopsReadingIsNoLongerReadFromPastTheEventCap() async throws {
         let coordinator = Coordinator(configuration: CoordinatorConfiguration())
-        let total = 30_000
+        let total = 5_000
         let read = Atomic<Int>(0)
         let admissions = AsyncStream<Handoff_V1_RouteRequest> {
             let index = read.add(1, ordering: .relaxed).newValue

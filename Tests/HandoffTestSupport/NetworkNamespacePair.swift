@@ -124,16 +124,8 @@ public final class NetworkNamespacePair {
 
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, text) = try runCommand("/usr/bin/env", ["ip"] + arguments)
+        guard status == 0 else {
             throw Failure(
                 command: "ip " + arguments.joined(separator: " "),
                 output: text.trimmingCharacters(in: .whitespacesAndNewlines))

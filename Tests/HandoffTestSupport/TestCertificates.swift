@@ -49,16 +49,8 @@ public struct TestCertificates: Sendable {
             leaf client ca 'DNS:client'
             leaf stranger other-ca 'DNS:stranger'
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw Failure(description: "openssl failed: \(text)") }
+        let (status, text) = try runCommand("/bin/sh", ["-c", script])
+        guard status == 0 else { throw Failure(description: "openssl failed: \(text)") }
         return TestCertificates(directory: directory)
     }
 

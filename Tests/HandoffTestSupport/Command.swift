@@ -1,0 +1,33 @@
+import Foundation
+import Glibc
+
+/// Runs a command to completion and returns its exit status and output (standard output and error together).
+public func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}
+
+/// How long until the peer closes the connected socket `fd` (end of stream or a reset), reading and discarding
+/// whatever it sends meanwhile; nil if it is still open after `limit`.
+public func timeUntilClosed(fd: Int32, limit: Duration) -> Duration? {
+    let started = ContinuousClock.now
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let left = limit - (ContinuousClock.now - started)
+        guard left > .zero else { return nil }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(
+            left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+        guard poll(&poller, 1, milliseconds) > 0 else { continue }
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) { return ContinuousClock.now - started }
+    }
+}
