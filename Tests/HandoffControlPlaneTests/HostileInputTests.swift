@@ -96,6 +96,12 @@ import Testing
             { (m: inout Handoff_V1_Register) in m.node = String(repeating: "n", count: 257) },
             { (m: inout Handoff_V1_Register) in m.layout.model = String(repeating: "m", count: 1 << 20) },
             { (m: inout Handoff_V1_Register) in m.transports = Array(repeating: "tcp", count: 9) },
+            { (m: inout Handoff_V1_Register) in m.workerID = String(repeating: "w", count: 257) },
+            { (m: inout Handoff_V1_Register) in m.workerID = "" },
+            // Shown in terminals and logs: escape sequences and line breaks are refused.
+            { (m: inout Handoff_V1_Register) in m.workerID = "p0\u{1B}]0;pwned\u{07}" },
+            { (m: inout Handoff_V1_Register) in m.rack = "r1\nlevel=error msg=forged" },
+            { (m: inout Handoff_V1_Register) in m.transports = ["tcp\r"] },
         ] {
             var message = base
             mutate(&message)

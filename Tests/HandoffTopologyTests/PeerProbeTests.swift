@@ -94,4 +94,37 @@ import Testing
         server.signal(SIGTERM)
         #expect(output.peer.reachable)
     }
+    @Test(.timeLimit(.minutes(1))) func benchServeAnswersAProbeWhileAnotherClientStaysSilent() async throws {
+        let server = try HandoffProcess(["bench", "serve", "--listen", "127.0.0.1:0"], captureErrors: true)
+        let listening = try await server.readLine()
+        let address = String(try #require(listening.split(separator: " ").last))
+        let portText = try #require(address.split(separator: ":").last)
+        let port = try #require(UInt16(String(portText)))
+        let silent = try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let started = ContinuousClock.now
+        let (output, _) = try await probe(address, ["--probe-mib", "0"])
+        // One session at a time would have waited out the silent client's 10 s hello timeout first.
+        #expect(output.peer.reachable)
+        #expect(ContinuousClock.now - started < .seconds(8))
+        silent.close()
+        server.signal(SIGTERM)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aPeersEscapeSequencesNeverReachTheTerminal() async throws {
+        let (listener, port) = try TCPSocket.listen(host: "127.0.0.1", port: 0)
+        let hostile = Thread {
+            guard let client = try? listener.accept() else { return }
+            _ = try? client.receive(DataPlaneProbe.greeting.count, "greeting")
+            try? client.send(Array("ERROR \u{1B}[2J\u{1B}]0;pwned\u{07}\r\u{202E}gnp.exe\n".utf8), "refusal")
+            client.close()
+        }
+        hostile.start()
+        let process = try HandoffProcess(["topo", "--peer", "127.0.0.1:\(port)"], captureErrors: true)
+        let (output, _) = try await process.finish()
+        let everything = output + process.errorOutput()
+        #expect(everything.contains("pwned"))  // the peer's words are shown...
+        #expect(!everything.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" })
+        listener.shutdown()
+        listener.close()
+    }
 }

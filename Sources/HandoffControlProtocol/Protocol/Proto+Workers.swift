@@ -54,21 +54,35 @@ extension WorkerRegistration {
     public init(proto: Handoff_V1_Register) throws(ProtocolError) {
         guard proto.hasLayout else { throw ProtocolError("registration without a KV layout") }
         try Self.checkEndpoint(proto.endpoint)
+        guard !proto.workerID.isEmpty else { throw ProtocolError("registration without a worker id") }
         for (name, value) in [
-            ("model", proto.layout.model), ("node", proto.node), ("rack", proto.rack),
+            ("worker id", proto.workerID), ("model", proto.layout.model), ("node", proto.node), ("rack", proto.rack),
             ("compatibility", proto.compatibility), ("arrangement", proto.layout.arrangement),
-        ] where value.utf8.count > Self.maxLabelBytes {
-            throw ProtocolError("\(name) must be at most \(Self.maxLabelBytes) bytes, got \(value.utf8.count)")
+        ] {
+            guard value.utf8.count <= Self.maxLabelBytes else {
+                throw ProtocolError("\(name) must be at most \(Self.maxLabelBytes) bytes, got \(value.utf8.count)")
+            }
+            try Self.checkPrintable(name, value)
         }
         guard proto.transports.count <= Self.maxTransports, proto.transports.allSatisfy({ $0.utf8.count <= 32 }) else {
             throw ProtocolError("at most \(Self.maxTransports) transports of at most 32 bytes each")
         }
+        for transport in proto.transports { try Self.checkPrintable("transport", transport) }
         self.init(
             identity: WorkerIdentity(id: proto.workerID, instance: proto.instance),
             role: try WorkerRole(proto: proto.role),
             layout: try KVLayoutSpec(proto: proto.layout), descriptor: Array(proto.descriptor), node: proto.node,
             rack: proto.rack, compatibility: proto.compatibility, transports: proto.transports, endpoint: proto.endpoint
         )
+    }
+
+    /// Labels are shown in terminals, logs and pages: no control characters (escape sequences, line breaks).
+    package static func checkPrintable(_ name: String, _ value: String) throws(ProtocolError) {
+        if let bad = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            throw ProtocolError(
+                "\(name) must not contain control characters (found U+\(String(bad.value, radix: 16, uppercase: true)))"
+            )
+        }
     }
 
     /// An endpoint is empty or an http(s) URL of printable ASCII, at most 512 bytes.

@@ -41,6 +41,17 @@ struct DemoDriver<Transport: ClientTransport> {
     let killPrefillAfter: Int?
     let seed: UInt64
 
+    /// Waits (at most 5 s) until `worker` has a ticket in flight, so that killing it tests recovery rather than
+    /// an idle restart.
+    private static func waitUntilBusy(_ worker: String, client: Handoff_V1_Coordinator.Client<Transport>) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let pairs = try await client.listPairs(.init()).pairs
+            if pairs.contains(where: { $0.prefillWorker == worker && $0.inFlight > 0 }) { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
     func run() async throws -> DemoOutcome {
         var generator = SplitMix64(seed: seed)
         let progress = DemoProgress(total: requests)
@@ -64,6 +75,7 @@ struct DemoDriver<Transport: ClientTransport> {
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
                 if index == killPrefillAfter {
+                    try await Self.waitUntilBusy(victim, client: client)
                     killedInstance =
                         try await client.listWorkers(.init()).workers.first { $0.workerID == victim }?.instance ?? 0
                     cluster.kill(victim)

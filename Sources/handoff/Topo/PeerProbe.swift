@@ -20,6 +20,14 @@ struct PeerProbe {
     var ucxTransports: String?
 
     func run(local: NodeTopology) async -> PeerReport {
+        var report = await probe(local: local)
+        // Errors quote what the peer sent: no escape sequence of its own gets through to the terminal.
+        report.error = report.error.map(UntrustedText.printable)
+        report.probeError = report.probeError.map(UntrustedText.printable)
+        return report
+    }
+
+    private func probe(local: NodeTopology) async -> PeerReport {
         var report = PeerReport(address: address.description, reachable: false)
         let start = ContinuousClock.now
         let socket: TCPSocket
@@ -35,7 +43,8 @@ struct PeerProbe {
         let channel = LineChannel(socket: socket)
         do {
             try socket.send(DataPlaneProbe.greeting, "send probe greeting")
-            let first = try await channel.receive()
+            // Everything the peer says is printed later: no escape sequence of its own gets through.
+            let first = UntrustedText.printableJSON(try await channel.receive())
             guard first.hasPrefix("TOPOLOGY ") else {
                 report.error = "the peer refused the probe: \(first.prefix(300))"
                 report.refused = first.hasPrefix("ERROR ")
