@@ -10,7 +10,7 @@ git ls-files '*.swift' | grep -v '^Sources/HandoffProto/' | xargs swift format l
 swift package describe --type json | python3 scripts/check-module-graph.py
 swift test --skip-build --disable-xctest "$@"
 # Short libFuzzer runs over the decoders of untrusted bytes, each its own build (longer: scripts/fuzz.sh TARGET 600).
-for target in tcp-wire pool-descriptor; do
+for target in tcp-wire pool-descriptor control-messages hellos; do
     echo "fuzz $target:"
     scripts/fuzz.sh "$target" "${FUZZ_SECONDS:-15}" 2>&1 | tail -2
 done

@@ -1,5 +1,5 @@
 // libFuzzer entry point for the pool descriptor decoder (Sources/HandoffDataPlane/PoolDescriptor.swift), the bytes a
-// peer or a worker's registration hands over. Built and run by scripts/fuzz-descriptor.sh, which compiles it with the
+// peer or a worker's registration hands over. Built and run by scripts/fuzz.sh pool-descriptor, which compiles it with the
 // decoder and the model and coding types it uses into one module. Any bytes must decode to a descriptor whose layout
 // sizes are in range and which encodes back to the same bytes, or give a DataPlaneError: never crash or trap.
 

@@ -90,7 +90,7 @@ import Testing
         #expect(!token.accepts(header: "Bearer "))
     }
 
-    @Test func overlongLabelsTicketsAndReasonsAreRefusedOrCut() throws {
+    @Test func overlongLabelsTicketsAndReasonsAreRefusedOrCut() async throws {
         let base = CoordinatorFixture.registration("p0", .prefill).proto
         for mutate in [
             { (m: inout Handoff_V1_Register) in m.node = String(repeating: "n", count: 257) },
@@ -106,6 +106,24 @@ import Testing
             var message = base
             mutate(&message)
             #expect(throws: ProtocolError.self) { try WorkerRegistration(proto: message) }
+        }
+        let coordinator = Coordinator(configuration: CoordinatorConfiguration())
+        for request in [
+            AdmitRequest(requestID: "r1\u{1B}[2J", model: "tiny", promptTokens: 16),
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, rack: "r\nforged"),
+            AdmitRequest(requestID: "r1", model: String(repeating: "m", count: 257), promptTokens: 16),
+        ] {
+            await #expect(throws: CoordinatorError.self) { _ = try await coordinator.admit(request) }
+        }
+        // A transfer report's names are kept in the account: bounded and printable.
+        for stats in [
+            stats(transport: String(repeating: "t", count: 1 << 20)),
+            stats(lowerTransports: Array(repeating: "x", count: 9)),
+            stats(fallback: "\u{1B}[31mred"),
+        ] {
+            #expect(throws: ProtocolError.self) {
+                try ProgressEvent.from(proto: ProgressEvent.transferDone(stats, verified: true).proto(ticket: "t1"))
+            }
         }
         let huge = ProgressEvent.transferFailed(reason: String(repeating: "é", count: 1 << 19))
         let (_, event) = try ProgressEvent.from(proto: huge.proto(ticket: "t1"))
@@ -210,5 +228,33 @@ import Testing
         #expect(last <= 2 * RouteOutbox.maxQueuedEvents + 2, "read \(last) of \(total) admissions")
         handler.cancel()
         _ = await handler.result
+    }
+    private func stats(
+        transport: String = "tcp", lowerTransports: [String] = [], fallback: String = ""
+    ) -> TransferStats {
+        TransferStats(
+            bytes: 1, ops: 1, descriptors: 1, transport: transport, lowerTransports: lowerTransports, postSeconds: 0,
+            completionSeconds: 0, fallback: fallback)
+    }
+
+    @Test func retainedAccountsAreCappedInBytesOldestForgottenFirst() async throws {
+        let fixture = CoordinatorFixture { $0.retainedAccountBytes = 20_000 }
+        try await fixture.register("p0", .prefill)
+        try await fixture.register("d0", .decode)
+        let reason = String(repeating: "x", count: 256)
+        for index in 0..<100 {
+            _ = try await fixture.coordinator.admit(
+                AdmitRequest(requestID: "r\(index)", model: "tiny", promptTokens: 16))
+            #expect(try await fixture.coordinator.cancel(requestID: "r\(index)", reason: reason))
+        }
+        var retained: [Int] = []
+        for index in 0..<100 where (try? await fixture.coordinator.account(of: "r\(index)")) != nil {
+            retained.append(index)
+        }
+        // About 900 bytes each: some 20 kept, the newest, in one run up to the last.
+        #expect(retained.count >= 10 && retained.count <= 25, "\(retained)")
+        #expect(retained.last == 99 && retained == Array(retained.first!...99))
+        // A forgotten id may be admitted again.
+        _ = try await fixture.coordinator.admit(AdmitRequest(requestID: "r0", model: "tiny", promptTokens: 16))
     }
 }

@@ -24,4 +24,15 @@ public struct RequestAccount: Sendable, Hashable {
 
     /// The TTFT components, once the first token has come.
     public var components: TTFTComponents? { timeline.components() }
+
+    /// About how much memory the account holds: a fixed part (numbers, timeline, dictionary entry) and its
+    /// strings. What the coordinator's cap on retained accounts in bytes counts.
+    var estimatedBytes: Int {
+        let strings =
+            [
+                requestID, ticket, failure, prefill?.id ?? "", decode?.id ?? "", transfer?.transport ?? "",
+                transfer?.fallback ?? "",
+            ] + (transfer?.lowerTransports ?? [])
+        return 512 + 2 * requestID.utf8.count + strings.reduce(0) { $0 + $1.utf8.count + 16 }
+    }
 }

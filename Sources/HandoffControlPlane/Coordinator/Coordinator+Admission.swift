@@ -13,6 +13,16 @@ extension Coordinator {
         if request.requestID.isEmpty || request.requestID.utf8.count > 256 {
             throw .invalidArgument("request id must be 1 to 256 bytes long")
         }
+        for (name, value) in [("request id", request.requestID), ("node", request.node), ("rack", request.rack)] {
+            do {
+                try WorkerRegistration.checkPrintable(name, value)
+            } catch {
+                throw .invalidArgument(error.message)
+            }
+        }
+        if request.model.utf8.count > WorkerRegistration.maxLabelBytes {
+            throw .invalidArgument("model must be at most \(WorkerRegistration.maxLabelBytes) bytes")
+        }
         if request.promptTokens <= 0 {
             throw .invalidArgument("prompt tokens must be positive, got \(request.promptTokens)")
         }

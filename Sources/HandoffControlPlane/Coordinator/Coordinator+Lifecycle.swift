@@ -121,10 +121,17 @@ extension Coordinator {
     /// Files a finished request's account, updates totals and metrics, and tells its watcher and waiters.
     func retire(_ account: RequestAccount) {
         activeRequests[account.requestID] = nil
-        accounts[account.requestID] = account
+        if let replaced = accounts.updateValue(account, forKey: account.requestID) {
+            retainedAccountBytes -= replaced.estimatedBytes
+        }
+        retainedAccountBytes += account.estimatedBytes
         retiredOrder.append(account.requestID)
-        while accounts.count > configuration.retainedAccounts, retiredHead < retiredOrder.count {
-            accounts[retiredOrder[retiredHead]] = nil
+        while accounts.count > configuration.retainedAccounts
+            || retainedAccountBytes > configuration.retainedAccountBytes, retiredHead < retiredOrder.count
+        {
+            if let forgotten = accounts.removeValue(forKey: retiredOrder[retiredHead]) {
+                retainedAccountBytes -= forgotten.estimatedBytes
+            }
             retiredHead += 1
         }
         if retiredHead > 4096 && retiredHead * 2 > retiredOrder.count {

@@ -24,6 +24,8 @@ public actor Coordinator {
     var accounts: [String: RequestAccount] = [:]
     var retiredOrder: [String] = []
     var retiredHead = 0
+    /// The estimated bytes of `accounts`.
+    var retainedAccountBytes = 0
     var waiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]
     /// Callers waiting for a request's decode reservation (push-mode routers), by request id.
     var reservationWaiters: [String: [UInt64: CheckedContinuation<RequestAccount?, Never>]] = [:]

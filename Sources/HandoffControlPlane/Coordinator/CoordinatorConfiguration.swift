@@ -19,8 +19,10 @@ public struct CoordinatorConfiguration: Sendable, Hashable {
     public var lease: Duration = .seconds(30)
     /// How often deadlines and liveness are checked.
     public var sweepInterval: Duration = .milliseconds(50)
-    /// Finished accounts kept for queries and duplicate-id checks.
+    /// Finished accounts kept for queries and duplicate-id checks, at most this many and at most about this many
+    /// bytes (`RequestAccount.estimatedBytes`); the oldest are forgotten first.
     public var retainedAccounts = 100_000
+    public var retainedAccountBytes = 64 << 20
     /// Values each rolling percentile is taken over.
     public var rollingWindow = 4096
     /// How many attempts a request with the `recompute` policy gets in all.

@@ -115,7 +115,7 @@ extension WorkerInstruction {
                     destinationBlocks: m.destinationBlocks.map(Int.init), contentSeed: m.contentSeed,
                     promptTokens: Int(m.promptTokens),
                     timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
-                    sourceGrant: m.sourceGrant, pushed: m.hasPushed ? TransferStats(proto: m.pushed) : nil))
+                    sourceGrant: m.sourceGrant, pushed: m.hasPushed ? try TransferStats(proto: m.pushed) : nil))
         case .release(let m):
             self = .release(ticket: m.ticket, reason: m.reason)
         case .rejected(let m):

@@ -1,7 +1,23 @@
 import HandoffProto
 
 extension TransferStats {
-    public init(proto: Handoff_V1_TransferStats) {
+    /// The longest transport or fallback name, and the most lower transports, a report may carry: accounts keep
+    /// them, so they are bounded like every other string from the wire.
+    package static let maxNameBytes = 64
+    package static let maxLowerTransports = 8
+
+    /// - Throws: `ProtocolError` for transport or fallback names over `maxNameBytes` or with control characters,
+    ///   or more than `maxLowerTransports` lower transports.
+    public init(proto: Handoff_V1_TransferStats) throws(ProtocolError) {
+        guard proto.lowerTransports.count <= Self.maxLowerTransports else {
+            throw ProtocolError("a transfer names at most \(Self.maxLowerTransports) lower transports")
+        }
+        for name in [proto.transport, proto.fallback] + proto.lowerTransports {
+            guard name.utf8.count <= Self.maxNameBytes else {
+                throw ProtocolError("a transport or fallback name is at most \(Self.maxNameBytes) bytes")
+            }
+            try WorkerRegistration.checkPrintable("a transport or fallback name", name)
+        }
         self.init(
             bytes: Int(clamping: proto.bytes), ops: Int(proto.ops), descriptors: Int(proto.descriptors),
             transport: proto.transport, lowerTransports: proto.lowerTransports, postSeconds: proto.postSeconds,
@@ -46,13 +62,13 @@ extension ProgressEvent {
         case .pushDone(let message):
             result = (
                 message.ticket,
-                .pushDone(TransferStats(proto: message.stats), exposedSeconds: message.exposedSeconds)
+                .pushDone(try TransferStats(proto: message.stats), exposedSeconds: message.exposedSeconds)
             )
         case .transferDone(let message):
             result = (
                 message.ticket,
                 .transferDone(
-                    TransferStats(proto: message.stats), verified: message.verified && !message.unchecked,
+                    try TransferStats(proto: message.stats), verified: message.verified && !message.unchecked,
                     checked: !message.unchecked)
             )
         case .transferFailed(let message):

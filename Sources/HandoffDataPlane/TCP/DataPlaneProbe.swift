@@ -30,4 +30,40 @@ public enum DataPlaneProbe {
 
     /// Makes the line of JSON a probe is answered with, when one arrives; nil when the node cannot be described.
     public typealias AnswerProvider = @Sendable () -> String?
+
+    /// One line a prober sends after the answer.
+    enum Request: Equatable {
+        case quit
+        /// `PING <token>`: answered `PONG <token>`.
+        case ping(String)
+        /// `STREAM <bytes>`: that many bytes, 1 to what the probe has left.
+        case stream(Int)
+
+        struct Refusal: Error, Equatable {
+            var reason: String
+        }
+
+        /// Parses `line` (without its newline), given the bytes the probe may still have streamed.
+        static func parse(_ line: String, streamBytesLeft: Int) -> Result<Request, Refusal> {
+            let words = line.split(separator: " ", omittingEmptySubsequences: false)
+            switch (words.first, words.count) {
+            case ("QUIT", 1):
+                return .success(.quit)
+            case ("PING", 2):
+                return .success(.ping(String(words[1])))
+            case ("STREAM", 2):
+                guard let bytes = Int(words[1]), bytes >= 1, bytes <= streamBytesLeft else {
+                    return .failure(
+                        Refusal(
+                            reason:
+                                "STREAM takes 1 to \(streamBytesLeft) bytes (\(DataPlaneProbe.maxStreamBytes) per probe)"
+                        ))
+                }
+                return .success(.stream(bytes))
+            default:
+                return .failure(
+                    Refusal(reason: "expected PING <n>, STREAM <bytes> or QUIT, got \"\(line.prefix(40))\""))
+            }
+        }
+    }
 }

@@ -37,27 +37,21 @@ struct TCPProbeSession {
                 send("ERROR a probe lasts at most \(DataPlaneProbe.sessionLimit)")
                 return
             }
-            let words = line.split(separator: " ", omittingEmptySubsequences: false)
-            switch (words.first, words.count) {
-            case ("QUIT", 1):
+            switch DataPlaneProbe.Request.parse(line, streamBytesLeft: DataPlaneProbe.maxStreamBytes - streamed) {
+            case .success(.quit):
                 return
-            case ("PING", 2):
+            case .success(.ping(let token)):
                 pings += 1
                 guard pings <= DataPlaneProbe.maxPings else {
                     send("ERROR a probe has at most \(DataPlaneProbe.maxPings) round trips")
                     return
                 }
-                guard send("PONG \(words[1])") else { return }
-            case ("STREAM", 2):
-                let left = DataPlaneProbe.maxStreamBytes - streamed
-                guard let bytes = Int(words[1]), bytes >= 1, bytes <= left else {
-                    send("ERROR STREAM takes 1 to \(left) bytes (\(DataPlaneProbe.maxStreamBytes) per probe)")
-                    return
-                }
+                guard send("PONG \(token)") else { return }
+            case .success(.stream(let bytes)):
                 streamed += bytes
                 guard send("STREAM \(bytes)"), stream(bytes, until: deadline) else { return }
-            default:
-                send("ERROR expected PING <n>, STREAM <bytes> or QUIT, got \"\(line.prefix(40))\"")
+            case .failure(let refusal):
+                send("ERROR \(refusal.reason)")
                 return
             }
         }

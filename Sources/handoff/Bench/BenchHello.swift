@@ -6,7 +6,7 @@ struct BenchHello: Codable {
     static let currentVersion = 1
 
     var version = BenchHello.currentVersion
-    var role: BenchPeerSession.Role
+    var role: BenchRole
     /// `WorkloadOptions.arguments` of the initiator.
     var arguments: [String]
 

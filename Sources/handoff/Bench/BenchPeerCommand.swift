@@ -17,3 +17,5 @@ struct BenchPeerCommand: AsyncParsableCommand {
         try await session.run(over: LineChannel(input: .standardInput, output: .standardOutput))
     }
 }
+
+extension BenchRole: ExpressibleByArgument {}

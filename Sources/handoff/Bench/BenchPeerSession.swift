@@ -7,12 +7,7 @@ import HandoffUCX
 /// `DESCRIPTOR <base64>` once, then `VERIFY`, `RESET` and `QUIT`, ending with `BYE notified|not-notified`.
 /// `handoff bench-peer` runs one over its stdin and stdout, `handoff bench serve` one per connection.
 struct BenchPeerSession {
-    enum Role: String, ExpressibleByArgument, Codable {
-        /// Holds the source blocks (the prefill side).
-        case source
-        /// Receives the blocks (the decode side).
-        case destination
-    }
+    typealias Role = BenchRole
 
     let options: WorkloadOptions
     let role: Role
