@@ -102,23 +102,40 @@ import Testing
         #expect(TLSFiles.fromEnvironment(["HANDOFF_TLS_CA": ""]) == nil)
     }
 
-    @Test func theGRPCPortClosesConnectionsThatMakeNoCallAndCapsThem() async throws {
-        let limits = GRPCPortLimits(maxConnections: 3, firstCallTimeout: .seconds(1))
-        try await withCoordinatorServer(limits: limits) { address, _ in
-            let silent = try (0..<3).map { _ in
-                try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
-            }
-            try await Task.sleep(for: .milliseconds(100))
-            let extra = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
-            #expect(
-                timeUntilClosed(fd: extra.fd, limit: .milliseconds(900)) != nil, "a 4th connection is closed at once")
-            for socket in silent {
-                let closedAfter = timeUntilClosed(fd: socket.fd, limit: .seconds(10))
-                #expect(closedAfter != nil, "a silent connection is closed after the idle time")
-            }
-            for socket in silent + [extra] { socket.close() }
+    @Test func theGRPCPortClosesAConnectionThatMakesNoCallInTime() async throws {
+        try await withCoordinatorServer(limits: GRPCPortLimits(firstCallTimeout: .seconds(1))) { address, _ in
+            let silent = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
+            let closedAfter = timeUntilClosed(fd: silent.fd, limit: .seconds(10))
+            #expect(closedAfter != nil && closedAfter! < .seconds(5))
+            silent.close()
             let served = try await listWorkers(address)
             #expect(served == 0)
+        }
+    }
+
+    @Test func atTheConnectionCapSilentConnectionsMakeWayAndClientsThatCalledKeepTheirs() async throws {
+        let limits = GRPCPortLimits(maxConnections: 3, firstCallTimeout: .seconds(60))
+        try await withCoordinatorServer(limits: limits) { address, _ in
+            var options = CallOptions.defaults
+            options.timeout = .seconds(5)
+            try await withCoordinatorClient(address) { client in
+                _ = try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options)
+                // The client's connection has made a call; two silent ones fill the cap.
+                func connect() throws -> TCPSocket {
+                    try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
+                }
+                let first = try connect()
+                try await Task.sleep(for: .milliseconds(100))
+                let second = try connect()
+                try await Task.sleep(for: .milliseconds(100))
+                // A newcomer takes the place of the oldest silent connection, not of the client's.
+                let newcomer = try connect()
+                #expect(timeUntilClosed(fd: first.fd, limit: .seconds(2)) != nil, "the oldest silent one is closed")
+                #expect(timeUntilClosed(fd: newcomer.fd, limit: .milliseconds(300)) == nil, "the newcomer stays")
+                #expect(timeUntilClosed(fd: second.fd, limit: .milliseconds(300)) == nil)
+                _ = try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options)
+                for socket in [first, second, newcomer] { socket.close() }
+            }
         }
     }
 

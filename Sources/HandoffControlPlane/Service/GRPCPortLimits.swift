@@ -7,7 +7,8 @@ import Synchronization
 /// limit closes only connections that never made a call (a silent or half-open TCP or TLS connection) or have
 /// finished them.
 public struct GRPCPortLimits: Sendable, Hashable {
-    /// Connections open at once; a connection past it is closed as soon as it is accepted.
+    /// Connections open at once. Past it, a new connection replaces the oldest one that has made no call yet, or
+    /// is closed as soon as it is accepted when every open connection has made one.
     public var maxConnections: Int
     /// How long a new connection may take to open its first call (TLS handshake and HTTP/2 preface included).
     public var firstCallTimeout: Duration
@@ -38,53 +39,80 @@ public struct GRPCPortLimits: Sendable, Hashable {
         self.keepaliveTimeout = keepaliveTimeout
     }
 
-    /// The transport configuration that enforces these limits, counting connections with a fresh counter.
+    /// The transport configuration that enforces these limits, counting connections afresh.
     func transportConfig() -> HTTP2ServerTransport.Posix.Config {
-        let open = ConnectionCount(limit: maxConnections)
+        let connections = OpenConnections(limit: maxConnections)
+        let firstCallTimeout = self.firstCallTimeout
         return .defaults { config in
             config.connection.maxIdleTime = maxIdleTime
             config.connection.maxGraceTime = maxGraceTime
             config.connection.keepalive.time = keepaliveInterval
             config.connection.keepalive.timeout = keepaliveTimeout
             config.http2.maxConcurrentStreams = maxConcurrentStreams
-            let firstCallTimeout = self.firstCallTimeout
             config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-                guard open.admit() else {
+                guard connections.admit(channel) else {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-                channel.closeFuture.whenComplete { _ in open.release() }
+                channel.closeFuture.whenComplete { _ in connections.closed(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         FirstCallDeadline(deadline: firstCallTimeout), position: .first)
                 }
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
-                stream.parent?.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
+                if let connection = stream.parent {
+                    connections.calledIn(connection)
+                    connection.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
+                }
                 return stream.eventLoop.makeSucceededVoidFuture()
             }
         }
     }
 }
 
-/// Connections open on one port, against a limit.
-private final class ConnectionCount: Sendable {
-    private let open = Atomic<Int>(0)
+/// The connections open on one port, against a limit. At the limit, a new connection takes the place of the
+/// oldest one that has not made a call yet, so that connections that never speak cannot lock clients out; only
+/// when every open connection has made a call is the new one refused.
+private final class OpenConnections: Sendable {
+    private struct State {
+        var open = 0
+        /// Connections that have made no call yet, oldest first.
+        var silent: [(id: ObjectIdentifier, channel: any Channel)] = []
+    }
+
+    private let state = Mutex(State())
     private let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
-    /// Counts a new connection; false (not counted) when `limit` are open already.
-    func admit() -> Bool {
-        var current = open.load(ordering: .relaxed)
-        while current < limit {
-            let (exchanged, found) = open.compareExchange(
-                expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
-            current = found
+    /// Counts a new connection, closing the oldest silent one for it at the limit; false when it is refused.
+    func admit(_ channel: any Channel) -> Bool {
+        let (admitted, evicted) = state.withLock { state -> (Bool, (any Channel)?) in
+            var evicted: (any Channel)?
+            if state.open >= limit {
+                guard !state.silent.isEmpty else { return (false, nil) }
+                evicted = state.silent.removeFirst().channel
+            }
+            state.open += 1
+            state.silent.append((ObjectIdentifier(channel), channel))
+            return (true, evicted)
         }
-        return false
+        evicted?.close(promise: nil)
+        return admitted
     }
 
-    func release() { open.subtract(1, ordering: .relaxed) }
+    /// `channel` opened a call: it is no longer a candidate for eviction.
+    func calledIn(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        state.withLock { $0.silent.removeAll { $0.id == id } }
+    }
+
+    func closed(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        state.withLock { state in
+            state.open -= 1
+            state.silent.removeAll { $0.id == id }
+        }
+    }
 }
