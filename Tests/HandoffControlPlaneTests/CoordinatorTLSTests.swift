@@ -105,7 +105,7 @@ import Testing
     @Test func theGRPCPortClosesAConnectionThatMakesNoCallInTime() async throws {
         try await withCoordinatorServer(limits: GRPCPortLimits(firstCallTimeout: .seconds(1))) { address, _ in
             let silent = try TCPSocket.connect(host: "127.0.0.1", port: UInt16(address.port), timeout: .seconds(5))
-            let closedAfter = timeUntilClosed(fd: silent.fd, limit: .seconds(10))
+            let closedAfter = await timeUntilClosed(fd: silent.fd, limit: .seconds(10))
             #expect(closedAfter != nil && closedAfter! < .seconds(5))
             silent.close()
             let served = try await listWorkers(address)
@@ -130,9 +130,10 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
                 // A newcomer takes the place of the oldest silent connection, not of the client's.
                 let newcomer = try connect()
-                #expect(timeUntilClosed(fd: first.fd, limit: .seconds(2)) != nil, "the oldest silent one is closed")
-                #expect(timeUntilClosed(fd: newcomer.fd, limit: .milliseconds(300)) == nil, "the newcomer stays")
-                #expect(timeUntilClosed(fd: second.fd, limit: .milliseconds(300)) == nil)
+                #expect(
+                    await timeUntilClosed(fd: first.fd, limit: .seconds(2)) != nil, "the oldest silent one is closed")
+                #expect(await timeUntilClosed(fd: newcomer.fd, limit: .milliseconds(300)) == nil, "the newcomer stays")
+                #expect(await timeUntilClosed(fd: second.fd, limit: .milliseconds(300)) == nil)
                 _ = try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options)
                 for socket in [first, second, newcomer] { socket.close() }
             }

@@ -16,8 +16,15 @@ public func runCommand(_ executable: String, _ arguments: [String]) throws -> (s
 }
 
 /// How long until the peer closes the connected socket `fd` (end of stream or a reset), reading and discarding
-/// whatever it sends meanwhile; nil if it is still open after `limit`.
-public func timeUntilClosed(fd: Int32, limit: Duration) -> Duration? {
+/// whatever it sends meanwhile; nil if it is still open after `limit`. Waits on a thread of its own, not on one of
+/// the few threads every test's tasks share.
+public func timeUntilClosed(fd: Int32, limit: Duration) async -> Duration? {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: waitUntilClosed(fd: fd, limit: limit)) }.start()
+    }
+}
+
+private func waitUntilClosed(fd: Int32, limit: Duration) -> Duration? {
     let started = ContinuousClock.now
     var buffer = [UInt8](repeating: 0, count: 4096)
     while true {

@@ -28,27 +28,9 @@ import Testing
 
         var held: [TCPSocket] = []
         for round in 0..<3 {
-            for port in [dataPort, grpcPort] {
-                // Silent connections, then garbage, then (on the data port) hellos with a forged key.
-                for _ in 0..<300 {
-                    held += [try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))]
-                }
-                for index in 0..<50 {
-                    let socket = try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
-                    var generator = SplitMix64(seed: UInt64(round * 1000 + index))
-                    try? socket.send((0..<65_536).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, "garbage")
-                    held.append(socket)
-                }
-            }
-            for index in 0..<100 {
-                let socket = try TCPSocket.connect(host: "127.0.0.1", port: dataPort, timeout: .seconds(5))
-                var hello = [UInt8](repeating: 0, count: 32)
-                hello.replaceSubrange(0..<4, with: [0x50, 0x43, 0x54, 0x48])  // "PCTH", version 2, pool 1..100
-                hello[4] = 2
-                hello[8] = UInt8(index)
-                try? socket.send(hello, "forged hello")
-                held.append(socket)
-            }
+            // The attack's blocking connects and sends run on a thread of their own, not on the few threads every
+            // test's tasks share.
+            held += try await Self.attack(dataPort: dataPort, grpcPort: grpcPort, round: round)
             // Real traffic beside the attack: every request done and verified.
             let served = try await requests(cluster, count: 10)
             #expect(served == 10, "round \(round)")
@@ -67,6 +49,38 @@ import Testing
         for worker in workers { worker.signal(SIGTERM) }
         for worker in workers { _ = try await worker.finish() }
         cluster.coordinator.signal(SIGTERM)
+    }
+
+    /// One round: on each port 300 connections that never speak and 50 that send 64 KiB of garbage; on the data
+    /// port 100 hellos naming pools with a forged key. Returns the sockets, still open.
+    private static func attack(dataPort: UInt16, grpcPort: UInt16, round: Int) async throws -> [TCPSocket] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        var generator = SplitMix64(seed: UInt64(round))
+                        let garbage = (0..<65_536).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                        var held: [TCPSocket] = []
+                        func connect(_ port: UInt16) throws -> TCPSocket {
+                            let socket = try TCPSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
+                            held.append(socket)
+                            return socket
+                        }
+                        for port in [dataPort, grpcPort] {
+                            for _ in 0..<300 { _ = try connect(port) }
+                            for _ in 0..<50 { try? connect(port).send(garbage, "garbage") }
+                        }
+                        for index in 0..<100 {
+                            var hello = [UInt8](repeating: 0, count: 32)
+                            hello.replaceSubrange(0..<4, with: [0x50, 0x43, 0x54, 0x48])  // "PCTH", version 2
+                            hello[4] = 2
+                            hello[8] = UInt8(index)  // pools 0 to 99, key 0
+                            try? connect(dataPort).send(hello, "forged hello")
+                        }
+                        return held
+                    })
+            }.start()
+        }
     }
 
     /// Sends `count` requests through `handoff request`; how many ended done and verified.

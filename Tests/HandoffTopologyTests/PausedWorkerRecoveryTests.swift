@@ -23,14 +23,16 @@ import Testing
                 "request", "--coordinator", cluster.address, "--token-file", cluster.tokenFile.path, "--model",
                 "tiny", "--prompt-tokens", "256", "--count", "100", "--concurrency", "4", "--policy", "recompute",
             ], captureErrors: true)
-        try await Task.sleep(for: .seconds(1))
+        // Pause once the load flows: five requests have finished (one account line each).
+        var firstLines: [String] = []
+        for _ in 0..<5 { firstLines.append(try await load.readLine()) }
         let paused = workers[role == "prefill" ? 0 : 2]
         paused.signal(SIGSTOP)
         // Three missed heartbeats (1 s apart) take it out; paused a while longer, it misses its releases too.
         try await Task.sleep(for: .seconds(4))
         paused.signal(SIGCONT)
-        let (output, _) = try await load.finish()
-        let accounts = output.split(separator: "\n").compactMap {
+        let (rest, _) = try await load.finish()
+        let accounts = (firstLines + rest.split(separator: "\n").map(String.init)).compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         // Every request ended: done and verified, or failed with a reason; none hangs.
