@@ -208,7 +208,8 @@ struct TCPTransferTests {
                 guard case .timedOut = error as? DataPlaneError else { return false }
                 return true
             }
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // Its 300 ms deadline, not the peer's silence: well under 5 s even on a loaded 2-core machine.
+            #expect(ContinuousClock.now - started < .seconds(5))
 
             let task = Task {
                 try await transport.execute(
@@ -223,7 +224,8 @@ struct TCPTransferTests {
                 guard case .cancelled = error as? DataPlaneError else { return false }
                 return true
             }
-            #expect(ContinuousClock.now - cancelled < .seconds(2))
+            // At once, not at the 30 s deadline: well under 5 s even with every suite running beside it.
+            #expect(ContinuousClock.now - cancelled < .seconds(5))
             await transport.shutdown()
         }
     }
