@@ -4,8 +4,8 @@ import NIOCore
 /// completes TLS or the HTTP/2 preface, or completes them and then asks for nothing. (gRPC's own idle limit closes
 /// such a connection only once the client acknowledges a GOAWAY, which one that never speaks never does.)
 ///
-/// Sits first in the connection's pipeline; `CallOpened`, fired on the connection's pipeline when its first stream
-/// is accepted, disarms it.
+/// Sits first in the connection's pipeline; `CallOpened`, fired on the connection's pipeline when a stream is
+/// accepted, disarms it and, the first time, runs `onFirstCall`.
 final class FirstCallDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
@@ -13,9 +13,12 @@ final class FirstCallDeadline: ChannelInboundHandler, RemovableChannelHandler {
     struct CallOpened: Sendable {}
 
     private let deadline: TimeAmount
+    private let onFirstCall: @Sendable () -> Void
     private var timer: Scheduled<Void>?
+    private var called = false
 
-    init(deadline: Duration) {
+    init(deadline: Duration, onFirstCall: @escaping @Sendable () -> Void) {
+        self.onFirstCall = onFirstCall
         self.deadline = .nanoseconds(
             Int64(
                 clamping: deadline.components.seconds * 1_000_000_000
@@ -33,8 +36,12 @@ final class FirstCallDeadline: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is CallOpened {
-            timer?.cancel()
-            timer = nil
+            if !called {
+                called = true
+                timer?.cancel()
+                timer = nil
+                onFirstCall()
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)

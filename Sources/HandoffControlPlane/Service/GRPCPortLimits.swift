@@ -57,14 +57,12 @@ public struct GRPCPortLimits: Sendable, Hashable {
                 channel.closeFuture.whenComplete { _ in connections.closed(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        FirstCallDeadline(deadline: firstCallTimeout), position: .first)
+                        FirstCallDeadline(deadline: firstCallTimeout) { connections.calledIn(channel) },
+                        position: .first)
                 }
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
-                if let connection = stream.parent {
-                    connections.calledIn(connection)
-                    connection.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
-                }
+                stream.parent?.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
                 return stream.eventLoop.makeSucceededVoidFuture()
             }
         }
