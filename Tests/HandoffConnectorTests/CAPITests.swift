@@ -1,6 +1,7 @@
 import Foundation
 import HandoffClient
 import HandoffProto
+import HandoffTestSupport
 import Testing
 
 /// The C API as a C engine uses it: `CProgram/handoff_c_test.c`, compiled against `handoff.h` alone and linked
@@ -11,7 +12,7 @@ struct CAPITests {
         "a C program moves blocks and byte ranges byte-exactly and gets clear refusals",
         arguments: ["tcp", "ucx", "auto"])
     func dataPlane(kind: String) async throws {
-        let program = try CProgram.build()
+        let program = try await CProgram.build()
         let (status, output) = try await program.run(["data-plane", kind])
         #expect(status == 0, "\(output)")
         #expect(output.contains(", 0 failed"), "\(output)")
@@ -19,7 +20,7 @@ struct CAPITests {
 
     @Test("a C engine serves requests through a real coordinator as a prefill and a decode worker")
     func runtime() async throws {
-        let program = try CProgram.build()
+        let program = try await CProgram.build()
         try await withCoordinator { address in
             async let run = program.run(
                 ["runtime", address.description, "4"], environment: ["HANDOFF_TOKEN": address.token.value])
@@ -57,9 +58,13 @@ struct CProgram: Sendable {
     let path: String
     let libraryDirectory: String
 
-    private static let built: Result<CProgram, CProgramError> = compile()
+    /// Compiled on a thread of its own: cc takes seconds on a loaded machine, and every test that waits for it
+    /// waits on the task, not on a lazy global's lock that would hold the cooperative threads meanwhile.
+    private static let built = Task<Result<CProgram, CProgramError>, Never> {
+        await (try? runOnOwnThread { compile() }) ?? .failure(CProgramError(message: "the compiler did not run"))
+    }
 
-    static func build() throws -> CProgram { try built.get() }
+    static func build() async throws -> CProgram { try await built.value.get() }
 
     private static func compile() -> Result<CProgram, CProgramError> {
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

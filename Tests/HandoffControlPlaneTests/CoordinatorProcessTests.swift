@@ -55,7 +55,7 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func aClusterOnMutualTLSServesRequestsAndRefusesClientsWithoutCertificates()
         async throws
     {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let tokenFile = certificates.directory + "/token"
         try Data(BearerToken.random().value.utf8).write(to: URL(fileURLWithPath: tokenFile))

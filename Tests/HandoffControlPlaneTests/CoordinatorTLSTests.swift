@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func mutualTLSServesOnlyClientsWithACertificateFromItsCA() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let serverFiles = try TLSFiles(
             certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey,
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func tlsWithoutClientCertificatesChecksTheServerAndItsName() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
         let serverFiles = TLSFiles(certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey)
         try await withCoordinatorServer(tls: serverFiles) { address, _ in

@@ -8,6 +8,34 @@ let ucxTransportLists: [[String]?] = [nil, ["tcp"]]
 
 @Suite("UCX transfers in one process")
 struct UCXTransferTests {
+    @Test("by default UCX's tcp transport is left out: with shared memory ruled out, UCX cannot reach a peer")
+    func defaultTransportsLeaveOutTCP() async throws {
+        #expect(UCXTransport.Configuration().effectiveTransports(environment: [:]) == ["^tcp"])
+        #expect(UCXTransport.Configuration().effectiveTransports(environment: ["UCX_TLS": "tcp"]) == nil)
+        #expect(UCXTransport.Configuration(transports: ["tcp"]).effectiveTransports(environment: [:]) == ["tcp"])
+        // Peer-failure handling rules out UCX 1.13's shared memory; what is left for a peer here is TCP, or RDMA
+        // loopback where there is an RDMA device.
+        func fixture(_ transports: [String]?) async throws -> TransferFixture {
+            let configuration = UCXTransport.Configuration(
+                transports: transports, connectTimeout: .seconds(5), errorHandling: .peer)
+            return try await TransferFixture.make(
+                prefill: try UCXTransport(configuration: configuration),
+                decode: try UCXTransport(configuration: configuration),
+                layout: try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 4))
+        }
+        let byDefault = try await fixture(nil)
+        let descriptor = try byDefault.prefill.descriptor(of: byDefault.sourcePool)
+        // Unreachable here (no RDMA device); where it is reached, not over tcp.
+        if let reached = try? await byDefault.decode.connect(to: descriptor) {
+            #expect(!reached.lowerTransports.contains("tcp"), "\(reached.lowerTransports)")
+        }
+        await byDefault.shutdown()
+        let named = try await fixture(["tcp"])
+        let peer = try await named.decode.connect(to: try named.prefill.descriptor(of: named.sourcePool))
+        #expect(peer.lowerTransports == ["tcp"])
+        await named.shutdown()
+    }
+
     @Test("a scattered plan moves byte-exactly", arguments: ucxTransportLists, TransferOperation.allCases)
     func scatteredPlanIsByteExact(transports: [String]?, operation: TransferOperation) async throws {
         let layout = try KVLayout(geometry: ModelPreset.tiny.geometry(), numBlocks: 64)

@@ -1,7 +1,19 @@
 import Foundation
 import Glibc
 
+/// Runs `body` on a thread of its own and returns what it returns: for blocking work (a child process, a
+/// compiler, a file system wait) that must not hold one of the few cooperative threads every test's tasks share.
+/// On a two-core machine there are two; a test that blocks both for a second stalls every other test that long.
+public func runOnOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = "handoff-test-blocking"
+        thread.start()
+    }
+}
+
 /// Runs a command to completion and returns its exit status and output (standard output and error together).
+/// Blocks the calling thread: from a test's task, call `runCommandOnOwnThread`.
 public func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -13,6 +25,13 @@ public func runCommand(_ executable: String, _ arguments: [String]) throws -> (s
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     return (process.terminationStatus, text)
+}
+
+/// `runCommand` on a thread of its own.
+public func runCommandOnOwnThread(
+    _ executable: String, _ arguments: [String]
+) async throws -> (status: Int32, output: String) {
+    try await runOnOwnThread { try runCommand(executable, arguments) }
 }
 
 /// How long until the peer closes the connected socket `fd` (end of stream or a reset), reading and discarding

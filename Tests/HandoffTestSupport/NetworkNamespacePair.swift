@@ -4,7 +4,7 @@ import Glibc
 /// Two hosts on one machine: network namespaces `server` and `client` joined by a veth pair, with addresses
 /// `serverAddress` and `clientAddress`, optionally shaped with a token bucket (`tc qdisc … tbf`).
 /// Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2; `unavailableReason` says why it cannot be made.
-public final class NetworkNamespacePair {
+public final class NetworkNamespacePair: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var command: String
         public var output: String
@@ -18,8 +18,20 @@ public final class NetworkNamespacePair {
     private let serverLink: String
     private let clientLink: String
 
-    /// Why namespaces cannot be made here, or nil; checked once, with a probe namespace.
-    public static let unavailableReason: String? = {
+    /// Why namespaces cannot be made here, or nil; checked once, with a probe namespace, on a thread of its own.
+    public static var unavailableReason: String? {
+        get async { await probe.value }
+    }
+
+    private static let probe = Task<String?, Never> {
+        do {
+            return try await runOnOwnThread { probeNow() }
+        } catch {
+            return "the namespace probe did not run: \(error)"
+        }
+    }
+
+    private static func probeNow() -> String? {
         guard getuid() == 0 else {
             return "not root: network namespaces and veth pairs need CAP_SYS_ADMIN and CAP_NET_ADMIN"
         }
@@ -32,10 +44,15 @@ public final class NetworkNamespacePair {
         } catch {
             return "cannot create a network namespace here: \(error)"
         }
-    }()
+    }
 
-    /// Creates both namespaces and the link; `rate` (e.g. "1gbit") shapes both directions.
-    public init(tag: String, rate: String? = nil) throws {
+    /// Creates both namespaces and the link, on a thread of its own (a dozen `ip` and `tc` commands); `rate`
+    /// (e.g. "1gbit") shapes both directions.
+    public static func make(tag: String, rate: String? = nil) async throws -> NetworkNamespacePair {
+        try await runOnOwnThread { try NetworkNamespacePair(tag: tag, rate: rate) }
+    }
+
+    private init(tag: String, rate: String?) throws {
         let suffix = "\(getpid() % 100_000)\(tag)"
         server = "hoff-s\(suffix)"
         client = "hoff-c\(suffix)"
@@ -66,19 +83,25 @@ public final class NetworkNamespacePair {
     }
 
     /// Takes the link down (or up again) on the server's side.
-    public func setLink(up: Bool) throws {
-        try Self.run(["-n", server, "link", "set", serverLink, up ? "up" : "down"])
+    public func setLink(up: Bool) async throws {
+        _ = try await runOnOwnThread { [self] in
+            try Self.run(["-n", server, "link", "set", serverLink, up ? "up" : "down"])
+        }
     }
 
     /// Sets the MTU of each end of the link.
-    public func setMTU(server serverMTU: Int, client clientMTU: Int) throws {
-        try Self.run(["-n", server, "link", "set", serverLink, "mtu", "\(serverMTU)"])
-        try Self.run(["-n", client, "link", "set", clientLink, "mtu", "\(clientMTU)"])
+    public func setMTU(server serverMTU: Int, client clientMTU: Int) async throws {
+        try await runOnOwnThread { [self] in
+            try Self.run(["-n", server, "link", "set", serverLink, "mtu", "\(serverMTU)"])
+            try Self.run(["-n", client, "link", "set", clientLink, "mtu", "\(clientMTU)"])
+        }
     }
 
     /// Bytes the server's end of the link has sent so far.
-    public func serverTransmittedBytes() throws -> Int {
-        let text = try Self.run(["-n", server, "-s", "-j", "link", "show", "dev", serverLink])
+    public func serverTransmittedBytes() async throws -> Int {
+        let text = try await runOnOwnThread { [self] in
+            try Self.run(["-n", server, "-s", "-j", "link", "show", "dev", serverLink])
+        }
         struct Link: Decodable {
             struct Stats: Decodable {
                 struct Direction: Decodable { var bytes: Int }
@@ -89,21 +112,40 @@ public final class NetworkNamespacePair {
         return try JSONDecoder().decode([Link].self, from: Data(text.utf8)).first?.stats64.tx.bytes ?? 0
     }
 
-    /// Aborts every established TCP connection in the server's namespace except those on `keptPorts` (its
-    /// listening ports), as a middlebox or a crashed NIC queue would: both ends see the connection fail.
-    public func abortServerConnections(keeping keptPorts: [Int]) throws {
-        let filter = keptPorts.map { "not sport = :\($0)" }.joined(separator: " and ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", server, "ss", "-K", "-t", "state", "established", "( \(filter) )"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                command: (process.arguments ?? []).joined(separator: " "),
-                output: "exit status \(process.terminationStatus)")
+    /// Cuts the client off from the server for every TCP connection but those to `keptPorts`, and aborts the
+    /// client's ends of those connections, as a middlebox or a crashed NIC queue would: the client sees each
+    /// connection fail at once, while the server, whose packets from the client are dropped (the client's resets
+    /// among them), sees nothing happen.
+    ///
+    /// (A reset the server sees would abort it: UCX 1.13's software RMA over its tcp transport dies with
+    /// "unexpected error: Endpoint timeout" when a connection breaks while it answers a GET.)
+    public func cutClientOff(keepingServerPorts keptPorts: [Int]) async throws {
+        try await runOnOwnThread { [self] in
+            // Only htb, blackhole and u32 are built into this kernel (no ingress qdisc, no tc actions): the
+            // client's egress is classified into a class that forwards (the kept ports) or one that drops.
+            let tc = ["netns", "exec", client, "tc"]
+            try Self.run(tc + ["qdisc", "replace", "dev", clientLink, "root", "handle", "1:", "htb", "default", "1"])
+            for classID in ["1:1", "1:2"] {
+                try Self.run(
+                    tc + [
+                        "class", "add", "dev", clientLink, "parent", "1:", "classid", classID, "htb", "rate", "10gbit",
+                    ])
+            }
+            try Self.run(tc + ["qdisc", "add", "dev", clientLink, "parent", "1:2", "handle", "20:", "blackhole"])
+            let tcpFilter = ["filter", "add", "dev", clientLink, "parent", "1:", "protocol", "ip"]
+            for (index, port) in keptPorts.enumerated() {
+                try Self.run(
+                    tc + tcpFilter + [
+                        "prio", "\(index + 1)", "u32", "match", "ip", "protocol", "6", "0xff", "match", "ip", "dport",
+                        "\(port)", "0xffff", "flowid", "1:1",
+                    ])
+            }
+            try Self.run(
+                tc + tcpFilter + [
+                    "prio", "\(keptPorts.count + 1)", "u32", "match", "ip", "protocol", "6", "0xff", "flowid", "1:2",
+                ])
+            let kept = keptPorts.map { "not dport = :\($0)" }.joined(separator: " and ")
+            try Self.run(["netns", "exec", client, "ss", "-K", "-t", "state", "established", "( \(kept) )"])
         }
     }
 

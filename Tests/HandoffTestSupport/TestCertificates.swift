@@ -25,8 +25,9 @@ public struct TestCertificates: Sendable {
         public var description: String
     }
 
+    /// Runs openssl on a thread of its own (some twenty commands: a second or more on a loaded machine).
     /// - Throws: `Failure` with openssl's output when a step fails (no `openssl` installed, among others).
-    public static func make() throws -> TestCertificates {
+    public static func make() async throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("handoff-tls-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -49,7 +50,7 @@ public struct TestCertificates: Sendable {
             leaf client ca 'DNS:client'
             leaf stranger other-ca 'DNS:stranger'
             """
-        let (status, text) = try runCommand("/bin/sh", ["-c", script])
+        let (status, text) = try await runCommandOnOwnThread("/bin/sh", ["-c", script])
         guard status == 0 else { throw Failure(description: "openssl failed: \(text)") }
         return TestCertificates(directory: directory)
     }

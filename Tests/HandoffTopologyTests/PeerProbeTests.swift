@@ -41,10 +41,10 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func peerAcrossNamespacesFallsBackToTCPAndShowsTheMTUMismatch() async throws {
-        if let reason = NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
-        let pair = try NetworkNamespacePair(tag: "p")
+        if let reason = await NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
+        let pair = try await NetworkNamespacePair.make(tag: "p")
         defer { pair.remove() }
-        try pair.setMTU(server: 1500, client: 1400)
+        try await pair.setMTU(server: 1500, client: 1400)
         let server = try pair.handoff(in: pair.server, ["bench", "serve", "--listen", "\(pair.serverAddress):7472"])
         #expect(try await server.readLine() == "LISTENING \(pair.serverAddress):7472")
         // Namespaces share one host, where UCX would pick shared memory: the probe asks for UCX's tcp, as between hosts.

@@ -31,10 +31,10 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2))) func aTCPOnlyWorkerInAnotherNamespaceIsReportedWithTheMTUMismatch() async throws {
-        if let reason = NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
-        let pair = try NetworkNamespacePair(tag: "w")
+        if let reason = await NetworkNamespacePair.unavailableReason { try Test.cancel("skipped: \(reason)") }
+        let pair = try await NetworkNamespacePair.make(tag: "w")
         defer { pair.remove() }
-        try pair.setMTU(server: 1500, client: 1400)
+        try await pair.setMTU(server: 1500, client: 1400)
         let cluster = try await TestCluster(in: pair.server, of: pair)
         defer { cluster.remove() }
         let worker = try cluster.worker("d1", role: "decode", ["--transport", "tcp"])

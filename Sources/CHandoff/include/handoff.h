@@ -161,7 +161,7 @@ typedef struct handoff_transport_options {
     const char *tcp_listen_host;
     /** Comma-separated addresses (IPv4 or DNS names) peers reach it at; NULL derives them. */
     const char *tcp_advertised_hosts;
-    /** Comma-separated UCX transports (UCX_TLS); NULL for UCX's choice. */
+    /** Comma-separated UCX transports (UCX_TLS); NULL: UCX_TLS when set, otherwise all of UCX's but tcp. */
     const char *ucx_transports;
 } handoff_transport_options;
 

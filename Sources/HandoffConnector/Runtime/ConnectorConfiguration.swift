@@ -25,7 +25,7 @@ public struct ConnectorConfiguration: Sendable {
     public var tcpListenHost = "0.0.0.0"
     /// The addresses peers reach the native TCP data plane at (IPv4 or DNS names); nil derives them.
     public var tcpAdvertisedHosts: [String]?
-    /// UCX transports (UCX_TLS), nil for UCX's choice.
+    /// UCX transports (UCX_TLS), nil: UCX_TLS when set, otherwise all of UCX's but tcp.
     public var ucxTransports: [String]?
     /// Pulls (decode) that may run at once; more wait their turn.
     public var maxConcurrentPulls = 4

@@ -11,7 +11,7 @@ public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
 
     /// Starts the chosen transport.
     /// - Parameters:
-    ///   - ucxTransports: UCX transport list (UCX_TLS), nil for UCX's choice.
+    ///   - ucxTransports: UCX transport list (UCX_TLS), nil: UCX_TLS when set, otherwise all of UCX's but tcp.
     ///   - tcp: where the native TCP transport listens and what it advertises.
     /// - Throws: `DataPlaneError` when UCX (for `ucx`) or the TCP listener (for `tcp` and `auto`) cannot start.
     public func make(

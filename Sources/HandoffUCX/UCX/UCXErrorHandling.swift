@@ -22,7 +22,7 @@ public enum UCXErrorHandling: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// Whether a UCX transport list (`UCX_TLS` syntax; nil for UCX's default) lets UCX use shared memory.
+    /// Whether a UCX transport list (`UCX_TLS` syntax; nil for UCX_TLS or UCX's default) lets UCX use shared memory.
     static func allowsSharedMemory(_ transports: [String]?) -> Bool {
         let names = (transports ?? ["all"]).map { $0.lowercased() }
         let sharedMemory: Set<String> = ["posix", "sysv", "cma", "knem", "xpmem"]

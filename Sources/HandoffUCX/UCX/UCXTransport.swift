@@ -1,17 +1,20 @@
 import CUCX
+import Foundation
 import HandoffCore
 import HandoffDataPlane
 import Logging
 import Synchronization
 
 /// The UCX data plane: moves block ranges with `ucp_get_nbx` / `ucp_put_nbx` over whatever transports UCX picks
-/// for the peer (RDMA where present, shared memory on one host, TCP otherwise), or those named in `Configuration`.
+/// for the peer (RDMA where present, shared memory on one host), or those named in `Configuration`. UCX's own tcp
+/// transport is left out unless named (`Configuration.defaultTransports` says why).
 ///
 /// Each instance has its own ucp context and worker, progressed on its own thread.
 public final class UCXTransport: Transport {
     /// Which UCX transports to use and other UCX settings, per instance.
     public struct Configuration: Sendable, Hashable {
-        /// UCX transport names for `TLS` (e.g. `["tcp"]`, `["posix", "cma", "self"]`); nil keeps UCX's default.
+        /// UCX transport names for `TLS` (e.g. `["tcp"]`, `["posix", "cma", "self"]`); nil: `UCX_TLS` when it is
+        /// set, otherwise `defaultTransports`.
         public var transports: [String]?
         /// Further UCX settings by name without the `UCX_` prefix (e.g. `["RNDV_THRESH": "8k"]`).
         public var options: [String: String]
@@ -29,6 +32,21 @@ public final class UCXTransport: Transport {
             self.connectTimeout = connectTimeout
             self.errorHandling = errorHandling
         }
+
+        /// The transports when none are named and `UCX_TLS` is not set: all of UCX's but `tcp`.
+        ///
+        /// UCX 1.13 emulates RMA over its tcp transport in software, and the serving side of that emulation aborts
+        /// its process (`ucs_fatal` in `ucp_request_send`) when the connection breaks while it answers a GET or
+        /// acknowledges a PUT: one peer's reset would kill the worker that serves it. Between hosts without RDMA,
+        /// KV moves over the native TCP transport instead. Name `tcp` (or set `UCX_TLS`) to use it anyway.
+        public static let defaultTransports = ["^tcp"]
+
+        /// What the context is created with: `transports`, or nil (UCX reads `UCX_TLS`) when that is set in
+        /// `environment`, or `defaultTransports`.
+        public func effectiveTransports(environment: [String: String]) -> [String]? {
+            if let transports { return transports }
+            return environment["UCX_TLS"] == nil ? Self.defaultTransports : nil
+        }
     }
 
     public let name = "ucx"
@@ -36,6 +54,8 @@ public final class UCXTransport: Transport {
     public let notifications: AsyncStream<PeerNotification>
     /// The configuration the instance was created with.
     public let configuration: Configuration
+    /// The transport list the UCX context was created with (nil: `UCX_TLS`).
+    public let transports: [String]?
     private let loop: UCXWorkerLoop
     /// Registered pools and their descriptors, by pool id.
     private let descriptors = Mutex<[UInt64: (pool: LocalPool, descriptor: PoolDescriptor)]>([:])
@@ -49,12 +69,14 @@ public final class UCXTransport: Transport {
         let agent = UInt64.random(in: 1...UInt64.max)
         let (stream, continuation) = AsyncStream.makeStream(
             of: PeerNotification.self, bufferingPolicy: .bufferingOldest(maxQueuedNotifications))
+        let transports = configuration.effectiveTransports(environment: ProcessInfo.processInfo.environment)
         self.loop = try UCXWorkerLoop(
-            transports: configuration.transports, options: configuration.options, agent: agent,
+            transports: transports, options: configuration.options, agent: agent,
             notifications: continuation)
         self.agent = agent
         self.notifications = stream
         self.configuration = configuration
+        self.transports = transports
         self.logger = logger
     }
 
@@ -144,7 +166,7 @@ public final class UCXTransport: Transport {
         }
         let timeout = configuration.connectTimeout
         let detectFailures = configuration.errorHandling.detectsPeerFailure(
-            peerHost: descriptor.host, transports: configuration.transports)
+            peerHost: descriptor.host, transports: transports)
         let peer = try await loop.perform { state throws(DataPlaneError) in
             let id = state.makeID()
             let connection = try UCXConnection.open(

@@ -35,12 +35,17 @@ final class UCXWorkerLoop: @unchecked Sendable {
     private let wakePipe: (read: Int32, write: Int32)
     private let pending = Mutex(Pending())
 
-    /// Creates the context with `transports` (nil: UCX's default list) and `options` (UCX settings without the
+    /// UCX's log messages go to standard error, from the first context on: by default UCX prints them to standard
+    /// output, between the lines of `handoff bench --json`.
+    private static let logToStandardError: Void = handoff_ucs_log_to_stderr_install()
+
+    /// Creates the context with `transports` (nil: UCX_TLS) and `options` (UCX settings without the
     /// `UCX_` prefix), creates the worker and starts the thread.
     init(
         transports: [String]?, options: [String: String], agent: UInt64,
         notifications: AsyncStream<PeerNotification>.Continuation
     ) throws(DataPlaneError) {
+        _ = Self.logToStandardError
         var config: OpaquePointer?
         try ucxCheck(ucp_config_read(nil, nil, &config), "ucp_config_read")
         defer { ucp_config_release(config) }

@@ -25,7 +25,7 @@ public struct SimulatedWorkerConfiguration: Sendable {
     public var transport: TransportSelection = .auto
     /// Where the native TCP transport listens (IPv4); 0.0.0.0 advertises every interface's address.
     public var tcpListenHost = "0.0.0.0"
-    /// UCX transports (UCX_TLS), nil for UCX's choice.
+    /// UCX transports (UCX_TLS), nil: UCX_TLS when set, otherwise all of UCX's but tcp.
     public var ucxTransports: [String]?
     /// Makes, from what the worker's pool descriptor offers, what its native TCP data-plane port answers
     /// `handoff topo --peer` probes with. nil refuses probes.

@@ -47,7 +47,7 @@ struct BenchSweepOptions: ParsableArguments {
     @Option(
         name: .customLong("ucx-transports"),
         help:
-            "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice. Sweeps: repeat the option, one set each."
+            "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX_TLS when set, otherwise all of UCX's but tcp. Sweeps: repeat the option, one set each."
     )
     var ucxTransports: [String] = []
 

@@ -42,7 +42,9 @@ struct WorkloadOptions: ParsableArguments {
 
     @Option(
         name: .customLong("ucx-transports"),
-        help: "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX's choice.")
+        help:
+            "UCX transports to use, comma-separated (e.g. tcp, or posix,cma,self). Default: UCX_TLS when set, otherwise all of UCX's but tcp."
+    )
     var ucxTransports: String?
 
     @Option(
@@ -99,7 +101,7 @@ struct WorkloadOptions: ParsableArguments {
             prompt: preset.map { ($0, kvMode.promptTokens) })
     }
 
-    /// The UCX transport list, or nil for UCX's default.
+    /// The UCX transport list, or nil for the default (see `UCXTransport.Configuration.defaultTransports`).
     var transportList: [String]? {
         ucxTransports.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     }

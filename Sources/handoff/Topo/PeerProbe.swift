@@ -16,7 +16,7 @@ struct PeerProbe {
     var pings = 20
     /// MiB of the bandwidth probe; 0 skips it.
     var probeMiB = 64
-    /// UCX transports for the probe (both sides), as workers' `--ucx-transports`; nil: UCX's choice.
+    /// UCX transports for the probe (both sides), as workers' `--ucx-transports`; nil: UCX_TLS when set, otherwise all of UCX's but tcp.
     var ucxTransports: String?
 
     func run(local: NodeTopology) async -> PeerReport {

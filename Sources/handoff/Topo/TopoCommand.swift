@@ -42,7 +42,9 @@ struct TopoCommand: AsyncParsableCommand {
     var probeMiB: Int?
 
     @Option(
-        help: "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX's choice.")
+        help:
+            "UCX transports for the --peer probe (UCX_TLS), as the workers' --ucx-transports; default: UCX_TLS when set, otherwise all of UCX's but tcp."
+    )
     var ucxTransports: String?
 
     @Option(
