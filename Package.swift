@@ -45,6 +45,13 @@ let package = Package(
             pkgConfig: "ucx",
             providers: [.apt(["libucx-dev"])]
         ),
+        // OpenSSL's TLS API, for the native TCP data plane's mutual TLS.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // hwloc's topology API: the PCI tree of this machine or of a recorded XML.
         .systemLibrary(
             name: "CHwloc",
@@ -70,6 +77,7 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "CLinuxMemory",
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

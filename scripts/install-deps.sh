@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Handoff builds against, when they are missing (Debian/Ubuntu):
 # UCX (libucx-dev), RDMA verbs and connection manager (libibverbs-dev, librdmacm-dev), hwloc (libhwloc-dev, the
-# PCI tree for handoff topo), pkg-config; and for the tests that run two hosts in network namespaces, iproute2
+# PCI tree for handoff topo), OpenSSL (libssl-dev: the data plane's TLS; openssl: the tests' certificates),
+# pkg-config; and for the tests that run two hosts in network namespaces, iproute2
 # (ip, tc, ss); for the Python package's tests, python3-venv, and binutils (strip, for the wheel's library).
 set -euo pipefail
 
-packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev pkg-config iproute2 python3-venv binutils)
+packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev libssl-dev openssl pkg-config iproute2 python3-venv binutils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

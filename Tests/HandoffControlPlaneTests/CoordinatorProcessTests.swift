@@ -4,6 +4,7 @@ import HandoffClient
 import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
+import HandoffDataPlane
 import HandoffProto
 import HandoffTestSupport
 import Testing
@@ -101,6 +102,14 @@ import Testing
         #expect(accounts.count == 3)
         #expect(accounts.allSatisfy { $0["state"] as? String == "done" && $0["verified"] as? Bool == true })
 
+        // The workers' data plane speaks mutual TLS too: a plaintext hello to the prefill worker's port is refused.
+        let survey = try await HandoffProcess(
+            ["topo", "--json", "--coordinator", "127.0.0.1:\(port)", "--token-file", tokenFile] + clientTLS
+        ).finish()
+        let endpoint = try #require(Self.tcpEndpoint(of: "prefill", in: survey.output), "\(survey.output)")
+        let refusal = try await Self.answerToPlaintextHello(endpoint)
+        #expect(refusal.contains("requires mutual TLS"), "\(refusal)")
+
         let (_, plaintextStatus) = try await request([])
         #expect(plaintextStatus != 0)
         let (_, noCertificateStatus) = try await request(["--tls-ca", certificates.caCertificate])
@@ -109,5 +118,32 @@ import Testing
         for worker in workers { _ = try await worker.finish() }
         coordinator.signal(SIGTERM)
         _ = try await coordinator.finish()
+    }
+
+    /// The native TCP endpoint (host:port) worker `id` offers, from `handoff topo --json`'s output.
+    private static func tcpEndpoint(of id: String, in output: String) -> String? {
+        let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let worker = (json?["workers"] as? [[String: Any]])?.first { $0["id"] as? String == id }
+        let offers = worker?["offers"] as? [[String: Any]] ?? []
+        return offers.flatMap { $0["endpoints"] as? [String] ?? [] }.first
+    }
+
+    /// What a data-plane port answers a plaintext hello (64 zero bytes) with, read until it closes.
+    private static func answerToPlaintextHello(_ endpoint: String) async throws -> String {
+        let parts = endpoint.split(separator: ":")
+        let socket = try TCPSocket.connect(host: String(parts[0]), port: UInt16(parts[1])!, timeout: .seconds(5))
+        defer { socket.close() }
+        try socket.send([UInt8](repeating: 0, count: 64), "hello")
+        return try await runOnOwnThread {
+            socket.setReceiveTimeout(.seconds(10))
+            var answer: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 512)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+                if count <= 0 { break }
+                answer += buffer.prefix(count)
+            }
+            return String(decoding: answer.filter { $0 >= 0x20 && $0 < 0x7F }, as: UTF8.self)
+        }
     }
 }

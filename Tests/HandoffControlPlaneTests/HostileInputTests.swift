@@ -217,8 +217,8 @@ import Testing
         }
         // Every admission is refused at once; the refusals wait for a writer that never takes them.
         // Reading goes past the cap (the writer holds one batch, the outbox the cap), then stops there: wait for
-        // the cap (20 s at most, on a loaded machine), then for a second more.
-        let deadline = ContinuousClock.now + .seconds(20)
+        // the cap (60 s at most: a loaded CI machine once read 6 admissions in 20 s), then for a second more.
+        let deadline = ContinuousClock.now + .seconds(60)
         while read.load(ordering: .relaxed) <= RouteOutbox.maxQueuedEvents, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -11,7 +11,7 @@ struct TransferFixture {
     let pattern = BlockPattern(seed: 0x5EED)
 
     /// - Parameters:
-    ///   - transports: UCX transport list for both sides (nil: UCX's default).
+    ///   - transports: UCX transport list for both sides (nil: the default).
     static func make(
         transports: [String]?, layout: KVLayout, destinationLayout: KVLayout? = nil
     ) async throws -> TransferFixture {
@@ -51,6 +51,11 @@ struct TransferFixture {
     /// The first destination block whose content is not its source block's, or nil.
     func firstMismatch(sources: [Int], destinations: [Int]) -> (layer: Int, source: Int, destination: Int, kind: Int)? {
         destinationPool.firstMismatch(pattern: pattern, moves: zip(sources, destinations).map { ($0, $1) })
+    }
+
+    /// Zeroes the destination pool, so that the next transfer's bytes are its own.
+    func clearDestination() {
+        destinationPool.zero()
     }
 
     func shutdown() async {

@@ -185,7 +185,8 @@ handoff_status handoff_engine_layout_resolve(const handoff_engine_layout *engine
 
 /* ---- The bare data plane ---------------------------------------------------------------------------------- */
 
-/** Starts a data plane. Destroy it with handoff_transport_destroy. */
+/** Starts a data plane. Destroy it with handoff_transport_destroy. With $HANDOFF_TLS_CERT, $HANDOFF_TLS_KEY and
+ *  $HANDOFF_TLS_CA all set, its native TCP side speaks mutual TLS (and "auto" leaves UCX out; "ucx" is refused). */
 handoff_status handoff_transport_create(
     const handoff_transport_options *options, handoff_transport **out, char **error);
 /**
@@ -274,7 +275,8 @@ typedef struct handoff_runtime_options {
     const char *coordinator;
     /** The bearer token; NULL reads token_file, then $HANDOFF_TOKEN. TLS to the coordinator comes from the
      *  environment: $HANDOFF_TLS_CA (the CA bundle that signed the coordinator's certificate), and for mutual TLS
-     *  $HANDOFF_TLS_CERT and $HANDOFF_TLS_KEY (this worker's certificate and key); unset: plaintext. */
+     *  $HANDOFF_TLS_CERT and $HANDOFF_TLS_KEY (this worker's certificate and key); unset: plaintext. With all
+     *  three, the worker's native TCP data plane speaks mutual TLS with them too. */
     const char *token;
     const char *token_file;
     const handoff_engine_layout *layout;

@@ -27,6 +27,12 @@ public struct ConnectorConfiguration: Sendable {
     public var tcpAdvertisedHosts: [String]?
     /// UCX transports (UCX_TLS), nil: UCX_TLS when set, otherwise all of UCX's but tcp.
     public var ucxTransports: [String]?
+    /// Mutual TLS on the native TCP data plane; nil: the coordinator's TLS files when they name a certificate, its
+    /// key and a CA (mutual TLS there too), otherwise none. With TLS, `auto` leaves UCX out: it cannot encrypt.
+    public var dataPlaneTLS: DataPlaneTLS?
+
+    /// The data plane's TLS: `dataPlaneTLS`, or the coordinator's mutual TLS files.
+    var effectiveDataPlaneTLS: DataPlaneTLS? { dataPlaneTLS ?? coordinator.tls?.dataPlaneTLS }
     /// Pulls (decode) that may run at once; more wait their turn.
     public var maxConcurrentPulls = 4
     /// The most data-plane ops one pull keeps in flight.

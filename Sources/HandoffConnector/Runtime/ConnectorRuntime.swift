@@ -83,7 +83,8 @@ public final class ConnectorRuntime: Sendable {
                 transport = try configuration.transport.make(
                     ucxTransports: configuration.ucxTransports,
                     tcp: .init(
-                        listenHost: configuration.tcpListenHost, advertisedHosts: configuration.tcpAdvertisedHosts),
+                        listenHost: configuration.tcpListenHost, advertisedHosts: configuration.tcpAdvertisedHosts,
+                        tls: configuration.effectiveDataPlaneTLS),
                     logger: logger)
             } catch {
                 throw .dataPlane(error)

@@ -15,6 +15,7 @@ final class TCPPeerLink: Sendable {
     let endpoints: [(host: String, port: UInt16)]
     private let hello: TCPWire.Hello
     private let connectTimeout: Duration
+    private let tls: DataPlaneTLSContexts?
     private let idle = Mutex<(sockets: [IdleSocket], closed: Bool)>(([], false))
 
     private struct IdleSocket {
@@ -23,7 +24,9 @@ final class TCPPeerLink: Sendable {
     }
 
     /// - Throws: `DataPlaneError.incompatibleDescriptor` for a descriptor without TCP endpoints or key.
-    init(descriptor: PoolDescriptor, agent: UInt64, connectTimeout: Duration) throws(DataPlaneError) {
+    init(
+        descriptor: PoolDescriptor, agent: UInt64, connectTimeout: Duration, tls: DataPlaneTLSContexts?
+    ) throws(DataPlaneError) {
         guard let endpoints = TCPEndpoints.decode(descriptor.transportAddress), !endpoints.isEmpty else {
             throw .incompatibleDescriptor("the descriptor names no TCP endpoint")
         }
@@ -37,14 +40,15 @@ final class TCPPeerLink: Sendable {
         self.endpoints = endpoints
         self.hello = TCPWire.Hello(pool: pool, key: key, agent: agent)
         self.connectTimeout = connectTimeout
+        self.tls = tls
     }
 
-    /// `count` sockets ready for requests: idle ones first, new ones for the rest. New connections are opened on a
+    /// `count` sockets ready for requests: idle ones first (unless `reusingIdle` is false), new ones for the rest. New connections are opened on a
     /// thread of their own: resolving, connecting and the hello block for up to the connect timeout each, which
     /// must not hold one of the few cooperative threads.
     /// - Throws: `DataPlaneError.peerFailed` when the peer cannot be reached or refuses the pool.
-    func checkOut(_ count: Int) async throws(DataPlaneError) -> [TCPSocket] {
-        let sockets = takeIdle(count)
+    func checkOut(_ count: Int, reusingIdle: Bool = true) async throws(DataPlaneError) -> [TCPSocket] {
+        let sockets = reusingIdle ? takeIdle(count) : []
         guard sockets.count < count else { return sockets }
         let opened: Result<[TCPSocket], DataPlaneError> = await withCheckedContinuation { continuation in
             let thread = Thread { [self] in
@@ -142,11 +146,14 @@ final class TCPPeerLink: Sendable {
     private func greet(
         _ endpoint: (host: String, port: UInt16)
     ) throws(DataPlaneError) -> Result<TCPSocket, TCPSocket.Failure> {
-        let socket: TCPSocket
+        var socket: TCPSocket
         do {
             socket = try TCPSocket.connect(host: endpoint.host, port: endpoint.port, timeout: connectTimeout)
         } catch {
             return .failure(error)
+        }
+        if let tls {
+            socket = try handshake(socket, tls, endpoint)
         }
         do {
             socket.setReceiveTimeout(connectTimeout)
@@ -177,5 +184,33 @@ final class TCPPeerLink: Sendable {
             socket.close()
             return .failure(TCPSocket.Failure(operation: "\(error)", code: EIO))
         }
+    }
+
+    /// Runs the TLS handshake on a connected socket, within the connect timeout; the socket speaking TLS.
+    /// - Throws: `DataPlaneError.peerFailed` with OpenSSL's reason (an untrusted certificate, a peer without TLS).
+    private func handshake(
+        _ socket: TCPSocket, _ tls: DataPlaneTLSContexts, _ endpoint: (host: String, port: UInt16)
+    ) throws(DataPlaneError) -> TCPSocket {
+        func failed(_ reason: String) -> DataPlaneError {
+            socket.close()
+            return .peerFailed(
+                agent: descriptor.agent,
+                reason: "TLS handshake with \(endpoint.host):\(endpoint.port) failed: \(reason)")
+        }
+        let session: TLSSession
+        do {
+            session = try TLSSession(fd: socket.fd, context: tls.client, server: false)
+        } catch {
+            throw failed(error.description)
+        }
+        socket.setReceiveTimeout(connectTimeout)
+        socket.setSendTimeout(connectTimeout)
+        switch session.handshake() {
+        case .done: break
+        case .wantsRead, .wantsWrite: throw failed("no answer within \(connectTimeout)")
+        case .failed(let reason): throw failed(reason + " (does the peer use TLS, with a certificate from this CA?)")
+        }
+        socket.setSendTimeout(.zero)
+        return TCPSocket(fd: socket.fd, tls: session)
     }
 }

@@ -51,14 +51,15 @@ final class TCPServer: Sendable {
     private let state = Mutex(State())
     private let notifications: AsyncStream<PeerNotification>.Continuation
 
-    /// Starts listening on `host:port` and accepting on a thread of its own.
+    /// Starts listening on `host:port` and accepting on a thread of its own; with `tls`, only clients that complete
+    /// a mutual TLS handshake get to say hello.
     init(
-        host: String, port: UInt16, limits: TCPServerLimits,
+        host: String, port: UInt16, limits: TCPServerLimits, tls: DataPlaneTLSContexts?,
         notifications: AsyncStream<PeerNotification>.Continuation
     ) throws(DataPlaneError) {
         do {
             (listener, self.port) = try TCPSocket.listen(host: host, port: port)
-            acceptor = try TCPAcceptor(listener: listener, limits: limits)
+            acceptor = try TCPAcceptor(listener: listener, limits: limits, tls: tls)
         } catch {
             throw .peerFailed(agent: 0, reason: "cannot listen for TCP transfers: \(error)")
         }

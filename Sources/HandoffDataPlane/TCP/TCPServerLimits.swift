@@ -7,7 +7,7 @@ public struct TCPServerLimits: Sendable, Hashable {
     /// Connections accepted that have not said hello yet; past it, the one waiting longest is closed for the new
     /// one, so that silent connections cannot lock peers out. They cost a descriptor each, no thread.
     public var maxPendingHellos: Int
-    /// How long a new connection may take to send its hello.
+    /// How long a new connection may take to send its hello, its TLS handshake included.
     public var helloTimeout: Duration
     /// How long a request's ranges and data may stall, and how long an answer may wait for the client to read.
     public var requestTimeout: Duration

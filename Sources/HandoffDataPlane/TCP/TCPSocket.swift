@@ -7,6 +7,19 @@ import Glibc
 /// Visible to the package's tools, whose control connections (`handoff bench serve`) use it too.
 package struct TCPSocket: Sendable {
     package let fd: Int32
+    /// The TLS session every byte goes through, once a handshake is done; nil: plaintext.
+    let tls: TLSSession?
+
+    package init(fd: Int32) {
+        self.fd = fd
+        self.tls = nil
+    }
+
+    /// The socket `fd` speaking TLS through `session`.
+    init(fd: Int32, tls session: TLSSession) {
+        self.fd = fd
+        self.tls = session
+    }
 
     /// Why a socket call failed: which call and the errno, or the peer closing the connection.
     package struct Failure: Error, Sendable, CustomStringConvertible {
@@ -130,7 +143,7 @@ package struct TCPSocket: Sendable {
     /// Sends every byte the vectors point at, in order. Consumes `vectors`.
     func sendAll(_ vectors: inout [iovec], _ what: String) throws(Failure) {
         // sendmsg rather than writev: MSG_NOSIGNAL turns a closed peer into EPIPE instead of a process-killing SIGPIPE.
-        try transferAll(&vectors, what) { fd, pointer, count in
+        try transferAll(&vectors, what, writing: true) { fd, pointer, count in
             var message = msghdr()
             message.msg_iov = UnsafeMutablePointer(mutating: pointer)
             message.msg_iovlen = Int(count)
@@ -140,7 +153,32 @@ package struct TCPSocket: Sendable {
 
     /// Fills every byte the vectors point at from the socket, in order. Consumes `vectors`.
     func receiveAll(_ vectors: inout [iovec], _ what: String) throws(Failure) {
-        try transferAll(&vectors, what) { fd, pointer, count in readv(fd, pointer, count) }
+        try transferAll(&vectors, what, writing: false) { fd, pointer, count in readv(fd, pointer, count) }
+    }
+
+    /// Runs the session's `read` or `write` until every vector is done.
+    private func transferAll(
+        _ vectors: inout [iovec], _ what: String, through session: TLSSession, writing: Bool
+    ) throws(Failure) {
+        for index in vectors.indices {
+            while vectors[index].iov_len > 0, let base = vectors[index].iov_base {
+                let result =
+                    writing
+                    ? session.write(from: base, count: vectors[index].iov_len)
+                    : session.read(into: base, count: vectors[index].iov_len)
+                switch result {
+                case .success(let moved):
+                    vectors[index].iov_base = base + moved
+                    vectors[index].iov_len -= moved
+                case .failure(let failure) where failure.code == EINTR:
+                    continue
+                case .failure(let failure):
+                    throw Failure(
+                        operation: failure.detail.isEmpty ? what : "\(what): TLS: \(failure.detail)", code: failure.code
+                    )
+                }
+            }
+        }
     }
 
     /// Receives exactly `count` bytes.
@@ -155,10 +193,13 @@ package struct TCPSocket: Sendable {
         return bytes
     }
 
-    /// Runs `call` (readv or writev) until every vector is done, at most IOV_MAX vectors per call.
+    /// Runs `call` (readv or sendmsg) until every vector is done, at most IOV_MAX vectors per call; through the TLS
+    /// session instead when there is one.
     private func transferAll(
-        _ vectors: inout [iovec], _ what: String, _ call: (Int32, UnsafePointer<iovec>, Int32) -> Int
+        _ vectors: inout [iovec], _ what: String, writing: Bool,
+        _ call: (Int32, UnsafePointer<iovec>, Int32) -> Int
     ) throws(Failure) {
+        if let tls { return try transferAll(&vectors, what, through: tls, writing: writing) }
         var first = 0
         while let start = vectors[first...].firstIndex(where: { $0.iov_len > 0 }) {
             first = start
@@ -194,11 +235,13 @@ package struct TCPSocket: Sendable {
         case ended
     }
 
-    /// Receives up to `limit` bytes that have already arrived, without waiting.
+    /// Receives up to `limit` bytes that have already arrived, without waiting; on a TLS socket only looks at
+    /// them (encrypted) without taking them, which is all a check for a closed idle connection needs.
     func receiveAvailable(upTo limit: Int) -> Available {
         var bytes = [UInt8](repeating: 0, count: limit)
         while true {
-            let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, limit, Int32(MSG_DONTWAIT)) }
+            let flags = Int32(MSG_DONTWAIT) | (tls == nil ? 0 : Int32(MSG_PEEK))
+            let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, limit, flags) }
             if count > 0 { return .bytes(Array(bytes.prefix(count))) }
             if count == 0 { return .ended }
             if errno == EINTR { continue }
@@ -206,10 +249,20 @@ package struct TCPSocket: Sendable {
         }
     }
 
-    /// Sends what the socket's buffer takes of `bytes` now, without waiting; for a short refusal on a connection
-    /// that is about to be closed.
+    /// Sends what the socket's buffer takes of `bytes` now, without waiting (on a TLS socket, as one record,
+    /// which a blocking socket waits to take); for a short refusal on a connection that is about to be closed.
     func sendWithoutWaiting(_ bytes: [UInt8]) {
+        if let tls {
+            _ = bytes.withUnsafeBytes { tls.write(from: $0.baseAddress!, count: $0.count) }
+            return
+        }
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+    }
+
+    /// Makes I/O on the socket wait (true) or fail with EAGAIN when it would have to (false).
+    func setBlocking(_ blocking: Bool) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK)
     }
 
     /// Makes blocking receives fail with EAGAIN after `timeout` without data; nil waits forever again.

@@ -22,6 +22,8 @@ final class TCPTransferExecution: Sendable {
         var completed = 0
         var finishedStripes = 0
         var failure: DataPlaneError?
+        /// The first failure was a connection the peer had closed or reset before answering any request.
+        var failedOnStaleConnection = false
         var latencies = LatencySummary.histogram()
         var waiting: CheckedContinuation<Void, Never>?
     }
@@ -113,12 +115,17 @@ final class TCPTransferExecution: Sendable {
         return latencies
     }
 
+    /// Whether the transfer failed only because a connection had been closed or reset by the peer before any
+    /// request was answered (a pooled connection the peer closed as idle): it may run again on new connections.
+    var failedOnStaleConnection: Bool { progress.withLock { $0.failure != nil && $0.failedOnStaleConnection } }
+
     /// Records the first failure and stops every stripe. The sockets are shut down under the lock, while no
     /// stripe has let `run` return, so they are still open (not yet closed and their numbers reused).
-    func fail(_ error: DataPlaneError) {
+    func fail(_ error: DataPlaneError, connectionLost: Bool = false) {
         progress.withLock { progress in
             guard progress.failure == nil, progress.finishedStripes < sockets.count else { return }
             progress.failure = error
+            progress.failedOnStaleConnection = connectionLost && progress.completed == 0
             for socket in sockets { socket.shutdown() }
         }
     }
@@ -133,6 +140,9 @@ final class TCPTransferExecution: Sendable {
             }
         } catch let error as DataPlaneError {
             fail(error)
+        } catch let error as TCPSocket.Failure {
+            let lost = [TCPSocket.Failure.closedCode, EPIPE, ECONNRESET].contains(error.code)
+            fail(.peerFailed(agent: agent, reason: "\(error)"), connectionLost: lost)
         } catch {
             fail(.peerFailed(agent: agent, reason: "\(error)"))
         }

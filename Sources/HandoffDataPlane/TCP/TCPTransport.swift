@@ -28,10 +28,13 @@ public final class TCPTransport: Transport {
         public var connectTimeout: Duration
         /// What this port allows its clients: connections, and how long each phase may take.
         public var limits: TCPServerLimits
+        /// Mutual TLS on every connection, served and made; nil: plaintext.
+        public var tls: DataPlaneTLS?
 
         public init(
             listenHost: String = "0.0.0.0", listenPort: UInt16 = 0, advertisedHosts: [String]? = nil, streams: Int = 4,
-            batchBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(5), limits: TCPServerLimits = .init()
+            batchBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(5), limits: TCPServerLimits = .init(),
+            tls: DataPlaneTLS? = nil
         ) {
             self.listenHost = listenHost
             self.listenPort = listenPort
@@ -40,6 +43,7 @@ public final class TCPTransport: Transport {
             self.batchBytes = min(max(batchBytes, 4096), TCPWire.maxPayloadBytes)
             self.connectTimeout = connectTimeout
             self.limits = limits
+            self.tls = tls
         }
     }
 
@@ -59,6 +63,7 @@ public final class TCPTransport: Transport {
     public let notifications: AsyncStream<PeerNotification>
     public let configuration: Configuration
     private let server: TCPServer
+    private let tls: DataPlaneTLSContexts?
     private let endpoints: [UInt8]
     private let registry = Mutex(Registry())
     private let logger: Logger
@@ -73,8 +78,13 @@ public final class TCPTransport: Transport {
         notifications = stream
         self.configuration = configuration
         self.logger = logger
+        do throws(DataPlaneTLSError) {
+            tls = try configuration.tls.map(DataPlaneTLSContexts.init)
+        } catch {
+            throw .peerFailed(agent: 0, reason: "cannot set up TLS for TCP transfers: \(error)")
+        }
         let server = try TCPServer(
-            host: configuration.listenHost, port: configuration.listenPort, limits: configuration.limits,
+            host: configuration.listenHost, port: configuration.listenPort, limits: configuration.limits, tls: tls,
             notifications: continuation)
         self.server = server
         let hosts =
@@ -178,7 +188,8 @@ public final class TCPTransport: Transport {
         guard descriptor.memoryType == .host else {
             throw .unsupportedMemoryType(descriptor.memoryType, transport: name)
         }
-        let link = try TCPPeerLink(descriptor: descriptor, agent: agent, connectTimeout: configuration.connectTimeout)
+        let link = try TCPPeerLink(
+            descriptor: descriptor, agent: agent, connectTimeout: configuration.connectTimeout, tls: tls)
         link.checkIn(try await link.checkOut(1))  // reach the peer now, not on the first transfer
         let peer: RemotePeer? = registry.withLock { registry in
             guard !registry.closed else { return nil }
@@ -215,28 +226,39 @@ public final class TCPTransport: Transport {
         defer { registry.withLock { _ = $0.executions.removeValue(forKey: id) } }
         let batches = TCPTransferExecution.batches(
             of: plan, operation, local: local, batchBytes: configuration.batchBytes)
-        let sockets = try await link.checkOut(max(1, min(configuration.streams, batches.count)))
-        let execution = TCPTransferExecution(
-            batches: batches, operation: operation, grant: options.grant, sockets: sockets,
-            agent: remote.descriptor.agent)
-        let stillRegistered = registry.withLock { registry in
-            guard registry.pools[local.id]?.pool === local else { return false }
-            registry.executions[id] = (local.id, execution)
-            return true
+        let deadline = start &+ options.timeout.nanoseconds
+        var posted = start
+        var latency: Histogram<UInt64>?
+        // A pooled connection the peer closed as idle just before the transfer fails it before any answer: it
+        // runs once more, on new connections (its requests only copy the same bytes again).
+        for attempt in 0..<2 where latency == nil {
+            let sockets = try await link.checkOut(
+                max(1, min(configuration.streams, batches.count)), reusingIdle: attempt == 0)
+            let execution = TCPTransferExecution(
+                batches: batches, operation: operation, grant: options.grant, sockets: sockets,
+                agent: remote.descriptor.agent)
+            let stillRegistered = registry.withLock { registry in
+                guard registry.pools[local.id]?.pool === local else { return false }
+                registry.executions[id] = (local.id, execution)
+                return true
+            }
+            guard stillRegistered else {
+                for socket in sockets { socket.close() }
+                throw .unknownHandle("pool \(local.id) was released before the transfer started")
+            }
+            if attempt == 0 { posted = MonotonicClock.nanos() }
+            do {
+                latency = try await execution.run(deadline: deadline, timeout: options.timeout)
+                link.checkIn(sockets)
+            } catch {
+                for socket in sockets { socket.close() }
+                guard attempt == 0, execution.failedOnStaleConnection, MonotonicClock.nanos() < deadline else {
+                    throw error
+                }
+                logger.debug("a connection was closed before its first answer; running the transfer again")
+            }
         }
-        guard stillRegistered else {
-            for socket in sockets { socket.close() }
-            throw .unknownHandle("pool \(local.id) was released before the transfer started")
-        }
-        let posted = MonotonicClock.nanos()
-        let latency: Histogram<UInt64>
-        do {
-            latency = try await execution.run(deadline: start &+ options.timeout.nanoseconds, timeout: options.timeout)
-        } catch {
-            for socket in sockets { socket.close() }
-            throw error
-        }
-        link.checkIn(sockets)
+        guard let latency else { throw .peerFailed(agent: remote.descriptor.agent, reason: "no attempt ran") }
         let end = MonotonicClock.nanos()
         return TransferReport(
             operation: operation, bytes: plan.totalBytes, ops: batches.count, pieces: plan.pieceCount, transport: name,

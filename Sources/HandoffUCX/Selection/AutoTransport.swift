@@ -50,7 +50,9 @@ public final class AutoTransport: Transport {
     private let logger: Logger
     private let forwarding: Task<Void, Never>
 
-    /// Starts the transports; UCX failing to start leaves TCP alone (logged).
+    /// Starts the transports; UCX failing to start leaves TCP alone (logged). With TLS in `tcp`, UCX is not
+    /// started: it cannot encrypt, so peers on other hosts are reached over TLS and same-host ones over shared
+    /// memory.
     /// - Parameter sharedMemory: whether same-host peers map the pools' memory (`SharedMemoryTransport`).
     /// - Throws: `DataPlaneError` when the TCP transport cannot listen.
     public init(
@@ -61,12 +63,19 @@ public final class AutoTransport: Transport {
         self.logger = logger
         tcp = try TCPTransport(configuration: tcpConfiguration, logger: logger)
         shm = sharedMemory ? try? SharedMemoryTransport(logger: logger) : nil
-        do {
-            ucx = try UCXTransport(configuration: ucxConfiguration, logger: logger)
-        } catch {
-            logger.warning(
-                "UCX is unavailable here; every peer will be reached over native TCP", metadata: ["reason": "\(error)"])
+        if tcpConfiguration.tls != nil {
+            // UCX cannot encrypt what it moves: with TLS, KV leaves the host only over native TCP.
+            logger.info("UCX is off: the data plane uses TLS, which only native TCP carries")
             ucx = nil
+        } else {
+            do {
+                ucx = try UCXTransport(configuration: ucxConfiguration, logger: logger)
+            } catch {
+                logger.warning(
+                    "UCX is unavailable here; every peer will be reached over native TCP",
+                    metadata: ["reason": "\(error)"])
+                ucx = nil
+            }
         }
         agent = tcp.agent
         let (stream, continuation) = AsyncStream.makeStream(

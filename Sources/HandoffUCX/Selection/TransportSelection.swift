@@ -12,17 +12,23 @@ public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
     /// Starts the chosen transport.
     /// - Parameters:
     ///   - ucxTransports: UCX transport list (UCX_TLS), nil: UCX_TLS when set, otherwise all of UCX's but tcp.
-    ///   - tcp: where the native TCP transport listens and what it advertises.
-    /// - Throws: `DataPlaneError` when UCX (for `ucx`) or the TCP listener (for `tcp` and `auto`) cannot start.
+    ///   - tcp: where the native TCP transport listens and what it advertises, and its TLS.
+    /// - Throws: `DataPlaneError` when UCX (for `ucx`) or the TCP listener (for `tcp` and `auto`) cannot start, or
+    ///   `ucx` is asked for with TLS.
     public func make(
         ucxTransports: [String]? = nil, tcp: TCPTransport.Configuration = .init(),
         logger: Logger = Logger(label: "handoff.dataplane")
     ) throws(DataPlaneError) -> any Transport {
         switch self {
-        case .auto: try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)
-        case .ucx: try UCXTransport(configuration: .init(transports: ucxTransports), logger: logger)
-        case .tcp: try TCPTransport(configuration: tcp, logger: logger)
-        case .shm: try SharedMemoryTransport(logger: logger)
+        case .auto: return try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)
+        case .ucx:
+            if tcp.tls != nil {
+                throw .incompatibleDescriptor(
+                    "UCX cannot encrypt what it moves: with TLS, use the tcp or auto data plane")
+            }
+            return try UCXTransport(configuration: .init(transports: ucxTransports), logger: logger)
+        case .tcp: return try TCPTransport(configuration: tcp, logger: logger)
+        case .shm: return try SharedMemoryTransport(logger: logger)
         }
     }
 }

@@ -104,6 +104,9 @@ struct BenchServeCommand: AsyncParsableCommand {
                 let options: WorkloadOptions
                 do {
                     options = try WorkloadOptions.parse(hello.arguments)
+                    guard options.dataTLS.isEmpty else {
+                        throw ValidationError("--data-tls names files on the initiator's host: it is for local runs")
+                    }
                 } catch {
                     throw BenchError.invalidOption(
                         "the initiator's options are invalid here: \(WorkloadOptions.message(for: error))")

@@ -48,12 +48,23 @@ struct WorkloadOptions: ParsableArguments {
     var ucxTransports: String?
 
     @Option(
+        name: .customLong("data-tls"),
+        parsing: .upToNextOption,
+        help:
+            "Mutual TLS on the native TCP data plane of both sides, with these PEM files: certificate, key and CA (local runs: both processes use them)."
+    )
+    var dataTLS: [String] = []
+
+    @Option(
         help:
             "Who allocates both pools: ucx (the transport; for UCX, shared memory a same-host peer maps) or engine (this process allocates and registers, as an inference engine does)."
     )
     var memory: PoolMemory = .ucx
 
     func validate() throws {
+        guard dataTLS.isEmpty || dataTLS.count == 3 else {
+            throw ValidationError("--data-tls takes three files: certificate, key and CA")
+        }
         try Self.checkShape(layers: [layers], blocks: [blocks], blockKiB: [blockKiB], tcpStreams: [tcpStreams])
     }
 
@@ -74,7 +85,7 @@ struct WorkloadOptions: ParsableArguments {
     func makeTransport(listenHost: String = "127.0.0.1", listenPort: UInt16 = 0) throws -> any Transport {
         try transport.make(
             ucxTransports: transportList,
-            tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams))
+            tcp: .init(listenHost: listenHost, listenPort: listenPort, streams: tcpStreams, tls: dataPlaneTLS))
     }
 
     /// The synthetic shape, or in KV mode the model's blocks for the prompt (the last one partly filled).
@@ -106,6 +117,12 @@ struct WorkloadOptions: ParsableArguments {
         ucxTransports.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     }
 
+    /// `--data-tls`, or nil.
+    var dataPlaneTLS: DataPlaneTLS? {
+        guard dataTLS.count == 3 else { return nil }
+        return DataPlaneTLS(certificateChain: dataTLS[0], privateKey: dataTLS[1], trustRoots: dataTLS[2])
+    }
+
     /// The same options as command-line arguments, to start the peer process with.
     var arguments: [String] {
         var arguments = [
@@ -114,6 +131,7 @@ struct WorkloadOptions: ParsableArguments {
             "--transport", transport.rawValue, "--tcp-streams", "\(tcpStreams)",
         ]
         if let ucxTransports { arguments += ["--ucx-transports", ucxTransports] }
+        if !dataTLS.isEmpty { arguments += ["--data-tls"] + dataTLS }
         return arguments + kvMode.arguments
     }
 }
