@@ -54,6 +54,13 @@ struct BenchSweepOptions: ParsableArguments {
     @Option(help: "Connections a native TCP transfer is striped over. Sweeps: a list or a doubling range.")
     var tcpStreams = SweepList(4)
 
+    @Option(
+        name: .customLong("data-tls"),
+        parsing: .upToNextOption,
+        help: "Mutual TLS on the native TCP data plane of both sides, with these PEM files: certificate, key and CA."
+    )
+    var dataTLS: [String] = []
+
     @Option(help: "Most ops in flight at once. Sweeps: a list or a doubling range.")
     var window = SweepList(128)
 
@@ -135,7 +142,8 @@ struct BenchSweepOptions: ParsableArguments {
                 for streams in streamCounts {
                     planes.append(
                         ["--transport", transport.rawValue, "--tcp-streams", "\(streams)"]
-                            + (ucxSet.map { ["--ucx-transports", $0] } ?? []))
+                            + (ucxSet.map { ["--ucx-transports", $0] } ?? [])
+                            + (dataTLS.isEmpty ? [] : ["--data-tls"] + dataTLS))
                 }
             }
         }

@@ -83,6 +83,11 @@ final class DataPlaneTLSContexts: @unchecked Sendable {
             }
         }
         try check(handoff_ssl_ctx_require_tls13(context), "TLS 1.3 is not available")
+        // AES-128-GCM first: as safe for KV in flight as AES-256, and about a quarter faster where AES-NI runs it.
+        try check(
+            SSL_CTX_set_ciphersuites(
+                context, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"),
+            "the TLS 1.3 cipher suites are not available")
         try check(
             SSL_CTX_use_certificate_chain_file(context, configuration.certificateChain),
             "cannot use the certificate chain \(configuration.certificateChain)")
