@@ -579,8 +579,8 @@ public nonisolated struct Handoff_V1_Registered: Sendable {
   public init() {}
 }
 
-/// A compatible worker on the other side, announced as soon as both are registered so that data-plane
-/// connections are set up before any request needs them.
+/// A prefill worker, announced to a decode worker the first time a ticket pairs them (before the ticket's
+/// Reserve), so that the data-plane connection is set up while the prompt is computed.
 public nonisolated struct Handoff_V1_PeerUp: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

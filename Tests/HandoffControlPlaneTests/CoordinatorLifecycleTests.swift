@@ -76,18 +76,33 @@ import Testing
         #expect(text.contains(#"handoff_kv_fallbacks_total{reason="peer_without_ucx"} 0"#))
     }
 
-    @Test func decodeWorkersLearnCompatiblePrefillPeersAtRegistrationNotPerRequest() async throws {
+    @Test func aDecodeWorkerLearnsAPrefillWorkersDescriptorOnlyWhenATicketFirstPairsThem() async throws {
         let fixture = CoordinatorFixture()
-        let early = try await fixture.register("d0", .decode)
+        let decodes = [try await fixture.register("d0", .decode), try await fixture.register("d1", .decode)]
         let prefill = try await fixture.register("p0", .prefill)
-        let late = try await fixture.register("d1", .decode)
-        #expect(await early.peersUp() == [prefill.identity])
-        #expect(await late.peersUp() == [prefill.identity])
-        var other = CoordinatorFixture.spec
-        other.blockTokens = 32
-        other.pieceBytes *= 2
-        let incompatible = try await fixture.register("d2", .decode, spec: other)
-        #expect(await incompatible.peersUp().isEmpty)
+        // Registering hands out no keys.
+        for decode in decodes { #expect(await decode.peersUp().isEmpty) }
+        let c = fixture.coordinator
+        let first = try await c.admit(AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        let paired = try #require(decodes.first { $0.identity == first.decode })
+        let unpaired = try #require(decodes.first { $0.identity != first.decode })
+        // The paired decode worker gets the prefill worker's descriptor before the ticket's reserve.
+        let instructions = await paired.drain()
+        let peerUp = instructions.firstIndex {
+            if case .peerUp(let peer) = $0 { peer.identity == prefill.identity } else { false }
+        }
+        let reserve = instructions.firstIndex { if case .reserve(first.ticket, _, _) = $0 { true } else { false } }
+        #expect(peerUp != nil && reserve != nil && peerUp! < reserve!, "\(instructions)")
+        #expect(await unpaired.peersUp().isEmpty)
+        // Once per pair: later tickets (spread over both decode workers by load) bring a copy only to a worker
+        // that has none. (A mailbox keeps everything its worker was sent.)
+        var pairings: [WorkerIdentity: Int] = [paired.identity: 1]
+        for index in 2...5 {
+            let next = try await c.admit(AdmitRequest(requestID: "r\(index)", model: "tiny", promptTokens: 16))
+            pairings[next.decode, default: 0] += 1
+        }
+        #expect(pairings[unpaired.identity, default: 0] > 0, "load spreads the tickets over both decode workers")
+        for decode in decodes { #expect(await decode.peersUp() == [prefill.identity]) }
     }
 
     @Test func aRestartedPrefillWorkerIsPairedAgainAndItsOldTicketsFail() async throws {
@@ -103,9 +118,10 @@ import Testing
         let restarted = try await fixture.register("p0", .prefill, instance: 2)
         let instructions = await decode.drain()
         #expect(instructions.contains(.peerDown(old.identity, reason: "killed")))
-        #expect(await decode.peersUp().last == restarted.identity)
         let second = try await c.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16))
         #expect(second.prefill == restarted.identity)
+        // The new instance's descriptor came with its first ticket (the old one's with r1), and no other.
+        #expect(await decode.peersUp() == [old.identity, restarted.identity])
         // A report from the dead instance is refused.
         await #expect(throws: CoordinatorError.self) {
             try await c.report(.prefillStarted, ticket: second.ticket, from: old.identity)

@@ -4,8 +4,8 @@ import Logging
 
 /// The data-plane connections of a decode worker to its prefill peers, keyed by instance.
 ///
-/// Connections are opened when the coordinator announces a peer, not when the first request needs them. A peer
-/// announced down is disconnected and remembered, so a late pull never uses its stale keys.
+/// Connections are opened when the coordinator announces a peer (the first time a ticket pairs them, ahead of the
+/// pull). A peer announced down is disconnected and remembered, so a late pull never uses its stale keys.
 public actor KVPeerTable {
     let transport: any Transport
     let logger: Logger

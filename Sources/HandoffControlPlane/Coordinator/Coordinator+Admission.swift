@@ -92,6 +92,7 @@ extension Coordinator {
                 PrefillOrder(
                     ticket: ticket.id, requestID: request.requestID, promptTokens: request.promptTokens, blocks: blocks,
                     contentSeed: contentSeed, lease: configuration.lease)))
+        introduce(ticket.prefill, to: ticket.decode)
         workers[ticket.decode.id]?.send(
             .reserve(ticket: ticket.id, blocks: blocks, push: request.transferMode == .push))
         return ticket

@@ -33,7 +33,6 @@ extension Coordinator {
                 "model": "\(registration.layout.model)",
                 "blocks": "\(registration.layout.numBlocks)", "node": "\(registration.node)",
             ])
-        announce(record)
         publishWorkerGauges()
         retryAwaitingPairs(at: now())
     }
@@ -63,6 +62,7 @@ extension Coordinator {
         record.lostReason = reason
         record.lostGracefully = graceful
         workers[identity.id] = record
+        for id in workers.keys { workers[id]?.knownPeers.remove(identity) }
         // Its session closes after the releases of its tickets are queued on it (below).
         defer { record.outbox.finish() }
         logger.log(level: level, "worker out of service", metadata: ["worker": "\(identity)", "reason": "\(reason)"])
@@ -86,18 +86,15 @@ extension Coordinator {
         publishWorkerGauges()
     }
 
-    /// Sends the new worker's peers to it (decode) or it to its peers (prefill).
-    private func announce(_ record: WorkerRecord) {
-        let compatible = workers.values.filter {
-            $0.live && $0.role == record.role.counterpart
-                && $0.registration.compatibility == record.registration.compatibility
-        }
-        switch record.role {
-        case .decode:
-            for prefill in compatible { record.send(.peerUp(prefill.announcement)) }
-        case .prefill:
-            for decode in compatible { decode.send(.peerUp(record.announcement)) }
-        }
+    /// Gives a decode worker a prefill instance's descriptor the first time a ticket pairs them, ahead of the
+    /// ticket's reserve, so that it connects while the prompt is computed: a pool's keys reach only the workers
+    /// that were paired with its owner, not every worker that registers.
+    func introduce(_ prefill: WorkerIdentity, to decode: WorkerIdentity) {
+        guard let source = workers[prefill.id], source.identity == prefill, source.live,
+            let target = workers[decode.id], target.identity == decode, !target.knownPeers.contains(prefill)
+        else { return }
+        workers[decode.id]?.knownPeers.insert(prefill)
+        target.send(.peerUp(source.announcement))
     }
 
     /// Declares lost every live worker whose last heartbeat is older than the liveness timeout.

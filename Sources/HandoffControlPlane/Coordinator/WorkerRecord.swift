@@ -24,6 +24,8 @@ struct WorkerRecord {
     var queueDepth = 0
     /// Tickets in flight on this worker.
     var inFlight = 0
+    /// Decode workers: the prefill instances whose descriptor it was given (`Coordinator.introduce`).
+    var knownPeers: Set<WorkerIdentity> = []
 
     var identity: WorkerIdentity { registration.identity }
     var role: WorkerRole { registration.role }

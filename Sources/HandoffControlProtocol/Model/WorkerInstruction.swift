@@ -3,7 +3,8 @@ public enum WorkerInstruction: Sendable, Hashable {
     /// The session is open; heartbeat at this interval. `reportKey` authenticates a `Report` sent outside the
     /// session.
     case registered(heartbeatInterval: Duration, reportKey: UInt64 = 0)
-    /// A compatible worker on the other side is up: connect the data plane to it now, off any request's path.
+    /// A prefill worker this decode worker was just paired with for the first time: connect the data plane to it
+    /// now, while the prompt is computed.
     case peerUp(PeerAnnouncement)
     /// That instance is gone; drop its connection and never use its keys again.
     case peerDown(WorkerIdentity, reason: String)
