@@ -63,7 +63,7 @@ def _build_library() -> Path:
     if configuration not in ("release", "debug"):
         raise RuntimeError(f"HANDOFF_SWIFT_CONFIGURATION must be release or debug, not {configuration}")
     # The library finds the Swift runtime of the toolchain that built it (its RUNPATH names the toolchain's
-    # lib/swift/linux), and libucx from the system (libucx-dev's runtime, libucx0).
+    # lib/swift/linux), and libucx and OpenSSL from the system (the runtimes of libucx-dev and libssl-dev).
     command = ["swift", "build", "-c", configuration, "--product", "HandoffC"]
     print(f"handoff: {' '.join(command)}", file=sys.stderr)
     subprocess.run(command, cwd=REPOSITORY, check=True, stdout=sys.stderr)
