@@ -29,6 +29,9 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
     case transportClosed
     /// A notification is larger than notifications may be.
     case notificationTooLarge(bytes: Int, limit: Int)
+    /// The transport cannot start as configured (TLS files it cannot use, a transport that cannot meet the
+    /// configuration).
+    case setupFailed(String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,7 @@ public enum DataPlaneError: Error, Sendable, Equatable, CustomStringConvertible 
         case .cancelled(let completed, let total): "transfer cancelled with \(completed) of \(total) ops complete"
         case .transportClosed: "the transport is shut down"
         case .notificationTooLarge(let bytes, let limit): "notification of \(bytes) bytes exceeds \(limit)"
+        case .setupFailed(let reason): "the data plane cannot start: \(reason)"
         }
     }
 }

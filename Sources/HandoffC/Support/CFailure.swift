@@ -27,7 +27,7 @@ struct CFailure: Error {
             case .cancelled: HANDOFF_E_CANCELLED
             case .transportClosed: HANDOFF_E_CLOSED
             case .notificationTooLarge: HANDOFF_E_INVALID_ARGUMENT
-            case .unsupportedMemoryType, .ucx: HANDOFF_E_TRANSPORT
+            case .unsupportedMemoryType, .ucx, .setupFailed: HANDOFF_E_TRANSPORT
             }
         self.init(status, error.description)
     }

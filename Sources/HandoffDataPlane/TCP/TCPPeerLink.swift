@@ -43,9 +43,9 @@ final class TCPPeerLink: Sendable {
         self.tls = tls
     }
 
-    /// `count` sockets ready for requests: idle ones first (unless `reusingIdle` is false), new ones for the rest. New connections are opened on a
-    /// thread of their own: resolving, connecting and the hello block for up to the connect timeout each, which
-    /// must not hold one of the few cooperative threads.
+    /// `count` sockets ready for requests: idle ones first (unless `reusingIdle` is false), new ones for the rest.
+    /// New connections are opened on a thread of their own: resolving, connecting and the hello block for up to
+    /// the connect timeout each, which must not hold one of the few cooperative threads.
     /// - Throws: `DataPlaneError.peerFailed` when the peer cannot be reached or refuses the pool.
     func checkOut(_ count: Int, reusingIdle: Bool = true) async throws(DataPlaneError) -> [TCPSocket] {
         let sockets = reusingIdle ? takeIdle(count) : []
@@ -121,19 +121,13 @@ final class TCPPeerLink: Sendable {
         for entry in sockets { entry.socket.close() }
     }
 
-    /// Connects to the first endpoint that answers and says hello. A connection reset before its hello is
-    /// answered is tried once more on that endpoint: it carried nothing yet (seen in about 1 of 10 runs of the
-    /// namespace fallback test, at the moment UCX's connections were aborted).
+    /// Connects to the first endpoint that answers and says hello.
     private func open() throws(DataPlaneError) -> TCPSocket {
         var failures: [String] = []
         for endpoint in endpoints {
-            for attempt in 1...2 {
-                let result = try greet(endpoint)
-                if case .success(let socket) = result { return socket }
-                guard case .failure(let failure) = result else { continue }
-                failures.append("\(failure)")
-                let reset = failure.code == ECONNRESET || failure.code == TCPSocket.Failure.closedCode
-                if !reset || attempt == 2 { break }
+            switch try greet(endpoint) {
+            case .success(let socket): return socket
+            case .failure(let failure): failures.append("\(failure)")
             }
         }
         throw .peerFailed(

@@ -81,7 +81,7 @@ public final class TCPTransport: Transport {
         do throws(DataPlaneTLSError) {
             tls = try configuration.tls.map(DataPlaneTLSContexts.init)
         } catch {
-            throw .peerFailed(agent: 0, reason: "cannot set up TLS for TCP transfers: \(error)")
+            throw .setupFailed("TLS for TCP transfers: \(error)")
         }
         let server = try TCPServer(
             host: configuration.listenHost, port: configuration.listenPort, limits: configuration.limits, tls: tls,

@@ -23,8 +23,7 @@ public enum TransportSelection: String, Sendable, Hashable, CaseIterable {
         case .auto: return try AutoTransport(ucx: .init(transports: ucxTransports), tcp: tcp, logger: logger)
         case .ucx:
             if tcp.tls != nil {
-                throw .incompatibleDescriptor(
-                    "UCX cannot encrypt what it moves: with TLS, use the tcp or auto data plane")
+                throw .setupFailed("UCX cannot encrypt what it moves: with TLS, use the tcp or auto data plane")
             }
             return try UCXTransport(configuration: .init(transports: ucxTransports), logger: logger)
         case .tcp: return try TCPTransport(configuration: tcp, logger: logger)
