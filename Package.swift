@@ -105,6 +105,26 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ]
         ),
+        // gRPC clients of etcd's KV, Lease and Election services, generated from Protos/etcd (etcd v3.4.23's API,
+        // trimmed) by scripts/generate-etcd-proto.sh.
+        .target(
+            name: "EtcdProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        // The etcd calls the coordinators make: leases, fenced writes, leader election. No consensus of its own.
+        .target(
+            name: "HandoffEtcd",
+            dependencies: [
+                "EtcdProto",
+                "HandoffCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
         // The control plane's vocabulary, shared by the coordinator and its clients: workers, layouts, instructions,
         // reports, their protobuf forms, the bearer token.
         .target(
@@ -131,6 +151,7 @@ let package = Package(
             name: "HandoffControlPlane",
             dependencies: [
                 "HandoffCore",
+                "HandoffEtcd",
                 "HandoffDataPlane",
                 "HandoffControlProtocol",
                 "HandoffProto",
@@ -219,6 +240,7 @@ let package = Package(
                 "HandoffConnector",
                 "HandoffProto",
                 "HandoffControlPlane",
+                "HandoffEtcd",
                 "HandoffWorker",
                 "HandoffTopology",
                 "HandoffRouter",

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Checks the module graph the architecture promises, from `swift package describe --type json` on stdin:
 an embedder (HandoffConnector, and the C API HandoffC) links the data plane and a coordinator client, never the coordinator,
-Prometheus or an HTTP server; the coordinator (HandoffControlPlane) never links UCX. Exits 1 naming each breach."""
+Prometheus or an HTTP server; the coordinator (HandoffControlPlane) never links UCX;
+only the coordinator links etcd. Exits 1 naming each breach."""
 import json
 import sys
 
 RULES = {
-    "HandoffConnector": {"HandoffControlPlane", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
-    "HandoffC": {"HandoffControlPlane", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
-    "HandoffClient": {"HandoffControlPlane", "HandoffDataPlane", "CUCX", "Prometheus"},
+    "HandoffConnector": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
+    "HandoffC": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
+    "HandoffClient": {"HandoffControlPlane", "HandoffEtcd", "HandoffDataPlane", "CUCX", "Prometheus"},
     "HandoffControlPlane": {"CUCX", "HandoffUCX"},
     "HandoffDataPlane": {"CUCX"},
 }

@@ -5,56 +5,95 @@ import HandoffCore
 import HandoffProto
 
 /// Where a coordinator listens, the token to reach it with, and whether to reach it over TLS.
+///
+/// Several addresses name the coordinators of one cluster: clients find the leader among them (a follower's
+/// refusal names it; an unreachable one is skipped).
 public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
-    /// The coordinator's gRPC address: an IPv4 or IPv6 literal or a DNS name (a Kubernetes Service).
-    public var endpoint: HostPort
+    /// The coordinators' gRPC addresses: IPv4 or IPv6 literals or DNS names (a Kubernetes Service); at least one.
+    public var endpoints: [HostPort]
     public var token: BearerToken
     /// TLS to the coordinator (its certificate checked against `trustRoots` and the endpoint's host, this
     /// side's certificate presented when given); nil: plaintext.
     public var tls: TLSFiles?
 
-    public init(endpoint: HostPort, token: BearerToken, tls: TLSFiles? = nil) {
-        self.endpoint = endpoint
+    public init(endpoints: [HostPort], token: BearerToken, tls: TLSFiles? = nil) {
+        precondition(!endpoints.isEmpty, "a coordinator address names at least one endpoint")
+        self.endpoints = endpoints
         self.token = token
         self.tls = tls
+    }
+
+    public init(endpoint: HostPort, token: BearerToken, tls: TLSFiles? = nil) {
+        self.init(endpoints: [endpoint], token: token, tls: tls)
     }
 
     public init(host: String, port: Int, token: BearerToken, tls: TLSFiles? = nil) {
         self.init(endpoint: HostPort(host: host, port: port), token: token, tls: tls)
     }
 
-    /// Parses `HOST:PORT` (`[IPV6]:PORT`); the host may be a DNS name.
+    /// Parses `HOST:PORT` (`[IPV6]:PORT`), or several separated by commas for the coordinators of a cluster; a
+    /// host may be a DNS name.
     ///
-    /// - Throws: `HostPortError` when the text is not such an address.
+    /// - Throws: `HostPortError` when an address is not such an address.
     public init(parsing text: String, token: BearerToken, tls: TLSFiles? = nil) throws(HostPortError) {
-        self.init(endpoint: try HostPort(parsing: text), token: token, tls: tls)
+        var endpoints: [HostPort] = []
+        for part in text.split(separator: ",") where !part.isEmpty {
+            endpoints.append(try HostPort(parsing: String(part)))
+        }
+        guard !endpoints.isEmpty else { throw HostPortError(text: text, reason: "expected HOST:PORT[,HOST:PORT...]") }
+        self.init(endpoints: endpoints, token: token, tls: tls)
     }
 
+    /// The first address.
+    public var endpoint: HostPort { endpoints[0] }
     public var host: String { endpoint.host }
     public var port: Int { endpoint.port }
 
-    public var description: String { endpoint.description }
+    public var description: String { endpoints.map(\.description).joined(separator: ",") }
 
-    /// The gRPC target: an IPv4 or IPv6 address as it is, a name through DNS (every address it resolves to).
-    var target: any ResolvableTarget {
+    /// The gRPC target of `endpoint`: an IPv4 or IPv6 address as it is, a name through DNS (every address it
+    /// resolves to).
+    static func target(_ endpoint: HostPort) -> any ResolvableTarget {
         if endpoint.isIPv4Literal { return .ipv4(address: endpoint.host, port: endpoint.port) }
         if endpoint.isIPv6Literal { return .ipv6(address: endpoint.host, port: endpoint.port) }
         return .dns(host: endpoint.host, port: endpoint.port)
     }
 }
 
-/// Runs `body` with a connected, authenticated client of the Coordinator service; closes it afterwards.
+/// Runs `body` with a connected, authenticated client of the coordinator at `endpoint` (the address's first by
+/// default); closes it afterwards. It makes no attempt to find a cluster's leader: see
+/// `withLeaderCoordinatorClient` and `CoordinatorConnection`.
 public func withCoordinatorClient<Result: Sendable>(
-    _ address: CoordinatorAddress,
+    _ address: CoordinatorAddress, at endpoint: HostPort? = nil,
     _ body: (Handoff_V1_Coordinator.Client<HTTP2ClientTransport.Posix>) async throws -> Result
 ) async throws -> Result {
     let transport = try HTTP2ClientTransport.Posix(
-        target: address.target, transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext)
+        target: CoordinatorAddress.target(endpoint ?? address.endpoint),
+        transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext)
     return try await withGRPCClient(
         transport: transport, interceptors: [BearerTokenClientInterceptor(token: address.token)]
     ) {
         client in
         try await body(Handoff_V1_Coordinator.Client(wrapping: client))
+    }
+}
+
+/// Runs `body` against the leader of the coordinators at `address`: when a coordinator refuses because it does
+/// not lead, or cannot be reached while others are listed, `body` runs again at the leader it named or the next
+/// address, until it succeeds or `failoverTimeout` has passed. For short exchanges that may be repeated from the
+/// start (a command-line call); long-lived callers use a `CoordinatorConnection`.
+public func withLeaderCoordinatorClient<Result: Sendable>(
+    _ address: CoordinatorAddress, failoverTimeout: Duration = .seconds(15),
+    _ body: (Handoff_V1_Coordinator.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+) async throws -> Result {
+    var search = LeaderSearch(endpoints: address.endpoints, timeout: failoverTimeout)
+    while true {
+        do {
+            return try await withCoordinatorClient(address, at: search.target, body)
+        } catch {
+            guard let delay = search.retry(after: error) else { throw error }
+            try await Task.sleep(for: delay)
+        }
     }
 }
 

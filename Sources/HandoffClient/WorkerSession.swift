@@ -16,6 +16,8 @@ public final class WorkerSession: Sendable {
     let logger: Logger
     /// The stream of the session now open, if any, and whether `close` was called.
     private let state = Mutex<(outbox: BatchingOutbox<Handoff_V1_WorkerMessage>?, closed: Bool)>((nil, false))
+    /// The coordinator the next session opens with: the one that led last, among `coordinator.endpoints`.
+    private let target: Mutex<HostPort>
 
     public init(
         registration: WorkerRegistration, coordinator: CoordinatorAddress,
@@ -24,6 +26,7 @@ public final class WorkerSession: Sendable {
         self.registration = registration
         self.coordinator = coordinator
         self.logger = logger
+        target = Mutex(coordinator.endpoint)
     }
 
     /// Runs one session until the coordinator ends it.
@@ -48,7 +51,7 @@ public final class WorkerSession: Sendable {
             state.withLock { $0.outbox = nil }
         }
         let logger = self.logger
-        try await withCoordinatorClient(coordinator) { client in
+        try await withCoordinatorClient(coordinator, at: target.withLock { $0 }) { client in
             let request = StreamingClientRequest(of: Handoff_V1_WorkerMessage.self) { writer in
                 while let batch = await messages.nextBatch() { try await writer.write(contentsOf: batch) }
             }
@@ -87,7 +90,9 @@ public final class WorkerSession: Sendable {
     }
 
     /// Runs sessions one after another until `close` or cancellation: after the coordinator ends a session or it
-    /// fails, registers again with back-off (100 ms, doubling to 2 s).
+    /// fails, registers again with back-off (100 ms, doubling to 2 s). With several coordinator addresses (a
+    /// cluster), a follower's refusal sends the next session to the leader it names at once, and a coordinator
+    /// that cannot be reached to the next address after 50 ms.
     ///
     /// - Parameters:
     ///   - load: the engine's current load, read for every heartbeat.
@@ -103,12 +108,14 @@ public final class WorkerSession: Sendable {
     ) async throws {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled && !isClosed {
+            var wait = backoff
             do {
                 try await run(load: load, handle: handle)
                 await sessionEnded()
                 if isClosed { return }
                 logger.warning("session ended by the coordinator; reconnecting")
                 backoff = .milliseconds(100)
+                wait = backoff
             } catch let error as RPCError
                 where [.invalidArgument, .unauthenticated, .permissionDenied].contains(error.code)
             {
@@ -117,10 +124,18 @@ public final class WorkerSession: Sendable {
             } catch {
                 await sessionEnded()
                 if Task.isCancelled || isClosed { return }
-                logger.warning("session failed: \(error); retrying in \(backoff)")
+                var search = LeaderSearch(
+                    endpoints: coordinator.endpoints, start: target.withLock { $0 }, timeout: nil)
+                if let delay = search.retry(after: error) {
+                    target.withLock { $0 = search.target }
+                    logger.info("looking for the coordinators' leader at \(search.target): \(error)")
+                    wait = delay
+                } else {
+                    logger.warning("session failed: \(error); retrying in \(backoff)")
+                }
             }
-            try await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(2))
+            try await Task.sleep(for: wait)
+            if wait == backoff { backoff = min(backoff * 2, .seconds(2)) }
         }
     }
 

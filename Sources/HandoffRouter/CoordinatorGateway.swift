@@ -1,10 +1,12 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import HandoffClient
 import HandoffProto
 
 /// The router's calls to the coordinator, each under a deadline, with gRPC failures turned into HTTP answers.
 struct CoordinatorGateway: Sendable {
-    let client: Handoff_V1_Coordinator.Client<HTTP2ClientTransport.Posix>
+    /// Every call goes to the coordinators' leader, following it through a failover.
+    let connection: CoordinatorConnection
     let timeout: Duration
 
     private var options: CallOptions {
@@ -27,7 +29,7 @@ struct CoordinatorGateway: Sendable {
             $0.transferMode = mode == .push ? .push : .pull
         }
         do {
-            return try await client.admit(request, options: options)
+            return try await connection.call { try await $0.admit(request, options: options) }
         } catch let error as RPCError {
             throw Self.routerError(error, doing: "admit the request")
         } catch {
@@ -43,7 +45,7 @@ struct CoordinatorGateway: Sendable {
             $0.timeoutSeconds = timeout.seconds
             $0.untilReserved = true
         }
-        return (try? await client.await(request, options: options).reserved) ?? false
+        return (try? await connection.call { try await $0.await(request, options: options) }.reserved) ?? false
     }
 
     /// Ends a request at the coordinator (its workers release the blocks). Never throws: a request the coordinator
@@ -53,13 +55,15 @@ struct CoordinatorGateway: Sendable {
             $0.requestID = requestID
             $0.reason = String(reason.prefix(256))
         }
-        _ = try? await client.cancel(request, options: options)
+        _ = try? await connection.call { try await $0.cancel(request, options: options) }
     }
 
     /// The workers the coordinator knows.
     func workers() async throws(RouterError) -> [Handoff_V1_WorkerInfo] {
         do {
-            return try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
+            return try await connection.call {
+                try await $0.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
+            }
         } catch let error as RPCError {
             throw Self.routerError(error, doing: "list workers")
         } catch {

@@ -10,7 +10,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// `handoff router` as a swift-service-lifecycle `Service`: the OpenAI-compatible HTTP API (`/v1/completions`,
-/// `/v1/chat/completions`), `/health` and `/metrics`, over one coordinator client and one HTTP client pool to the
+/// `/v1/chat/completions`), `/health` and `/metrics`, over one coordinator connection (following a cluster's leader) and one HTTP client pool to the
 /// engines. On graceful shutdown it stops accepting and lets requests in flight finish.
 public struct RouterServer: Service {
     public let configuration: RouterConfiguration
@@ -41,8 +41,8 @@ public struct RouterServer: Service {
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         do {
-            try await withCoordinatorClient(configuration.coordinator) { client in
-                let gateway = CoordinatorGateway(client: client, timeout: configuration.coordinatorTimeout)
+            try await withCoordinatorConnection(configuration.coordinator) { connection in
+                let gateway = CoordinatorGateway(connection: connection, timeout: configuration.coordinatorTimeout)
                 let router = CompletionRouter(
                     configuration: configuration, coordinator: gateway, http: http,
                     metrics: RouterMetrics(factory: metricsFactory), logger: logger)

@@ -16,6 +16,14 @@ extension Coordinator {
     ) throws(CoordinatorError) {
         try Self.validate(registration)
         let identity = registration.identity
+        if let existing = workers[identity.id], existing.live, !existing.attached {
+            // Adopted from the registry at a takeover: the same instance reconnects, a new one replaces it.
+            if existing.identity == identity && existing.registration == registration {
+                attach(registration, outbox: outbox)
+                return
+            }
+            loseWorker(existing.identity, reason: "replaced by instance \(identity.instance)")
+        }
         if let existing = workers[identity.id], existing.live {
             throw .alreadyExists(
                 "worker id \(identity.id) is held by live instance \(existing.identity); a restarted worker registers "
@@ -25,6 +33,7 @@ extension Coordinator {
             registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(),
             reportedFree: registration.layout.numBlocks)
         workers[identity.id] = record
+        registryStore?.registered(registration)
         record.send(.registered(heartbeatInterval: configuration.heartbeatInterval, reportKey: record.reportKey))
         logger.info(
             "worker registered",
@@ -44,6 +53,7 @@ extension Coordinator {
         record.reportedFree = min(max(0, freeBlocks), record.registration.layout.numBlocks)
         record.queueDepth = max(0, queueDepth)
         workers[identity.id] = record
+        registryStore?.heartbeat(identity)
     }
 
     /// The worker's session ended: the instance is out of service. `graceful` when the worker closed it itself
@@ -62,6 +72,7 @@ extension Coordinator {
         record.lostReason = reason
         record.lostGracefully = graceful
         workers[identity.id] = record
+        registryStore?.removed(identity)
         for id in workers.keys { workers[id]?.knownPeers.remove(identity) }
         // Its session closes after the releases of its tickets are queued on it (below).
         defer { record.outbox.finish() }

@@ -35,6 +35,8 @@ public actor Coordinator {
     var nextTicket: UInt64 = 0
     var admitting = true
     var pairs: [PairKey: PairStats] = [:]
+    /// Where registrations are kept for a successor (set by `takeOver` on a cluster's leader); nil alone.
+    var registryStore: (any WorkerRegistryStore)?
 
     var totals = Totals()
     var componentWindows: [String: RollingPercentiles] = [:]
@@ -69,6 +71,8 @@ public actor Coordinator {
     /// Stops admitting, waits up to `grace` for tickets in flight to finish, then fails the rest with a reason.
     public func shutDown(grace: Duration) async {
         admitting = false
+        // A cluster's next leader adopts the workers: their registry entries stay.
+        registryStore = nil
         logger.info("shutting down: admitting no more requests", metadata: ["in_flight": "\(inFlight)"])
         for waiting in awaitingPair.values {
             retire(

@@ -11,6 +11,9 @@ struct WorkerRecord {
     /// Counts instructions that could not be delivered.
     var metrics: CoordinatorMetrics
     var live = true
+    /// Whether a session delivers `outbox`: false for a record adopted from the registry (`takeOver`) until its
+    /// worker's session registers the same instance again.
+    var attached = true
     /// When it was lost (coordinator clock, ns); its record is forgotten after `lostWorkerRetention`.
     var lostAt: UInt64 = 0
     var lostReason = ""

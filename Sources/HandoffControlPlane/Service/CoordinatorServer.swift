@@ -21,10 +21,13 @@ public struct CoordinatorServer: Service {
         public var tls: TLSFiles?
         /// What the gRPC port allows its clients.
         public var limits: GRPCPortLimits
+        /// The etcd cluster this coordinator campaigns in for leadership; nil: it leads alone, as the only one.
+        public var cluster: ClusterConfiguration?
 
         public init(
             host: String, port: Int, metricsHost: String?, metricsPort: Int, token: BearerToken,
-            shutdownGrace: Duration = .seconds(10), tls: TLSFiles? = nil, limits: GRPCPortLimits = .init()
+            shutdownGrace: Duration = .seconds(10), tls: TLSFiles? = nil, limits: GRPCPortLimits = .init(),
+            cluster: ClusterConfiguration? = nil
         ) {
             self.host = host
             self.port = port
@@ -34,6 +37,7 @@ public struct CoordinatorServer: Service {
             self.shutdownGrace = shutdownGrace
             self.tls = tls
             self.limits = limits
+            self.cluster = cluster
         }
     }
 
@@ -61,9 +65,15 @@ public struct CoordinatorServer: Service {
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: configuration.tls.map(\.serverSecurity) ?? .plaintext,
             config: configuration.limits.transportConfig())
+        let election = configuration.cluster.map {
+            LeaderElection(cluster: $0, coordinator: self.coordinator, logger: logger)
+        }
+        var interceptors: [any ServerInterceptor] = [BearerTokenServerInterceptor(token: configuration.token)]
+        if let election, let cluster = configuration.cluster {
+            interceptors.append(LeaderGate(role: election.role, advertised: cluster.advertise.description))
+        }
         let server = GRPCServer(
-            transport: transport, services: [CoordinatorService(coordinator: coordinator)],
-            interceptors: [BearerTokenServerInterceptor(token: configuration.token)])
+            transport: transport, services: [CoordinatorService(coordinator: coordinator)], interceptors: interceptors)
         let coordinator = self.coordinator
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
@@ -95,17 +105,32 @@ public struct CoordinatorServer: Service {
                     "grpc": "\(address)", "metrics": "\(boundMetrics.map(String.init) ?? "off")",
                     "tls":
                         "\(configuration.tls == nil ? "off" : configuration.tls?.trustRoots == nil ? "on" : "mutual")",
+                    "cluster": "\(configuration.cluster.map { "\($0.name) on \($0.etcd)" } ?? "off: leading alone")",
                 ])
             onListening(address.port, boundMetrics)
-
-            try? await gracefulShutdown()
-            await coordinator.shutDown(grace: configuration.shutdownGrace)
-            server.beginGracefulShutdown()
-            try await group.next()
+            if let election { group.addTask { try await election.run() } }
+            // Until a graceful shutdown is asked for, or a task fails (a clustered coordinator that lost its lease).
+            group.addTask {
+                try? await gracefulShutdown()
+                throw ShutdownRequested()
+            }
+            do {
+                try await group.next()
+            } catch is ShutdownRequested {
+                await coordinator.shutDown(grace: configuration.shutdownGrace)
+                await election?.stepDown()
+                server.beginGracefulShutdown()
+                group.cancelAll()
+                while (try? await group.next()) != nil {}
+                return
+            }
             group.cancelAll()
         }
         logger.info("coordinator stopped")
     }
+
+    /// Ends the server's task group when a graceful shutdown is asked for.
+    private struct ShutdownRequested: Error {}
 }
 
 extension TLSFiles {

@@ -53,6 +53,16 @@ public final class BatchingOutbox<Element: Sendable>: Sendable {
         producer?.resume()
     }
 
+    /// Takes everything queued now without waiting: for moving a queue that no consumer ever read (instructions held
+    /// for a worker that has not connected yet) into the outbox of the session that will read it.
+    public func takeQueued() -> [Element] {
+        state.withLock { state in
+            var taken: [Element] = []
+            swap(&taken, &state.queued)
+            return taken
+        }
+    }
+
     /// Elements queued and not yet taken by the consumer.
     public var queuedCount: Int { state.withLock { $0.queued.count } }
 

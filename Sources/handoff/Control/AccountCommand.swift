@@ -18,7 +18,8 @@ struct AccountCommand: AsyncParsableCommand {
             --token-file or $HANDOFF_TOKEN.
             """)
 
-    @Option(help: "The coordinator's HOST:PORT.") var coordinator: String
+    @Option(help: "The coordinator's HOST:PORT, or its cluster's HOST:PORT,HOST:PORT,... (the leader is found).")
+    var coordinator: String
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
     @OptionGroup(title: "TLS") var tls: TLSOptions
     @Argument(help: "Request ids.") var requestIDs: [String]
@@ -29,7 +30,7 @@ struct AccountCommand: AsyncParsableCommand {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         let ids = requestIDs
-        try await withCoordinatorClient(address) { client in
+        try await withLeaderCoordinatorClient(address) { client in
             for id in ids {
                 var line = "{\"request_id\": \(Self.quoted(id)), \"state\": \"unknown\"}"
                 do {

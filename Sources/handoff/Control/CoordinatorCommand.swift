@@ -4,6 +4,7 @@ import HandoffClient
 import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
+import HandoffEtcd
 import Logging
 import Metrics
 import Prometheus
@@ -19,6 +20,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
             Every call must carry the bearer token from --token-file or $HANDOFF_TOKEN. On SIGINT/SIGTERM the \
             coordinator stops admitting, lets transfers in flight finish (up to --shutdown-grace-seconds), fails the \
             rest with a reason and exits 0. Prints `LISTENING grpc=PORT metrics=PORT` on stdout once bound.
+
+            With --etcd, several coordinators of one --cluster name campaign for leadership through etcd; only the \
+            leader admits and pairs, the others refuse every call with the leader's address. The worker registry \
+            lives in etcd, so a new leader knows the fleet at once. A coordinator whose etcd lease is lost exits \
+            with status 3 for its supervisor to restart it.
             """)
 
     @Option(help: "Address of the gRPC API.") var listen = HostPort(host: "0.0.0.0", port: 50051)
@@ -32,6 +38,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Deadline of every other ticket state, seconds.") var stateTimeoutSeconds = 60.0
     @Option(help: "Grace for transfers in flight at shutdown, seconds.") var shutdownGraceSeconds = 10.0
     @Option(help: "Log level.") var logLevel: Logger.Level = .info
+    @Option(help: "etcd member URLs (http://H:P,...): run as one of several coordinators with leader election.")
+    var etcd: String?
+    @Option(help: "Name of the coordinator cluster in etcd (with --etcd).") var cluster = "handoff"
+    @Option(
+        help:
+            "The gRPC address clients are sent to when this coordinator leads (default: --listen, which then needs a host)."
+    )
+    var advertise: HostPort?
+    @Option(help: "TTL of the leader's etcd lease, seconds: a dead leader is replaced about this long after.")
+    var leaderTtlSeconds: Int64 = 1
 
     func run() async throws {
         CommandLogging.bootstrap(level: logLevel)
@@ -58,13 +74,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration[keyPath: keyPath] = .seconds(stateTimeoutSeconds)
         }
         let logger = Logger(label: "handoff.coordinator")
+        let clusterConfiguration = try clusterConfiguration()
         let coordinator = Coordinator(
             configuration: configuration, metrics: CoordinatorMetrics(factory: factory), logger: logger)
         let server = CoordinatorServer(
             configuration: .init(
                 host: listen.host, port: listen.port, metricsHost: noMetrics ? nil : metrics.host,
                 metricsPort: metrics.port,
-                token: token, shutdownGrace: .seconds(shutdownGraceSeconds), tls: try tls.files(forServer: true)),
+                token: token, shutdownGrace: .seconds(shutdownGraceSeconds), tls: try tls.files(forServer: true),
+                cluster: clusterConfiguration),
             coordinator: coordinator, registry: registry, logger: logger
         ) { grpcPort, metricsPort in
             FileHandle.standardOutput.write(
@@ -73,6 +91,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as ClusterError {
+            logger.critical("leaving the cluster: \(error)")
+            throw ExitCode(3)
+        }
+    }
+
+    private func clusterConfiguration() throws -> ClusterConfiguration? {
+        guard let etcd else { return nil }
+        let advertised = advertise ?? listen
+        guard !["0.0.0.0", "::", ""].contains(advertised.host), advertised.port != 0 else {
+            throw ValidationError("--etcd needs --advertise HOST:PORT: the address clients reach this coordinator at")
+        }
+        guard leaderTtlSeconds >= 1 else { throw ValidationError("--leader-ttl-seconds must be at least 1") }
+        return ClusterConfiguration(
+            etcd: try EtcdEndpoints(parsing: etcd), name: cluster, advertise: advertised,
+            leaderTTLSeconds: leaderTtlSeconds,
+            workerTTLSeconds: max(10, 3 * Int64((3 * heartbeatMs + 999) / 1000)))
     }
 }

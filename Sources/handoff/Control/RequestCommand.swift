@@ -19,7 +19,8 @@ struct RequestCommand: AsyncParsableCommand {
             --token-file or $HANDOFF_TOKEN.
             """)
 
-    @Option(help: "The coordinator's HOST:PORT.") var coordinator: String
+    @Option(help: "The coordinator's HOST:PORT, or its cluster's HOST:PORT,HOST:PORT,... (the leader is found).")
+    var coordinator: String
     @Option(help: "The model the workers registered.") var model: String
     @Option(help: "Prompt tokens of each request.") var promptTokens = 100
     @Option(help: "Requests to send.") var count = 1
@@ -49,8 +50,8 @@ struct RequestCommand: AsyncParsableCommand {
         let policy = LoadFailurePolicy(rawValue: policy)!
         let mode = TransferMode(rawValue: mode)!
         let (model, tokens, prefix, count, concurrency) = (model, promptTokens, idPrefix, count, concurrency)
-        let failed = try await withCoordinatorClient(address) { client in
-            try await withThrowingTaskGroup(of: DemoDriver<HTTP2ClientTransport.Posix>.RequestResult.self) { group in
+        let failed = try await withCoordinatorConnection(address) { connection in
+            try await withThrowingTaskGroup(of: DemoDriver.RequestResult.self) { group in
                 var failed = 0
                 var next = 0
                 func send() {
@@ -58,7 +59,7 @@ struct RequestCommand: AsyncParsableCommand {
                     next += 1
                     group.addTask {
                         await DemoDriver.drive(
-                            client: client, id: id, model: model, tokens: tokens, policy: policy, mode: mode)
+                            connection: connection, id: id, model: model, tokens: tokens, policy: policy, mode: mode)
                     }
                 }
                 while next < min(concurrency, count) { send() }
@@ -82,7 +83,7 @@ struct RequestCommand: AsyncParsableCommand {
     }
 
     /// Prints a request's account (or why it has none) as one JSON line; whether it ended done and verified.
-    private static func print(_ result: DemoDriver<HTTP2ClientTransport.Posix>.RequestResult) -> Bool {
+    private static func print(_ result: DemoDriver.RequestResult) -> Bool {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         let line: String

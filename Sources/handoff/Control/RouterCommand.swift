@@ -24,7 +24,8 @@ struct RouterCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Address of the HTTP API.") var listen = HostPort(host: "0.0.0.0", port: 8000)
-    @Option(help: "The coordinator, HOST:PORT.") var coordinator: HostPort
+    @Option(help: "The coordinator, HOST:PORT, or its cluster's HOST:PORT,HOST:PORT,... (the leader is followed).")
+    var coordinator: String
     @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
     @OptionGroup(title: "TLS") var tls: TLSOptions
     @Option(help: "Seconds the prefill engine may take.") var prefillTimeoutSeconds = 120.0
@@ -74,7 +75,8 @@ struct RouterCommand: AsyncParsableCommand {
         ]
         var configuration = RouterConfiguration(
             host: listen.host, port: listen.port,
-            coordinator: CoordinatorAddress(endpoint: coordinator, token: token, tls: try tls.files(forServer: false)))
+            coordinator: try CoordinatorAddress(
+                parsing: coordinator, token: token, tls: try tls.files(forServer: false)))
         configuration.prefillTimeout = .seconds(prefillTimeoutSeconds)
         configuration.decodeTimeout = .seconds(decodeTimeoutSeconds)
         configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)

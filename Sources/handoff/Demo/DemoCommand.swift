@@ -85,11 +85,12 @@ struct DemoCommand: AsyncParsableCommand {
             workers: workers)
         let outcome: DemoOutcome
         do {
-            outcome = try await withCoordinatorClient(cluster.address) { client in
-                try await Self.waitForWorkers(client, count: prefillWorkers + decodeWorkers)
+            outcome = try await withCoordinatorConnection(cluster.address) { connection in
+                try await Self.waitForWorkers(connection, count: prefillWorkers + decodeWorkers)
                 say("workers registered; driving \(requests) requests at \(rate)/s")
                 return try await DemoDriver(
-                    client: client, cluster: cluster, model: preset.name, mix: mix, requests: requests, rate: rate,
+                    connection: connection, cluster: cluster, model: preset.name, mix: mix, requests: requests,
+                    rate: rate,
                     policy: policy, killPrefillAfter: killPrefillAfter, seed: seed
                 ).run()
             }
@@ -143,10 +144,12 @@ struct DemoCommand: AsyncParsableCommand {
             + "requests recomputed elsewhere: \(recomputed)"
     }
 
-    static func waitForWorkers(_ client: Handoff_V1_Coordinator.Client<some ClientTransport>, count: Int) async throws {
+    static func waitForWorkers(_ connection: CoordinatorConnection, count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let workers = try await client.listWorkers(Handoff_V1_ListWorkersRequest()).workers
+            let workers = try await connection.call {
+                try await $0.listWorkers(Handoff_V1_ListWorkersRequest()).workers
+            }
             if workers.filter({ $0.state == "live" }).count >= count {
                 try await Task.sleep(for: .milliseconds(300))  // let decode workers finish their eager connections
                 return

@@ -30,8 +30,9 @@ struct RestartReport: Sendable {
 }
 
 /// Drives requests like a router: admit (retrying while no pair has room), then wait for the outcome.
-struct DemoDriver<Transport: ClientTransport> {
-    let client: Handoff_V1_Coordinator.Client<Transport>
+struct DemoDriver {
+    /// Every call follows the coordinators' leader.
+    let connection: CoordinatorConnection
     let cluster: DemoCluster
     let model: String
     let mix: [Int]
@@ -43,10 +44,10 @@ struct DemoDriver<Transport: ClientTransport> {
 
     /// Waits (at most 5 s) until `worker` has a ticket in flight, so that killing it tests recovery rather than
     /// an idle restart.
-    private static func waitUntilBusy(_ worker: String, client: Handoff_V1_Coordinator.Client<Transport>) async throws {
+    private static func waitUntilBusy(_ worker: String, connection: CoordinatorConnection) async throws {
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
-            let pairs = try await client.listPairs(.init()).pairs
+            let pairs = try await connection.call { try await $0.listPairs(.init()).pairs }
             if pairs.contains(where: { $0.prefillWorker == worker && $0.inFlight > 0 }) { return }
             try await Task.sleep(for: .milliseconds(2))
         }
@@ -60,7 +61,7 @@ struct DemoDriver<Transport: ClientTransport> {
         var restartAt: ContinuousClock.Instant?
         var killedInstance: UInt64 = 0
         let victim = "prefill-0"
-        let client = self.client
+        let connection = self.connection
         let model = self.model
         let policy = self.policy
         let events = try await withThrowingTaskGroup(of: DriverEvent.self) { group in
@@ -69,15 +70,17 @@ struct DemoDriver<Transport: ClientTransport> {
                 let (started, replaced) = (ContinuousClock.now, killedInstance)
                 group.addTask {
                     .rejoined(
-                        try await Self.rejoin(client: client, worker: victim, replacing: replaced, since: started))
+                        try await Self.rejoin(
+                            connection: connection, worker: victim, replacing: replaced, since: started))
                 }
             }
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
                 if index == killPrefillAfter {
-                    try await Self.waitUntilBusy(victim, client: client)
+                    try await Self.waitUntilBusy(victim, connection: connection)
                     killedInstance =
-                        try await client.listWorkers(.init()).workers.first { $0.workerID == victim }?.instance ?? 0
+                        try await connection.call { try await $0.listWorkers(.init()).workers }
+                        .first { $0.workerID == victim }?.instance ?? 0
                     cluster.kill(victim)
                     outcome.killed.append(victim)
                     restartAt = .now + .seconds(1)
@@ -89,7 +92,7 @@ struct DemoDriver<Transport: ClientTransport> {
                 let tokens = mix[Int(generator.next() % UInt64(mix.count))]
                 group.addTask {
                     let result = await Self.drive(
-                        client: client, id: "demo-\(index)", model: model, tokens: tokens, policy: policy)
+                        connection: connection, id: "demo-\(index)", model: model, tokens: tokens, policy: policy)
                     progress.finished(failed: result.account == nil)
                     return .finished(result)
                 }
@@ -130,7 +133,7 @@ struct DemoDriver<Transport: ClientTransport> {
             }
             outcome.restart = report
         }
-        let aggregates = try await client.getAggregates(Handoff_V1_GetAggregatesRequest())
+        let aggregates = try await connection.call { try await $0.getAggregates(Handoff_V1_GetAggregatesRequest()) }
         outcome.decisionP99 = aggregates.decisionSeconds.p99
         outcome.recomputed = Int(aggregates.recomputed)
         return outcome
@@ -144,6 +147,10 @@ struct DemoDriver<Transport: ClientTransport> {
         /// The prefill worker the first attempt was paired with, and when.
         var prefillWorker = ""
         var admittedAt: ContinuousClock.Instant?
+        /// When its last attempt was admitted.
+        var lastAdmittedAt: ContinuousClock.Instant?
+        /// Admissions again after the coordinator that admitted it was lost.
+        var readmissions = 0
     }
 
     enum DriverEvent: Sendable {
@@ -154,11 +161,11 @@ struct DemoDriver<Transport: ClientTransport> {
 
     /// Polls until `worker` is live again as an instance other than `replacing`; nil registration after 30 s.
     static func rejoin(
-        client: Handoff_V1_Coordinator.Client<Transport>, worker: String, replacing: UInt64,
+        connection: CoordinatorConnection, worker: String, replacing: UInt64,
         since started: ContinuousClock.Instant
     ) async throws -> (started: ContinuousClock.Instant, registered: ContinuousClock.Instant?) {
         while ContinuousClock.now < started + .seconds(30) {
-            let workers = try await client.listWorkers(.init()).workers
+            let workers = try await connection.call { try await $0.listWorkers(.init()).workers }
             if workers.contains(where: { $0.workerID == worker && $0.instance != replacing && $0.state == "live" }) {
                 return (started, .now)
             }
@@ -167,9 +174,12 @@ struct DemoDriver<Transport: ClientTransport> {
         return (started, nil)
     }
 
+    /// Admits one request (retrying while no pair has room) and waits for its account. When the coordinator that
+    /// admitted it is lost (a cluster's failover), the new leader does not know the request: it is admitted again
+    /// there, up to three times.
     static func drive(
-        client: Handoff_V1_Coordinator.Client<Transport>, id: String, model: String, tokens: Int,
-        policy: LoadFailurePolicy, mode: TransferMode = .pull
+        connection: CoordinatorConnection, id: String, model: String, tokens: Int, policy: LoadFailurePolicy,
+        mode: TransferMode = .pull
     ) async -> RequestResult {
         var result = RequestResult(id: id)
         let request = Handoff_V1_AdmitRequest.with {
@@ -182,33 +192,45 @@ struct DemoDriver<Transport: ClientTransport> {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
-                let admission = try await client.admit(request)
-                result.prefillWorker = admission.prefillWorker
-                result.admittedAt = .now
-                break
+                let admission = try await connection.call { try await $0.admit(request) }
+                if result.admittedAt == nil {
+                    result.prefillWorker = admission.prefillWorker
+                    result.admittedAt = .now
+                }
+                result.lastAdmittedAt = .now
             } catch let error as RPCError where error.code == .resourceExhausted && ContinuousClock.now < deadline {
                 result.retries += 1
                 try? await Task.sleep(for: .milliseconds(10))
+                continue
             } catch {
                 result.failure = "admission failed: \(error)"
                 return result
             }
-        }
-        do {
-            let account = try await client.await(
-                .with {
-                    $0.requestID = id
-                    $0.timeoutSeconds = 120
-                })
-            if account.state == "done" && account.verified {
-                result.account = account
-            } else {
-                result.failure = "\(account.state): \(account.failure)"
+            do {
+                let account = try await connection.call {
+                    try await $0.await(
+                        .with {
+                            $0.requestID = id
+                            $0.timeoutSeconds = 120
+                        })
+                }
+                if account.state == "done" && account.verified {
+                    result.account = account
+                } else {
+                    result.failure = "\(account.state): \(account.failure)"
+                }
+                return result
+            } catch let error as RPCError
+                where [.notFound, .unavailable].contains(error.code) && result.readmissions < 3
+                && ContinuousClock.now < deadline
+            {
+                // The coordinator that admitted it is gone; its successor never heard of the request.
+                result.readmissions += 1
+            } catch {
+                result.failure = "await failed: \(error)"
+                return result
             }
-        } catch {
-            result.failure = "await failed: \(error)"
         }
-        return result
     }
 }
 

@@ -16,7 +16,7 @@ struct ClusterSurvey {
     func run() async throws -> ClusterReport {
         var options = CallOptions.defaults
         options.timeout = timeout
-        let infos = try await withCoordinatorClient(address) { client in
+        let infos = try await withLeaderCoordinatorClient(address) { client in
             try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
         }
         let workers = infos.map(Self.worker).sorted { ($0.model, $0.role, $0.id) < ($1.model, $1.role, $1.id) }

@@ -48,7 +48,9 @@ struct TopoCommand: AsyncParsableCommand {
     var ucxTransports: String?
 
     @Option(
-        help: "List the workers registered with the coordinator at HOST:PORT, their labels, data planes and findings.")
+        help:
+            "List the workers registered with the coordinator at HOST:PORT (a cluster: HOST:PORT,...), their labels, data planes and findings."
+    )
     var coordinator: String?
 
     @Option(help: "File holding the coordinator's bearer token (default: $HANDOFF_TOKEN).")
