@@ -244,6 +244,7 @@ let package = Package(
                 "HandoffWorker",
                 "HandoffTopology",
                 "HandoffRouter",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -130,7 +130,7 @@ public final class LeaderElection: Sendable {
         let registry = EtcdWorkerRegistry(
             etcd: etcd, cluster: cluster, leadership: leadership, keeper: keeper, metrics: metrics, logger: logger)
         let entries = try await registry.load()
-        let adopted = await coordinator.takeOver(entries.values.map(\.registration), store: registry)
+        let adopted = await coordinator.takeOver(entries.values.map(\.registration), store: registry, term: term)
         role.becomeLeader(term: term)
         let took = ContinuousClock.now - elected
         metrics.isLeader.record(1)

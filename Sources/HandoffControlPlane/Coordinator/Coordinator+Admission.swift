@@ -77,7 +77,7 @@ extension Coordinator {
         nextTicket += 1
         let time = now()
         let ticket = Ticket(
-            id: "t\(nextTicket)", request: request, attempt: attempt, state: .admitted,
+            id: "\(ticketPrefix)\(nextTicket)", request: request, attempt: attempt, state: .admitted,
             deadline: time + configuration.queueTimeout.nanoseconds, prefill: pair.prefill.identity,
             decode: pair.decode.identity, blocks: blocks, contentSeed: contentSeed, timeline: timeline)
         tickets[ticket.id] = ticket

@@ -9,9 +9,13 @@ extension Coordinator {
     /// `Registered` goes first). A worker whose session does not come back within the liveness timeout is lost
     /// as usual. Later registrations, heartbeats and losses go to `store`.
     ///
+    /// - Parameter term: the cluster's count of leaderships, this one included: ticket ids carry it.
     /// - Returns: the instances adopted; entries that fail validation are skipped with a warning.
     @discardableResult
-    public func takeOver(_ registrations: [WorkerRegistration], store: any WorkerRegistryStore) -> [WorkerIdentity] {
+    public func takeOver(
+        _ registrations: [WorkerRegistration], store: any WorkerRegistryStore, term: Int
+    ) -> [WorkerIdentity] {
+        ticketPrefix = "t\(term)."
         var adopted: [WorkerIdentity] = []
         let time = now()
         for registration in registrations where workers[registration.identity.id]?.live != true {

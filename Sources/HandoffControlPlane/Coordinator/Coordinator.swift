@@ -33,6 +33,9 @@ public actor Coordinator {
     /// Routers watching requests in flight, by request id.
     var watchers: [String: RequestWatcher] = [:]
     var nextTicket: UInt64 = 0
+    /// What ticket ids start with: `t`, or `tTERM.` on a cluster's leader, so that a worker still holding a ticket
+    /// of the previous leader never mistakes a new one for it.
+    var ticketPrefix = "t"
     var admitting = true
     var pairs: [PairKey: PairStats] = [:]
     /// Where registrations are kept for a successor (set by `takeOver` on a cluster's leader); nil alone.

@@ -4,24 +4,68 @@ import HandoffClient
 import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
+import HandoffEtcd
 
-/// The processes of a demo: one coordinator and its workers, all this executable, on loopback.
+/// The processes of a demo, all this executable, on loopback: one coordinator, or several campaigning through
+/// etcd for leadership, and the workers.
 final class DemoCluster {
     let token: BearerToken
-    let coordinator: PeerProcess
+    /// Every coordinator's gRPC address (the workers and the driver are given them all).
     let address: CoordinatorAddress
-    let metricsPort: Int?
+    /// Each coordinator's `/metrics` port, by gRPC address.
+    private(set) var metricsPorts: [HostPort: Int] = [:]
+    private var coordinators: [HostPort: PeerProcess] = [:]
+    private let coordinatorArguments: [HostPort: [String]]
     private(set) var workers: [String: PeerProcess] = [:]
     private let workerArguments: [String: [String]]
 
-    /// Starts the coordinator and waits for it to listen, then starts the workers.
-    init(coordinatorArguments: [String], workers: [(id: String, arguments: [String])]) async throws {
+    /// Starts the coordinators and waits for each to listen, then starts the workers.
+    ///
+    /// - Parameter etcd: with several coordinators, the etcd cluster they campaign in.
+    init(
+        coordinatorArguments common: [String], coordinators count: Int = 1, etcd: EtcdEndpoints? = nil,
+        workers: [(id: String, arguments: [String])]
+    ) async throws {
         token = BearerToken.random()
-        let environment = [BearerToken.environmentVariable: token.value]
-        coordinator = try PeerProcess(
-            arguments: ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"] + coordinatorArguments,
-            environment: environment)
-        let line = try await coordinator.channel.receive("LISTENING")
+        var arguments: [HostPort: [String]] = [:]
+        var endpoints: [HostPort] = []
+        if let etcd, count > 1 {
+            let ports = try LoopbackPorts.reserve(2 * count)
+            for index in 0..<count {
+                let grpc = HostPort(host: "127.0.0.1", port: ports[2 * index])
+                endpoints.append(grpc)
+                arguments[grpc] =
+                    [
+                        "coordinator", "--listen", "\(grpc)", "--metrics", "127.0.0.1:\(ports[2 * index + 1])",
+                        "--etcd", "\(etcd)", "--cluster", "demo", "--advertise", "\(grpc)",
+                    ] + common
+            }
+        } else {
+            endpoints = [HostPort(host: "127.0.0.1", port: 0)]
+            arguments[endpoints[0]] = ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"] + common
+        }
+        coordinatorArguments = arguments
+        var started: [HostPort] = []
+        for endpoint in endpoints {
+            let (bound, metrics, process) = try await Self.startCoordinator(arguments[endpoint] ?? [], token: token)
+            let actual = endpoint.port == 0 ? HostPort(host: "127.0.0.1", port: bound) : endpoint
+            started.append(actual)
+            coordinators[actual] = process
+            metricsPorts[actual] = metrics
+        }
+        address = CoordinatorAddress(endpoints: started, token: token)
+        let list = started.map(\.description).joined(separator: ",")
+        workerArguments = Dictionary(uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", list]) })
+        for worker in workers { try start(worker.id) }
+    }
+
+    /// Starts one coordinator and waits for its `LISTENING` line: its gRPC and metrics ports.
+    private static func startCoordinator(
+        _ arguments: [String], token: BearerToken
+    ) async throws -> (grpc: Int, metrics: Int?, process: PeerProcess) {
+        let process = try PeerProcess(
+            arguments: arguments, environment: [BearerToken.environmentVariable: token.value])
+        let line = try await process.channel.receive("LISTENING")
         var ports: [String: String] = [:]
         for field in line.split(separator: " ") {
             let parts = field.split(separator: "=", maxSplits: 1)
@@ -30,11 +74,7 @@ final class DemoCluster {
         guard let grpc = ports["grpc"].flatMap(Int.init) else {
             throw BenchError.peerFailed("the coordinator announced no gRPC port: \(line)")
         }
-        metricsPort = ports["metrics"].flatMap(Int.init)
-        address = CoordinatorAddress(host: "127.0.0.1", port: grpc, token: token)
-        workerArguments = Dictionary(
-            uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", "127.0.0.1:\(grpc)"]) })
-        for worker in workers { try start(worker.id) }
+        return (grpc, ports["metrics"].flatMap(Int.init), process)
     }
 
     /// Starts (or restarts) worker `id`.
@@ -48,11 +88,30 @@ final class DemoCluster {
         workers[id]?.send(signal: SIGKILL)
     }
 
-    /// Stops workers, then the coordinator, gracefully; returns the coordinator's exit status.
+    /// Kills the coordinator at `endpoint` without warning, as a crash would.
+    func killCoordinator(_ endpoint: HostPort) {
+        coordinators[endpoint]?.send(signal: SIGKILL)
+    }
+
+    /// Starts the coordinator at `endpoint` again (with the same ports) and waits until it listens.
+    func restartCoordinator(_ endpoint: HostPort) async throws {
+        guard let arguments = coordinatorArguments[endpoint] else { return }
+        await coordinators[endpoint]?.finish(timeout: .seconds(5))
+        let (_, metrics, process) = try await Self.startCoordinator(arguments, token: token)
+        coordinators[endpoint] = process
+        metricsPorts[endpoint] = metrics
+    }
+
+    /// Stops workers, then the coordinators, gracefully; returns the worst coordinator exit status.
     func stop() async -> Int32 {
         for worker in workers.values { worker.send(signal: SIGTERM) }
         for worker in workers.values { await worker.finish(timeout: .seconds(10)) }
-        coordinator.send(signal: SIGTERM)
-        return await coordinator.finish(timeout: .seconds(20))
+        for coordinator in coordinators.values { coordinator.send(signal: SIGTERM) }
+        var worst: Int32 = 0
+        for coordinator in coordinators.values {
+            let status = await coordinator.finish(timeout: .seconds(20))
+            if status != 0 { worst = status }
+        }
+        return worst
     }
 }

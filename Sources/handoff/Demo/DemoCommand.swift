@@ -6,6 +6,7 @@ import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
+import HandoffEtcd
 import HandoffProto
 import HandoffUCX
 
@@ -38,6 +39,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Data plane of the prefill workers only (e.g. tcp: UCX off on that side).") var prefillTransport:
         TransportSelection?
     @Option(help: "Data plane of the decode workers only.") var decodeTransport: TransportSelection?
+    @Option(help: "Coordinators: more than one campaign for leadership through etcd (see --etcd).")
+    var coordinators = 1
+    @Option(help: "etcd member URLs for several coordinators (default: start 3 members of Debian's etcd).")
+    var etcd: String?
+    @Option(
+        help:
+            "With several coordinators: kill the leader (SIGKILL) this many times, spread over the run, each restarted a second later (default 2)."
+    )
+    var killLeader: Int?
     @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
     @Flag(help: "Print one JSON object instead of the table.") var json = false
     @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
@@ -77,28 +87,42 @@ struct DemoCommand: AsyncParsableCommand {
         say(
             "starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)"
         )
-        let cluster = try await DemoCluster(
-            coordinatorArguments: [
-                "--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10",
-                "--state-timeout-seconds", "30", "--log-level", "warning",
-            ],
-            workers: workers)
+        let (etcdCluster, etcdEndpoints) = try await startEtcd(say: say)
+        let cluster: DemoCluster
+        do {
+            cluster = try await DemoCluster(
+                coordinatorArguments: [
+                    "--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10",
+                    "--state-timeout-seconds", "30", "--log-level", "warning",
+                ],
+                coordinators: coordinators, etcd: etcdEndpoints, workers: workers)
+        } catch {
+            await etcdCluster?.stop()
+            throw error
+        }
         let outcome: DemoOutcome
+        var leaderMetrics: [String: Double] = [:]
         do {
             outcome = try await withCoordinatorConnection(cluster.address) { connection in
                 try await Self.waitForWorkers(connection, count: prefillWorkers + decodeWorkers)
                 say("workers registered; driving \(requests) requests at \(rate)/s")
-                return try await DemoDriver(
+                var driver = DemoDriver(
                     connection: connection, cluster: cluster, model: preset.name, mix: mix, requests: requests,
-                    rate: rate,
-                    policy: policy, killPrefillAfter: killPrefillAfter, seed: seed
-                ).run()
+                    rate: rate, policy: policy, killPrefillAfter: killPrefillAfter, seed: seed)
+                driver.leaderKills = leaderKillPoints()
+                let outcome = try await driver.run()
+                if coordinators > 1, let port = cluster.metricsPorts[try await DemoDriver.leader(connection)] {
+                    leaderMetrics = try await MetricsScrape.samples(port: port)
+                }
+                return outcome
             }
         } catch {
             _ = await cluster.stop()
+            await etcdCluster?.stop()
             throw error
         }
         let coordinatorStatus = await cluster.stop()
+        await etcdCluster?.stop()
         let statistics = DemoStatistics(succeeded: outcome.succeeded, failed: outcome.failed)
         if json {
             print(
@@ -108,6 +132,9 @@ struct DemoCommand: AsyncParsableCommand {
                         "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
                         "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
                         "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
+                        "coordinators": coordinators, "failovers": outcome.failovers.map(Self.json),
+                        "readmissions": outcome.readmissions,
+                        "leader_metrics": leaderMetrics.filter { $0.key.hasPrefix("handoff_cluster_") },
                     ]))
         } else {
             print(statistics.table())
@@ -118,9 +145,46 @@ struct DemoCommand: AsyncParsableCommand {
                     requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000,
                     outcome.admissionRetries))
             if let restart = outcome.restart { print(Self.describe(restart, recomputed: outcome.recomputed)) }
+            for failover in outcome.failovers { print(Self.describe(failover)) }
+            if coordinators > 1 {
+                print(
+                    "requests admitted again after their coordinator was lost: \(outcome.readmissions); leader term "
+                        + "\(leaderMetrics["handoff_cluster_leader_term"].map { String(Int($0)) } ?? "?") "
+                        + "(leaderships since the cluster began)")
+            }
             for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
         }
         if !outcome.failed.isEmpty && !allowFailures { throw ExitCode(1) }
+    }
+
+    /// Starts the demo's etcd members when several coordinators need one and no --etcd was given.
+    private func startEtcd(say: (String) -> Void) async throws -> (DemoEtcd?, EtcdEndpoints?) {
+        guard coordinators > 1 else { return (nil, nil) }
+        if let etcd { return (nil, try EtcdEndpoints(parsing: etcd)) }
+        say("starting 3 etcd members on loopback (heartbeat 50 ms, election timeout 500 ms)")
+        let members = try await DemoEtcd(members: 3)
+        return (members, members.endpoints)
+    }
+
+    /// The request indices before which the leader is killed: evenly spread over the run.
+    private func leaderKillPoints() -> [Int] {
+        guard coordinators > 1 else { return [] }
+        let kills = killLeader ?? 2
+        return (1...max(kills, 1)).prefix(kills).map { requests * $0 / (kills + 1) }
+    }
+
+    static func json(_ failover: FailoverReport) -> [String: Any] {
+        [
+            "killed": failover.killed.description, "new_leader": failover.newLeader?.description ?? NSNull(),
+            "next_admission_ms": failover.nextAdmissionSeconds.map { $0 * 1000 } ?? NSNull(),
+        ]
+    }
+
+    static func describe(_ failover: FailoverReport) -> String {
+        let next =
+            failover.nextAdmissionSeconds.map { String(format: "next request admitted %.0f ms later", $0 * 1000) }
+            ?? "no request admitted after"
+        return "leader \(failover.killed) killed (SIGKILL): \(next), by \(failover.newLeader?.description ?? "?")"
     }
 
     static func json(_ restart: RestartReport) -> [String: Any] {

@@ -16,6 +16,20 @@ struct DemoOutcome: Sendable {
     var recomputed = 0
     var killed: [String] = []
     var restart: RestartReport?
+    /// The leaders killed, in order (several coordinators only).
+    var failovers: [FailoverReport] = []
+    /// Requests admitted again after the coordinator that admitted them was lost.
+    var readmissions = 0
+}
+
+/// One SIGKILL of the coordinators' leader and how the cluster came back.
+struct FailoverReport: Sendable {
+    var killed: HostPort
+    var killedAt: ContinuousClock.Instant
+    /// SIGKILL → the next request admitted (by the new leader), seconds; nil if none was.
+    var nextAdmissionSeconds: Double?
+    /// The coordinator that led next, as the driver found it.
+    var newLeader: HostPort?
 }
 
 /// How a killed and restarted worker came back.
@@ -40,6 +54,8 @@ struct DemoDriver {
     let rate: Double
     let policy: LoadFailurePolicy
     let killPrefillAfter: Int?
+    /// Request indices before which the coordinators' leader is killed (SIGKILL) and restarted a second later.
+    var leaderKills: [Int] = []
     let seed: UInt64
 
     /// Waits (at most 5 s) until `worker` has a ticket in flight, so that killing it tests recovery rather than
@@ -61,6 +77,7 @@ struct DemoDriver {
         var restartAt: ContinuousClock.Instant?
         var killedInstance: UInt64 = 0
         let victim = "prefill-0"
+        var leaderRestart: (endpoint: HostPort, due: ContinuousClock.Instant)?
         let connection = self.connection
         let model = self.model
         let policy = self.policy
@@ -76,6 +93,18 @@ struct DemoDriver {
             }
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
+                if let (endpoint, due) = leaderRestart, due <= .now || leaderKills.contains(index) {
+                    try await Task.sleep(until: due)
+                    try await cluster.restartCoordinator(endpoint)
+                    leaderRestart = nil
+                }
+                if leaderKills.contains(index) {
+                    let leader = try await Self.leader(connection)
+                    if let last = outcome.failovers.indices.last { outcome.failovers[last].newLeader = leader }
+                    cluster.killCoordinator(leader)
+                    outcome.failovers.append(FailoverReport(killed: leader, killedAt: .now))
+                    leaderRestart = (leader, .now + .seconds(1))
+                }
                 if index == killPrefillAfter {
                     try await Self.waitUntilBusy(victim, connection: connection)
                     killedInstance =
@@ -101,6 +130,10 @@ struct DemoDriver {
                 try await Task.sleep(until: due)
                 try restart()
             }
+            if let (endpoint, due) = leaderRestart {
+                try await Task.sleep(until: due)
+                try await cluster.restartCoordinator(endpoint)
+            }
             var all: [DriverEvent] = []
             for try await event in group { all.append(event) }
             return all
@@ -113,8 +146,17 @@ struct DemoDriver {
             case .rejoined(let times): rejoin = times
             }
         }
+        let admissions = results.flatMap(\.admissions)
+        for index in outcome.failovers.indices {
+            let (killed, killedAt) = (outcome.failovers[index].killed, outcome.failovers[index].killedAt)
+            // Admitted by another coordinator: an answer the killed one sent just before it died does not count.
+            outcome.failovers[index].nextAdmissionSeconds =
+                admissions.filter { $0.at > killedAt && $0.by != killed }.map(\.at).min().map { ($0 - killedAt).seconds }
+        }
+        if let last = outcome.failovers.indices.last { outcome.failovers[last].newLeader = try await Self.leader(connection) }
         for result in results.sorted(by: { $0.id < $1.id }) {
             outcome.admissionRetries += result.retries
+            outcome.readmissions += result.readmissions
             if let account = result.account {
                 outcome.succeeded.append(account)
             } else {
@@ -147,8 +189,8 @@ struct DemoDriver {
         /// The prefill worker the first attempt was paired with, and when.
         var prefillWorker = ""
         var admittedAt: ContinuousClock.Instant?
-        /// When its last attempt was admitted.
-        var lastAdmittedAt: ContinuousClock.Instant?
+        /// When each attempt was admitted, and by which coordinator.
+        var admissions: [(at: ContinuousClock.Instant, by: HostPort)] = []
         /// Admissions again after the coordinator that admitted it was lost.
         var readmissions = 0
     }
@@ -157,6 +199,12 @@ struct DemoDriver {
         case finished(RequestResult)
         /// When the restarted worker's process started, and when its new instance was seen registered.
         case rejoined((started: ContinuousClock.Instant, registered: ContinuousClock.Instant?))
+    }
+
+    /// The coordinator that leads now: the one that answers a call.
+    static func leader(_ connection: CoordinatorConnection) async throws -> HostPort {
+        _ = try await connection.call { try await $0.getAggregates(Handoff_V1_GetAggregatesRequest()) }
+        return connection.currentLeader
     }
 
     /// Polls until `worker` is live again as an instance other than `replacing`; nil registration after 30 s.
@@ -197,7 +245,7 @@ struct DemoDriver {
                     result.prefillWorker = admission.prefillWorker
                     result.admittedAt = .now
                 }
-                result.lastAdmittedAt = .now
+                result.admissions.append((.now, connection.currentLeader))
             } catch let error as RPCError where error.code == .resourceExhausted && ContinuousClock.now < deadline {
                 result.retries += 1
                 try? await Task.sleep(for: .milliseconds(10))

@@ -1,0 +1,85 @@
+import Foundation
+import Glibc
+import HandoffEtcd
+
+/// A throwaway etcd cluster on loopback for a demo with several coordinators: members of Debian's `etcd` with a
+/// 50 ms heartbeat and a 500 ms election timeout, so that etcd grants the coordinators' 1 s leader lease as asked
+/// (with etcd's defaults it raises it to 2 s). Data and logs go to a temporary directory, removed by `stop`.
+final class DemoEtcd {
+    let endpoints: EtcdEndpoints
+    let directory: URL
+    private var members: [Process] = []
+
+    /// Starts `count` members and waits until they answer.
+    init(members count: Int) async throws {
+        guard let etcd = Self.executable() else {
+            throw BenchError.peerFailed(
+                "etcd is not installed: `apt-get install etcd-server` (or give --etcd URLs of a running cluster)")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-demo-etcd-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let ports = try LoopbackPorts.reserve(2 * count)
+        let peers = (0..<count).map { "e\($0)=http://127.0.0.1:\(ports[2 * $0 + 1])" }.joined(separator: ",")
+        endpoints = EtcdEndpoints(members: (0..<count).map { .init(host: "127.0.0.1", port: ports[2 * $0]) })
+        for index in 0..<count {
+            let (client, peer) = ("http://127.0.0.1:\(ports[2 * index])", "http://127.0.0.1:\(ports[2 * index + 1])")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: etcd)
+            process.arguments = [
+                "--name", "e\(index)", "--data-dir", directory.appendingPathComponent("e\(index)").path,
+                "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer, "--initial-cluster", peers, "--initial-cluster-state", "new",
+                "--heartbeat-interval", "50", "--election-timeout", "500",
+            ]
+            let log = directory.appendingPathComponent("e\(index).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            members.append(process)
+        }
+        try await waitUntilReady()
+    }
+
+    /// Stops the members and removes their data.
+    func stop() async {
+        for member in members where member.isRunning { member.terminate() }
+        for member in members {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while member.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if member.isRunning { kill(member.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit {
+        for member in members where member.isRunning { kill(member.processIdentifier, SIGKILL) }
+    }
+
+    private func waitUntilReady() async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var lastError = ""
+        while ContinuousClock.now < deadline {
+            do {
+                _ = try await withEtcdClient(endpoints, callTimeout: .seconds(2)) { etcd in
+                    try await etcd.grantLease(ttlSeconds: 1)
+                }
+                return
+            } catch {
+                lastError = "\(error)"
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        await stop()
+        throw BenchError.peerFailed("the demo's etcd members did not answer within 30 s: \(lastError)")
+    }
+
+    private static func executable() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return (path.split(separator: ":").map { "\($0)/etcd" } + ["/usr/bin/etcd"]).first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+}
