@@ -321,6 +321,7 @@ let package = Package(
                 "HandoffConnector",
                 "HandoffProto",
                 "HandoffControlPlane",
+                "HandoffEtcd",
                 "HandoffWorker",
                 "HandoffTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

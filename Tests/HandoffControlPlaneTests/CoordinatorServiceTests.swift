@@ -214,4 +214,45 @@ import Testing
         #expect(firstPair < heartbeat)
         #expect((restart["served_after_rejoin"] as? Int ?? 0) >= 1)
     }
+
+    /// Three etcd members and three coordinators; the leader is SIGKILLed twice under load (and restarted), and a
+    /// prefill worker is killed and restarted just before the second failover, so that the next leader finds its
+    /// old instance in the registry.
+    @Test func killingTheLeaderTwiceLosesNoRequestAndLeavesNoStaleInstance() async throws {
+        let demo = try HandoffProcess([
+            "demo", "--coordinators", "3", "--requests", "90", "--rate", "15", "--model", "tiny", "--blocks", "256",
+            "--prompt-tokens", "128,256", "--prefill-tokens-per-second", "2000", "--kill-prefill-after", "58",
+            "--policy", "recompute", "--json",
+        ])
+        let (output, status) = try await demo.finish()
+        #expect(status == 0, "demo output: \(output)")
+        let line = try #require(output.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        // Every request ended done with its KV verified on the decode side, across both failovers.
+        #expect(object["succeeded"] as? Int == 90)
+        #expect(object["failed"] as? Int == 0)
+        #expect(object["coordinator_exit"] as? Int == 0)
+
+        let failovers = try #require(object["failovers"] as? [[String: Any]], "no failovers in \(line)")
+        #expect(failovers.count == 2)
+        for failover in failovers {
+            // Recovered (the time is the benchmark's to report, not a test's to bound tightly).
+            #expect((failover["next_admission_ms"] as? Double).map { $0 < 15_000 } == true, "\(failover)")
+            #expect(failover["new_leader"] as? String != failover["killed"] as? String)
+        }
+        let metrics = try #require(object["leader_metrics"] as? [String: Double])
+        // Each SIGKILL made one more leadership: the cluster's count went from 1 to at least 3.
+        #expect((metrics["handoff_cluster_leader_term"] ?? 0) >= 3, "\(metrics)")
+        #expect(metrics["handoff_cluster_is_leader"] == 1)
+        #expect((metrics["handoff_cluster_registry_errors_total"] ?? -1) == 0)
+
+        // The last leader knows exactly one live instance of each worker: the restarted prefill worker's new one.
+        let restart = try #require(object["restart"] as? [String: Any], "no worker restart in \(line)")
+        let killedInstance = try #require(restart["killed_instance"] as? String)
+        let workers = try #require(object["final_workers"] as? [[String: Any]])
+        let live = workers.filter { $0["state"] as? String == "live" }
+        #expect(Set(live.compactMap { $0["id"] as? String }) == ["prefill-0", "prefill-1", "decode-0", "decode-1"])
+        #expect(live.count == 4)
+        #expect(!live.contains { $0["instance"] as? String == killedInstance }, "a stale instance is live: \(live)")
+    }
 }

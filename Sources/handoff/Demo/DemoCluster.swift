@@ -55,7 +55,8 @@ final class DemoCluster {
         }
         address = CoordinatorAddress(endpoints: started, token: token)
         let list = started.map(\.description).joined(separator: ",")
-        workerArguments = Dictionary(uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", list]) })
+        workerArguments = Dictionary(
+            uniqueKeysWithValues: workers.map { ($0.id, $0.arguments + ["--coordinator", list]) })
         for worker in workers { try start(worker.id) }
     }
 

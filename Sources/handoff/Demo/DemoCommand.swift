@@ -102,6 +102,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let outcome: DemoOutcome
         var leaderMetrics: [String: Double] = [:]
+        var finalWorkers: [Handoff_V1_WorkerInfo] = []
         do {
             outcome = try await withCoordinatorConnection(cluster.address) { connection in
                 try await Self.waitForWorkers(connection, count: prefillWorkers + decodeWorkers)
@@ -113,6 +114,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let outcome = try await driver.run()
                 if coordinators > 1, let port = cluster.metricsPorts[try await DemoDriver.leader(connection)] {
                     leaderMetrics = try await MetricsScrape.samples(port: port)
+                    finalWorkers = try await connection.call { try await $0.listWorkers(.init()).workers }
                 }
                 return outcome
             }
@@ -134,7 +136,12 @@ struct DemoCommand: AsyncParsableCommand {
                         "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
                         "coordinators": coordinators, "failovers": outcome.failovers.map(Self.json),
                         "readmissions": outcome.readmissions,
-                        "leader_metrics": leaderMetrics.filter { $0.key.hasPrefix("handoff_cluster_") },
+                        "leader_metrics": leaderMetrics.filter {
+                            $0.key.hasPrefix("handoff_cluster_") && !$0.key.contains("_bucket")
+                        },
+                        "final_workers": finalWorkers.map {
+                            ["id": $0.workerID, "instance": "\($0.instance)", "state": $0.state] as [String: Any]
+                        },
                     ]))
         } else {
             print(statistics.table())
@@ -158,11 +165,11 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// Starts the demo's etcd members when several coordinators need one and no --etcd was given.
-    private func startEtcd(say: (String) -> Void) async throws -> (DemoEtcd?, EtcdEndpoints?) {
+    private func startEtcd(say: (String) -> Void) async throws -> (LocalEtcdCluster?, EtcdEndpoints?) {
         guard coordinators > 1 else { return (nil, nil) }
         if let etcd { return (nil, try EtcdEndpoints(parsing: etcd)) }
         say("starting 3 etcd members on loopback (heartbeat 50 ms, election timeout 500 ms)")
-        let members = try await DemoEtcd(members: 3)
+        let members = try await LocalEtcdCluster(members: 3)
         return (members, members.endpoints)
     }
 
@@ -192,6 +199,7 @@ struct DemoCommand: AsyncParsableCommand {
             "worker": restart.worker, "rejoin_ms": restart.rejoinSeconds.map { $0 * 1000 } ?? NSNull(),
             "first_pair_after_rejoin_ms": restart.firstPairSeconds.map { $0 * 1000 } ?? NSNull(),
             "served_after_rejoin": restart.servedAfterRejoin, "heartbeat_ms": heartbeatMilliseconds,
+            "killed_instance": "\(restart.killedInstance)",
         ]
     }
 

@@ -35,6 +35,8 @@ struct FailoverReport: Sendable {
 /// How a killed and restarted worker came back.
 struct RestartReport: Sendable {
     var worker: String
+    /// The instance that was killed.
+    var killedInstance: UInt64 = 0
     /// Process started again → its new instance registered, seconds; nil if it never did.
     var rejoinSeconds: Double?
     /// New instance registered → the first request paired with it, seconds; nil if none was.
@@ -151,9 +153,13 @@ struct DemoDriver {
             let (killed, killedAt) = (outcome.failovers[index].killed, outcome.failovers[index].killedAt)
             // Admitted by another coordinator: an answer the killed one sent just before it died does not count.
             outcome.failovers[index].nextAdmissionSeconds =
-                admissions.filter { $0.at > killedAt && $0.by != killed }.map(\.at).min().map { ($0 - killedAt).seconds }
+                admissions.filter { $0.at > killedAt && $0.by != killed }.map(\.at).min().map {
+                    ($0 - killedAt).seconds
+                }
         }
-        if let last = outcome.failovers.indices.last { outcome.failovers[last].newLeader = try await Self.leader(connection) }
+        if let last = outcome.failovers.indices.last {
+            outcome.failovers[last].newLeader = try await Self.leader(connection)
+        }
         for result in results.sorted(by: { $0.id < $1.id }) {
             outcome.admissionRetries += result.retries
             outcome.readmissions += result.readmissions
@@ -165,7 +171,8 @@ struct DemoDriver {
         }
         if let rejoin {
             var report = RestartReport(
-                worker: victim, rejoinSeconds: rejoin.registered.map { ($0 - rejoin.started).seconds })
+                worker: victim, killedInstance: killedInstance,
+                rejoinSeconds: rejoin.registered.map { ($0 - rejoin.started).seconds })
             if let registered = rejoin.registered {
                 let after = results.filter {
                     $0.prefillWorker == victim && ($0.admittedAt.map { $0 >= registered } ?? false)

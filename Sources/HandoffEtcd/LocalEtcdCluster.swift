@@ -1,22 +1,25 @@
 import Foundation
 import Glibc
-import HandoffEtcd
+import HandoffCore
 
-/// A throwaway etcd cluster on loopback for a demo with several coordinators: members of Debian's `etcd` with a
-/// 50 ms heartbeat and a 500 ms election timeout, so that etcd grants the coordinators' 1 s leader lease as asked
-/// (with etcd's defaults it raises it to 2 s). Data and logs go to a temporary directory, removed by `stop`.
-final class DemoEtcd {
-    let endpoints: EtcdEndpoints
-    let directory: URL
+/// A throwaway etcd cluster on loopback, for `handoff demo --coordinators N` and the tests: members of Debian's
+/// `etcd` with a 50 ms heartbeat and a 500 ms election timeout, so that etcd grants a 1 s lease as asked (with
+/// etcd's defaults it raises it to 2 s). Data and logs go to a temporary directory, removed by `stop`.
+public final class LocalEtcdCluster {
+    public let endpoints: EtcdEndpoints
+    public let directory: URL
     private var members: [Process] = []
 
     /// Starts `count` members and waits until they answer.
-    init(members count: Int) async throws {
+    ///
+    /// - Throws: `EtcdError.callFailed` when etcd is not installed or its members do not answer within 30 s.
+    public init(members count: Int) async throws {
         guard let etcd = Self.executable() else {
-            throw BenchError.peerFailed(
-                "etcd is not installed: `apt-get install etcd-server` (or give --etcd URLs of a running cluster)")
+            throw EtcdError.callFailed(
+                call: "start", message: "etcd is not installed: `apt-get install etcd-server`")
         }
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-demo-etcd-\(getpid())")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "handoff-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ports = try LoopbackPorts.reserve(2 * count)
@@ -44,7 +47,7 @@ final class DemoEtcd {
     }
 
     /// Stops the members and removes their data.
-    func stop() async {
+    public func stop() async {
         for member in members where member.isRunning { member.terminate() }
         for member in members {
             let deadline = ContinuousClock.now + .seconds(5)
@@ -73,8 +76,11 @@ final class DemoEtcd {
             }
         }
         await stop()
-        throw BenchError.peerFailed("the demo's etcd members did not answer within 30 s: \(lastError)")
+        throw EtcdError.callFailed(call: "start", message: "the etcd members did not answer within 30 s: \(lastError)")
     }
+
+    /// Whether Debian's `etcd` (or another on the PATH) is installed.
+    public static var isInstalled: Bool { executable() != nil }
 
     private static func executable() -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

@@ -1,0 +1,105 @@
+import Foundation
+import HandoffControlPlane
+import HandoffControlProtocol
+import HandoffCore
+import HandoffEtcd
+import Testing
+
+/// Leader election and the worker registry against a real etcd member on loopback (Debian's etcd-server, which
+/// the README's test command installs).
+@Suite(.serialized) struct ClusterElectionTests {
+    @Test func oneCoordinatorLeadsTheOtherFollowsItAndTakesTheRegistryOverWhenItStepsDown() async throws {
+        try await withLocalEtcd { endpoints in
+            let (first, second) = (Coordinator(), Coordinator())
+            let leader = LeaderElection(cluster: Self.cluster(endpoints, port: 1001), coordinator: first)
+            let follower = LeaderElection(cluster: Self.cluster(endpoints, port: 1002), coordinator: second)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await leader.run() }
+                try await eventually("the first coordinator leads") { leader.role.isLeader }
+                group.addTask { try await follower.run() }
+                try await eventually("the second follows the first") {
+                    follower.role.current == .follower(leader: "127.0.0.1:1001")
+                }
+
+                let worker = CoordinatorFixture.registration("p0", .prefill, instance: 42)
+                try await first.register(worker, outbox: Mailbox(identity: worker.identity).outbox)
+                try await eventually("the registration is in etcd") {
+                    try await Self.registryKeys(endpoints) == ["/handoff/test/workers/p0"]
+                }
+
+                await leader.stepDown()
+                try await eventually("the second coordinator leads") { follower.role.isLeader }
+                #expect(follower.role.current == .leader(term: 2))
+                let adopted = await second.workerStatuses().filter(\.live).map(\.registration)
+                #expect(adopted == [worker], "the new leader did not adopt the registry")
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func aDeposedLeaderCannotWriteTheRegistryAndStops() async throws {
+        try await withLocalEtcd { endpoints in
+            let (first, second) = (Coordinator(), Coordinator())
+            let deposed = LeaderElection(cluster: Self.cluster(endpoints, port: 1001), coordinator: first)
+            let successor = LeaderElection(cluster: Self.cluster(endpoints, port: 1002), coordinator: second)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let stopped = AsyncStream.makeStream(of: String.self)
+                group.addTask {
+                    do {
+                        try await deposed.run()
+                        stopped.continuation.yield("returned")
+                    } catch let error as ClusterError {
+                        stopped.continuation.yield("\(error)")
+                    }
+                }
+                try await eventually("the first coordinator leads") { deposed.role.isLeader }
+                group.addTask { try await successor.run() }
+                // Its lease ends (as after a long stall) and the other coordinator is elected; the first still
+                // believes it leads when a worker registers with it.
+                await deposed.stepDown()
+                try await eventually("the second coordinator leads") { successor.role.isLeader }
+                let worker = CoordinatorFixture.registration("p9", .prefill, instance: 9)
+                try await first.register(worker, outbox: Mailbox(identity: worker.identity).outbox)
+
+                var reasons = stopped.stream.makeAsyncIterator()
+                let reason = try #require(await reasons.next())
+                #expect(reason.contains("another coordinator leads") || reason.contains("lease was lost"), "\(reason)")
+                #expect(try await Self.registryKeys(endpoints).isEmpty, "a deposed leader wrote the registry")
+                group.cancelAll()
+            }
+        }
+    }
+
+    static func cluster(_ endpoints: EtcdEndpoints, port: Int) -> ClusterConfiguration {
+        ClusterConfiguration(etcd: endpoints, name: "test", advertise: HostPort(host: "127.0.0.1", port: port))
+    }
+
+    static func registryKeys(_ endpoints: EtcdEndpoints) async throws -> [String] {
+        try await withEtcdClient(endpoints) { try await $0.range(prefix: "/handoff/test/workers/").map(\.key) }
+    }
+}
+
+/// Runs `body` with a one-member etcd started for it, stopped afterwards.
+func withLocalEtcd(_ body: (EtcdEndpoints) async throws -> Void) async throws {
+    let etcd = try await LocalEtcdCluster(members: 1)
+    do {
+        try await body(etcd.endpoints)
+    } catch {
+        await etcd.stop()
+        throw error
+    }
+    await etcd.stop()
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `timeout`.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("not within \(timeout): \(what)")
+    throw CancellationError()
+}
