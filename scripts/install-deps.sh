@@ -3,10 +3,12 @@
 # UCX (libucx-dev), RDMA verbs and connection manager (libibverbs-dev, librdmacm-dev), hwloc (libhwloc-dev, the
 # PCI tree for handoff topo), OpenSSL (libssl-dev: the data plane's TLS; openssl: the tests' certificates),
 # pkg-config; and for the tests that run two hosts in network namespaces, iproute2
-# (ip, tc, ss); for the Python package's tests, python3-venv, and binutils (strip, for the wheel's library).
+# (ip, tc, ss); for the Python package's tests, python3-venv, and binutils (strip, for the wheel's library); for
+# the coordinator cluster's tests and `handoff demo --coordinators 3`, etcd (etcd-server; the tests start their own
+# members on loopback).
 set -euo pipefail
 
-packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev libssl-dev openssl pkg-config iproute2 python3-venv binutils)
+packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev libssl-dev openssl pkg-config iproute2 python3-venv binutils etcd-server)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -53,4 +53,54 @@ import Testing
             decode: [candidate("d", .decode, hash: "b")])
         #expect(pair == nil)
     }
+
+    /// The default policy picks what scoring every prefill × decode pair picks, on random fleets with shared nodes
+    /// and racks, several hashes, loads, free blocks and avoided workers.
+    @Test func choosesWhatScoringEveryPairChooses() {
+        var random = SplitMix64(seed: 7)
+        func draw(_ range: Range<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
+        for round in 0..<2_000 {
+            let places = ["", "n1", "n2", "n3"]
+            let fleet = (0..<draw(1..<24)).map { index in
+                candidate(
+                    "w\(draw(0..<40))-\(index)", draw(0..<2) == 0 ? .prefill : .decode, node: places[draw(0..<4)],
+                    rack: ["", "r1", "r2"][draw(0..<3)], free: draw(0..<12), load: draw(0..<4),
+                    hash: ["a", "b"][draw(0..<2)])
+            }
+            let prefill = fleet.filter { $0.role == .prefill }
+            let decode = fleet.filter { $0.role == .decode }
+            let avoid = Set(prefill.filter { _ in draw(0..<4) == 0 }.map(\.identity.id))
+            let demand = PairingDemand(model: "m", blocks: draw(1..<8), avoidPrefill: avoid)
+            let chosen = DefaultPairingPolicy().choose(demand, prefill: prefill, decode: decode)
+            let expected = Self.scoringEveryPair(demand, prefill: prefill, decode: decode)
+            #expect(chosen?.prefill == expected?.prefill && chosen?.decode == expected?.decode, "round \(round)")
+        }
+    }
+
+    /// The policy's meaning, stated the slow way: the pair with the lowest (distance, prefill load, decode load,
+    /// −decode free, names), among workers not avoided if any such pair exists.
+    static func scoringEveryPair(
+        _ demand: PairingDemand, prefill: [PairingCandidate], decode: [PairingCandidate]
+    ) -> (prefill: PairingCandidate, decode: PairingCandidate)? {
+        func distance(_ a: PairingCandidate, _ b: PairingCandidate) -> Int {
+            if !a.node.isEmpty && a.node == b.node { return 0 }
+            return !a.rack.isEmpty && a.rack == b.rack ? 1 : 2
+        }
+        func best(_ prefill: [PairingCandidate]) -> (prefill: PairingCandidate, decode: PairingCandidate)? {
+            var chosen: (prefill: PairingCandidate, decode: PairingCandidate)?
+            var score: (Int, Int, Int, Int, String)?
+            for d in decode where d.freeBlocks >= demand.blocks {
+                for p in prefill where p.freeBlocks >= demand.blocks && p.compatibility == d.compatibility {
+                    let candidate = (
+                        distance(p, d), p.load, d.load, -d.freeBlocks, p.identity.id + "\u{0}" + d.identity.id
+                    )
+                    if score.map({ candidate < $0 }) ?? true {
+                        (chosen, score) = ((p, d), candidate)
+                    }
+                }
+            }
+            return chosen
+        }
+        return best(prefill.filter { !demand.avoidPrefill.contains($0.identity.id) }) ?? best(prefill)
+    }
 }
