@@ -1,8 +1,9 @@
 import HandoffClient
-import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import Testing
+
+@testable import HandoffControlPlane
 
 @Suite struct PairingPolicyTests {
     private func candidate(
@@ -74,6 +75,24 @@ import Testing
             let chosen = DefaultPairingPolicy().choose(demand, prefill: prefill, decode: decode)
             let expected = Self.scoringEveryPair(demand, prefill: prefill, decode: decode)
             #expect(chosen?.prefill == expected?.prefill && chosen?.decode == expected?.decode, "round \(round)")
+            // The same with the labels interned, as the coordinator passes them.
+            let interned = DefaultPairingPolicy().choose(
+                demand, prefill: Self.interning(prefill), decode: Self.interning(decode))
+            #expect(interned?.prefill.identity == expected?.prefill.identity, "round \(round), interned")
+            #expect(interned?.decode.identity == expected?.decode.identity, "round \(round), interned")
+        }
+    }
+
+    /// The candidates with their labels numbered as the coordinator numbers them (one table, -1 for empty).
+    static func interning(_ candidates: [PairingCandidate]) -> [PairingCandidate] {
+        let labels = ["", "a", "b", "n1", "n2", "n3", "r1", "r2"]
+        func number(_ label: String) -> Int { label.isEmpty ? -1 : labels.firstIndex(of: label)! }
+        return candidates.map { candidate in
+            var numbered = candidate
+            numbered.groupKeys = .init(
+                compatibility: number(candidate.compatibility), rack: number(candidate.rack),
+                node: number(candidate.node))
+            return numbered
         }
     }
 

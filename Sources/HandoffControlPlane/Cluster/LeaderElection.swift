@@ -104,9 +104,10 @@ public final class LeaderElection: Sendable {
         }
     }
 
-    /// Keeps `role` told who leads while this coordinator follows.
+    /// Keeps `role` told who leads while this coordinator follows (once it leads, `role` ignores what it hears).
+    /// Returns only when cancelled: the election ends when any of its tasks does.
     private func followLeader(_ etcd: EtcdClient) async {
-        while !Task.isCancelled && !role.isLeader {
+        while !Task.isCancelled {
             try? await etcd.observe(cluster.election) { [role] value in
                 role.observed(leader: String(decoding: value, as: UTF8.self))
             }

@@ -56,20 +56,14 @@ extension Coordinator {
         request: AdmitRequest, attempt: Int, timeline: TicketTimeline, contentSeed: UInt64,
         avoidPrefill: Set<String> = []
     ) throws(CoordinatorError) -> Ticket {
-        let live = workers.values.filter(\.live)
-        guard
-            let spec = live.first(where: { $0.registration.layout.model.lowercased() == request.model.lowercased() })?
-                .registration.layout
+        let (prefill, decode) = candidates(serving: request.model)
+        guard let spec = workers[prefill.first?.identity.id ?? decode.first?.identity.id ?? ""]?.registration.layout
         else {
             throw .resourceExhausted("no live worker serves model \(request.model)")
         }
         let blocks = spec.blocks(forTokens: request.promptTokens)
         let demand = PairingDemand(model: request.model, blocks: blocks, avoidPrefill: avoidPrefill)
-        guard
-            let pair = policy.choose(
-                demand, prefill: live.filter { $0.role == .prefill }.map { $0.candidate() },
-                decode: live.filter { $0.role == .decode }.map { $0.candidate() })
-        else {
+        guard let pair = policy.choose(demand, prefill: prefill, decode: decode) else {
             throw .resourceExhausted(
                 "no compatible prefill and decode pair for model \(request.model) has \(blocks) free blocks "
                     + "(\(request.promptTokens) tokens)")
@@ -99,6 +93,20 @@ extension Coordinator {
     }
 
     /// The seed of a request's deterministic KV content: FNV-1a of its id.
+    /// The live workers of `model` as the policy sees them, by role: from the model's index, not the whole fleet.
+    func candidates(serving model: String) -> (prefill: [PairingCandidate], decode: [PairingCandidate]) {
+        var prefill: [PairingCandidate] = []
+        var decode: [PairingCandidate] = []
+        for state in (liveByModel[model.lowercased()] ?? [:]).values {
+            if state.base.role == .prefill {
+                prefill.append(state.candidate())
+            } else {
+                decode.append(state.candidate())
+            }
+        }
+        return (prefill, decode)
+    }
+
     func contentSeed(_ requestID: String) -> UInt64 { CompatibilityHash.fnv1a(requestID) }
 
     func recordDecision(nanoseconds: UInt64) {

@@ -28,14 +28,15 @@ extension Coordinator {
             }
             var record = WorkerRecord(
                 registration: registration, outbox: BatchingOutbox(), metrics: metrics, lastHeartbeat: time,
-                reportedFree: registration.layout.numBlocks)
+                groupKeys: groupKeys(of: registration))
             record.attached = false
             workers[registration.identity.id] = record
+            indexLive(record)
             adopted.append(registration.identity)
         }
         registryStore = store
         logger.info("leading the cluster", metadata: ["adopted_workers": "\(adopted.count)"])
-        publishWorkerGauges()
+        workerGaugesStale = true
         return adopted
     }
 

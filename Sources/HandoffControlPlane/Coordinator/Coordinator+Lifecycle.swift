@@ -168,6 +168,7 @@ extension Coordinator {
         let time = now()
         checkLiveness(at: time)
         expireLostWorkers(at: time)
+        if workerGaugesStale { publishWorkerGauges() }
         retryAwaitingPairs(at: time)
         for ticket in tickets.values {
             if let lease = ticket.leaseDeadline, time > lease, !ticket.prefillReleased {

@@ -31,8 +31,9 @@ extension Coordinator {
         }
         let record = WorkerRecord(
             registration: registration, outbox: outbox, metrics: metrics, lastHeartbeat: now(),
-            reportedFree: registration.layout.numBlocks)
+            groupKeys: groupKeys(of: registration))
         workers[identity.id] = record
+        indexLive(record)
         registryStore?.registered(registration)
         record.send(.registered(heartbeatInterval: configuration.heartbeatInterval, reportKey: record.reportKey))
         logger.info(
@@ -42,7 +43,7 @@ extension Coordinator {
                 "model": "\(registration.layout.model)",
                 "blocks": "\(registration.layout.numBlocks)", "node": "\(registration.node)",
             ])
-        publishWorkerGauges()
+        workerGaugesStale = true
         retryAwaitingPairs(at: now())
     }
 
@@ -72,6 +73,7 @@ extension Coordinator {
         record.lostReason = reason
         record.lostGracefully = graceful
         workers[identity.id] = record
+        liveByModel[record.registration.layout.model.lowercased()]?[identity.id] = nil
         registryStore?.removed(identity)
         for id in workers.keys { workers[id]?.knownPeers.remove(identity) }
         // Its session closes after the releases of its tickets are queued on it (below).
@@ -94,7 +96,25 @@ extension Coordinator {
                 ticket.id,
                 reason: "\(ticket.prefill == identity ? "prefill" : "decode") worker \(identity) lost: \(reason)")
         }
-        publishWorkerGauges()
+        workerGaugesStale = true
+    }
+
+    /// Lists a live worker under its model for decisions.
+    func indexLive(_ record: WorkerRecord) {
+        liveByModel[record.registration.layout.model.lowercased(), default: [:]][record.identity.id] = record.load
+    }
+
+    /// The interned numbers of a registration's compatibility hash, rack and node.
+    func groupKeys(of registration: WorkerRegistration) -> PairingCandidate.GroupKeys {
+        func number(_ label: String) -> Int {
+            if label.isEmpty { return -1 }
+            if let known = internedLabels[label] { return known }
+            internedLabels[label] = internedLabels.count
+            return internedLabels.count - 1
+        }
+        return .init(
+            compatibility: number(registration.compatibility), rack: number(registration.rack),
+            node: number(registration.node))
     }
 
     /// Gives a decode worker a prefill instance's descriptor the first time a ticket pairs them, ahead of the
@@ -131,15 +151,25 @@ extension Coordinator {
         }
         guard !forget.isEmpty else { return }
         for id in forget { workers[id] = nil }
-        publishWorkerGauges()
+        workerGaugesStale = true
     }
 
+    /// Sets the worker gauges from one pass over the registry. The sweep calls it when registrations changed
+    /// (`workerGaugesStale`), so that a thousand workers registering or leaving cost one pass each sweep, not one
+    /// per worker.
     func publishWorkerGauges() {
+        workerGaugesStale = false
+        var counts: [WorkerRole: (live: Int, lost: Int)] = [:]
+        for record in workers.values {
+            if record.live {
+                counts[record.role, default: (0, 0)].live += 1
+            } else {
+                counts[record.role, default: (0, 0)].lost += 1
+            }
+        }
         for role in WorkerRole.allCases {
-            let live = workers.values.filter { $0.role == role && $0.live }.count
-            let lost = workers.values.filter { $0.role == role && !$0.live }.count
-            metrics.workers(role: role, state: "live", count: live)
-            metrics.workers(role: role, state: "lost", count: lost)
+            metrics.workers(role: role, state: "live", count: counts[role]?.live ?? 0)
+            metrics.workers(role: role, state: "lost", count: counts[role]?.lost ?? 0)
         }
     }
 

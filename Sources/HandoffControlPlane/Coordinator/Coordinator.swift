@@ -15,6 +15,12 @@ public actor Coordinator {
     let clock: @Sendable () -> UInt64
 
     var workers: [String: WorkerRecord] = [:]
+    /// Live workers' load states by model (lowercased), then id: what a decision reads, rather than every record.
+    var liveByModel: [String: [String: WorkerLoadState]] = [:]
+    /// Numbers for the compatibility hashes, racks and nodes seen (`PairingCandidate.GroupKeys`).
+    var internedLabels: [String: Int] = [:]
+    /// Whether workers came or went since the worker gauges were last set.
+    var workerGaugesStale = false
     var tickets: [String: Ticket] = [:]
     /// Request id → ticket id of the active attempt.
     var activeRequests: [String: String] = [:]

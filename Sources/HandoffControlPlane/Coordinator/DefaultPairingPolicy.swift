@@ -16,57 +16,80 @@ public struct DefaultPairingPolicy: PairingPolicy {
         prefill: PairingCandidate, decode: PairingCandidate
     )? {
         let model = demand.model.lowercased()
-        let decoders = decode.filter {
-            $0.freeBlocks >= demand.blocks && (demand.decode == nil || $0.identity == demand.decode)
-                && $0.model.lowercased() == model
+        let serves = { (candidate: PairingCandidate) in
+            candidate.model == demand.model || candidate.model.lowercased() == model
+        }
+        // Indices, not copies: a decision at a thousand workers should not copy a thousand candidates thrice.
+        let decoders = decode.indices.filter {
+            decode[$0].freeBlocks >= demand.blocks && (demand.decode == nil || decode[$0].identity == demand.decode)
+                && serves(decode[$0])
         }
         guard !decoders.isEmpty else { return nil }
-        let allPrefill = prefill.filter { $0.freeBlocks >= demand.blocks && $0.model.lowercased() == model }
-        let preferred = allPrefill.filter { !demand.avoidPrefill.contains($0.identity.id) }
-        return best(prefill: preferred, decode: decoders) ?? best(prefill: allPrefill, decode: decoders)
+        let allPrefill = prefill.indices.filter { prefill[$0].freeBlocks >= demand.blocks && serves(prefill[$0]) }
+        let preferred =
+            demand.avoidPrefill.isEmpty
+            ? allPrefill : allPrefill.filter { !demand.avoidPrefill.contains(prefill[$0].identity.id) }
+        let choice =
+            best(prefill, preferred, decode, decoders)
+            ?? (preferred.count < allPrefill.count ? best(prefill, allPrefill, decode, decoders) : nil)
+        return choice.map { (prefill[$0.prefill], decode[$0.decode]) }
     }
 
     /// The best pair: for each group of workers at one distance (same node, same rack, same compatibility), its
-    /// best prefill and best decode worker; then the best of those pairs.
+    /// best prefill and best decode worker; then the best of those pairs. Groups are keyed by the coordinator's
+    /// interned numbers when every candidate has them, by the labels otherwise.
     private func best(
-        prefill: [PairingCandidate], decode: [PairingCandidate]
-    ) -> (
-        prefill: PairingCandidate, decode: PairingCandidate
-    )? {
-        guard !prefill.isEmpty else { return nil }
-        var groups: [GroupKey: Group] = [:]
-        for candidate in prefill {
-            for key in keys(of: candidate) { groups[key, default: Group()].offer(prefill: candidate) }
+        _ prefill: [PairingCandidate], _ prefillIndices: [Int], _ decode: [PairingCandidate], _ decodeIndices: [Int]
+    ) -> (prefill: Int, decode: Int)? {
+        guard !prefillIndices.isEmpty else { return nil }
+        if prefill.allSatisfy({ $0.groupKeys != nil }) && decode.allSatisfy({ $0.groupKeys != nil }) {
+            return best(prefill, prefillIndices, decode, decodeIndices) { candidate, distance -> Int? in
+                guard let keys = candidate.groupKeys else { return nil }
+                let place = distance == 0 ? keys.node : distance == 1 ? keys.rack : 0
+                return place < 0 ? nil : keys.compatibility << 42 | distance << 40 | place
+            }
         }
-        for candidate in decode {
-            for key in keys(of: candidate) { groups[key, default: Group()].offer(decode: candidate) }
+        return best(prefill, prefillIndices, decode, decodeIndices) { candidate, distance -> GroupKey? in
+            let place = distance == 0 ? candidate.node : distance == 1 ? candidate.rack : ""
+            return distance < 2 && place.isEmpty
+                ? nil : GroupKey(compatibility: candidate.compatibility, distance: distance, place: place)
         }
-        var chosen: (prefill: PairingCandidate, decode: PairingCandidate)?
+    }
+
+    /// `best` over groups keyed by `key(candidate, distance)`: nil when the candidate is in no group at that
+    /// distance (an empty label). A pair scored in a farther group than it is in also scores in the nearer one,
+    /// and lower there.
+    private func best<Key: Hashable>(
+        _ prefill: [PairingCandidate], _ prefillIndices: [Int], _ decode: [PairingCandidate], _ decodeIndices: [Int],
+        key: (PairingCandidate, Int) -> Key?
+    ) -> (prefill: Int, decode: Int)? {
+        var groups: [Key: Group] = [:]
+        for index in prefillIndices {
+            for distance in 0...2 {
+                guard let key = key(prefill[index], distance) else { continue }
+                groups[key, default: Group(distance: distance)].offer(prefill: index, of: prefill)
+            }
+        }
+        for index in decodeIndices {
+            for distance in 0...2 {
+                guard let key = key(decode[index], distance) else { continue }
+                groups[key, default: Group(distance: distance)].offer(decode: index, of: decode)
+            }
+        }
+        var chosen: (prefill: Int, decode: Int)?
         var chosenScore: Score?
-        for (key, group) in groups {
+        for group in groups.values {
             guard let p = group.prefill, let d = group.decode else { continue }
             let score = Score(
-                distance: key.distance, prefillLoad: p.load, decodeLoad: d.load, decodeFree: -d.freeBlocks,
-                prefillName: p.identity.id, decodeName: d.identity.id)
+                distance: group.distance, prefillLoad: prefill[p].load, decodeLoad: decode[d].load,
+                decodeFree: -decode[d].freeBlocks, prefillName: prefill[p].identity.id,
+                decodeName: decode[d].identity.id)
             if chosenScore.map({ score < $0 }) ?? true {
                 chosen = (p, d)
                 chosenScore = score
             }
         }
         return chosen
-    }
-
-    /// The groups a worker belongs to: its node (distance 0) and rack (1) when labelled, and its compatibility
-    /// (2). A pair scored in a farther group than it is in also scores in the nearer one, and lower there.
-    private func keys(of candidate: PairingCandidate) -> [GroupKey] {
-        var keys = [GroupKey(compatibility: candidate.compatibility, distance: 2, place: "")]
-        if !candidate.rack.isEmpty {
-            keys.append(GroupKey(compatibility: candidate.compatibility, distance: 1, place: candidate.rack))
-        }
-        if !candidate.node.isEmpty {
-            keys.append(GroupKey(compatibility: candidate.compatibility, distance: 0, place: candidate.node))
-        }
-        return keys
     }
 
     private struct GroupKey: Hashable {
@@ -76,28 +99,32 @@ public struct DefaultPairingPolicy: PairingPolicy {
     }
 
     /// The best prefill worker (shortest queue, then name) and decode worker (least loaded, most free, then name)
-    /// of one group.
+    /// of one group, as indices into the candidate lists.
     private struct Group {
-        var prefill: PairingCandidate?
-        var decode: PairingCandidate?
+        var distance: Int
+        var prefill: Int?
+        var decode: Int?
 
-        mutating func offer(prefill candidate: PairingCandidate) {
+        init(distance: Int) { self.distance = distance }
+
+        mutating func offer(prefill index: Int, of candidates: [PairingCandidate]) {
             if let current = prefill,
-                (current.load, current.identity.id) <= (candidate.load, candidate.identity.id)
+                (candidates[current].load, candidates[current].identity.id)
+                    <= (candidates[index].load, candidates[index].identity.id)
             {
                 return
             }
-            prefill = candidate
+            prefill = index
         }
 
-        mutating func offer(decode candidate: PairingCandidate) {
+        mutating func offer(decode index: Int, of candidates: [PairingCandidate]) {
             if let current = decode,
-                (current.load, -current.freeBlocks, current.identity.id)
-                    <= (candidate.load, -candidate.freeBlocks, candidate.identity.id)
+                (candidates[current].load, -candidates[current].freeBlocks, candidates[current].identity.id)
+                    <= (candidates[index].load, -candidates[index].freeBlocks, candidates[index].identity.id)
             {
                 return
             }
-            decode = candidate
+            decode = index
         }
     }
 

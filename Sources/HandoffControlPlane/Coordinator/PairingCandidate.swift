@@ -12,6 +12,16 @@ public struct PairingCandidate: Sendable, Hashable {
     public var freeBlocks: Int
     /// Tickets the coordinator has in flight on it plus the queue depth it reported.
     public var load: Int
+    /// The coordinator's numbers for its compatibility hash, rack and node, so that pairing groups workers by
+    /// integers; nil for a candidate made elsewhere (grouped by the strings).
+    var groupKeys: GroupKeys?
+
+    /// Interned labels: equal numbers for equal strings, -1 for an empty label.
+    struct GroupKeys: Hashable {
+        var compatibility: Int
+        var rack: Int
+        var node: Int
+    }
 
     public init(
         identity: WorkerIdentity, role: WorkerRole, model: String, compatibility: String, node: String, rack: String,

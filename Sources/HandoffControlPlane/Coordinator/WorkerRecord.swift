@@ -20,28 +20,55 @@ struct WorkerRecord {
     /// Whether its session ended in an orderly way (the worker or the coordinator shut down), not broken off.
     var lostGracefully = false
     var lastHeartbeat: UInt64
-    /// Free blocks as of the last heartbeat, adjusted by what the coordinator learned since.
-    var reportedFree: Int
-    /// Blocks promised to admitted tickets that the worker has not allocated yet.
-    var pendingBlocks = 0
-    var queueDepth = 0
-    /// Tickets in flight on this worker.
-    var inFlight = 0
+    /// Free blocks and load, shared with the coordinator's pairing index.
+    let load: WorkerLoadState
     /// Decode workers: the prefill instances whose descriptor it was given (`Coordinator.introduce`).
     var knownPeers: Set<WorkerIdentity> = []
 
     var identity: WorkerIdentity { registration.identity }
     var role: WorkerRole { registration.role }
 
-    /// Blocks the worker can still take.
-    var effectiveFree: Int { max(0, reportedFree - pendingBlocks) }
-
-    func candidate() -> PairingCandidate {
-        PairingCandidate(
-            identity: identity, role: role, model: registration.layout.model,
-            compatibility: registration.compatibility, node: registration.node, rack: registration.rack,
-            freeBlocks: effectiveFree, load: inFlight + queueDepth)
+    /// Free blocks as of the last heartbeat, adjusted by what the coordinator learned since.
+    var reportedFree: Int {
+        get { load.reportedFree }
+        nonmutating set { load.reportedFree = newValue }
     }
+    /// Blocks promised to admitted tickets that the worker has not allocated yet.
+    var pendingBlocks: Int {
+        get { load.pendingBlocks }
+        nonmutating set { load.pendingBlocks = newValue }
+    }
+    var queueDepth: Int {
+        get { load.queueDepth }
+        nonmutating set { load.queueDepth = newValue }
+    }
+    /// Tickets in flight on this worker.
+    var inFlight: Int {
+        get { load.inFlight }
+        nonmutating set { load.inFlight = newValue }
+    }
+
+    /// A new instance's record; `groupKeys` are its compatibility, rack and node interned by the coordinator.
+    init(
+        registration: WorkerRegistration, outbox: BatchingOutbox<WorkerInstruction>, metrics: CoordinatorMetrics,
+        lastHeartbeat: UInt64, groupKeys: PairingCandidate.GroupKeys
+    ) {
+        self.registration = registration
+        self.outbox = outbox
+        self.metrics = metrics
+        self.lastHeartbeat = lastHeartbeat
+        var base = PairingCandidate(
+            identity: registration.identity, role: registration.role, model: registration.layout.model,
+            compatibility: registration.compatibility, node: registration.node, rack: registration.rack,
+            freeBlocks: 0, load: 0)
+        base.groupKeys = groupKeys
+        load = WorkerLoadState(base: base, reportedFree: registration.layout.numBlocks)
+    }
+
+    /// Blocks the worker can still take.
+    var effectiveFree: Int { load.effectiveFree }
+
+    func candidate() -> PairingCandidate { load.candidate() }
 
     /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone. A lost
     /// worker gets only releases: `loseWorker` queues them before it closes the session, so that a worker that was

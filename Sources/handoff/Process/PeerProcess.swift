@@ -39,6 +39,15 @@ final class PeerProcess {
     /// Whether the process is still running.
     var isRunning: Bool { process.isRunning }
 
+    /// Its resident memory now (VmRSS), bytes; nil once it has exited.
+    var residentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kib = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { return nil }
+        return kib * 1024
+    }
+
     /// Sends `signal` (e.g. SIGTERM for a graceful stop, SIGKILL to simulate a crash).
     func send(signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
