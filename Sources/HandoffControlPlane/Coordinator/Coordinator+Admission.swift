@@ -56,14 +56,14 @@ extension Coordinator {
         request: AdmitRequest, attempt: Int, timeline: TicketTimeline, contentSeed: UInt64,
         avoidPrefill: Set<String> = []
     ) throws(CoordinatorError) -> Ticket {
-        let (prefill, decode) = candidates(serving: request.model)
+        let (prefill, decode) = states(serving: request.model)
         guard let spec = workers[prefill.first?.identity.id ?? decode.first?.identity.id ?? ""]?.registration.layout
         else {
             throw .resourceExhausted("no live worker serves model \(request.model)")
         }
         let blocks = spec.blocks(forTokens: request.promptTokens)
         let demand = PairingDemand(model: request.model, blocks: blocks, avoidPrefill: avoidPrefill)
-        guard let pair = policy.choose(demand, prefill: prefill, decode: decode) else {
+        guard let pair = choosePair(demand, prefill: prefill, decode: decode) else {
             throw .resourceExhausted(
                 "no compatible prefill and decode pair for model \(request.model) has \(blocks) free blocks "
                     + "(\(request.promptTokens) tokens)")
@@ -92,20 +92,29 @@ extension Coordinator {
         return ticket
     }
 
-    /// The seed of a request's deterministic KV content: FNV-1a of its id.
-    /// The live workers of `model` as the policy sees them, by role: from the model's index, not the whole fleet.
-    func candidates(serving model: String) -> (prefill: [PairingCandidate], decode: [PairingCandidate]) {
-        var prefill: [PairingCandidate] = []
-        var decode: [PairingCandidate] = []
+    /// The live workers of `model`, by role: from the model's index, not the whole fleet.
+    func states(serving model: String) -> (prefill: [WorkerLoadState], decode: [WorkerLoadState]) {
+        var prefill: [WorkerLoadState] = []
+        var decode: [WorkerLoadState] = []
         for state in (liveByModel[model.lowercased()] ?? [:]).values {
-            if state.base.role == .prefill {
-                prefill.append(state.candidate())
-            } else {
-                decode.append(state.candidate())
-            }
+            if state.base.role == .prefill { prefill.append(state) } else { decode.append(state) }
         }
         return (prefill, decode)
     }
+
+    /// The policy's pair: the default policy reads the load states themselves; another gets candidates.
+    func choosePair(
+        _ demand: PairingDemand, prefill: [WorkerLoadState], decode: [WorkerLoadState]
+    ) -> (prefill: PairingCandidate, decode: PairingCandidate)? {
+        if let policy = policy as? DefaultPairingPolicy {
+            return policy.chooseIndices(demand, prefill: prefill, decode: decode).map {
+                (prefill[$0.prefill].candidate(), decode[$0.decode].candidate())
+            }
+        }
+        return policy.choose(demand, prefill: prefill.map { $0.candidate() }, decode: decode.map { $0.candidate() })
+    }
+
+    /// The seed of a request's deterministic KV content: FNV-1a of its id.
 
     func contentSeed(_ requestID: String) -> UInt64 { CompatibilityHash.fnv1a(requestID) }
 
