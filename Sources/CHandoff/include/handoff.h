@@ -271,7 +271,7 @@ typedef struct handoff_runtime_options {
     const char *id;
     /** A handoff_role. */
     uint32_t role;
-    /** The coordinator, HOST:PORT (IPv4, [IPv6] or a DNS name). */
+    /** The coordinator, HOST:PORT (IPv4, [IPv6] or a DNS name), or a cluster's HOST:PORT,HOST:PORT,... (the leader is followed). */
     const char *coordinator;
     /** The bearer token; NULL reads token_file, then $HANDOFF_TOKEN. TLS to the coordinator comes from the
      *  environment: $HANDOFF_TLS_CA (the CA bundle that signed the coordinator's certificate), and for mutual TLS

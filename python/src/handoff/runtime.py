@@ -87,7 +87,8 @@ class Runtime(_Handle):
         Args:
             id: the worker's id, unique among the coordinator's workers (the pod name).
             role: prefill or decode.
-            coordinator: HOST:PORT (IPv4, [IPv6] or a DNS name).
+            coordinator: HOST:PORT (IPv4, [IPv6] or a DNS name), or several separated by commas: the
+                coordinators of a cluster, whose leader the runtime finds and follows.
             layout: the engine's KV cache in its own terms.
             buffers: the engine's KV memory, one buffer per layer (NumPy arrays, torch tensors, mmaps, or
                 (address, length) pairs); None lets the data plane allocate the pool (see `region`).
