@@ -3,8 +3,9 @@ import Glibc
 import HandoffCore
 
 /// A throwaway etcd cluster on loopback, for `handoff demo --coordinators N` and the tests: members of Debian's
-/// `etcd` with a 50 ms heartbeat and a 500 ms election timeout, so that etcd grants a 1 s lease as asked (with
-/// etcd's defaults it raises it to 2 s). Data and logs go to a temporary directory, removed by `stop`.
+/// `etcd`, by default with a 50 ms heartbeat and a 500 ms election timeout, so that etcd grants a 1 s lease as
+/// asked (with etcd's defaults, 100 and 1,000 ms, it raises it to 2 s). Data and logs go to a temporary
+/// directory, removed by `stop`.
 public final class LocalEtcdCluster {
     public let endpoints: EtcdEndpoints
     public let directory: URL
@@ -13,7 +14,11 @@ public final class LocalEtcdCluster {
     /// Starts `count` members and waits until they answer.
     ///
     /// - Throws: `EtcdError.callFailed` when etcd is not installed or its members do not answer within 30 s.
-    public init(members count: Int) async throws {
+    public init(
+        members count: Int, heartbeatMilliseconds: Int = 50, electionTimeoutMilliseconds: Int = 500
+    )
+        async throws
+    {
         guard let etcd = Self.executable() else {
             throw EtcdError.callFailed(
                 call: "start", message: "etcd is not installed: `apt-get install etcd-server`")
@@ -33,7 +38,8 @@ public final class LocalEtcdCluster {
                 "--name", "e\(index)", "--data-dir", directory.appendingPathComponent("e\(index)").path,
                 "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
                 "--initial-advertise-peer-urls", peer, "--initial-cluster", peers, "--initial-cluster-state", "new",
-                "--heartbeat-interval", "50", "--election-timeout", "500",
+                "--heartbeat-interval", "\(heartbeatMilliseconds)", "--election-timeout",
+                "\(electionTimeoutMilliseconds)",
             ]
             let log = directory.appendingPathComponent("e\(index).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)

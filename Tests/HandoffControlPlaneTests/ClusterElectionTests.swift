@@ -71,7 +71,10 @@ import Testing
     }
 
     static func cluster(_ endpoints: EtcdEndpoints, port: Int) -> ClusterConfiguration {
-        ClusterConfiguration(etcd: endpoints, name: "test", advertise: HostPort(host: "127.0.0.1", port: port))
+        // A 3 s lease, so that a stall of the test machine does not end a leadership: the handovers here are
+        // steps down, which take effect at once.
+        ClusterConfiguration(
+            etcd: endpoints, name: "test", advertise: HostPort(host: "127.0.0.1", port: port), leaderTTLSeconds: 3)
     }
 
     static func registryKeys(_ endpoints: EtcdEndpoints) async throws -> [String] {
@@ -81,7 +84,7 @@ import Testing
 
 /// Runs `body` with a one-member etcd started for it, stopped afterwards.
 func withLocalEtcd(_ body: (EtcdEndpoints) async throws -> Void) async throws {
-    let etcd = try await LocalEtcdCluster(members: 1)
+    let etcd = try await LocalEtcdCluster(members: 1, heartbeatMilliseconds: 100, electionTimeoutMilliseconds: 1000)
     do {
         try await body(etcd.endpoints)
     } catch {

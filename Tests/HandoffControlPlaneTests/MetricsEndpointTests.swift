@@ -1,5 +1,6 @@
 import Glibc
 import HandoffControlPlane
+import HandoffTestSupport
 import Prometheus
 import Testing
 
@@ -65,10 +66,13 @@ import Testing
     private func scrapeAnswered(port: Int, within wait: Duration) async -> Bool {
         let deadline = ContinuousClock.now + wait
         repeat {
-            if let scrape = try? RawConnection(port: port) {
+            // The wait for the answer blocks: on a thread of its own, not one the server's tasks need.
+            let answered = try? await runOnOwnThread { () -> Bool in
+                guard let scrape = try? RawConnection(port: port) else { return false }
                 scrape.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
-                if scrape.received(within: .seconds(2)).hasPrefix("HTTP/1.1 200") { return true }
+                return scrape.received(within: .seconds(2)).hasPrefix("HTTP/1.1 200")
             }
+            if answered == true { return true }
             try? await Task.sleep(for: .milliseconds(100))
         } while ContinuousClock.now < deadline
         return false

@@ -85,7 +85,7 @@ final class EtcdWorkerRegistry: WorkerRegistryStore {
     /// Applies changes in order until the task is cancelled.
     ///
     /// - Throws: `ClusterError.deposed` when a fenced write fails (another coordinator leads), `.etcd` when etcd
-    ///   stays unreachable through three tries of one write.
+    ///   stays unreachable for a third of a worker's TTL through one write's tries.
     func run(entries initial: [String: Entry]) async throws(ClusterError) {
         var entries = initial
         while let batch = await changes.nextBatch() {
@@ -153,16 +153,18 @@ final class EtcdWorkerRegistry: WorkerRegistryStore {
     private func retrying<Result>(
         _ op: String, _ body: () async throws(EtcdError) -> Result
     ) async throws(ClusterError) -> Result {
-        var attempt = 0
+        // Workers' keys outlive a pause of a third of their TTL: so long, etcd may be electing or starved.
+        let deadline = ContinuousClock.now + .seconds(cluster.workerTTLSeconds) / 3
+        var pause = Duration.milliseconds(100)
         while true {
             do {
                 return try await body()
             } catch {
-                attempt += 1
                 metrics.registryErrors.increment()
-                if attempt >= 3 { throw .etcd(error) }
+                if ContinuousClock.now >= deadline || Task.isCancelled { throw .etcd(error) }
                 logger.warning("registry \(op) failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(100 * attempt))
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(1))
             }
         }
     }

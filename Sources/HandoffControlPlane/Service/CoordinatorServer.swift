@@ -120,8 +120,8 @@ public struct CoordinatorServer: Service {
                 await coordinator.shutDown(grace: configuration.shutdownGrace)
                 await election?.stepDown()
                 server.beginGracefulShutdown()
+                try await group.next()  // the server, once its streams have ended
                 group.cancelAll()
-                while (try? await group.next()) != nil {}
                 return
             }
             group.cancelAll()

@@ -24,7 +24,7 @@ final class DemoCluster {
     /// - Parameter etcd: with several coordinators, the etcd cluster they campaign in.
     init(
         coordinatorArguments common: [String], coordinators count: Int = 1, etcd: EtcdEndpoints? = nil,
-        workers: [(id: String, arguments: [String])]
+        leaderTTLSeconds: Int = 1, workers: [(id: String, arguments: [String])]
     ) async throws {
         token = BearerToken.random()
         var arguments: [HostPort: [String]] = [:]
@@ -38,6 +38,7 @@ final class DemoCluster {
                     [
                         "coordinator", "--listen", "\(grpc)", "--metrics", "127.0.0.1:\(ports[2 * index + 1])",
                         "--etcd", "\(etcd)", "--cluster", "demo", "--advertise", "\(grpc)",
+                        "--leader-ttl-seconds", "\(leaderTTLSeconds)",
                     ] + common
             }
         } else {

@@ -48,6 +48,11 @@ struct DemoCommand: AsyncParsableCommand {
             "With several coordinators: kill the leader (SIGKILL) this many times, spread over the run, each restarted a second later (default 2)."
     )
     var killLeader: Int?
+    @Option(
+        help:
+            "With several coordinators: the leader's etcd lease TTL, seconds (1: the demo's etcd runs a 500 ms election timeout; more: etcd's defaults)."
+    )
+    var leaderTtlSeconds = 1
     @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
     @Flag(help: "Print one JSON object instead of the table.") var json = false
     @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
@@ -95,7 +100,7 @@ struct DemoCommand: AsyncParsableCommand {
                     "--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10",
                     "--state-timeout-seconds", "30", "--log-level", "warning",
                 ],
-                coordinators: coordinators, etcd: etcdEndpoints, workers: workers)
+                coordinators: coordinators, etcd: etcdEndpoints, leaderTTLSeconds: leaderTtlSeconds, workers: workers)
         } catch {
             await etcdCluster?.stop()
             throw error
@@ -168,8 +173,11 @@ struct DemoCommand: AsyncParsableCommand {
     private func startEtcd(say: (String) -> Void) async throws -> (LocalEtcdCluster?, EtcdEndpoints?) {
         guard coordinators > 1 else { return (nil, nil) }
         if let etcd { return (nil, try EtcdEndpoints(parsing: etcd)) }
-        say("starting 3 etcd members on loopback (heartbeat 50 ms, election timeout 500 ms)")
-        let members = try await LocalEtcdCluster(members: 3)
+        // etcd grants a lease no shorter than 1.5 × its election timeout.
+        let (heartbeat, election) = leaderTtlSeconds < 2 ? (50, 500) : (100, 1000)
+        say("starting 3 etcd members on loopback (heartbeat \(heartbeat) ms, election timeout \(election) ms)")
+        let members = try await LocalEtcdCluster(
+            members: 3, heartbeatMilliseconds: heartbeat, electionTimeoutMilliseconds: election)
         return (members, members.endpoints)
     }
 
