@@ -148,8 +148,10 @@ struct ConnectorRuntimeTests {
                             $0.untilReserved = true
                         })
                     #expect(reserved.reserved && reserved.state == "admitted")
-                    _ = try await client.cancel(.with { $0.requestID = "r" })
+                    // From before the cancel is sent: the quarantine cannot start earlier, however late the
+                    // cancel's answer comes back on a loaded machine.
                     let cancelled = ContinuousClock.now
+                    _ = try await client.cancel(.with { $0.requestID = "r" })
                     while decode.freeBlocks < Self.spec.numBlocks {
                         try await Task.sleep(for: .milliseconds(10))
                     }

@@ -54,9 +54,13 @@ import Testing
                 }
                 try await eventually("the first coordinator leads") { deposed.role.isLeader }
                 group.addTask { try await successor.run() }
-                // Its lease ends (as after a long stall) and the other coordinator is elected; the first still
-                // believes it leads when a worker registers with it.
-                await deposed.stepDown()
+                // Its lease ends behind its back (as after a long stall) and the other coordinator is elected; the
+                // first still believes it leads when a worker registers with it.
+                try await withEtcdClient(endpoints) { etcd in
+                    let candidacies = try await etcd.range(prefix: "/handoff/test/leader")
+                    let first = try #require(candidacies.first { $0.value == Data("127.0.0.1:1001".utf8) })
+                    try await etcd.revokeLease(first.lease)
+                }
                 try await eventually("the second coordinator leads") { successor.role.isLeader }
                 let worker = CoordinatorFixture.registration("p9", .prefill, instance: 9)
                 try await first.register(worker, outbox: Mailbox(identity: worker.identity).outbox)

@@ -16,6 +16,8 @@ public final class LeaderElection: Sendable {
     public let role: ClusterRole
     let metrics: ClusterMetrics
     let logger: Logger
+    /// Set by `stepDown`: what fails after it (a campaign whose lease was revoked, renewals) ends `run` quietly.
+    private let steppedDown = Atomic<Bool>(false)
     /// The etcd client and lease while `run` is running, for `stepDown`.
     private let held = Mutex<(etcd: EtcdClient, lease: Int64)?>(nil)
     /// The registry once this coordinator leads, for etcd's answers to renewals of workers' leases.
@@ -39,6 +41,14 @@ public final class LeaderElection: Sendable {
     /// - Throws: `ClusterError` when the lease is lost, the coordinator is deposed or etcd cannot be used: the
     ///   process should exit and be started again.
     public func run() async throws {
+        do {
+            try await campaignAndLead()
+        } catch  where steppedDown.load(ordering: .acquiring) {
+            return
+        }
+    }
+
+    private func campaignAndLead() async throws {
         try await withEtcdClient(cluster.etcd) { etcd in
             let lease: EtcdLease
             do throws(EtcdError) {
@@ -80,6 +90,7 @@ public final class LeaderElection: Sendable {
     /// Gives leadership up at once (revokes the lease) for an orderly shutdown, so that the next coordinator
     /// leads without waiting for the TTL.
     public func stepDown() async {
+        steppedDown.store(true, ordering: .releasing)
         guard let (etcd, lease) = held.withLock({ $0 }) else { return }
         do {
             try await etcd.revokeLease(lease)

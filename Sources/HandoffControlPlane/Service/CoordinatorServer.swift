@@ -75,9 +75,15 @@ public struct CoordinatorServer: Service {
         let server = GRPCServer(
             transport: transport, services: [CoordinatorService(coordinator: coordinator)], interceptors: interceptors)
         let coordinator = self.coordinator
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve() }
-            group.addTask { await coordinator.run() }
+        try await withThrowingTaskGroup(of: ServerTask.self) { group in
+            group.addTask {
+                try await server.serve()
+                return .server
+            }
+            group.addTask {
+                await coordinator.run()
+                return .other
+            }
             let metricsPort = AsyncStream.makeStream(of: Int.self)
             if let metricsHost = configuration.metricsHost {
                 let endpoint = MetricsEndpoint(registry: registry, host: metricsHost, port: configuration.metricsPort)
@@ -87,6 +93,7 @@ public struct CoordinatorServer: Service {
                         metricsPort.continuation.yield(port)
                         metricsPort.continuation.finish()
                     }
+                    return .other
                 }
             } else {
                 metricsPort.continuation.finish()
@@ -97,7 +104,7 @@ public struct CoordinatorServer: Service {
             var boundMetrics: Int?
             for await port in metricsPort.stream { boundMetrics = port }
             if configuration.metricsHost != nil && boundMetrics == nil {
-                try await group.next()  // the metrics endpoint failed to bind: surface its error
+                _ = try await group.next()  // the metrics endpoint failed to bind: surface its error
             }
             logger.info(
                 "coordinator listening",
@@ -108,19 +115,25 @@ public struct CoordinatorServer: Service {
                     "cluster": "\(configuration.cluster.map { "\($0.name) on \($0.etcd)" } ?? "off: leading alone")",
                 ])
             onListening(address.port, boundMetrics)
-            if let election { group.addTask { try await election.run() } }
+            if let election {
+                group.addTask {
+                    try await election.run()
+                    return .other
+                }
+            }
             // Until a graceful shutdown is asked for, or a task fails (a clustered coordinator that lost its lease).
             group.addTask {
                 try? await gracefulShutdown()
                 throw ShutdownRequested()
             }
             do {
-                try await group.next()
+                _ = try await group.next()
             } catch is ShutdownRequested {
                 await coordinator.shutDown(grace: configuration.shutdownGrace)
                 await election?.stepDown()
                 server.beginGracefulShutdown()
-                try await group.next()  // the server, once its streams have ended
+                // Until the server has ended its streams (the election, stepped down, may end first).
+                while let ended = try await group.next(), ended != .server {}
                 group.cancelAll()
                 return
             }
@@ -131,6 +144,9 @@ public struct CoordinatorServer: Service {
 
     /// Ends the server's task group when a graceful shutdown is asked for.
     private struct ShutdownRequested: Error {}
+
+    /// Which of the server's tasks ended.
+    private enum ServerTask: Sendable { case server, other }
 }
 
 extension TLSFiles {
