@@ -2,22 +2,16 @@
 # Regenerates Sources/EtcdProto (gRPC clients of etcd's KV, Lease and Election services) from Protos/etcd.
 #
 # Protos/etcd holds etcd v3.4.23's API files trimmed by scripts/etcd-proto/trim.py. With ETCD_SOURCE set to a
-# checkout of github.com/etcd-io/etcd at tag v3.4.23, the trim runs again first. Builds the protoc plugins as
-# scripts/generate-proto.sh does (.build-protoc). Commit the result; builds and CI use the committed files.
+# checkout of github.com/etcd-io/etcd at tag v3.4.23, the trim runs again first. The protoc plugins come from
+# scripts/protoc-plugins.sh. Commit the result; builds and CI use the committed files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v protoc >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then apt-get install -y protobuf-compiler; else sudo apt-get install -y protobuf-compiler; fi
-fi
 if [ -n "${ETCD_SOURCE:-}" ]; then
     python3 scripts/etcd-proto/trim.py "$ETCD_SOURCE" Protos
 fi
 
-scratch=.build-protoc
-swift build -c release --scratch-path "$scratch" --product protoc-gen-swift
-swift build -c release --scratch-path "$scratch" --product protoc-gen-grpc-swift-2
-bin="$(swift build -c release --scratch-path "$scratch" --show-bin-path)"
+bin="$(scripts/protoc-plugins.sh)"
 
 out=Sources/EtcdProto
 mkdir -p "$out"

@@ -14,7 +14,6 @@ public final class CoordinatorConnection: Sendable {
     let failoverTimeout: Duration
     /// The coordinator that answered last.
     private let leader: Mutex<HostPort>
-    private let redirections = Atomic<Int>(0)
 
     init(endpoints: [HostPort], clients: [Client], failoverTimeout: Duration) {
         self.endpoints = endpoints
@@ -36,7 +35,6 @@ public final class CoordinatorConnection: Sendable {
                 return result
             } catch {
                 guard let delay = search.retry(after: error) else { throw error }
-                redirections.add(1, ordering: .relaxed)
                 try await Task.sleep(for: delay)
             }
         }
@@ -44,9 +42,6 @@ public final class CoordinatorConnection: Sendable {
 
     /// The coordinator that answered last.
     public var currentLeader: HostPort { leader.withLock { $0 } }
-
-    /// How many calls were retried at another coordinator.
-    public var retriedCalls: Int { redirections.load(ordering: .relaxed) }
 
     private func client(at endpoint: HostPort) -> Client {
         clients[endpoints.firstIndex(of: endpoint) ?? 0]

@@ -20,7 +20,8 @@ public func withEtcdClient<Result: Sendable>(
 }
 
 /// The calls Handoff makes to etcd's v3 API: leases, keys and values, transactions fenced on a leader's key, and
-/// leader election (etcd's own `Election` service, so no consensus is implemented here).
+/// campaigning and observing in etcd's own `Election` service (so no consensus is implemented here); an orderly
+/// step-down revokes the lease, which ends the candidacy.
 ///
 /// Every failure is an `EtcdError` naming the call.
 public struct EtcdClient: Sendable {
@@ -50,8 +51,9 @@ public struct EtcdClient: Sendable {
         let response = try await call("LeaseGrant") {
             try await leases.leaseGrant(.with { $0.ttl = ttlSeconds }, options: options)
         }
-        guard response.error.isEmpty, response.id != 0 else {
-            throw .callFailed(call: "LeaseGrant", message: response.error.isEmpty ? "no lease id" : response.error)
+        guard response.error.isEmpty, response.id != 0, response.ttl > 0 else {
+            throw .callFailed(
+                call: "LeaseGrant", message: response.error.isEmpty ? "no lease id or TTL" : response.error)
         }
         return EtcdLease(id: response.id, ttlSeconds: response.ttl)
     }
@@ -173,18 +175,6 @@ public struct EtcdClient: Sendable {
             lease: response.leader.lease)
     }
 
-    /// The current leader's value in `election`; nil when nobody leads.
-    public func leader(_ election: String) async throws(EtcdError) -> Data? {
-        do {
-            let response = try await elections.leader(.with { $0.name = Data(election.utf8) }, options: options)
-            return response.hasKv ? response.kv.value : nil
-        } catch let error as RPCError where error.message.contains("no leader") {
-            return nil
-        } catch {
-            throw .callFailed(call: "Leader", message: Self.describe(error))
-        }
-    }
-
     /// Calls `changed` with each leader's value in `election` as leaders come and go, until the stream ends or
     /// fails or the task is cancelled.
     public func observe(_ election: String, changed: @escaping @Sendable (Data) -> Void) async throws(EtcdError) {
@@ -194,21 +184,6 @@ public struct EtcdClient: Sendable {
             try await elections.observe(.with { $0.name = Data(election.utf8) }, options: options) { response in
                 for try await answer in response.messages where answer.hasKv { changed(answer.kv.value) }
             }
-        }
-    }
-
-    /// Gives leadership up (an orderly shutdown): the next candidate leads at once instead of after the lease.
-    public func resign(_ leadership: EtcdLeadership) async throws(EtcdError) {
-        _ = try await call("Resign") {
-            try await elections.resign(
-                .with {
-                    $0.leader = .with {
-                        $0.name = Data(leadership.election.utf8)
-                        $0.key = leadership.key
-                        $0.rev = leadership.createRevision
-                        $0.lease = leadership.lease
-                    }
-                }, options: options)
         }
     }
 

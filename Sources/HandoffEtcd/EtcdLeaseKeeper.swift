@@ -3,16 +3,20 @@ import Synchronization
 
 /// Renews etcd leases over one `LeaseKeepAlive` stream, reopening it when it fails.
 ///
-/// `renew` never waits: renewals asked for while the stream is down are dropped, and the owner of each lease
-/// asks again on its next tick, so a lease is lost only when etcd stays unreachable for its whole TTL.
+/// `renew` never waits: renewals asked for while the stream is down, or while `maxQueued` wait for a stalled
+/// one, are dropped, and the owner of each lease asks again on its next tick, so a lease is lost only when etcd
+/// stays unreachable for its whole TTL.
 public final class EtcdLeaseKeeper: Sendable {
+    /// Renewals that may wait for the stream.
+    public static let maxQueued = 65_536
     private let outbox = Mutex<BatchingOutbox<Int64>?>(nil)
 
     public init() {}
 
     /// Asks etcd to renew lease `id`.
     public func renew(_ id: Int64) {
-        _ = outbox.withLock { $0 }?.send(id)
+        guard let renewals = outbox.withLock({ $0 }), renewals.queuedCount < Self.maxQueued else { return }
+        renewals.send(id)
     }
 
     /// Keeps the stream open until the task is cancelled, reporting each answer (lease, remaining TTL in seconds,

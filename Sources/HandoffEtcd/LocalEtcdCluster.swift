@@ -85,9 +85,6 @@ public final class LocalEtcdCluster {
         throw EtcdError.callFailed(call: "start", message: "the etcd members did not answer within 30 s: \(lastError)")
     }
 
-    /// Whether Debian's `etcd` (or another on the PATH) is installed.
-    public static var isInstalled: Bool { executable() != nil }
-
     private static func executable() -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return (path.split(separator: ":").map { "\($0)/etcd" } + ["/usr/bin/etcd"]).first {

@@ -1,5 +1,6 @@
 import Foundation
 import HandoffControlProtocol
+import HandoffCore
 import HandoffEtcd
 import Logging
 import Synchronization
@@ -120,7 +121,9 @@ public final class LeaderElection: Sendable {
     private func followLeader(_ etcd: EtcdClient) async {
         while !Task.isCancelled {
             try? await etcd.observe(cluster.election) { [role] value in
-                role.observed(leader: String(decoding: value, as: UTF8.self))
+                // Only an address goes into a refusal's metadata, whatever a key's value holds.
+                let leader = try? HostPort(parsing: String(decoding: value.prefix(300), as: UTF8.self))
+                role.observed(leader: leader?.description)
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -165,7 +168,7 @@ public final class LeaderElection: Sendable {
             let previous = try await etcd.get(cluster.termKey).flatMap {
                 Int(String(decoding: $0.value, as: UTF8.self))
             }
-            let term = (previous ?? 0) + 1
+            let term = min(previous ?? 0, Int.max - 1) + 1
             guard try await etcd.put(cluster.termKey, value: Data("\(term)".utf8), ifHolding: leadership) else {
                 throw ClusterError.deposed("the term could not be recorded")
             }

@@ -68,8 +68,6 @@ struct WorkerRecord {
     /// Blocks the worker can still take.
     var effectiveFree: Int { load.effectiveFree }
 
-    func candidate() -> PairingCandidate { load.candidate() }
-
     /// Queues `instruction` on the worker's session; counts a failed notification if the session is gone. A lost
     /// worker gets only releases: `loseWorker` queues them before it closes the session, so that a worker that was
     /// paused rather than gone frees the blocks when it runs again.
