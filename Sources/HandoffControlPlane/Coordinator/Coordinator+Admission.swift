@@ -56,14 +56,15 @@ extension Coordinator {
         request: AdmitRequest, attempt: Int, timeline: TicketTimeline, contentSeed: UInt64,
         avoidPrefill: Set<String> = []
     ) throws(CoordinatorError) -> Ticket {
-        let (prefill, decode) = states(serving: request.model)
-        guard let spec = workers[prefill.first?.identity.id ?? decode.first?.identity.id ?? ""]?.registration.layout
+        guard
+            let spec = pairingIndex.anyWorker(serving: request.model).flatMap({ workers[$0.base.identity.id] })?
+                .registration.layout
         else {
             throw .resourceExhausted("no live worker serves model \(request.model)")
         }
         let blocks = spec.blocks(forTokens: request.promptTokens)
         let demand = PairingDemand(model: request.model, blocks: blocks, avoidPrefill: avoidPrefill)
-        guard let pair = choosePair(demand, prefill: prefill, decode: decode) else {
+        guard let pair = choosePair(demand) else {
             throw .resourceExhausted(
                 "no compatible prefill and decode pair for model \(request.model) has \(blocks) free blocks "
                     + "(\(request.promptTokens) tokens)")
@@ -92,25 +93,13 @@ extension Coordinator {
         return ticket
     }
 
-    /// The live workers of `model`, by role: from the model's index, not the whole fleet.
-    func states(serving model: String) -> (prefill: [WorkerLoadState], decode: [WorkerLoadState]) {
-        var prefill: [WorkerLoadState] = []
-        var decode: [WorkerLoadState] = []
-        for state in (liveByModel[model.lowercased()] ?? [:]).values {
-            if state.base.role == .prefill { prefill.append(state) } else { decode.append(state) }
+    /// The policy's pair: the default policy's from the pairing index; another policy gets the model's live
+    /// workers as candidates.
+    func choosePair(_ demand: PairingDemand) -> (prefill: PairingCandidate, decode: PairingCandidate)? {
+        if policy is DefaultPairingPolicy {
+            return pairingIndex.choose(demand).map { ($0.prefill.candidate(), $0.decode.candidate()) }
         }
-        return (prefill, decode)
-    }
-
-    /// The policy's pair: the default policy reads the load states themselves; another gets candidates.
-    func choosePair(
-        _ demand: PairingDemand, prefill: [WorkerLoadState], decode: [WorkerLoadState]
-    ) -> (prefill: PairingCandidate, decode: PairingCandidate)? {
-        if let policy = policy as? DefaultPairingPolicy {
-            return policy.chooseIndices(demand, prefill: prefill, decode: decode).map {
-                (prefill[$0.prefill].candidate(), decode[$0.decode].candidate())
-            }
-        }
+        let (prefill, decode) = pairingIndex.states(serving: demand.model)
         return policy.choose(demand, prefill: prefill.map { $0.candidate() }, decode: decode.map { $0.candidate() })
     }
 

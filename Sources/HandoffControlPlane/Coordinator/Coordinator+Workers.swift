@@ -73,7 +73,7 @@ extension Coordinator {
         record.lostReason = reason
         record.lostGracefully = graceful
         workers[identity.id] = record
-        liveByModel[record.registration.layout.model.lowercased()]?[identity.id] = nil
+        pairingIndex.remove(record.load)
         registryStore?.removed(identity)
         for id in workers.keys { workers[id]?.knownPeers.remove(identity) }
         // Its session closes after the releases of its tickets are queued on it (below).
@@ -101,7 +101,7 @@ extension Coordinator {
 
     /// Lists a live worker under its model for decisions.
     func indexLive(_ record: WorkerRecord) {
-        liveByModel[record.registration.layout.model.lowercased(), default: [:]][record.identity.id] = record.load
+        pairingIndex.insert(record.load)
     }
 
     /// The interned numbers of a registration's compatibility hash, rack and node.

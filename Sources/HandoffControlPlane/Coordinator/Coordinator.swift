@@ -15,8 +15,9 @@ public actor Coordinator {
     let clock: @Sendable () -> UInt64
 
     var workers: [String: WorkerRecord] = [:]
-    /// Live workers' load states by model (lowercased), then id: what a decision reads, rather than every record.
-    var liveByModel: [String: [String: WorkerLoadState]] = [:]
+    /// Live workers' load states by model, ordered for the default policy: what a decision reads, rather than
+    /// every record.
+    let pairingIndex = PairingIndex()
     /// Numbers for the compatibility hashes, racks and nodes seen (`PairingCandidate.GroupKeys`).
     var internedLabels: [String: Int] = [:]
     /// Whether workers came or went since the worker gauges were last set.

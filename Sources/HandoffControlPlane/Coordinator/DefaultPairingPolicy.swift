@@ -6,7 +6,9 @@ import HandoffControlProtocol
 ///
 /// A pair's score orders its prefill side before its decode side, so within a group of equally near workers the
 /// best pair is the best prefill worker with the best decode worker, each found alone: a decision is one pass
-/// over the candidates (grouped by compatibility, node and rack), not a look at every prefill × decode pair.
+/// over the candidates (grouped by compatibility, node and rack), not a look at every prefill × decode pair. The
+/// coordinator does not even make that pass: its `PairingIndex` keeps each group's workers in this order as their
+/// loads change, and gives the same pair.
 public struct DefaultPairingPolicy: PairingPolicy {
     public init() {}
 
@@ -18,13 +20,12 @@ public struct DefaultPairingPolicy: PairingPolicy {
         chooseIndices(demand, prefill: prefill, decode: decode).map { (prefill[$0.prefill], decode[$0.decode]) }
     }
 
-    /// `choose` over any view of the workers (the coordinator passes its shared load states, so that a decision
-    /// copies no candidate), as indices into the two lists.
-    func chooseIndices<Subject: PairingSubject>(
-        _ demand: PairingDemand, prefill: [Subject], decode: [Subject]
+    /// `choose` as indices into the two lists.
+    private func chooseIndices(
+        _ demand: PairingDemand, prefill: [PairingCandidate], decode: [PairingCandidate]
     ) -> (prefill: Int, decode: Int)? {
         let model = demand.model.lowercased()
-        let serves = { (candidate: Subject) in
+        let serves = { (candidate: PairingCandidate) in
             candidate.model == demand.model || candidate.model.lowercased() == model
         }
         // Indices, not copies: a decision at a thousand workers should not copy a thousand candidates thrice.
@@ -44,8 +45,8 @@ public struct DefaultPairingPolicy: PairingPolicy {
     /// The best pair: for each group of workers at one distance (same node, same rack, same compatibility), its
     /// best prefill and best decode worker; then the best of those pairs. Groups are keyed by the coordinator's
     /// interned numbers when every candidate has them, by the labels otherwise.
-    private func best<Subject: PairingSubject>(
-        _ prefill: [Subject], _ prefillIndices: [Int], _ decode: [Subject], _ decodeIndices: [Int]
+    private func best(
+        _ prefill: [PairingCandidate], _ prefillIndices: [Int], _ decode: [PairingCandidate], _ decodeIndices: [Int]
     ) -> (prefill: Int, decode: Int)? {
         guard !prefillIndices.isEmpty else { return nil }
         if prefill.allSatisfy({ $0.groupKeys != nil }) && decode.allSatisfy({ $0.groupKeys != nil }) {
@@ -65,9 +66,9 @@ public struct DefaultPairingPolicy: PairingPolicy {
     /// `best` over groups keyed by `key(candidate, distance)`: nil when the candidate is in no group at that
     /// distance (an empty label). A pair scored in a farther group than it is in also scores in the nearer one,
     /// and lower there.
-    private func best<Subject: PairingSubject, Key: Hashable>(
-        _ prefill: [Subject], _ prefillIndices: [Int], _ decode: [Subject], _ decodeIndices: [Int],
-        key: (Subject, Int) -> Key?
+    private func best<Key: Hashable>(
+        _ prefill: [PairingCandidate], _ prefillIndices: [Int], _ decode: [PairingCandidate], _ decodeIndices: [Int],
+        key: (PairingCandidate, Int) -> Key?
     ) -> (prefill: Int, decode: Int)? {
         var groups: [Key: Group] = [:]
         for index in prefillIndices {
@@ -113,7 +114,7 @@ public struct DefaultPairingPolicy: PairingPolicy {
 
         init(distance: Int) { self.distance = distance }
 
-        mutating func offer<Subject: PairingSubject>(prefill index: Int, of candidates: [Subject]) {
+        mutating func offer(prefill index: Int, of candidates: [PairingCandidate]) {
             if let current = prefill,
                 (candidates[current].load, candidates[current].identity.id)
                     <= (candidates[index].load, candidates[index].identity.id)
@@ -123,7 +124,7 @@ public struct DefaultPairingPolicy: PairingPolicy {
             prefill = index
         }
 
-        mutating func offer<Subject: PairingSubject>(decode index: Int, of candidates: [Subject]) {
+        mutating func offer(decode index: Int, of candidates: [PairingCandidate]) {
             if let current = decode,
                 (candidates[current].load, -candidates[current].freeBlocks, candidates[current].identity.id)
                     <= (candidates[index].load, -candidates[index].freeBlocks, candidates[index].identity.id)
@@ -147,29 +148,4 @@ public struct DefaultPairingPolicy: PairingPolicy {
                 < (rhs.distance, rhs.prefillLoad, rhs.decodeLoad, rhs.decodeFree, rhs.prefillName, rhs.decodeName)
         }
     }
-}
-
-/// What the default policy reads of a worker: a `PairingCandidate`, or the coordinator's shared load state.
-protocol PairingSubject {
-    var identity: WorkerIdentity { get }
-    var model: String { get }
-    var compatibility: String { get }
-    var node: String { get }
-    var rack: String { get }
-    var freeBlocks: Int { get }
-    var load: Int { get }
-    var groupKeys: PairingCandidate.GroupKeys? { get }
-}
-
-extension PairingCandidate: PairingSubject {}
-
-extension WorkerLoadState: PairingSubject {
-    var identity: WorkerIdentity { base.identity }
-    var model: String { base.model }
-    var compatibility: String { base.compatibility }
-    var node: String { base.node }
-    var rack: String { base.rack }
-    var freeBlocks: Int { effectiveFree }
-    var load: Int { inFlight + queueDepth }
-    var groupKeys: PairingCandidate.GroupKeys? { base.groupKeys }
 }

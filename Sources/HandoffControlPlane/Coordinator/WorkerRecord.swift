@@ -57,12 +57,11 @@ struct WorkerRecord {
         self.outbox = outbox
         self.metrics = metrics
         self.lastHeartbeat = lastHeartbeat
-        var base = PairingCandidate(
+        let base = PairingCandidate(
             identity: registration.identity, role: registration.role, model: registration.layout.model,
             compatibility: registration.compatibility, node: registration.node, rack: registration.rack,
             freeBlocks: 0, load: 0)
-        base.groupKeys = groupKeys
-        load = WorkerLoadState(base: base, reportedFree: registration.layout.numBlocks)
+        load = WorkerLoadState(base: base, keys: groupKeys, reportedFree: registration.layout.numBlocks)
     }
 
     /// Blocks the worker can still take.
