@@ -5,10 +5,11 @@
 # pkg-config; and for the tests that run two hosts in network namespaces, iproute2
 # (ip, tc, ss); for the Python package's tests, python3-venv, and binutils (strip, for the wheel's library); for
 # the coordinator cluster's tests and `handoff demo --coordinators 3`, etcd (etcd-server; the tests start their own
-# members on loopback).
+# members on loopback); for the observability tests and `handoff demo --observe`, Prometheus (prometheus, with
+# promtool) and a headless browser (chromium, chromium-driver).
 set -euo pipefail
 
-packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev libssl-dev openssl pkg-config iproute2 python3-venv binutils etcd-server)
+packages=(libucx-dev libibverbs-dev librdmacm-dev libhwloc-dev libssl-dev openssl pkg-config iproute2 python3-venv binutils etcd-server prometheus chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

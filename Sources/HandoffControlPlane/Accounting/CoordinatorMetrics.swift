@@ -1,6 +1,7 @@
 import CoreMetrics
 import HandoffControlProtocol
 import HandoffDataPlane
+import Synchronization
 
 /// The coordinator's Prometheus-facing metrics, through swift-metrics.
 ///
@@ -9,6 +10,10 @@ import HandoffDataPlane
 /// `handoff_kv_transfer_bytes` ≈ `nixl_bytes_transferred`, `handoff_kv_descriptors` ≈ `nixl_num_descriptors`,
 /// and the failed-transfer, failed-notification and expired-lease counters. `handoff_kv_fallbacks_total{reason}`
 /// counts transfers that ran over native TCP instead of UCX, by the reason auto selection gave.
+///
+/// Every label value is from a bounded set: transports are `ucx`, `shm`, `tcp` or `other`, and per-pair series
+/// stop at `maxPairSeries` pairs (later pairs count under `other`), so that no worker's report can grow the
+/// registry.
 public final class CoordinatorMetrics: Sendable {
     let ttft: Timer
     let components: [String: Timer]
@@ -16,7 +21,7 @@ public final class CoordinatorMetrics: Sendable {
     let kvPostSeconds: Timer
     let kvTransferBytes: Recorder
     let kvDescriptors: Recorder
-    let kvBytesTotal: Counter
+    let kvBytesByTransport: [String: Counter]
     let outcomes: [TicketState: Counter]
     let failedTransfers: Counter
     let failedNotifications: Counter
@@ -24,7 +29,16 @@ public final class CoordinatorMetrics: Sendable {
     let decisionSeconds: Timer
     let fallbacks: [String: Counter]
     let workerGauges: [String: Gauge]
+    let workersLost: [WorkerRole: Counter]
+    let ticketsInFlight: [TicketState: Gauge]
+    let oldestTransfer: Gauge
+    private let pairSeries = Mutex<[PairLabels: PairCounters]>([:])
     let factory: any MetricsFactory
+
+    /// The transports with series of their own; any other name counts as `other`.
+    static let transportLabels = ["ucx", "shm", "tcp"]
+    /// Prefill × decode pairs with series of their own.
+    static let maxPairSeries = 1_024
 
     /// Metrics created through `factory` (by default the process-wide `MetricsSystem.factory`).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -38,7 +52,13 @@ public final class CoordinatorMetrics: Sendable {
         kvPostSeconds = Timer(label: "handoff_kv_post_seconds", factory: factory)
         kvTransferBytes = Recorder(label: "handoff_kv_transfer_bytes", factory: factory)
         kvDescriptors = Recorder(label: "handoff_kv_descriptors", factory: factory)
-        kvBytesTotal = Counter(label: "handoff_kv_transfer_bytes_total", factory: factory)
+        kvBytesByTransport = Dictionary(
+            uniqueKeysWithValues: (Self.transportLabels + ["other"]).map {
+                (
+                    $0,
+                    Counter(label: "handoff_kv_transfer_bytes_total", dimensions: [("transport", $0)], factory: factory)
+                )
+            })
         outcomes = Dictionary(
             uniqueKeysWithValues: [TicketState.done, .failed, .expired].map {
                 (
@@ -62,6 +82,18 @@ public final class CoordinatorMetrics: Sendable {
             }
         }
         workerGauges = gauges
+        workersLost = Dictionary(
+            uniqueKeysWithValues: WorkerRole.allCases.map {
+                (
+                    $0,
+                    Counter(label: "handoff_workers_lost_total", dimensions: [("role", $0.rawValue)], factory: factory)
+                )
+            })
+        ticketsInFlight = Dictionary(
+            uniqueKeysWithValues: TicketState.inFlightStates.map {
+                ($0, Gauge(label: "handoff_tickets_in_flight", dimensions: [("state", $0.rawValue)], factory: factory))
+            })
+        oldestTransfer = Gauge(label: "handoff_oldest_transfer_seconds", factory: factory)
     }
 
     package func completed(_ parts: TTFTComponents) {
@@ -76,8 +108,44 @@ public final class CoordinatorMetrics: Sendable {
         kvPostSeconds.recordNanoseconds(Int64(stats.postSeconds * 1e9))
         kvTransferBytes.record(stats.bytes)
         kvDescriptors.record(stats.descriptors)
-        kvBytesTotal.increment(by: stats.bytes)
+        (kvBytesByTransport[stats.transport] ?? kvBytesByTransport["other"])?.increment(by: stats.bytes)
         if !stats.fallback.isEmpty { (fallbacks[stats.fallback] ?? fallbacks["other"])?.increment() }
+    }
+
+    /// Counts a finished transfer between `prefill` and `decode` (worker ids) in the per-pair series.
+    func pairTransferred(prefill: String, decode: String, bytes: Int) {
+        let counters = pairSeries.withLock { series -> PairCounters in
+            var labels = PairLabels(prefill: prefill, decode: decode)
+            if let known = series[labels] { return known }
+            if series.count >= Self.maxPairSeries { labels = PairLabels(prefill: "other", decode: "other") }
+            if let known = series[labels] { return known }
+            let dimensions = [("prefill", labels.prefill), ("decode", labels.decode)]
+            let made = PairCounters(
+                transfers: Counter(label: "handoff_pair_transfers_total", dimensions: dimensions, factory: factory),
+                bytes: Counter(label: "handoff_pair_kv_bytes_total", dimensions: dimensions, factory: factory))
+            series[labels] = made
+            return made
+        }
+        counters.transfers.increment()
+        counters.bytes.increment(by: bytes)
+    }
+
+    /// Sets the in-flight gauges: tickets by state, and how long the oldest transfer in flight has run.
+    func inFlight(_ counts: [TicketState: Int], oldestTransferSeconds: Double) {
+        for (state, gauge) in ticketsInFlight { gauge.record(counts[state] ?? 0) }
+        oldestTransfer.record(oldestTransferSeconds)
+    }
+
+    func workerLost(role: WorkerRole) { workersLost[role]?.increment() }
+
+    private struct PairLabels: Hashable {
+        var prefill: String
+        var decode: String
+    }
+
+    private struct PairCounters: Sendable {
+        let transfers: Counter
+        let bytes: Counter
     }
 
     func outcome(_ state: TicketState) { outcomes[state]?.increment() }

@@ -143,7 +143,11 @@ extension Coordinator {
             totals.done += 1
             if let transfer = account.transfer {
                 totals.kvBytes += transfer.bytes
-                totals.transports[transfer.transport, default: 0] += 1
+                // Names come from workers' reports: a few distinct ones, then the rest as "other".
+                let name =
+                    totals.transports[transfer.transport] != nil || totals.transports.count < Self.maxTransportNames
+                    ? transfer.transport : "other"
+                totals.transports[name, default: 0] += 1
             }
             if let components = account.components {
                 for (name, value) in components.named {
@@ -209,5 +213,19 @@ extension Coordinator {
                 break
             }
         }
+        publishInFlight(at: time)
+    }
+
+    /// Sets the in-flight gauges from the tickets left after the sweep: how many in each state, and how long the
+    /// oldest transfer has been running (since its pull was sent), so that a stuck transfer shows before its
+    /// deadline fails it.
+    func publishInFlight(at time: UInt64) {
+        var counts: [TicketState: Int] = [.awaitingPair: awaitingPair.count]
+        var oldestPull = time
+        for ticket in tickets.values {
+            counts[ticket.state, default: 0] += 1
+            if ticket.state == .transferring, let sent = ticket.timeline.pullSent { oldestPull = min(oldestPull, sent) }
+        }
+        metrics.inFlight(counts, oldestTransferSeconds: Double(time - oldestPull) / 1e9)
     }
 }

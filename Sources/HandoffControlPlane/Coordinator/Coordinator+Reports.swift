@@ -113,6 +113,7 @@ extension Coordinator {
             tickets[ticketID] = ticket
             releasePrefill(ticketID, reason: "decode confirmed the transfer")
             metrics.transferred(stats)
+            metrics.pairTransferred(prefill: ticket.prefill.id, decode: ticket.decode.id, bytes: stats.bytes)
         case .transferFailed(let reason):
             try expect(ticket, in: [.admitted, .prefilling, .ready, .transferring], for: event)
             metrics.transferFailed()

@@ -74,6 +74,7 @@ extension Coordinator {
         record.lostGracefully = graceful
         workers[identity.id] = record
         pairingIndex.remove(record.load)
+        if !graceful { metrics.workerLost(role: record.role) }
         registryStore?.removed(identity)
         for id in workers.keys { workers[id]?.knownPeers.remove(identity) }
         // Its session closes after the releases of its tickets are queued on it (below).

@@ -107,6 +107,9 @@ public actor Coordinator {
 
     func now() -> UInt64 { clock() }
 
+    /// Distinct transport names counted in `Totals.transports` before the rest count as `other`.
+    static let maxTransportNames = 16
+
     struct Totals {
         var admitted = 0
         var done = 0

@@ -24,4 +24,7 @@ public enum TicketState: String, Sendable, Hashable, CaseIterable {
 
     /// Whether the ticket is over.
     public var isFinal: Bool { self == .done || self == .failed || self == .expired }
+
+    /// The states of a request in flight.
+    public static let inFlightStates = allCases.filter { !$0.isFinal }
 }

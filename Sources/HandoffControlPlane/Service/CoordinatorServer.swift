@@ -86,7 +86,8 @@ public struct CoordinatorServer: Service {
             }
             let metricsPort = AsyncStream.makeStream(of: Int.self)
             if let metricsHost = configuration.metricsHost {
-                let endpoint = MetricsEndpoint(registry: registry, host: metricsHost, port: configuration.metricsPort)
+                var endpoint = MetricsEndpoint(registry: registry, host: metricsHost, port: configuration.metricsPort)
+                endpoint.liveView = LiveView(coordinator: coordinator)
                 group.addTask {
                     defer { metricsPort.continuation.finish() }
                     try await endpoint.run { port in

@@ -7,7 +7,7 @@ import Prometheus
 import Synchronization
 
 /// A small HTTP server for Prometheus: `GET /metrics` returns the registry in the text exposition format,
-/// `GET /healthz` returns `ok`.
+/// `GET /healthz` returns `ok`; with a `liveView`, `GET /` is its page and `GET /api/live` its snapshot.
 ///
 /// Its port needs no token, so it is bounded: a connection that sends nothing for `idleTimeout` is closed (one that
 /// never finishes its headers with it), and beyond `maxConnections` new connections are closed at once.
@@ -19,6 +19,8 @@ public struct MetricsEndpoint: Sendable {
     public var idleTimeout: Duration = .seconds(10)
     /// Connections served at once.
     public var maxConnections = 64
+    /// The coordinator's live view, served at `/` and `/api/live`; nil serves neither.
+    public var liveView: LiveView?
     let logger: Logger
     private let openConnections = OpenConnections()
 
@@ -77,7 +79,7 @@ public struct MetricsEndpoint: Sendable {
                     case .head(let head): path = head.uri
                     case .body: break
                     case .end:
-                        let (status, body, type) = response(for: path)
+                        let (status, body, type) = await response(for: path)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: type)
                         headers.add(name: "Content-Length", value: "\(body.count)")
@@ -93,10 +95,12 @@ public struct MetricsEndpoint: Sendable {
         }
     }
 
-    private func response(for path: String) -> (HTTPResponseStatus, [UInt8], String) {
-        switch path.split(separator: "?").first.map(String.init) ?? path {
-        case "/metrics": (.ok, registry.emitToBuffer(), "text/plain; version=0.0.4; charset=utf-8")
-        case "/healthz": (.ok, Array("ok\n".utf8), "text/plain")
+    private func response(for path: String) async -> (HTTPResponseStatus, [UInt8], String) {
+        switch (path.split(separator: "?").first.map(String.init) ?? path, liveView) {
+        case ("/metrics", _): (.ok, registry.emitToBuffer(), "text/plain; version=0.0.4; charset=utf-8")
+        case ("/healthz", _): (.ok, Array("ok\n".utf8), "text/plain")
+        case ("/", let liveView?): (.ok, liveView.page, "text/html; charset=utf-8")
+        case ("/api/live", let liveView?): (.ok, await liveView.snapshot(), "application/json")
         default: (.notFound, Array("not found; try /metrics\n".utf8), "text/plain")
         }
     }

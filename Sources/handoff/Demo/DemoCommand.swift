@@ -54,6 +54,11 @@ struct DemoCommand: AsyncParsableCommand {
     )
     var leaderTtlSeconds = 1
     @Option(help: "Seed of the prompt-length draw.") var seed: UInt64 = 1
+    @Flag(
+        help: ArgumentHelp(
+            "Start Prometheus (when installed) scraping the coordinators, print the live view's and Prometheus' URLs, "
+                + "and keep everything running after the requests until interrupted (Ctrl-C)."))
+    var observe = false
     @Flag(help: "Print one JSON object instead of the table.") var json = false
     @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
 
@@ -108,6 +113,15 @@ struct DemoCommand: AsyncParsableCommand {
         let outcome: DemoOutcome
         var leaderMetrics: [String: Double] = [:]
         var finalWorkers: [Handoff_V1_WorkerInfo] = []
+        let observation: DemoObservation?
+        do {
+            observation = observe ? try await Self.startObservation(cluster, say: say) : nil
+        } catch {
+            _ = await cluster.stop()
+            await etcdCluster?.stop()
+            throw error
+        }
+        defer { observation?.stop() }
         do {
             outcome = try await withCoordinatorConnection(cluster.address) { connection in
                 try await Self.waitForWorkers(connection, count: prefillWorkers + decodeWorkers)
@@ -127,6 +141,12 @@ struct DemoCommand: AsyncParsableCommand {
             _ = await cluster.stop()
             await etcdCluster?.stop()
             throw error
+        }
+        if observe {
+            say(
+                "the run is over: \(outcome.succeeded.count) of \(requests) requests succeeded; still serving the live "
+                    + "view and Prometheus until interrupted (Ctrl-C)")
+            await DemoObservation.waitForInterrupt()
         }
         let coordinatorStatus = await cluster.stop()
         await etcdCluster?.stop()
@@ -167,6 +187,23 @@ struct DemoCommand: AsyncParsableCommand {
             for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
         }
         if !outcome.failed.isEmpty && !allowFailures { throw ExitCode(1) }
+    }
+
+    /// Starts Prometheus on the coordinators and says where to look.
+    private static func startObservation(_ cluster: DemoCluster, say: (String) -> Void) async throws -> DemoObservation
+    {
+        let ports = cluster.metricsPorts.values.sorted()
+        let observation = try DemoObservation(metricsPorts: ports)
+        for port in ports { say("observe: live view http://127.0.0.1:\(port)/ (metrics at /metrics)") }
+        if let url = observation.prometheusURL {
+            await observation.waitUntilReady()
+            let rules = observation.rulesPath.map { "alert rules from \($0)" } ?? "no alert rules (run from a clone)"
+            say("observe: Prometheus \(url)/ (\(rules); alerts at \(url)/alerts)")
+            say("observe: Grafana: provision deploy/grafana with a Prometheus data source at \(url)")
+        } else {
+            say("observe: Prometheus is not installed (apt-get install prometheus): the live view only")
+        }
+        return observation
     }
 
     /// Starts the demo's etcd members when several coordinators need one and no --etcd was given.

@@ -1,0 +1,118 @@
+import Foundation
+import HandoffControlProtocol
+import HandoffDataPlane
+
+/// The coordinator's live view for humans, served beside `/metrics`: `GET /` is a page (`LiveViewPage`, no build
+/// step, no external resources) that polls `GET /api/live` every second and draws the fleet, the current pairs and
+/// the TTFT breakdown.
+///
+/// The snapshot carries what `handoff topo --coordinator` shows, minus descriptors, endpoints and keys: the metrics
+/// port has no token.
+public struct LiveView: Sendable {
+    let coordinator: Coordinator
+    /// Pairs listed at most, those with the most tickets in flight and then completed first.
+    public var maxPairs = 200
+
+    public init(coordinator: Coordinator) { self.coordinator = coordinator }
+
+    /// The page.
+    public var page: [UInt8] { Array(LiveViewPage.html.utf8) }
+
+    /// The snapshot as JSON.
+    public func snapshot() async -> [UInt8] {
+        let workers = await coordinator.workerStatuses()
+        let pairs = await coordinator.pairStatuses()
+        let aggregates = await coordinator.aggregates()
+        let inFlight = await coordinator.inFlight
+        let snapshot = Snapshot(
+            workers: workers.map(Snapshot.Worker.init),
+            pairs: pairs.sorted { ($0.inFlight, $0.completed) > ($1.inFlight, $1.completed) }.prefix(maxPairs).map(
+                Snapshot.Pair.init),
+            totals: .init(aggregates, inFlight: inFlight),
+            ttft: aggregates.components, decision: aggregates.decisionSeconds)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
+        return Array((try? encoder.encode(snapshot)) ?? Data("{}".utf8))
+    }
+
+    /// What `/api/live` returns.
+    struct Snapshot: Encodable {
+        var workers: [Worker]
+        var pairs: [Pair]
+        var totals: Totals
+        /// Rolling percentiles of TTFT and of each component, seconds, by name.
+        var ttft: [String: Percentiles]
+        var decision: Percentiles
+
+        struct Worker: Encodable {
+            var id: String
+            var instance: String
+            var role: String
+            var model: String
+            var node: String
+            var rack: String
+            var state: String
+            var lostReason: String
+            var freeBlocks: Int
+            var totalBlocks: Int
+            var inFlight: Int
+            var queueDepth: Int
+            var secondsSinceHeartbeat: Double
+            /// The data planes it offers (`ucx`, `shm`, `tcp`).
+            var offers: [String]
+
+            init(_ status: WorkerStatus) {
+                let registration = status.registration
+                id = registration.identity.id
+                instance = String(registration.identity.instance)
+                role = registration.role.rawValue
+                model = registration.layout.model
+                node = registration.node
+                rack = registration.rack
+                state = status.live ? "live" : "lost"
+                lostReason = status.lostReason
+                freeBlocks = status.freeBlocks
+                totalBlocks = registration.layout.numBlocks
+                inFlight = status.inFlight
+                queueDepth = status.queueDepth
+                secondsSinceHeartbeat = status.secondsSinceHeartbeat
+                offers = ((try? PoolDescriptor(decoding: registration.descriptor).offers()) ?? []).map(\.transport)
+            }
+        }
+
+        struct Pair: Encodable {
+            var prefill: String
+            var decode: String
+            var inFlight: Int
+            var completed: Int
+
+            init(_ status: PairStatus) {
+                prefill = status.prefill
+                decode = status.decode
+                inFlight = status.inFlight
+                completed = status.completed
+            }
+        }
+
+        struct Totals: Encodable {
+            var admitted: Int
+            var done: Int
+            var failed: Int
+            var expired: Int
+            var recomputed: Int
+            var inFlight: Int
+            var kvBytes: Int
+
+            init(_ aggregates: CoordinatorAggregates, inFlight: Int) {
+                admitted = aggregates.admitted
+                done = aggregates.done
+                failed = aggregates.failed
+                expired = aggregates.expired
+                recomputed = aggregates.recomputed
+                self.inFlight = inFlight
+                kvBytes = aggregates.kvBytes
+            }
+        }
+    }
+}
