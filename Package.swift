@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.0.0"),
         // Micro-benchmarks only (Benchmarks/). The malloc interposer alone: the runtime interposer is not in every
         // package mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
@@ -132,6 +134,7 @@ let package = Package(
             dependencies: [
                 "HandoffCore",
                 "HandoffProto",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // A client of the coordinator: addresses, the authenticated gRPC client, a worker's session.
@@ -165,6 +168,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // What an inference engine embeds: the connector runtime (joins the coordinator, registers the engine's KV,
@@ -179,6 +183,7 @@ let package = Package(
                 "HandoffClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // The C API's header and the checks that pin its struct layouts.
@@ -226,6 +231,7 @@ let package = Package(
                 "HandoffClient",
                 "HandoffConnector",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // The `handoff` command: bench, coordinator, worker, demo, topo.
@@ -252,6 +258,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ]
         ),
         // Micro-benchmarks of the hot paths (plans, descriptors, accounting): scripts/micro-benchmarks.sh.

@@ -2,15 +2,16 @@
 """Checks the module graph the architecture promises, from `swift package describe --type json` on stdin:
 an embedder (HandoffConnector, and the C API HandoffC) links the data plane and a coordinator client, never the coordinator,
 Prometheus or an HTTP server; the coordinator (HandoffControlPlane) never links UCX;
-only the coordinator links etcd. Exits 1 naming each breach."""
+only the coordinator links etcd; only the `handoff` executable links the OTLP exporter (libraries use the tracing
+API). Exits 1 naming each breach."""
 import json
 import sys
 
 RULES = {
-    "HandoffConnector": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
-    "HandoffC": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle"},
+    "HandoffConnector": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle", "OTel"},
+    "HandoffC": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle", "OTel"},
     "HandoffClient": {"HandoffControlPlane", "HandoffEtcd", "HandoffDataPlane", "CUCX", "Prometheus"},
-    "HandoffControlPlane": {"CUCX", "HandoffUCX"},
+    "HandoffControlPlane": {"CUCX", "HandoffUCX", "OTel"},
     "HandoffDataPlane": {"CUCX"},
 }
 

@@ -637,6 +637,10 @@ public nonisolated struct Handoff_V1_Prefill: Sendable {
 
   public var leaseSeconds: Double = 0
 
+  /// W3C trace context of the request's span at the coordinator (a `traceparent` header value), empty when the
+  /// request is not traced: the worker's spans for it are its children.
+  public var traceparent: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -760,6 +764,12 @@ public nonisolated struct Handoff_V1_Pull: @unchecked Sendable {
   public var hasPushed: Bool {_storage._pushed != nil}
   /// Clears the value of `pushed`. Subsequent reads from it will return its default value.
   public mutating func clearPushed() {_uniqueStorage()._pushed = nil}
+
+  /// W3C trace context of the request's span at the coordinator, empty when the request is not traced.
+  public var traceparent: String {
+    get {_storage._traceparent}
+    set {_uniqueStorage()._traceparent = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -927,6 +937,10 @@ public nonisolated struct Handoff_V1_AdmitRequest: Sendable {
   public var rack: String = String()
 
   public var transferMode: Handoff_V1_TransferMode = .pull
+
+  /// The caller's W3C trace context (a `traceparent` header value, optional): the coordinator's span for the request
+  /// is its child. A malformed value starts a new trace.
+  public var traceparent: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2477,7 +2491,7 @@ nonisolated extension Handoff_V1_PeerDown: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Handoff_V1_Prefill: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Prefill"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}request_id\0\u{3}prompt_tokens\0\u{1}blocks\0\u{3}content_seed\0\u{3}lease_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}request_id\0\u{3}prompt_tokens\0\u{1}blocks\0\u{3}content_seed\0\u{3}lease_seconds\0\u{1}traceparent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2491,6 +2505,7 @@ nonisolated extension Handoff_V1_Prefill: SwiftProtobuf.Message, SwiftProtobuf._
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.blocks) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.contentSeed) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.leaseSeconds) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.traceparent) }()
       default: break
       }
     }
@@ -2515,6 +2530,9 @@ nonisolated extension Handoff_V1_Prefill: SwiftProtobuf.Message, SwiftProtobuf._
     if self.leaseSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.leaseSeconds, fieldNumber: 6)
     }
+    if !self.traceparent.isEmpty {
+      try visitor.visitSingularStringField(value: self.traceparent, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2525,6 +2543,7 @@ nonisolated extension Handoff_V1_Prefill: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.blocks != rhs.blocks {return false}
     if lhs.contentSeed != rhs.contentSeed {return false}
     if lhs.leaseSeconds != rhs.leaseSeconds {return false}
+    if lhs.traceparent != rhs.traceparent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2637,7 +2656,7 @@ nonisolated extension Handoff_V1_PushTarget: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Pull"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0\u{3}source_grant\0\u{1}pushed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}source_worker\0\u{3}source_instance\0\u{3}source_descriptor\0\u{3}source_blocks\0\u{3}destination_blocks\0\u{3}content_seed\0\u{3}prompt_tokens\0\u{3}timeout_seconds\0\u{3}source_grant\0\u{1}pushed\0\u{1}traceparent\0")
 
   fileprivate class _StorageClass {
     var _ticket: String = String()
@@ -2651,6 +2670,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _timeoutSeconds: Double = 0
     var _sourceGrant: UInt64 = 0
     var _pushed: Handoff_V1_TransferStats? = nil
+    var _traceparent: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2672,6 +2692,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _timeoutSeconds = source._timeoutSeconds
       _sourceGrant = source._sourceGrant
       _pushed = source._pushed
+      _traceparent = source._traceparent
     }
   }
 
@@ -2701,6 +2722,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._timeoutSeconds) }()
         case 10: try { try decoder.decodeSingularFixed64Field(value: &_storage._sourceGrant) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._pushed) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._traceparent) }()
         default: break
         }
       }
@@ -2746,6 +2768,9 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
       try { if let v = _storage._pushed {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      if !_storage._traceparent.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._traceparent, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2766,6 +2791,7 @@ nonisolated extension Handoff_V1_Pull: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._timeoutSeconds != rhs_storage._timeoutSeconds {return false}
         if _storage._sourceGrant != rhs_storage._sourceGrant {return false}
         if _storage._pushed != rhs_storage._pushed {return false}
+        if _storage._traceparent != rhs_storage._traceparent {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3057,7 +3083,7 @@ nonisolated extension Handoff_V1_ReportAck: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AdmitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}model\0\u{3}prompt_tokens\0\u{3}load_failure_policy\0\u{1}node\0\u{1}rack\0\u{3}transfer_mode\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}model\0\u{3}prompt_tokens\0\u{3}load_failure_policy\0\u{1}node\0\u{1}rack\0\u{3}transfer_mode\0\u{1}traceparent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3072,6 +3098,7 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularStringField(value: &self.node) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.rack) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.transferMode) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.traceparent) }()
       default: break
       }
     }
@@ -3099,6 +3126,9 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
     if self.transferMode != .pull {
       try visitor.visitSingularEnumField(value: self.transferMode, fieldNumber: 7)
     }
+    if !self.traceparent.isEmpty {
+      try visitor.visitSingularStringField(value: self.traceparent, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3110,6 +3140,7 @@ nonisolated extension Handoff_V1_AdmitRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.node != rhs.node {return false}
     if lhs.rack != rhs.rack {return false}
     if lhs.transferMode != rhs.transferMode {return false}
+    if lhs.traceparent != rhs.traceparent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

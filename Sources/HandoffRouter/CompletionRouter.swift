@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import HandoffControlProtocol
 import HandoffProto
 import Hummingbird
 import Logging
@@ -49,7 +50,8 @@ final class CompletionRouter: Sendable {
             let promptTokens = try await countTokens(&completion)
             let requestID = Self.requestID(request.headers)
             let admission = try await coordinator.admit(
-                requestID: requestID, model: completion.model, promptTokens: promptTokens, mode: configuration.mode)
+                requestID: requestID, model: completion.model, promptTokens: promptTokens, mode: configuration.mode,
+                traceparent: TraceParent.checked(request.headers[HTTPField.Name("traceparent")!] ?? ""))
             admitted = requestID
             guard !admission.prefillEndpoint.isEmpty, !admission.decodeEndpoint.isEmpty else {
                 throw RouterError.unavailable(

@@ -18,8 +18,11 @@ struct CoordinatorGateway: Sendable {
     /// Admits a request: the ticket and the paired engines.
     /// - Throws: `RouterError` 503 when no pair has room or the coordinator cannot be reached, 400 for what the
     ///   coordinator refuses as invalid, 409 for a request id already in use.
+    /// - Parameter traceparent: the client's W3C `traceparent` (valid or empty): the coordinator traces the request
+    ///   under it.
     func admit(
-        requestID: String, model: String, promptTokens: Int, mode: RouterConfiguration.TransferMode
+        requestID: String, model: String, promptTokens: Int, mode: RouterConfiguration.TransferMode,
+        traceparent: String = ""
     ) async throws(RouterError) -> Handoff_V1_AdmitResponse {
         let request = Handoff_V1_AdmitRequest.with {
             $0.requestID = requestID
@@ -27,6 +30,7 @@ struct CoordinatorGateway: Sendable {
             $0.promptTokens = UInt32(clamping: promptTokens)
             $0.loadFailurePolicy = .fail
             $0.transferMode = mode == .push ? .push : .pull
+            $0.traceparent = traceparent
         }
         do {
             return try await connection.call { try await $0.admit(request, options: options) }

@@ -1,5 +1,6 @@
 import HandoffControlProtocol
 import HandoffDataPlane
+import Tracing
 
 extension ConnectorRuntime {
     /// Handles one instruction from the coordinator, in order.
@@ -106,6 +107,11 @@ extension ConnectorRuntime {
     /// Pulls one ticket's KV; a release while it runs cancels it and reaches the engine once the data plane has
     /// stopped writing into the blocks.
     private func pull(_ order: PullOrder) async {
+        let span = OrderSpan.start("handoff.pull", under: order.traceparent)
+        span?.attributes["handoff.ticket"] = order.ticket
+        span?.attributes["handoff.prefill.worker"] = order.source.description
+        span?.attributes["handoff.kv.blocks"] = order.destinationBlocks.count
+        defer { span?.end() }
         await revokeWriteGrant(order.ticket)  // a push-mode ticket whose prefill declined: its writes are over
         let puller = self.puller
         let window = configuration.pullWindow
@@ -141,8 +147,10 @@ extension ConnectorRuntime {
         }
         switch outcome {
         case .loaded(_, let stats):
+            if let span { stats.record(on: span) }
             await events.push(.loaded(order, stats: stats))
         case .failed(let reason):
+            span?.setStatus(SpanStatus(code: .error, message: reason))
             logger.warning("pull failed", metadata: ["ticket": "\(order.ticket)", "error": "\(reason)"])
             session.report(.transferFailed(reason: reason), ticket: order.ticket)
             await events.push(.loadFailed(ticket: order.ticket, reason: reason))

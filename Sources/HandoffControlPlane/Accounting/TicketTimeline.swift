@@ -5,6 +5,8 @@ public struct TicketTimeline: Sendable, Hashable {
     public var admitted: UInt64
     public var prefillStarted: UInt64?
     public var prefillDone: UInt64?
+    /// When the decode worker reported its blocks reserved.
+    public var reserved: UInt64?
     public var pullSent: UInt64?
     public var transferDone: UInt64?
     public var firstToken: UInt64?

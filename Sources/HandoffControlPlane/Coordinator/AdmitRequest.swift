@@ -11,11 +11,14 @@ public struct AdmitRequest: Sendable, Hashable {
     public var rack: String
     /// Pull (default) or push.
     public var transferMode: TransferMode
+    /// The caller's W3C `traceparent`, a valid one or empty: the coordinator's span for the request is its child.
+    public var traceparent: String
 
     public init(
         requestID: String, model: String, promptTokens: Int, loadFailurePolicy: LoadFailurePolicy = .fail,
-        node: String = "", rack: String = "", transferMode: TransferMode = .pull
+        node: String = "", rack: String = "", transferMode: TransferMode = .pull, traceparent: String = ""
     ) {
+        self.traceparent = TraceParent.checked(traceparent)
         self.transferMode = transferMode
         self.requestID = requestID
         self.model = model

@@ -56,6 +56,7 @@ extension Coordinator {
         request: AdmitRequest, attempt: Int, timeline: TicketTimeline, contentSeed: UInt64,
         avoidPrefill: Set<String> = []
     ) throws(CoordinatorError) -> Ticket {
+        let pairingStarted = now()
         guard
             let spec = pairingIndex.anyWorker(serving: request.model).flatMap({ workers[$0.base.identity.id] })?
                 .registration.layout
@@ -71,10 +72,13 @@ extension Coordinator {
         }
         nextTicket += 1
         let time = now()
-        let ticket = Ticket(
+        var ticket = Ticket(
             id: "\(ticketPrefix)\(nextTicket)", request: request, attempt: attempt, state: .admitted,
             deadline: time + configuration.queueTimeout.nanoseconds, prefill: pair.prefill.identity,
             decode: pair.decode.identity, blocks: blocks, contentSeed: contentSeed, timeline: timeline)
+        ticket.trace = RequestTrace.start(
+            request, attempt: attempt, at: attempt == 1 ? timeline.admitted : pairingStarted,
+            clock: WallClockMapping(monotonicNow: time))
         tickets[ticket.id] = ticket
         activeRequests[request.requestID] = ticket.id
         for identity in [ticket.prefill, ticket.decode] {
@@ -86,10 +90,13 @@ extension Coordinator {
             .prefill(
                 PrefillOrder(
                     ticket: ticket.id, requestID: request.requestID, promptTokens: request.promptTokens, blocks: blocks,
-                    contentSeed: contentSeed, lease: configuration.lease)))
+                    contentSeed: contentSeed, lease: configuration.lease, traceparent: ticket.trace?.traceparent ?? ""))
+        )
         introduce(ticket.prefill, to: ticket.decode)
         workers[ticket.decode.id]?.send(
             .reserve(ticket: ticket.id, blocks: blocks, push: request.transferMode == .push))
+        ticket.trace?.paired(
+            prefill: pair.prefill, decode: pair.decode, blocks: blocks, from: pairingStarted, to: now())
         return ticket
     }
 

@@ -13,6 +13,7 @@ extension Coordinator {
             return
         }
         endAttempt(ticket, releaseDecode: true, reason: reason)
+        endTrace(of: ticket, as: .failed, reason: reason)
         var failed = ticket
         failed.failedPrefill.insert(ticket.prefill.id)
         var waiting = RecomputeWait(
@@ -78,8 +79,14 @@ extension Coordinator {
                 "request \(state.rawValue)",
                 metadata: ["request": "\(ticket.request.requestID)", "reason": "\(reason)"])
         }
+        endTrace(of: ticket, as: state, reason: reason)
         retire(ticket.account(state: state, failure: reason))
         retryAwaitingPairs(at: now())
+    }
+
+    /// Ends the attempt's spans, when it is traced.
+    func endTrace(of ticket: Ticket, as state: TicketState, reason: String) {
+        ticket.trace?.end(ticket, state: state, reason: reason, at: now())
     }
 
     /// Removes an attempt's ticket and undoes its holds on both workers.

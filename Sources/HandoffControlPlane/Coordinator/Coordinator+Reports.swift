@@ -63,6 +63,7 @@ extension Coordinator {
                 destinationBlocks, count: ticket.blocks - cachedBlocks, of: ticket, in: ticket.decode,
                 what: "destination")
             ticket.destinationBlocks = destinationBlocks
+            ticket.timeline.reserved = now()
             ticket.cachedBlocks = cachedBlocks
             ticket.destinationGrant = grant
             workers[ticket.decode.id]?.pendingBlocks -= ticket.blocks
@@ -95,7 +96,7 @@ extension Coordinator {
                         ticket: ticketID, source: ticket.prefill, sourceDescriptor: [], sourceBlocks: [],
                         destinationBlocks: destination, contentSeed: ticket.contentSeed,
                         promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9,
-                        pushed: stats)))
+                        pushed: stats, traceparent: ticket.trace?.traceparent ?? "")))
         case .transferDone(let stats, let verified, let checked):
             try expect(ticket, in: [.transferring], for: event)
             try checkTransfer(stats, of: ticket)
@@ -226,6 +227,6 @@ extension Coordinator {
                     sourceBlocks: Array(source.dropFirst(ticket.cachedBlocks)), destinationBlocks: destination,
                     contentSeed: ticket.contentSeed,
                     promptTokens: ticket.request.promptTokens, timeout: configuration.transferTimeout * 0.9,
-                    sourceGrant: ticket.sourceGrant)))
+                    sourceGrant: ticket.sourceGrant, traceparent: ticket.trace?.traceparent ?? "")))
     }
 }

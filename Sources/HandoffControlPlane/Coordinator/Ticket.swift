@@ -33,6 +33,8 @@ struct Ticket {
     var pushTargetSent = false
     /// Push mode: the prefill worker pushed the KV (PushDone came).
     var pushed = false
+    /// The attempt's spans, when a tracer is installed.
+    var trace: RequestTrace?
 
     func account(state: TicketState? = nil, failure: String = "") -> RequestAccount {
         RequestAccount(

@@ -18,7 +18,8 @@ extension AdmitRequest {
         }
         self.init(
             requestID: proto.requestID, model: proto.model, promptTokens: Int(proto.promptTokens),
-            loadFailurePolicy: policy, node: proto.node, rack: proto.rack, transferMode: mode)
+            loadFailurePolicy: policy, node: proto.node, rack: proto.rack, transferMode: mode,
+            traceparent: proto.traceparent)
     }
 }
 

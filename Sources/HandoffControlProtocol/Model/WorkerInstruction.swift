@@ -48,9 +48,14 @@ public struct PrefillOrder: Sendable, Hashable {
     public var contentSeed: UInt64
     /// How long the worker keeps the blocks if no release comes.
     public var lease: Duration
+    /// The W3C `traceparent` of the request's span at the coordinator; empty when it is not traced.
+    public var traceparent: String
 
-    public init(ticket: String, requestID: String, promptTokens: Int, blocks: Int, contentSeed: UInt64, lease: Duration)
-    {
+    public init(
+        ticket: String, requestID: String, promptTokens: Int, blocks: Int, contentSeed: UInt64, lease: Duration,
+        traceparent: String = ""
+    ) {
+        self.traceparent = traceparent
         self.ticket = ticket
         self.requestID = requestID
         self.promptTokens = promptTokens
@@ -76,13 +81,16 @@ public struct PullOrder: Sendable, Hashable {
     /// Push mode: the source already wrote the KV into `destinationBlocks` (its statistics); nothing moves and
     /// `sourceBlocks` is empty.
     public var pushed: TransferStats?
+    /// The W3C `traceparent` of the request's span at the coordinator; empty when it is not traced.
+    public var traceparent: String
 
     public init(
         ticket: String, source: WorkerIdentity, sourceDescriptor: [UInt8], sourceBlocks: [Int],
         destinationBlocks: [Int],
         contentSeed: UInt64, promptTokens: Int, timeout: Duration, sourceGrant: UInt64 = 0,
-        pushed: TransferStats? = nil
+        pushed: TransferStats? = nil, traceparent: String = ""
     ) {
+        self.traceparent = traceparent
         self.sourceGrant = sourceGrant
         self.pushed = pushed
         self.ticket = ticket

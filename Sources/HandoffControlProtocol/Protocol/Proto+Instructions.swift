@@ -32,6 +32,7 @@ extension WorkerInstruction {
                 $0.blocks = UInt32(clamping: order.blocks)
                 $0.contentSeed = order.contentSeed
                 $0.leaseSeconds = order.lease.seconds
+                $0.traceparent = order.traceparent
             }
         case .reserve(let ticket, let blocks, let push):
             message.reserve = .with {
@@ -63,6 +64,7 @@ extension WorkerInstruction {
                 $0.timeoutSeconds = order.timeout.seconds
                 $0.sourceGrant = order.sourceGrant
                 if let pushed = order.pushed { $0.pushed = pushed.proto }
+                $0.traceparent = order.traceparent
             }
         case .release(let ticket, let reason):
             message.release = .with {
@@ -97,7 +99,8 @@ extension WorkerInstruction {
             self = .prefill(
                 PrefillOrder(
                     ticket: m.ticket, requestID: m.requestID, promptTokens: Int(m.promptTokens), blocks: Int(m.blocks),
-                    contentSeed: m.contentSeed, lease: try .fromWire(seconds: m.leaseSeconds, field: "lease")))
+                    contentSeed: m.contentSeed, lease: try .fromWire(seconds: m.leaseSeconds, field: "lease"),
+                    traceparent: TraceParent.checked(m.traceparent)))
         case .reserve(let m):
             self = .reserve(ticket: m.ticket, blocks: Int(m.blocks), push: m.push)
         case .pushTarget(let m):
@@ -115,7 +118,8 @@ extension WorkerInstruction {
                     destinationBlocks: m.destinationBlocks.map(Int.init), contentSeed: m.contentSeed,
                     promptTokens: Int(m.promptTokens),
                     timeout: try .fromWire(seconds: m.timeoutSeconds, field: "pull timeout"),
-                    sourceGrant: m.sourceGrant, pushed: m.hasPushed ? try TransferStats(proto: m.pushed) : nil))
+                    sourceGrant: m.sourceGrant, pushed: m.hasPushed ? try TransferStats(proto: m.pushed) : nil,
+                    traceparent: TraceParent.checked(m.traceparent)))
         case .release(let m):
             self = .release(ticket: m.ticket, reason: m.reason)
         case .rejected(let m):

@@ -19,6 +19,11 @@ extension SimulatedEngine {
             publishLoad()
         }
         guard cancelled.remove(order.ticket) == nil else { return }
+        let span = OrderSpan.start("handoff.engine.prefill", under: order.traceparent)
+        span?.attributes["handoff.ticket"] = order.ticket
+        span?.attributes["handoff.prompt_tokens"] = order.promptTokens
+        span?.attributes["handoff.blocks"] = order.blocks
+        defer { span?.end() }
         try? runtime.prefillStarted(ticket: order.ticket)
         var allocated = allocator.allocate(order.blocks, for: order.ticket)
         while allocated == nil {

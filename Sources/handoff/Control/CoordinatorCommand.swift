@@ -88,9 +88,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(
                 Data("LISTENING grpc=\(grpcPort) metrics=\(metricsPort.map(String.init) ?? "off")\n".utf8))
         }
+        let tracing = try TraceExport.bootstrap(serviceName: "handoff-coordinator")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: (tracing.map { [.init(service: $0)] } ?? []) + [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as ClusterError {

@@ -90,9 +90,11 @@ struct RouterCommand: AsyncParsableCommand {
             port in
             FileHandle.standardOutput.write(Data("LISTENING http=\(port)\n".utf8))
         }
+        let tracing = try TraceExport.bootstrap(serviceName: "handoff-router")
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: (tracing.map { [.init(service: $0)] } ?? []) + [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -76,9 +76,10 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = SimulatedWorker(configuration: configuration, coordinator: address)
         let logger = Logger(label: "handoff.worker")
+        let tracing = try TraceExport.bootstrap(serviceName: "handoff-worker", instance: configuration.id)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: WorkerService(worker: worker))], gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+            services: (tracing.map { [.init(service: $0)] } ?? []) + [.init(service: WorkerService(worker: worker))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = WorkerService.shutdownGrace
         try await ServiceGroup(configuration: groupConfiguration).run()
     }

@@ -63,6 +63,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Exit 0 even when requests failed.") var allowFailures = false
 
     func run() async throws {
+        try await TraceExport.withExport(serviceName: "handoff-demo") { try await runDemo() }
+    }
+
+    private func runDemo() async throws {
         let mix = promptTokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !mix.isEmpty, mix.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--prompt-tokens needs positive numbers")
@@ -202,6 +206,15 @@ struct DemoCommand: AsyncParsableCommand {
             say("observe: Grafana: provision deploy/grafana with a Prometheus data source at \(url)")
         } else {
             say("observe: Prometheus is not installed (apt-get install prometheus): the live view only")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        if TraceExport.isRequested(environment) {
+            let endpoint =
+                environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+                ?? "the OTLP default"
+            say("observe: traces exported to \(endpoint) (OTLP): one trace per request, from this demo's span down")
+        } else {
+            say("observe: traces off; set OTEL_EXPORTER_OTLP_ENDPOINT (an OTLP collector) to export one per request")
         }
         return observation
     }

@@ -6,6 +6,7 @@ import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
 import Synchronization
+import Tracing
 
 /// What a demo run produced.
 struct DemoOutcome: Sendable {
@@ -237,12 +238,21 @@ struct DemoDriver {
         mode: TransferMode = .pull
     ) async -> RequestResult {
         var result = RequestResult(id: id)
+        // The trace's root when spans are exported: the coordinator's and the workers' spans nest under it.
+        let span = TraceParent.isTracing ? InstrumentationSystem.tracer.startSpan("handoff.demo.request") : nil
+        span?.attributes["handoff.request_id"] = id
+        span?.attributes["handoff.prompt_tokens"] = tokens
+        defer {
+            if !result.failure.isEmpty { span?.setStatus(SpanStatus(code: .error, message: result.failure)) }
+            span?.end()
+        }
         let request = Handoff_V1_AdmitRequest.with {
             $0.requestID = id
             $0.model = model
             $0.promptTokens = UInt32(tokens)
             $0.loadFailurePolicy = policy == .recompute ? .recompute : .fail
             $0.transferMode = mode.proto
+            $0.traceparent = span.map { TraceParent.of($0.context) } ?? ""
         }
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
