@@ -112,9 +112,21 @@ public final class CoordinatorMetrics: Sendable {
         if !stats.fallback.isEmpty { (fallbacks[stats.fallback] ?? fallbacks["other"])?.increment() }
     }
 
+    /// Makes the pair's series (at zero) when a ticket first pairs them, so that Prometheus sees their first
+    /// transfer as an increase rather than as a series appearing.
+    func paired(prefill: String, decode: String) {
+        _ = pairCounters(prefill: prefill, decode: decode)
+    }
+
     /// Counts a finished transfer between `prefill` and `decode` (worker ids) in the per-pair series.
     func pairTransferred(prefill: String, decode: String, bytes: Int) {
-        let counters = pairSeries.withLock { series -> PairCounters in
+        let counters = pairCounters(prefill: prefill, decode: decode)
+        counters.transfers.increment()
+        counters.bytes.increment(by: bytes)
+    }
+
+    private func pairCounters(prefill: String, decode: String) -> PairCounters {
+        pairSeries.withLock { series -> PairCounters in
             var labels = PairLabels(prefill: prefill, decode: decode)
             if let known = series[labels] { return known }
             if series.count >= Self.maxPairSeries { labels = PairLabels(prefill: "other", decode: "other") }
@@ -126,8 +138,6 @@ public final class CoordinatorMetrics: Sendable {
             series[labels] = made
             return made
         }
-        counters.transfers.increment()
-        counters.bytes.increment(by: bytes)
     }
 
     /// Sets the in-flight gauges: tickets by state, and how long the oldest transfer in flight has run.

@@ -86,6 +86,7 @@ extension Coordinator {
             workers[identity.id]?.inFlight += 1
         }
         pairs[PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id), default: PairStats()].inFlight += 1
+        metrics.paired(prefill: ticket.prefill.id, decode: ticket.decode.id)
         workers[ticket.prefill.id]?.send(
             .prefill(
                 PrefillOrder(
