@@ -90,4 +90,18 @@ import Testing
         #expect((ttft["kv_transfer"]?["p50"] ?? 0) > 0)
         #expect(String(decoding: LiveView(coordinator: fixture.coordinator).page, as: UTF8.self).contains("api/live"))
     }
+
+    @Test func pollingClientsShareOneSnapshotPerInterval() async throws {
+        let fixture = CoordinatorFixture()
+        try await fixture.register("p0", .prefill)
+        var view = LiveView(coordinator: fixture.coordinator)
+        view.reuseInterval = .seconds(60)
+        let first = await view.snapshot()
+        try await fixture.register("d0", .decode)
+        #expect(await view.snapshot() == first)  // served again: the coordinator was not asked
+        view.reuseInterval = .zero
+        let workers = try #require(
+            try JSONSerialization.jsonObject(with: Data(await view.snapshot())) as? [String: Any])["workers"]
+        #expect((workers as? [[String: Any]])?.count == 2)
+    }
 }

@@ -23,7 +23,7 @@ REPOSITORY = DEPLOY.parent
 # The demo's workload: long enough for the browser to watch requests finish and for Prometheus (scraping each
 # second) to see rates. Prefill workers offer only TCP, so decode workers fall back to it with a reason: the
 # fallback panels and alert see real data.
-DEMO_REQUESTS = 240
+DEMO_REQUESTS = 360
 DEMO_RATE = 8.0
 
 

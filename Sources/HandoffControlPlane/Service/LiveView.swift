@@ -1,6 +1,7 @@
 import Foundation
 import HandoffControlProtocol
 import HandoffDataPlane
+import Synchronization
 
 /// The coordinator's live view for humans, served beside `/metrics`: `GET /` is a page (`LiveViewPage`, no build
 /// step, no external resources) that polls `GET /api/live` every second and draws the fleet, the current pairs and
@@ -12,14 +13,26 @@ public struct LiveView: Sendable {
     let coordinator: Coordinator
     /// Pairs listed at most, those with the most tickets in flight and then completed first.
     public var maxPairs = 200
+    /// How long a snapshot is served again before the coordinator is asked for a new one: however many clients
+    /// poll, the coordinator's actor makes at most one snapshot per interval.
+    public var reuseInterval: Duration = .milliseconds(250)
+    private let cache = SnapshotCache()
 
     public init(coordinator: Coordinator) { self.coordinator = coordinator }
 
     /// The page.
     public var page: [UInt8] { Array(LiveViewPage.html.utf8) }
 
-    /// The snapshot as JSON.
+    /// The snapshot as JSON: the last one while it is younger than `reuseInterval`, else a new one.
     public func snapshot() async -> [UInt8] {
+        let now = ContinuousClock.now
+        if let recent = cache.recent(since: now - reuseInterval) { return recent }
+        let fresh = await makeSnapshot()
+        cache.store(fresh, at: now)
+        return fresh
+    }
+
+    private func makeSnapshot() async -> [UInt8] {
         let workers = await coordinator.workerStatuses()
         let pairs = await coordinator.pairStatuses()
         let aggregates = await coordinator.aggregates()
@@ -115,4 +128,15 @@ public struct LiveView: Sendable {
             }
         }
     }
+}
+
+/// The last snapshot and when it was asked for.
+private final class SnapshotCache: Sendable {
+    private let last = Mutex<(at: ContinuousClock.Instant, body: [UInt8])?>(nil)
+
+    func recent(since oldest: ContinuousClock.Instant) -> [UInt8]? {
+        last.withLock { last in last.flatMap { $0.at >= oldest ? $0.body : nil } }
+    }
+
+    func store(_ body: [UInt8], at time: ContinuousClock.Instant) { last.withLock { $0 = (time, body) } }
 }

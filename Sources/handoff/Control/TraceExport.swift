@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import OTel
@@ -22,8 +23,12 @@ enum TraceExport {
     /// flushes what the others ended), or nil.
     /// - Parameter instance: the process's `service.instance.id` (a worker's id), unless `OTEL_RESOURCE_ATTRIBUTES`
     ///   names one.
+    /// - Throws: `ValidationError` for an `OTEL_TRACES_EXPORTER` other than `otlp` or `none`.
     static func bootstrap(serviceName: String, instance: String? = nil) throws -> (any Service)? {
         guard isRequested() else { return nil }
+        if let exporter = ProcessInfo.processInfo.environment["OTEL_TRACES_EXPORTER"], exporter != "otlp" {
+            throw ValidationError("OTEL_TRACES_EXPORTER=\(exporter) is not supported: set otlp, or none")
+        }
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
         if let instance { configuration.resourceAttributes["service.instance.id"] = instance }

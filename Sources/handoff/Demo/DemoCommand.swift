@@ -30,9 +30,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Prefill speed of the timing model, tokens/s.") var prefillTokensPerSecond = 20_000.0
     @Option(help: "Load-failure policy: fail or recompute.") var policy = "fail"
     @Option(
-        help:
-            "Kill prefill-0 (SIGKILL) once it has a ticket in flight after this many requests have started; restart it a second later."
-    )
+        help: ArgumentHelp(
+            "Kill prefill-0 (SIGKILL) once this many requests have started and one waits for it to prefill (40 "
+                + "requests later regardless); restart it a second later."))
     var killPrefillAfter: Int?
     @Option(help: "UCX transports (UCX_TLS) for the workers, comma separated.") var ucxTransports: String?
     @Option(help: "Data plane of every worker: auto, ucx or tcp.") var transport: TransportSelection = .auto

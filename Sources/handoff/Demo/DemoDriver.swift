@@ -63,13 +63,19 @@ struct DemoDriver {
 
     /// Waits (at most 5 s) until `worker` has a ticket in flight, so that killing it tests recovery rather than
     /// an idle restart.
-    private static func waitUntilBusy(_ worker: String, connection: CoordinatorConnection) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            let pairs = try await connection.call { try await $0.listPairs(.init()).pairs }
-            if pairs.contains(where: { $0.prefillWorker == worker && $0.inFlight > 0 }) { return }
-            try await Task.sleep(for: .milliseconds(2))
+    /// Whether one of the requests `recent` waits on `worker` for its prefill to start (admitted, the worker busy
+    /// with another): killing the worker now leaves a ticket to recompute. One already computing may finish, and its
+    /// KV be pulled, before the coordinator hears of the death.
+    private static func isQueued(
+        _ worker: String, recent: [String], connection: CoordinatorConnection
+    ) async -> Bool {
+        for id in recent.reversed() {
+            let account = try? await connection.call { try await $0.getAccount(.with { $0.requestID = id }) }
+            if let account, account.prefillWorker == worker, account.state == "admitted" {
+                return true
+            }
         }
+        return false
     }
 
     func run() async throws -> DemoOutcome {
@@ -108,8 +114,13 @@ struct DemoDriver {
                     outcome.failovers.append(FailoverReport(killed: leader, killedAt: .now))
                     leaderRestart = (leader, .now + .seconds(1))
                 }
-                if index == killPrefillAfter {
-                    try await Self.waitUntilBusy(victim, connection: connection)
+                // From request `killPrefillAfter` on, at the first request when one waits on the victim (or 40
+                // requests later regardless).
+                if let after = killPrefillAfter, index >= after, outcome.killed.isEmpty,
+                    await Self.isQueued(
+                        victim, recent: (max(0, index - 8)..<index).map { "demo-\($0)" }, connection: connection)
+                        || index >= after + 40
+                {
                     killedInstance =
                         try await connection.call { try await $0.listWorkers(.init()).workers }
                         .first { $0.workerID == victim }?.instance ?? 0
