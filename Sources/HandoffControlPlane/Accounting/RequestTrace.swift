@@ -5,8 +5,9 @@ import Tracing
 /// installs swift-otel's when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; otherwise tracing costs one type check per
 /// attempt).
 ///
-/// `handoff.request` runs from admission to the attempt's end, a child of the caller's `traceparent` (a new trace
-/// without one). Under it: `handoff.pair` (the decision: the pair, its distance and the loads that chose it), and
+/// `handoff.request` runs from the request's admission to the attempt's end (a recomputed request's later attempt
+/// covers the earlier ones' time too, as its queue does), a child of the caller's `traceparent` (a new trace without
+/// one). Under it: `handoff.pair` (the decision: the pair, its distance and the loads that chose it), and
 /// when the attempt ends, `handoff.queue`, `handoff.prefill`, `handoff.reserve`, `handoff.kv_transfer` (the
 /// transfer's bytes, ops, transport, lanes, fallback and post time as the decode worker reported them) and
 /// `handoff.first_decode` from the ticket's timeline. The workers make their own spans under `traceparent`.

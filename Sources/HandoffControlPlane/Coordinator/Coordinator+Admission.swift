@@ -77,7 +77,7 @@ extension Coordinator {
             deadline: time + configuration.queueTimeout.nanoseconds, prefill: pair.prefill.identity,
             decode: pair.decode.identity, blocks: blocks, contentSeed: contentSeed, timeline: timeline)
         ticket.trace = RequestTrace.start(
-            request, attempt: attempt, at: attempt == 1 ? timeline.admitted : pairingStarted,
+            request, attempt: attempt, at: timeline.admitted,
             clock: WallClockMapping(monotonicNow: time))
         tickets[ticket.id] = ticket
         activeRequests[request.requestID] = ticket.id
