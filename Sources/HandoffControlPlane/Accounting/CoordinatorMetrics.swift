@@ -112,8 +112,8 @@ public final class CoordinatorMetrics: Sendable {
         if !stats.fallback.isEmpty { (fallbacks[stats.fallback] ?? fallbacks["other"])?.increment() }
     }
 
-    /// Makes the pair's series (at zero) when a ticket first pairs them, so that Prometheus sees their first
-    /// transfer as an increase rather than as a series appearing.
+    /// Makes the pair's series (at zero) when a ticket first pairs the workers, so that Prometheus sees their
+    /// first transfer as an increase rather than as a series appearing.
     func paired(prefill: String, decode: String) {
         _ = pairCounters(prefill: prefill, decode: decode)
     }

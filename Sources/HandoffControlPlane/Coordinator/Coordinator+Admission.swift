@@ -85,8 +85,9 @@ extension Coordinator {
             workers[identity.id]?.pendingBlocks += blocks
             workers[identity.id]?.inFlight += 1
         }
-        pairs[PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id), default: PairStats()].inFlight += 1
-        metrics.paired(prefill: ticket.prefill.id, decode: ticket.decode.id)
+        let pairKey = PairKey(prefill: ticket.prefill.id, decode: ticket.decode.id)
+        if pairs[pairKey] == nil { metrics.paired(prefill: pairKey.prefill, decode: pairKey.decode) }
+        pairs[pairKey, default: PairStats()].inFlight += 1
         workers[ticket.prefill.id]?.send(
             .prefill(
                 PrefillOrder(
@@ -112,7 +113,6 @@ extension Coordinator {
     }
 
     /// The seed of a request's deterministic KV content: FNV-1a of its id.
-
     func contentSeed(_ requestID: String) -> UInt64 { CompatibilityHash.fnv1a(requestID) }
 
     func recordDecision(nanoseconds: UInt64) {

@@ -112,8 +112,8 @@ public struct WorkerStatus: Sendable, Hashable {
     public var secondsSinceHeartbeat: Double
 }
 
-/// A prefill/decode pair that has carried tickets.
-public struct PairStatus: Sendable, Hashable {
+/// A prefill/decode pair that has carried tickets (Encodable for the live view's snapshot).
+public struct PairStatus: Sendable, Hashable, Encodable {
     public var prefill: String
     public var decode: String
     public var inFlight: Int

@@ -39,8 +39,7 @@ public struct LiveView: Sendable {
         let inFlight = await coordinator.inFlight
         let snapshot = Snapshot(
             workers: workers.map(Snapshot.Worker.init),
-            pairs: pairs.sorted { ($0.inFlight, $0.completed) > ($1.inFlight, $1.completed) }.prefix(maxPairs).map(
-                Snapshot.Pair.init),
+            pairs: Array(pairs.sorted { ($0.inFlight, $0.completed) > ($1.inFlight, $1.completed) }.prefix(maxPairs)),
             totals: .init(aggregates, inFlight: inFlight),
             ttft: aggregates.components, decision: aggregates.decisionSeconds)
         let encoder = JSONEncoder()
@@ -52,7 +51,7 @@ public struct LiveView: Sendable {
     /// What `/api/live` returns.
     struct Snapshot: Encodable {
         var workers: [Worker]
-        var pairs: [Pair]
+        var pairs: [PairStatus]
         var totals: Totals
         /// Rolling percentiles of TTFT and of each component, seconds, by name.
         var ttft: [String: Percentiles]
@@ -91,20 +90,6 @@ public struct LiveView: Sendable {
                 queueDepth = status.queueDepth
                 secondsSinceHeartbeat = status.secondsSinceHeartbeat
                 offers = ((try? PoolDescriptor(decoding: registration.descriptor).offers()) ?? []).map(\.transport)
-            }
-        }
-
-        struct Pair: Encodable {
-            var prefill: String
-            var decode: String
-            var inFlight: Int
-            var completed: Int
-
-            init(_ status: PairStatus) {
-                prefill = status.prefill
-                decode = status.decode
-                inFlight = status.inFlight
-                completed = status.completed
             }
         }
 

@@ -199,11 +199,12 @@ struct DemoCommand: AsyncParsableCommand {
         let ports = cluster.metricsPorts.values.sorted()
         let observation = try DemoObservation(metricsPorts: ports)
         for port in ports { say("observe: live view http://127.0.0.1:\(port)/ (metrics at /metrics)") }
-        if let url = observation.prometheusURL {
-            await observation.waitUntilReady()
+        if let url = observation.prometheusURL, await observation.waitUntilReady() {
             let rules = observation.rulesPath.map { "alert rules from \($0)" } ?? "no alert rules (run from a clone)"
             say("observe: Prometheus \(url)/ (\(rules); alerts at \(url)/alerts)")
             say("observe: Grafana: provision deploy/grafana with a Prometheus data source at \(url)")
+        } else if observation.prometheusURL != nil {
+            say("observe: Prometheus did not start (or answer within 30 s): the live view only")
         } else {
             say("observe: Prometheus is not installed (apt-get install prometheus): the live view only")
         }

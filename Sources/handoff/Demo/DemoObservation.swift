@@ -65,17 +65,18 @@ final class DemoObservation {
             """
     }
 
-    /// Waits until Prometheus answers its readiness check (up to 30 s).
-    func waitUntilReady() async {
-        guard let prometheusURL else { return }
+    /// Waits until Prometheus answers its readiness check (up to 30 s); whether it did.
+    func waitUntilReady() async -> Bool {
+        guard let prometheusURL else { return false }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline, prometheus?.isRunning == true {
             let response = try? await HTTPClient.shared.get(
                 url: prometheusURL + "/-/ready", deadline: .now() + .seconds(2)
             ).get()
-            if response?.status == .ok { return }
+            if response?.status == .ok { return true }
             try? await Task.sleep(for: .milliseconds(200))
         }
+        return false
     }
 
     /// Stops Prometheus and removes its data.
