@@ -2,6 +2,7 @@
 """Checks the module graph the architecture promises, from `swift package describe --type json` on stdin:
 an embedder (HandoffConnector, and the C API HandoffC) links the data plane and a coordinator client, never the coordinator,
 Prometheus or an HTTP server; the coordinator (HandoffControlPlane) never links UCX;
+the router (HandoffRouter) never links the coordinator;
 only the coordinator links etcd; only the `handoff` executable links the OTLP exporter (libraries use the tracing
 API). Exits 1 naming each breach."""
 import json
@@ -12,6 +13,7 @@ RULES = {
     "HandoffC": {"HandoffControlPlane", "HandoffEtcd", "Prometheus", "NIOHTTP1", "ServiceLifecycle", "OTel"},
     "HandoffClient": {"HandoffControlPlane", "HandoffEtcd", "HandoffDataPlane", "CUCX", "Prometheus"},
     "HandoffControlPlane": {"CUCX", "HandoffUCX", "OTel"},
+    "HandoffRouter": {"HandoffControlPlane", "HandoffEtcd", "OTel"},
     "HandoffDataPlane": {"CUCX"},
 }
 

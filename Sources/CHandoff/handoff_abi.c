@@ -5,5 +5,5 @@
 _Static_assert(sizeof(handoff_layout) == 40, "handoff_layout changed size: update the bindings");
 _Static_assert(sizeof(handoff_range) == 40, "handoff_range changed size: update the bindings");
 _Static_assert(sizeof(handoff_report) == 336, "handoff_report changed size: update the bindings");
-_Static_assert(sizeof(handoff_event) == 424, "handoff_event changed size: update the bindings");
+_Static_assert(sizeof(handoff_event) == 432, "handoff_event changed size: update the bindings");
 _Static_assert(sizeof(handoff_runtime_options) == 112, "handoff_runtime_options changed size: update the bindings");

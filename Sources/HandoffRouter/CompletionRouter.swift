@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Synchronization
+import Tracing
 
 /// Serves one completion request disaggregated: admits it at the coordinator, sends the prompt to the paired prefill
 /// engine (one token, its KV handed over under the ticket), then sends the client's own request to the paired
@@ -38,10 +39,11 @@ final class CompletionRouter: Sendable {
     func respond(_ api: CompletionAPI, to request: Request) async -> Response {
         let arrived = ContinuousClock.now
         let slot = InFlightSlot(router: self)
+        let trace = RouterTrace.start(api, headers: request.headers)
         guard slot.active <= configuration.maxConcurrentRequests else {
             return finish(
                 api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"),
-                outcome: "refused")
+                outcome: "refused", trace: trace)
         }
         var admitted: String?
         do {
@@ -51,8 +53,11 @@ final class CompletionRouter: Sendable {
             let requestID = Self.requestID(request.headers)
             let admission = try await coordinator.admit(
                 requestID: requestID, model: completion.model, promptTokens: promptTokens, mode: configuration.mode,
-                traceparent: TraceParent.checked(request.headers[HTTPField.Name("traceparent")!] ?? ""))
+                traceparent: trace.traceparent)
             admitted = requestID
+            trace.admitted(
+                requestID: requestID, promptTokens: promptTokens, prefill: admission.prefillWorker,
+                decode: admission.decodeWorker)
             guard !admission.prefillEndpoint.isEmpty, !admission.decodeEndpoint.isEmpty else {
                 throw RouterError.unavailable(
                     "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to"
@@ -60,16 +65,17 @@ final class CompletionRouter: Sendable {
             }
             if configuration.mode == .push {
                 return try await prefillBesideDecode(
-                    completion, admission, requestID: requestID, arrived: arrived, slot: slot)
+                    completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
             }
-            try await prefill(completion, admission)
-            return try await decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
+            try await prefill(completion, admission, trace: trace)
+            return try await decode(
+                completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
         } catch let error as RouterError {
             if let admitted { await cancelAtCoordinator(requestID: admitted, reason: error.message) }
-            return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil))
+            return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil), trace: trace)
         } catch {
             if let admitted { await cancelAtCoordinator(requestID: admitted, reason: "\(error)") }
-            return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed")
+            return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed", trace: trace)
         }
     }
 
@@ -107,11 +113,27 @@ final class CompletionRouter: Sendable {
     }
 
     /// Runs prefill; returns once the prefill engine holds the prompt's KV for the ticket.
-    private func prefill(_ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse) async throws {
+    private func prefill(
+        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, trace: RouterTrace
+    ) async throws {
+        let url = admission.prefillEndpoint + completion.api.path
+        let call = trace.call("handoff.router.prefill", engine: admission.prefillWorker, url: url)
+        defer { call.span?.end() }
+        do {
+            try await sendPrompt(completion, admission, url: url, traceparent: call.traceparent)
+        } catch {
+            RouterTrace.failed(call.span, error)
+            throw error
+        }
+    }
+
+    private func sendPrompt(
+        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, url: String, traceparent: String
+    ) async throws {
         let started = ContinuousClock.now
         let response = try await post(
-            completion.prefillBody(ticket: admission.ticket), to: admission.prefillEndpoint + completion.api.path,
-            timeout: configuration.prefillTimeout)
+            completion.prefillBody(ticket: admission.ticket), to: url, timeout: configuration.prefillTimeout,
+            traceparent: traceparent)
         let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
         guard response.status == .ok else {
             throw RouterError.badGateway(
@@ -134,14 +156,15 @@ final class CompletionRouter: Sendable {
     /// that fails cancels the request at the coordinator at once, which ends decode's wait for the KV.
     private func prefillBesideDecode(
         _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
-        arrived: ContinuousClock.Instant, slot: InFlightSlot
+        arrived: ContinuousClock.Instant, slot: InFlightSlot, trace: RouterTrace
     ) async throws -> Response {
-        async let answer = decode(completion, admission, requestID: requestID, arrived: arrived, slot: slot)
+        async let answer = decode(
+            completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
         if configuration.pushReserveWait > .zero {
             _ = await coordinator.awaitReservation(requestID: requestID, timeout: configuration.pushReserveWait)
         }
         do {
-            try await prefill(completion, admission)
+            try await prefill(completion, admission, trace: trace)
         } catch {
             await cancelAtCoordinator(requestID: requestID, reason: "prefill failed: \(error)")
             throw error  // leaving cancels decode's request
@@ -152,16 +175,25 @@ final class CompletionRouter: Sendable {
     /// Sends the client's request to decode and streams its answer back.
     private func decode(
         _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
-        arrived: ContinuousClock.Instant, slot: InFlightSlot
+        arrived: ContinuousClock.Instant, slot: InFlightSlot, trace: RouterTrace
     ) async throws -> Response {
-        let response = try await post(
-            completion.decodeBody(ticket: admission.ticket), to: admission.decodeEndpoint + completion.api.path,
-            timeout: configuration.decodeTimeout)
-        guard response.status == .ok else {
-            let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
-            throw RouterError.badGateway(
-                "decode engine \(admission.decodeWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))"
-            )
+        let url = admission.decodeEndpoint + completion.api.path
+        let call = trace.call("handoff.router.decode", engine: admission.decodeWorker, url: url)
+        let response: HTTPClientResponse
+        do {
+            response = try await post(
+                completion.decodeBody(ticket: admission.ticket), to: url, timeout: configuration.decodeTimeout,
+                traceparent: call.traceparent)
+            guard response.status == .ok else {
+                let answer = try await response.body.collect(upTo: configuration.maxBodyBytes)
+                throw RouterError.badGateway(
+                    "decode engine \(admission.decodeWorker) answered \(response.status.code): \(String(buffer: answer).prefix(512))"
+                )
+            }
+        } catch {
+            RouterTrace.failed(call.span, error)
+            call.span?.end()
+            throw error
         }
         var headers = HTTPFields()
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
@@ -171,12 +203,14 @@ final class CompletionRouter: Sendable {
             status: .ok, headers: headers,
             body: ResponseBody { [self] writer in
                 _ = slot  // held until the answer is written
+                defer { call.span?.end() }
                 var first = true
                 var clientGone = false
                 do {
                     for try await chunk in response.body {
                         if first {
                             metrics.firstByte(nanoseconds: Self.nanoseconds(since: arrived))
+                            call.span?.addEvent("first byte")
                             first = false
                         }
                         do {
@@ -188,12 +222,15 @@ final class CompletionRouter: Sendable {
                     }
                     try await writer.finish(nil)
                     metrics.finished(api: api, outcome: "ok")
+                    trace.end(outcome: "ok")
                 } catch {
                     // Leaving the loop drops decode's response body, which cancels that request on the engine. A
                     // client that leaves may show as a failed write or as this task's cancellation.
                     let clientLeft = clientGone || Task.isCancelled
-                    metrics.finished(api: api, outcome: clientLeft ? "client_gone" : "decode_failed")
+                    let outcome = clientLeft ? "client_gone" : "decode_failed"
+                    metrics.finished(api: api, outcome: outcome)
                     let reason = clientLeft ? "the client disconnected" : "decode's answer broke off: \(error)"
+                    trace.end(outcome: outcome, reason: reason)
                     logger.notice("request cancelled", metadata: ["request": "\(requestID)", "reason": "\(reason)"])
                     await cancelAtCoordinator(requestID: requestID, reason: reason)
                     throw error
@@ -208,16 +245,21 @@ final class CompletionRouter: Sendable {
         await Task { await coordinator.cancel(requestID: requestID, reason: reason) }.value
     }
 
-    private func post(_ body: Data, to url: String, timeout: Duration) async throws -> HTTPClientResponse {
+    /// POSTs `body` to an engine, with `traceparent` (when not empty) as the W3C trace context header.
+    private func post(
+        _ body: Data, to url: String, timeout: Duration, traceparent: String
+    ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
+        if !traceparent.isEmpty { request.headers.add(name: "traceparent", value: traceparent) }
         request.body = .bytes(ByteBuffer(data: body))
         return try await http.execute(request, timeout: .nanoseconds(Self.nanoseconds(timeout)))
     }
 
-    private func finish(_ api: CompletionAPI, _ error: RouterError, outcome: String) -> Response {
+    private func finish(_ api: CompletionAPI, _ error: RouterError, outcome: String, trace: RouterTrace) -> Response {
         metrics.finished(api: api, outcome: outcome)
+        trace.end(outcome: outcome, reason: error.message)
         if error.status.code >= 500 { logger.warning("request failed", metadata: ["error": "\(error)"]) }
         return Self.errorResponse(error)
     }

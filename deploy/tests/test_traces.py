@@ -6,76 +6,23 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import REPOSITORY, handoff_executable
 
-trace_service = pytest.importorskip(
-    "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
-    reason="opentelemetry-proto is not installed (scripts/observability-tests.sh installs it)")
+pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto is not installed (scripts/observability-tests.sh "
+                    "installs it)")
+from otlp_receiver import started  # noqa: E402 (needs opentelemetry-proto)
 
 REQUESTS = 4
 
 
-class Receiver(ThreadingHTTPServer):
-    """Accepts OTLP/HTTP protobuf exports on /v1/traces and keeps every span with its service."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.spans: list[dict] = []
-        self.lock = threading.Lock()
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
-        body = self.rfile.read(int(self.headers.get("content-length", "0")))
-        if self.path != "/v1/traces" or self.headers.get("content-type") != "application/x-protobuf":
-            self.send_response(404)
-            self.end_headers()
-            return
-        request = trace_service.ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        with self.server.lock:
-            for resource_spans in request.resource_spans:
-                resource = {a.key: value(a.value) for a in resource_spans.resource.attributes}
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        self.server.spans.append({
-                            "service": resource.get("service.name"),
-                            "instance": resource.get("service.instance.id"),
-                            "name": span.name,
-                            "trace": span.trace_id.hex(),
-                            "id": span.span_id.hex(),
-                            "parent": span.parent_span_id.hex(),
-                            "start": span.start_time_unix_nano,
-                            "end": span.end_time_unix_nano,
-                            "error": span.status.code == 2,
-                            "attributes": {a.key: value(a.value) for a in span.attributes},
-                        })
-        answer = trace_service.ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *arguments) -> None:
-        pass
-
-
-def value(any_value):
-    return getattr(any_value, any_value.WhichOneof("value")) if any_value.WhichOneof("value") else None
-
-
 @pytest.fixture(scope="module")
 def traced_demo():
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    environment = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.server_port}",
+    receiver = started()
+    environment = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
                        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf", OTEL_BSP_SCHEDULE_DELAY="200")
     environment.pop("OTEL_SERVICE_NAME", None)
     result = subprocess.run(

@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -33,12 +34,13 @@ def helper_environment(**extra: str) -> dict:
 class Coordinator:
     """A `handoff coordinator` process on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, environment: Optional[dict] = None) -> None:
+        """`environment`: variables the coordinator gets besides this process's (its trace export, say)."""
         self.token = secrets.token_hex(16)
         self.process = subprocess.Popen(
             [str(handoff_executable()), "coordinator", "--listen", "127.0.0.1:0", "--no-metrics",
              "--log-level", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, HANDOFF_TOKEN=self.token))
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, HANDOFF_TOKEN=self.token, **(environment or {})))
         line = self.process.stdout.readline()
         if not line.startswith("LISTENING grpc="):
             self.process.kill()

@@ -36,6 +36,8 @@ class Engine:
         self.push = push
         self.waiting: dict = {}
         """Push mode: computed tickets waiting for their push target: ticket → (blocks, deadline)."""
+        self.traceparents: dict = {}
+        """The traceparent each ticket's PREFILL (prefill) or LOADED (decode) event carried: ticket → traceparent."""
 
     def allocate(self, ticket: str, count: int):
         if count > len(self.free):
@@ -55,6 +57,7 @@ class Engine:
                 print("registered", flush=True)
             self.registered = True
         elif event.kind == EventKind.PREFILL:
+            self.traceparents[event.ticket] = event.traceparent
             blocks = self.allocate(event.ticket, event.block_count)
             if blocks is None:
                 return  # the lease runs out and the coordinator fails the ticket
@@ -72,6 +75,7 @@ class Engine:
             else:
                 self.runtime.reserved(event.ticket, blocks)
         elif event.kind == EventKind.LOADED:
+            self.traceparents[event.ticket] = event.traceparent
             intact = all(block_matches(self.layout, self.regions, block, event.content_seed + index)
                          for index, block in enumerate(event.destination_blocks))
             self.verified += intact
@@ -118,7 +122,8 @@ def main() -> None:
             engine.advance_pushes()
         selector.close()
     print(json.dumps({"verified": engine.verified, "mismatched": engine.mismatched, "released": engine.released,
-                      "pushed": engine.pushed, "blocks_in_use": layout.num_blocks - len(engine.free)}), flush=True)
+                      "pushed": engine.pushed, "blocks_in_use": layout.num_blocks - len(engine.free),
+                      "traceparents": engine.traceparents}), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 import handoff
-from conftest import TESTS, helper_environment
+from conftest import TESTS, Coordinator, helper_environment
 
 
 class Worker:
@@ -49,6 +52,8 @@ def test_a_python_worker_pair_completes_requests_through_a_coordinator(coordinat
         assert int(account["kv_bytes"]) == 7 * block_bytes  # 100 tokens in 16-token blocks
     decode_summary = decode.stop()
     prefill_summary = prefill.stop()
+    # The coordinator traces nothing here: no event carries a trace context.
+    assert set(decode_summary.pop("traceparents").values()) == {""}
     assert decode_summary == {"verified": 12, "mismatched": 0, "released": 0, "pushed": 0, "blocks_in_use": 0}
     assert prefill_summary["released"] == 12 and prefill_summary["blocks_in_use"] == 0
 
@@ -68,9 +73,56 @@ def test_push_mode_writes_each_layer_into_decodes_blocks(coordinator, transport:
     decode_summary = decode.stop()
     prefill_summary = prefill.stop()
     # Decode checked every pushed byte; prefill pushed every ticket and got all its blocks back.
+    decode_summary.pop("traceparents")
     assert decode_summary == {"verified": 8, "mismatched": 0, "released": 0, "pushed": 0, "blocks_in_use": 0}
     assert prefill_summary["pushed"] == 8 and prefill_summary["released"] == 8
     assert prefill_summary["blocks_in_use"] == 0
+
+
+class TraceSink(ThreadingHTTPServer):
+    """Accepts OTLP/HTTP exports and counts them (what they hold is the observability tests' concern)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), TraceSinkHandler)
+        self.exports = 0
+
+
+class TraceSinkHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.server.exports += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *arguments) -> None:
+        pass
+
+
+def test_events_carry_the_trace_context_of_a_traced_coordinator() -> None:
+    """With trace export on, the coordinator's span for each request rides in its orders: the PREFILL and LOADED
+    events of one ticket carry the same valid traceparent, and each request is a trace of its own."""
+    sink = TraceSink()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    coordinator = Coordinator({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_port}",
+                               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    try:
+        prefill = Worker("prefill", coordinator, "tcp")
+        decode = Worker("decode", coordinator, "tcp")
+        prefill.wait_registered()
+        decode.wait_registered()
+        result = coordinator.request("py-engine", count=4, prompt_tokens=40, concurrency=2)
+        assert result.returncode == 0, result.stdout + result.stderr
+        decoded = decode.stop()["traceparents"]
+        prefilled = prefill.stop()["traceparents"]
+    finally:
+        coordinator.stop()
+        sink.shutdown()
+    assert len(decoded) == 4 and decoded == prefilled
+    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", value) for value in decoded.values()), decoded
+    assert len({value.split("-")[1] for value in decoded.values()}) == 4
+    assert sink.exports > 0
 
 
 def test_refused_answers_raise_and_a_refused_registration_stops_the_runtime(coordinator) -> None:

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /** The version of this API; handoff_api_version() returns the library's. */
-#define HANDOFF_API_VERSION 3
+#define HANDOFF_API_VERSION 4
 
 /** What a call returned. Errors are negative. */
 typedef enum handoff_status {
@@ -337,6 +337,9 @@ typedef struct handoff_event {
     double lease_seconds;
     /** The pull's figures (LOADED). */
     handoff_report report;
+    /** The W3C traceparent of the request's span at the coordinator (PREFILL, LOADED, LOAD_FAILED); "" when the
+     *  request is not traced. An engine that traces makes its spans for the ticket its children. */
+    const char *traceparent;
 } handoff_event;
 
 /**

@@ -32,7 +32,7 @@ enum CEvent {
             out.destination_blocks = UnsafePointer(copy(order.destinationBlocks))
             out.content_seed = order.contentSeed
             out.report = handoff_report(stats)
-        case .loadFailed(_, let why):
+        case .loadFailed(_, let why, _):
             out.kind = UInt32(HANDOFF_EVENT_LOAD_FAILED.rawValue)
             reason = why
         case .release(_, let why):
@@ -42,12 +42,13 @@ enum CEvent {
         out.ticket = UnsafePointer(strdup(event.ticket ?? ""))
         out.request_id = UnsafePointer(strdup(requestID))
         out.reason = UnsafePointer(strdup(reason))
+        out.traceparent = UnsafePointer(strdup(event.traceparent))
         pointer.initialize(to: out)
         return pointer
     }
 
     static func free(_ event: UnsafeMutablePointer<handoff_event>) {
-        for text in [event.pointee.ticket, event.pointee.request_id, event.pointee.reason] {
+        for text in [event.pointee.ticket, event.pointee.request_id, event.pointee.reason, event.pointee.traceparent] {
             Glibc.free(UnsafeMutableRawPointer(mutating: text))
         }
         Glibc.free(UnsafeMutableRawPointer(mutating: event.pointee.source_blocks))

@@ -20,8 +20,9 @@ public enum ConnectorEvent: Sendable, Hashable {
     /// Decode: the runtime pulled the ticket's KV into `order.destinationBlocks` (the reserved ones). Answer
     /// `transferDone(ticket:verified:)`; the blocks are then the engine's request's; then `firstToken`.
     case loaded(PullOrder, stats: TransferStats)
-    /// Decode: the pull failed (reported to the coordinator already); a `release` follows.
-    case loadFailed(ticket: String, reason: String)
+    /// Decode: the pull failed (reported to the coordinator already); a `release` follows. `traceparent` is the
+    /// pull order's, as in `loaded`.
+    case loadFailed(ticket: String, reason: String, traceparent: String = "")
     /// The ticket is over: free its blocks. On prefill the data plane no longer serves them (the grant is
     /// revoked); on decode no pull writes into them any more.
     case release(ticket: String, reason: String)
@@ -32,7 +33,19 @@ public enum ConnectorEvent: Sendable, Hashable {
         case .registered: nil
         case .prefill(let order): order.ticket
         case .loaded(let order, _): order.ticket
-        case .reserve(let ticket, _), .loadFailed(let ticket, _), .release(let ticket, _): ticket
+        case .reserve(let ticket, _), .loadFailed(let ticket, _, _), .release(let ticket, _): ticket
+        }
+    }
+
+    /// The W3C `traceparent` of the request's span at the coordinator, from the order the event came from
+    /// (`prefill`, `loaded`, `loadFailed`); empty when the request is not traced, or for other events. An engine
+    /// that traces makes its own spans for the ticket under it.
+    public var traceparent: String {
+        switch self {
+        case .prefill(let order): order.traceparent
+        case .loaded(let order, _): order.traceparent
+        case .loadFailed(_, _, let traceparent): traceparent
+        case .registered, .reserve, .release: ""
         }
     }
 }

@@ -153,7 +153,7 @@ extension ConnectorRuntime {
             span?.setStatus(SpanStatus(code: .error, message: reason))
             logger.warning("pull failed", metadata: ["ticket": "\(order.ticket)", "error": "\(reason)"])
             session.report(.transferFailed(reason: reason), ticket: order.ticket)
-            await events.push(.loadFailed(ticket: order.ticket, reason: reason))
+            await events.push(.loadFailed(ticket: order.ticket, reason: reason, traceparent: order.traceparent))
         case .released(let reason):
             logger.info("pull cancelled: the ticket was released", metadata: ["ticket": "\(order.ticket)"])
             await events.push(.release(ticket: order.ticket, reason: reason))

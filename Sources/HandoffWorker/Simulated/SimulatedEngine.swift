@@ -56,7 +56,7 @@ public actor SimulatedEngine {
             reserve(ticket: ticket, blocks: count)
         case .loaded(let order, _):
             if verify(order) { group.addTask { await self.generate(order.ticket) } }
-        case .loadFailed(let ticket, let reason):
+        case .loadFailed(let ticket, let reason, _):
             logger.warning("pull failed", metadata: ["ticket": "\(ticket)", "reason": "\(reason)"])
         case .release(let ticket, let reason):
             release(ticket: ticket, reason: reason)

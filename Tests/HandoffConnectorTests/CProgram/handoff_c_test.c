@@ -321,6 +321,9 @@ static void handle(engine *e, handoff_event *event) {
         CHECK(ok, "ticket %s: pulled blocks differ", event->ticket);
         CHECK(event->report.bytes == event->block_count * 2 * 2 * 2048 && strlen(event->report.transport) > 0,
               "LOADED report: %llu bytes over '%s'", (unsigned long long)event->report.bytes, event->report.transport);
+        /* The coordinator traces nothing here (no tracer in the test process): the trace context is empty. */
+        CHECK(event->traceparent != NULL && event->traceparent[0] == '\0', "an untraced LOADED carries '%s'",
+              event->traceparent ? event->traceparent : "(null)");
         MUST(handoff_runtime_transfer_done(e->runtime, event->ticket, ok, error));
         MUST(handoff_runtime_first_token(e->runtime, event->ticket, 0.001, error));
         release(e, event->ticket); /* the blocks are the request's now; this engine generates nothing more */

@@ -10,7 +10,7 @@ import os
 from ctypes import POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 
-API_VERSION = 3
+API_VERSION = 4
 
 OK = 0
 PENDING = 1
@@ -113,11 +113,12 @@ class CEvent(ctypes.Structure):
         ("content_seed", c_uint64),
         ("lease_seconds", c_double),
         ("report", CReport),
+        ("traceparent", c_char_p),
     ]
 
 
 # The sizes handoff_abi.c pins: a mismatch means these bindings and the header disagree.
-STRUCT_SIZES = {CLayout: 40, CRange: 40, CReport: 336, CEvent: 424}
+STRUCT_SIZES = {CLayout: 40, CRange: 40, CReport: 336, CEvent: 432}
 
 ERROR = POINTER(c_char_p)
 HANDLE = POINTER(c_void_p)

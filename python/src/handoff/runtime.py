@@ -55,6 +55,9 @@ class Event:
     lease_seconds: float = 0.0
     report: Optional[Report] = None
     """The pull's figures (LOADED)."""
+    traceparent: str = ""
+    """The W3C traceparent of the request's span at the coordinator (PREFILL, LOADED, LOAD_FAILED); "" when the
+    request is not traced. Spans the engine makes for the ticket are its children."""
 
     @classmethod
     def from_c(cls, c: CEvent) -> "Event":
@@ -65,7 +68,8 @@ class Event:
             reason=(c.reason or b"").decode(), instance=c.instance, prompt_tokens=c.prompt_tokens,
             block_count=c.block_count, source_blocks=tuple(c.source_blocks[:count]) if count else (),
             destination_blocks=tuple(c.destination_blocks[:count]) if count else (), content_seed=c.content_seed,
-            lease_seconds=c.lease_seconds, report=Report.from_c(c.report) if kind == EventKind.LOADED else None)
+            lease_seconds=c.lease_seconds, report=Report.from_c(c.report) if kind == EventKind.LOADED else None,
+            traceparent=(c.traceparent or b"").decode())
 
 
 class Runtime(_Handle):

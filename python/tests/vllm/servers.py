@@ -112,10 +112,11 @@ class VLLMServer:
     def __init__(self, name: str, core: int, log_dir: Path, kv_transfer_config: Optional[Callable[[str], dict]] = None,
                  environment: Optional[dict] = None, model_dir: Path = MODEL_DIR, max_num_seqs: int = 4,
                  max_model_len: int = 2048, kv_cache_gib: int = 1, served_name: str = MODEL,
-                 pin_process: bool = False) -> None:
+                 pin_process: bool = False, arguments: Optional[List[str]] = None) -> None:
         """A server of `model_dir` (with dummy weights; without a tokenizer unless the directory has one). vLLM binds
         its compute threads to `core`; `pin_process` binds every thread of the server there (`taskset`), so that
-        its engine loop, API server and connector threads never run on the other server's core (benchmarks)."""
+        its engine loop, API server and connector threads never run on the other server's core (benchmarks).
+        `arguments` go to vLLM's command line after the others."""
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -130,6 +131,7 @@ class VLLMServer:
             command.append("--skip-tokenizer-init")
         if kv_transfer_config is not None:
             command += ["--kv-transfer-config", json.dumps(kv_transfer_config(self.url))]
+        command += arguments or []
         env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE=str(kv_cache_gib), VLLM_CPU_OMP_THREADS_BIND=str(core),
                    PYTHONUNBUFFERED="1")
         env.update(environment or {})
@@ -178,11 +180,11 @@ class VLLMServer:
 class HandoffProcess:
     """A `handoff` subcommand that prints `LISTENING key=port ...` once bound."""
 
-    def __init__(self, arguments: List[str], token: str, log_path: Path) -> None:
+    def __init__(self, arguments: List[str], token: str, log_path: Path, environment: Optional[dict] = None) -> None:
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [str(handoff_executable()), *arguments], stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env=dict(os.environ, HANDOFF_TOKEN=token))
+            env=dict(os.environ, HANDOFF_TOKEN=token, **(environment or {})))
         line = self.process.stdout.readline()
         if not line.startswith("LISTENING"):
             self.process.kill()

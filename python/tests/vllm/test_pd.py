@@ -1,13 +1,15 @@
 """vLLM prefill and decode servers with HandoffConnector behind `handoff router`, checked against one plain vLLM
-server: the same tokens, KV loaded rather than recomputed, accounts at the coordinator, and no request that hangs
-when a client leaves or the prefill server dies."""
+server: the same tokens, KV loaded rather than recomputed, accounts at the coordinator, one trace per request across
+every process, and no request that hangs when a client leaves or the prefill server dies."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import random
+import secrets
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +18,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from servers import (MODEL, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json, metric,
-                      model_directory, new_token, prometheus)
+from servers import (MODEL, REPOSITORY, HandoffProcess, VLLMServer, connector_config, handoff_executable, http_json,
+                     metric, model_directory, new_token, prometheus)
+
+sys.path.insert(0, str(REPOSITORY / "deploy" / "tests"))
+from otlp_receiver import Receiver, started  # noqa: E402 (the observability tests' receiver)
 
 BLOCK_TOKENS = 128  # vLLM's CPU default block size
 BLOCK_BYTES = 2 * 2 * BLOCK_TOKENS * 2 * 64 * 2  # layers × K,V × tokens × KV heads × head dim × bf16
@@ -53,9 +58,11 @@ def completion(prompt: List[int], max_tokens: int = OUTPUT_TOKENS, stream: bool 
 
 
 def generate(base_url: str, prompt: List[int], stream: bool, request_id: Optional[str] = None,
-             timeout: float = 120.0) -> Tuple[int, List[int], str]:
+             timeout: float = 120.0, traceparent: Optional[str] = None) -> Tuple[int, List[int], str]:
     """(HTTP status, generated token ids, finish reason or error text) of one completion."""
     headers = {"x-request-id": request_id} if request_id else {}
+    if traceparent:
+        headers["traceparent"] = traceparent
     if not stream:
         status, body = http_json(base_url + "/v1/completions", completion(prompt), timeout=timeout, headers=headers)
         if status != 200:
@@ -87,34 +94,39 @@ def generate(base_url: str, prompt: List[int], stream: bool, request_id: Optiona
 class Stack:
     """Coordinator, a prefill and a decode vLLM server with HandoffConnector, and two routers: `url` pulls,
     `push_url` pushes (the prefill server's connector runs `"mode": "push"`, which pushes only what a push router
-    sends)."""
+    sends). Every process exports its spans to `traces`: the Handoff ones through OTEL_EXPORTER_OTLP_ENDPOINT, the
+    vLLM servers (and the HandoffConnector in them) through vLLM's own --otlp-traces-endpoint."""
 
-    def __init__(self, logs, model) -> None:
+    def __init__(self, logs, model, traces: Receiver) -> None:
         self.token = new_token()
+        exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                     "OTEL_BSP_SCHEDULE_DELAY": "200"}
         self.coordinator = HandoffProcess(
             ["coordinator", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info",
              "--state-timeout-seconds", "20", "--lease-seconds", "20", "--transfer-timeout-seconds", "10"],
-            self.token, logs / "coordinator.log")
+            self.token, logs / "coordinator.log", exporting)
         self.address = f"127.0.0.1:{self.coordinator.ports['grpc']}"
         self.coordinator_metrics = f"http://127.0.0.1:{self.coordinator.ports['metrics']}/metrics"
-        environment = {"HANDOFF_TOKEN": self.token}
+        environment = {"HANDOFF_TOKEN": self.token, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+                       "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        tracing = ["--otlp-traces-endpoint", traces.endpoint + "/v1/traces"]
         self.prefill = VLLMServer(
             "prefill", 0, logs, lambda url: connector_config("prefill", self.address, url, "prefill-0", mode="push"),
-            environment, model_dir=model)
+            environment, model_dir=model, arguments=tracing)
         self.decode = VLLMServer(
             "decode", 1, logs,
             lambda url: connector_config("decode", self.address, url, "decode-0", load_timeout_seconds=LOAD_TIMEOUT),
-            environment, model_dir=model)
+            environment, model_dir=model, arguments=tracing)
         self.router: Optional[HandoffProcess] = None
         self.push_router: Optional[HandoffProcess] = None
         try:
             self.prefill.wait_ready()
             self.decode.wait_ready()
             self.router = HandoffProcess(["router", "--listen", "127.0.0.1:0", "--coordinator", self.address],
-                                         self.token, logs / "router.log")
+                                         self.token, logs / "router.log", exporting)
             self.push_router = HandoffProcess(
                 ["router", "--listen", "127.0.0.1:0", "--coordinator", self.address, "--mode", "push",
-                 "--push-reserve-wait-seconds", "10"], self.token, logs / "push-router.log")
+                 "--push-reserve-wait-seconds", "10"], self.token, logs / "push-router.log", exporting)
         except BaseException:
             self.stop()
             raise
@@ -182,8 +194,16 @@ def single_instance_outputs(single_instance) -> List[List[int]]:
 
 
 @pytest.fixture(scope="module")
-def stack(logs, model, single_instance):
-    running = Stack(logs, model)
+def traces():
+    """The OTLP/HTTP receiver every process of the stack exports its spans to."""
+    receiver = started()
+    yield receiver
+    receiver.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(logs, model, single_instance, traces):
+    running = Stack(logs, model, traces)
     yield running
     running.stop()
 
@@ -224,6 +244,61 @@ def test_disaggregated_outputs_equal_a_single_instance_and_kv_is_loaded(stack, s
         assert account["components"]["kv_transfer"] > 0, account
         assert int(account["kv_bytes"]) == -(-len(all_prompts[index]) // BLOCK_TOKENS) * BLOCK_BYTES, account
         assert account["prefill_worker"] == "prefill-0" and account["decode_worker"] == "decode-0"
+
+
+def test_one_request_is_one_trace_through_the_router_the_coordinator_and_both_vllm_servers(stack, traces):
+    """The client's traceparent is the parent of the router's span; under it the coordinator's request span and the
+    router's calls to the engines, under which vLLM's own `llm_request` spans hang; the HandoffConnector in each
+    vLLM server makes its spans under the coordinator's request span, and the pull's figures match the
+    coordinator's."""
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    prompt = [random.Random(99).randrange(3, 32000) for _ in range(300)]  # 3 blocks, none in a prefix cache
+    status, tokens, finish = generate(stack.url, prompt, stream=True, request_id="traced-0",
+                                      traceparent=f"00-{trace_id}-{client_span}-01")
+    assert status == 200 and len(tokens) == OUTPUT_TOKENS, finish
+    wanted = {"handoff.router.request", "handoff.router.prefill", "handoff.router.decode", "handoff.request",
+              "handoff.pair", "handoff.kv_transfer", "handoff.first_decode", "handoff.vllm.hold", "handoff.vllm.load",
+              "handoff.pull", "handoff.vllm.first_token", "llm_request"}
+    deadline = time.monotonic() + 30
+    while True:
+        spans = [span for span in traces.snapshot() if span["trace"] == trace_id]
+        names = [span["name"] for span in spans]
+        if wanted <= set(names) and names.count("llm_request") == 2:
+            break
+        assert time.monotonic() < deadline, f"spans missing: {sorted(wanted - set(names))}; present: {sorted(names)}"
+        time.sleep(0.2)
+    by_id = {span["id"]: span for span in spans}
+    named = {span["name"]: span for span in spans if span["name"] != "llm_request"}
+    router, request = named["handoff.router.request"], named["handoff.request"]
+    assert router["service"] == "handoff-router" and router["parent"] == client_span
+    assert router["attributes"]["handoff.request_id"] == "traced-0" and router["attributes"]["handoff.outcome"] == "ok"
+    assert request["service"] == "handoff-coordinator" and request["parent"] == router["id"]
+    assert request["attributes"]["handoff.request_id"] == "traced-0"
+    # vLLM's own request spans hang under the router's calls to each engine.
+    engine_calls = {named["handoff.router.prefill"]["id"], named["handoff.router.decode"]["id"]}
+    assert {span["parent"] for span in spans if span["name"] == "llm_request"} == engine_calls
+    for name in ("handoff.router.prefill", "handoff.router.decode"):
+        assert named[name]["parent"] == router["id"], name
+    # The connectors' spans, made in the vLLM servers' engine processes, hang under the coordinator's request span.
+    for name, worker in (("handoff.vllm.hold", "prefill-0"), ("handoff.vllm.load", "decode-0"),
+                         ("handoff.vllm.first_token", "decode-0")):
+        assert named[name]["parent"] == request["id"], name
+        assert named[name]["service"] == "handoff-vllm" and named[name]["instance"] == worker, named[name]
+    pull, transfer = named["handoff.pull"], named["handoff.kv_transfer"]["attributes"]
+    assert pull["parent"] == named["handoff.vllm.load"]["id"]
+    assert pull["attributes"]["handoff.kv.bytes"] == transfer["handoff.kv.bytes"] == 3 * BLOCK_BYTES
+    assert pull["attributes"]["handoff.kv.transport"] == transfer["handoff.kv.transport"] != ""
+    assert named["handoff.vllm.load"]["attributes"]["handoff.kv.blocks"] == 3
+    assert named["handoff.vllm.hold"]["attributes"]["handoff.kv.blocks"] == 3
+    # Every span starts within its parent's time (one host's clock; 1 ms for the processes' clock reads).
+    for span in spans:
+        if span is not router:
+            parent = by_id[span["parent"]]
+            assert parent["start"] - 1_000_000 <= span["start"] <= parent["end"] + 1_000_000, (span, parent)
+    assert not any(span["error"] for span in spans), [span for span in spans if span["error"]]
+    print("\none traced request: " + ", ".join(
+        f"{span['name']} ({span['service']}, {(span['end'] - span['start']) / 1e6:.2f} ms)"
+        for span in sorted(spans, key=lambda span: span["start"])))
 
 
 def test_push_mode_outputs_equal_a_single_instance(stack, single_instance):

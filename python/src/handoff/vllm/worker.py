@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..errors import HandoffError
 from ..runtime import Event, EventKind, Runtime
+from ..tracing import SpanExport
 from .config import ConnectorSettings
 from .layout import engine_layout
 from .metadata import HandoffConnectorMetadata, LoadRequest, PrefillHandover, PushCandidate
@@ -28,9 +29,31 @@ class _Load:
     def __init__(self, request: LoadRequest, deadline: float) -> None:
         self.request = request
         self.deadline = deadline
+        self.since_ns = time.time_ns()
+        """When the engine scheduled the request to wait for its KV (the start of its load span)."""
         self.reserve_count: Optional[int] = None
         self.answered = False
         """The blocks went to the runtime (reserved): only the runtime's events end the load now."""
+
+
+class _Held:
+    """A handed-over ticket whose blocks the runtime holds for decode."""
+
+    def __init__(self, request_id: str, blocks: int, traceparent: str) -> None:
+        self.request_id = request_id
+        self.blocks = blocks
+        self.traceparent = traceparent
+        self.since_ns = time.time_ns()
+
+
+class _Loaded:
+    """A loaded ticket waiting for its first token."""
+
+    def __init__(self, request_id: str, traceparent: str) -> None:
+        self.request_id = request_id
+        self.traceparent = traceparent
+        self.at = time.monotonic()
+        self.at_ns = time.time_ns()
 
 
 class HandoffConnectorWorker:
@@ -44,20 +67,22 @@ class HandoffConnectorWorker:
         self.head_dim = head_dim
         self.runtime: Optional[Runtime] = None
         self.stats = HandoffConnectorStats()
+        self.spans = SpanExport("handoff-vllm", settings.worker_id)
+        """The connector's spans in the request's trace (handoff.vllm.*), when OTLP export is asked for."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: Optional[threading.Thread] = None
         # Prefill
-        self._orders: Dict[str, int] = {}
-        """Tickets the coordinator sent (PREFILL) that the engine has not handed over: ticket → block count."""
+        self._orders: Dict[str, str] = {}
+        """Tickets the coordinator sent (PREFILL) that the engine has not handed over: ticket → traceparent."""
         self._layer_index: Dict[str, int] = {}
         """Layer name (vLLM's kv_caches key) → layer index in the registered layout."""
         self._pushing: List[PushCandidate] = []
         """Push mode: this step's requests whose layers go to decode as they are computed."""
         self._handovers: Dict[str, PrefillHandover] = {}
         """Requests the engine finished whose PREFILL has not come yet."""
-        self._held: Dict[str, str] = {}
-        """Handed-over tickets whose blocks the runtime holds: ticket → request id."""
+        self._held: Dict[str, _Held] = {}
+        """Handed-over tickets whose blocks the runtime holds."""
         self._sending_done: Set[str] = set()
         """Requests whose blocks vLLM may free now (a hand-over comes from request_finished, so each is finished)."""
         # Decode
@@ -68,7 +93,7 @@ class HandoffConnectorWorker:
         self._recving_done: Set[str] = set()
         self._recving_failed: Set[str] = set()
         self._invalid_blocks: Set[int] = set()
-        self._loaded_at: "OrderedDict[str, float]" = OrderedDict()
+        self._loaded_at: "OrderedDict[str, _Loaded]" = OrderedDict()
         """Loaded tickets waiting for their first token (forgotten after FIRST_TOKEN_MEMORY seconds)."""
         self._released: "OrderedDict[str, str]" = OrderedDict()
         """Tickets over before the engine asked about them: ticket → reason."""
@@ -99,6 +124,7 @@ class HandoffConnectorWorker:
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
+        self.spans.shutdown()
 
     # The step: what the scheduler decided
     def bind(self, metadata: Optional[HandoffConnectorMetadata]) -> None:
@@ -151,19 +177,21 @@ class HandoffConnectorWorker:
         """After the step's forward: the loaded requests it computed have their first token."""
         if metadata is None or self.runtime is None:
             return
-        now = time.monotonic()
+        now, now_ns = time.monotonic(), time.time_ns()
         for request_id, ticket in metadata.first_tokens:
             with self._lock:
-                loaded_at = self._loaded_at.pop(ticket, None)
-            if loaded_at is not None:
-                self._answer(lambda runtime: runtime.first_token(ticket, max(0.0, now - loaded_at)), ticket)
+                loaded = self._loaded_at.pop(ticket, None)
+            if loaded is not None:
+                self._answer(lambda runtime: runtime.first_token(ticket, max(0.0, now - loaded.at)), ticket)
+                self.spans.record("handoff.vllm.first_token", loaded.traceparent, loaded.at_ns, now_ns,
+                                  {"handoff.ticket": ticket, "vllm.request_id": request_id})
 
     def get_finished(self, finished_req_ids: Set[str]) -> Tuple[Set[str], Set[str], Set[str]]:
         """(finished sending, finished receiving, failed receiving) request ids since the last call."""
         now = time.monotonic()
         self._expire_loads(now)
         with self._lock:
-            while self._loaded_at and next(iter(self._loaded_at.values())) < now - FIRST_TOKEN_MEMORY:
+            while self._loaded_at and next(iter(self._loaded_at.values())).at < now - FIRST_TOKEN_MEMORY:
                 self._loaded_at.popitem(last=False)
             sending, self._sending_done = self._sending_done, set()
             recving, failed = self._recving_done, self._recving_failed
@@ -182,15 +210,15 @@ class HandoffConnectorWorker:
             if reason is None and handover.ticket not in self._orders:
                 self._handovers[handover.ticket] = handover  # the PREFILL event has not come yet
                 return
-            self._orders.pop(handover.ticket, None)
+            traceparent = self._orders.pop(handover.ticket, "")
         if reason is not None:
             self._free_prefill(handover.request_id)
             return
-        self._send_handover(handover)
+        self._send_handover(handover, traceparent)
 
-    def _send_handover(self, handover: PrefillHandover) -> None:
+    def _send_handover(self, handover: PrefillHandover, traceparent: str) -> None:
         with self._lock:
-            self._held[handover.ticket] = handover.request_id
+            self._held[handover.ticket] = _Held(handover.request_id, len(handover.blocks), traceparent)
         if not self._answer(lambda runtime: runtime.prefill_done(handover.ticket, handover.blocks), handover.ticket):
             with self._lock:
                 self._held.pop(handover.ticket, None)
@@ -237,7 +265,8 @@ class HandoffConnectorWorker:
         if pending:
             self._answer(lambda runtime: runtime.reserve_failed(ticket, reason), ticket)
 
-    def _fail_load(self, load: _Load, reason: str) -> None:
+    def _fail_load(self, load: _Load, reason: str, traceparent: str = "") -> None:
+        """Fails the load; its span is recorded when the failure came with the request's `traceparent`."""
         with self._lock:
             if self._loads.get(load.request.ticket) is load:
                 del self._loads[load.request.ticket]
@@ -245,6 +274,8 @@ class HandoffConnectorWorker:
             self._recving_failed.add(load.request.request_id)
             self._recving_done.add(load.request.request_id)
         self.stats.record_failure()
+        self.spans.record("handoff.vllm.load", traceparent, load.since_ns, time.time_ns(), self._load_attributes(load),
+                          error=reason)
         logger.warning("Handoff load of request %s (ticket %s) failed: %s", load.request.request_id,
                        load.request.ticket, reason)
 
@@ -285,9 +316,9 @@ class HandoffConnectorWorker:
             with self._lock:
                 handover = self._handovers.pop(event.ticket, None)
                 if handover is None:
-                    self._orders[event.ticket] = event.block_count
+                    self._orders[event.ticket] = event.traceparent
             if handover is not None:
-                self._send_handover(handover)
+                self._send_handover(handover, event.traceparent)
         elif kind == EventKind.RESERVE:
             with self._lock:
                 load = self._loads.get(event.ticket)
@@ -306,38 +337,62 @@ class HandoffConnectorWorker:
             with self._lock:
                 load = self._loads.get(event.ticket)
             if load is not None:
-                self._fail_load(load, event.reason)
+                self._fail_load(load, event.reason, event.traceparent)
         elif kind == EventKind.RELEASE:
             self._release(event)
 
     def _loaded(self, event: Event) -> None:
-        now = time.monotonic()
         with self._lock:
             load = self._loads.pop(event.ticket, None)
         if load is None:
             return
         # vLLM's KV has no reference to check it against: the account says the load was not verified.
         if not self._answer(lambda runtime: runtime.transfer_done(event.ticket, None), event.ticket):
-            self._fail_load(load, "the coordinator refused the transfer report")
+            self._fail_load(load, "the coordinator refused the transfer report", event.traceparent)
             return
         if event.report is not None:
             self.stats.record_transfer(event.report)
+        loaded = _Loaded(load.request.request_id, event.traceparent)
         with self._lock:
-            self._loaded_at[event.ticket] = now
+            self._loaded_at[event.ticket] = loaded
             self._recving_done.add(load.request.request_id)
+        self._record_load(load, event, loaded.at_ns)
+
+    def _record_load(self, load: _Load, event: Event, end_ns: int) -> None:
+        """The load's span, from the engine's scheduling of the request to the KV in its blocks, and the pull's
+        inside it, ending when the runtime reported it."""
+        parent = self.spans.record("handoff.vllm.load", event.traceparent, load.since_ns, end_ns,
+                                   self._load_attributes(load))
+        report = event.report
+        if not parent or report is None:
+            return
+        self.spans.record("handoff.pull", parent, max(load.since_ns, end_ns - int(report.seconds * 1e9)), end_ns, {
+            "handoff.ticket": event.ticket, "handoff.kv.bytes": report.bytes, "handoff.kv.ops": report.ops,
+            "handoff.kv.transport": report.transport, "handoff.kv.lanes": "+".join(report.lanes),
+            "handoff.kv.fallback": report.fallback or "", "handoff.kv.post_seconds": report.post_seconds,
+            "handoff.kv.completion_seconds": report.completion_seconds})
+
+    def _load_attributes(self, load: _Load) -> Dict[str, Any]:
+        return {"handoff.ticket": load.request.ticket, "vllm.request_id": load.request.request_id,
+                "handoff.worker": self.settings.worker_id, "handoff.kv.blocks": len(load.request.blocks),
+                "handoff.kv.cached_blocks": load.request.cached_blocks}
 
     def _release(self, event: Event) -> None:
         with self._lock:
-            request_id = self._held.pop(event.ticket, None)
+            held = self._held.pop(event.ticket, None)
             handover = self._handovers.pop(event.ticket, None)
             self._orders.pop(event.ticket, None)
             self._reserves.pop(event.ticket, None)
             load = self._loads.get(event.ticket)
-            if request_id is None and handover is None and load is None:
+            if held is None and handover is None and load is None:
                 self._released[event.ticket] = event.reason or "released"
                 self._trim_released()
-        if request_id is not None:
-            self._free_prefill(request_id)
+        if held is not None:
+            self._free_prefill(held.request_id)
+            self.spans.record("handoff.vllm.hold", held.traceparent, held.since_ns, time.time_ns(), {
+                "handoff.ticket": event.ticket, "vllm.request_id": held.request_id,
+                "handoff.worker": self.settings.worker_id, "handoff.kv.blocks": held.blocks,
+                "handoff.release_reason": event.reason})
         elif handover is not None:
             self._free_prefill(handover.request_id)
         elif load is not None:
