@@ -35,7 +35,8 @@ class SpanExport:
 
     def __init__(self, service_name: str, instance: str, environment: Mapping[str, str] = os.environ) -> None:
         """`service_name` unless OTEL_SERVICE_NAME says otherwise; `instance` is the `service.instance.id` (the
-        worker's id)."""
+        worker's id). `environment` decides whether to export and over which protocol; the SDK's exporter and
+        resource read their own settings (endpoint, headers, OTEL_SERVICE_NAME) from the process's environment."""
         self._provider: Any = None
         self._tracer: Any = None
         self._propagator: Any = None
