@@ -103,13 +103,14 @@ struct TCPTLSTests {
                 options: .init(timeout: .seconds(20)))
             let blocks = Array(0..<Self.layout.numBlocks)
             #expect(fixture.firstMismatch(sources: blocks, destinations: blocks.reversed()) == nil)
-            await fixture.shutdown()
-            let streams = relay.stop()
-            #expect(streams.map(\.count).reduce(0, +) >= Self.layout.numBlocks * Self.layout.geometry.blockBytes)
-            // 64 bytes from the middle of the source pool's first region: on a plaintext wire, in some stream.
+            // 64 bytes from the middle of the source pool's first region: on a plaintext wire, in some stream. Copied
+            // before the shutdown, which frees the pool's memory.
             let region = fixture.sourcePool.regions[0]
             let window = Data(
                 bytes: try #require(UnsafeRawPointer(bitPattern: region.address)) + region.length / 2, count: 64)
+            await fixture.shutdown()
+            let streams = relay.stop()
+            #expect(streams.map(\.count).reduce(0, +) >= Self.layout.numBlocks * Self.layout.geometry.blockBytes)
             let found = streams.contains { $0.range(of: window) != nil }
             #expect(
                 found == !encrypted, encrypted ? "pool bytes crossed the wire in the clear" : "the relay saw no data")
