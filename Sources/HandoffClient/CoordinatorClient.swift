@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import HandoffControlProtocol
 import HandoffCore
 import HandoffProto
+import NIOCore
 
 /// Where a coordinator listens, the token to reach it with, and whether to reach it over TLS.
 ///
@@ -51,6 +52,32 @@ public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { endpoints.map(\.description).joined(separator: ",") }
 
+    /// How often a client pings a coordinator its connection has heard nothing from, and how long it waits for the
+    /// answer before it closes the connection. A coordinator that is paused (SIGSTOP, a stalled VM) or cut off
+    /// keeps its TCP connections open: without pings its workers and routers would wait on it for as long as it is
+    /// gone, instead of going to the next leader within about two seconds. The coordinator allows pings this often
+    /// (`GRPCPortLimits.minClientPingInterval`).
+    public static let keepalive = HTTP2ClientTransport.Config.Keepalive(
+        time: .seconds(1), timeout: .seconds(1), allowWithoutCalls: true)
+
+    /// How long a new connection may wait for the coordinator's first bytes (TLS or the HTTP/2 settings) before it
+    /// is closed (`ServerGreetingDeadline`).
+    public static let greetingTimeout = TimeAmount.seconds(2)
+
+    /// The transport configuration of every coordinator client: `keepalive`, `greetingTimeout`, and the defaults
+    /// otherwise.
+    static var transportConfig: HTTP2ClientTransport.Posix.Config {
+        .defaults { config in
+            config.connection.keepalive = keepalive
+            config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ServerGreetingDeadline(deadline: greetingTimeout), position: .first)
+                }
+            }
+        }
+    }
+
     /// The gRPC target of `endpoint`: an IPv4 or IPv6 address as it is, a name through DNS (every address it
     /// resolves to).
     static func target(_ endpoint: HostPort) -> any ResolvableTarget {
@@ -69,7 +96,7 @@ public func withCoordinatorClient<Result: Sendable>(
 ) async throws -> Result {
     let transport = try HTTP2ClientTransport.Posix(
         target: CoordinatorAddress.target(endpoint ?? address.endpoint),
-        transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext)
+        transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext, config: CoordinatorAddress.transportConfig)
     return try await withGRPCClient(
         transport: transport, interceptors: [BearerTokenClientInterceptor(token: address.token)]
     ) {

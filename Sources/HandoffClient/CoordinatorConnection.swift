@@ -25,7 +25,11 @@ public final class CoordinatorConnection: Sendable {
     /// Runs `body` on the leader's client; when it fails because that coordinator does not lead (or cannot be
     /// reached while others are listed), runs it again on the leader named or the next coordinator, for up to
     /// the failover timeout. `body` must be safe to repeat from its start.
-    public func call<Result: Sendable>(_ body: (Client) async throws -> Result) async throws -> Result {
+    ///
+    /// - Parameter onRetry: told of each error that is retried (a follower's refusal, an unreachable coordinator).
+    public func call<Result: Sendable>(
+        onRetry: (any Error) -> Void = { _ in }, _ body: (Client) async throws -> Result
+    ) async throws -> Result {
         var search = LeaderSearch(endpoints: endpoints, start: leader.withLock { $0 }, timeout: failoverTimeout)
         while true {
             let target = search.target
@@ -35,6 +39,7 @@ public final class CoordinatorConnection: Sendable {
                 return result
             } catch {
                 guard let delay = search.retry(after: error) else { throw error }
+                onRetry(error)
                 try await Task.sleep(for: delay)
             }
         }
@@ -57,7 +62,8 @@ public func withCoordinatorConnection<Result: Sendable>(
         GRPCClient(
             transport: try HTTP2ClientTransport.Posix(
                 target: CoordinatorAddress.target(endpoint),
-                transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext),
+                transportSecurity: address.tls.map(\.clientSecurity) ?? .plaintext,
+                config: CoordinatorAddress.transportConfig),
             interceptors: [BearerTokenClientInterceptor(token: address.token)])
     }
     return try await withThrowingTaskGroup(of: Void.self) { group in

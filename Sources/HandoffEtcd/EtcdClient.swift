@@ -13,7 +13,15 @@ public func withEtcdClient<Result: Sendable>(
 ) async throws -> Result {
     let transport = try HTTP2ClientTransport.Posix(
         target: .ipv4(pairs: endpoints.members.map { ($0.host, $0.port) }), transportSecurity: .plaintext,
-        config: .defaults { $0.backoff.max = .milliseconds(500) })
+        config: .defaults {
+            $0.backoff.max = .milliseconds(500)
+            // A member that vanished without closing (a cut link, a paused host) is left within 7 s; etcd refuses
+            // pings more often than every 5 s (its --grpc-keepalive-min-time).
+            $0.connection.keepalive = .init(time: .seconds(5), timeout: .seconds(2), allowWithoutCalls: true)
+        },
+        // A connection to every member, calls to those that answer: a member that dies costs a call or a stream,
+        // not the client (pick-first would keep trying the first member).
+        serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin]))
     return try await withGRPCClient(transport: transport) { client in
         try await body(EtcdClient(client: client, callTimeout: callTimeout))
     }
@@ -59,7 +67,12 @@ public struct EtcdClient: Sendable {
     }
 
     /// Revokes a lease: its keys are deleted now. A lease that is already gone is not an error.
-    public func revokeLease(_ id: Int64) async throws(EtcdError) {
+    ///
+    /// - Parameter timeout: the call's deadline, when shorter than the client's (a best-effort revoke while etcd
+    ///   may be unreachable).
+    public func revokeLease(_ id: Int64, timeout: Duration? = nil) async throws(EtcdError) {
+        var options = self.options
+        if let timeout { options.timeout = min(timeout, callTimeout) }
         do {
             _ = try await leases.leaseRevoke(.with { $0.id = id }, options: options)
         } catch let error as RPCError where error.code == .notFound {

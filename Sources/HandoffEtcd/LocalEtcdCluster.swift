@@ -10,6 +10,9 @@ public final class LocalEtcdCluster {
     public let endpoints: EtcdEndpoints
     public let directory: URL
     private var members: [Process] = []
+    /// Each member's command line, to start it again after `kill`.
+    private var arguments: [[String]] = []
+    private let executable: String
 
     /// Starts `count` members and waits until they answer.
     ///
@@ -23,6 +26,7 @@ public final class LocalEtcdCluster {
             throw EtcdError.callFailed(
                 call: "start", message: "etcd is not installed: `apt-get install etcd-server`")
         }
+        executable = etcd
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "handoff-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try? FileManager.default.removeItem(at: directory)
@@ -32,24 +36,48 @@ public final class LocalEtcdCluster {
         endpoints = EtcdEndpoints(members: (0..<count).map { .init(host: "127.0.0.1", port: ports[2 * $0]) })
         for index in 0..<count {
             let (client, peer) = ("http://127.0.0.1:\(ports[2 * index])", "http://127.0.0.1:\(ports[2 * index + 1])")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: etcd)
-            process.arguments = [
+            arguments.append([
                 "--name", "e\(index)", "--data-dir", directory.appendingPathComponent("e\(index)").path,
                 "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
                 "--initial-advertise-peer-urls", peer, "--initial-cluster", peers, "--initial-cluster-state", "new",
                 "--heartbeat-interval", "\(heartbeatMilliseconds)", "--election-timeout",
                 "\(electionTimeoutMilliseconds)",
-            ]
-            let log = directory.appendingPathComponent("e\(index).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            members.append(process)
+            ])
+            members.append(try startMember(index))
         }
         try await waitUntilReady()
+    }
+
+    /// The number of members.
+    public var count: Int { members.count }
+
+    /// Kills member `index` (SIGKILL, as a crash would); its data stays for `restart`.
+    public func kill(member index: Int) {
+        guard members.indices.contains(index), members[index].isRunning else { return }
+        Glibc.kill(members[index].processIdentifier, SIGKILL)
+        members[index].waitUntilExit()
+    }
+
+    /// Starts member `index` again on its data (after `kill`); it rejoins the cluster.
+    public func restart(member index: Int) throws {
+        guard members.indices.contains(index), !members[index].isRunning else { return }
+        members[index] = try startMember(index)
+    }
+
+    private func startMember(_ index: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments[index]
+        let log = directory.appendingPathComponent("e\(index).log")
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
     }
 
     /// Stops the members and removes their data.
@@ -58,13 +86,13 @@ public final class LocalEtcdCluster {
         for member in members {
             let deadline = ContinuousClock.now + .seconds(5)
             while member.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if member.isRunning { kill(member.processIdentifier, SIGKILL) }
+            if member.isRunning { Glibc.kill(member.processIdentifier, SIGKILL) }
         }
         try? FileManager.default.removeItem(at: directory)
     }
 
     deinit {
-        for member in members where member.isRunning { kill(member.processIdentifier, SIGKILL) }
+        for member in members where member.isRunning { Glibc.kill(member.processIdentifier, SIGKILL) }
     }
 
     private func waitUntilReady() async throws {

@@ -18,8 +18,8 @@ struct CompletionRequest: @unchecked Sendable {
         guard let model = body["model"] as? String, !model.isEmpty, model.utf8.count <= 256 else {
             throw .badRequest("\"model\" must name the model (1 to 256 bytes)")
         }
-        if (body["n"] as? Int).map({ $0 != 1 }) ?? false {
-            throw .badRequest("only n = 1 is served in disaggregated mode")
+        if let n = body["n"], !Self.isOne(n) {
+            throw .badRequest("\"n\" must be the integer 1: one completion per request is served in disaggregated mode")
         }
         switch api {
         case .completions:
@@ -36,6 +36,14 @@ struct CompletionRequest: @unchecked Sendable {
         if body["kv_transfer_params"] != nil {
             throw .badRequest("\"kv_transfer_params\" is the router's to set")
         }
+    }
+
+    /// Whether a JSON value asks for one completion: the number 1, or null (the default).
+    static func isOne(_ value: Any) -> Bool {
+        if value is NSNull { return true }
+        // JSON's true decodes to a number of type "c" (char); its numbers never do.
+        guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return false }
+        return number.doubleValue == 1
     }
 
     var model: String { body["model"] as? String ?? "" }

@@ -3,6 +3,7 @@ import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import HandoffEtcd
+import Synchronization
 import Testing
 
 /// Leader election and the worker registry against a real etcd member on loopback (Debian's etcd-server, which
@@ -14,9 +15,9 @@ import Testing
             let leader = LeaderElection(cluster: Self.cluster(endpoints, port: 1001), coordinator: first)
             let follower = LeaderElection(cluster: Self.cluster(endpoints, port: 1002), coordinator: second)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await leader.run() }
+                group.addTask { await leader.run() }
                 try await eventually("the first coordinator leads") { leader.role.isLeader }
-                group.addTask { try await follower.run() }
+                group.addTask { await follower.run() }
                 try await eventually("the second follows the first") {
                     follower.role.current == .follower(leader: "127.0.0.1:1001")
                 }
@@ -37,38 +38,49 @@ import Testing
         }
     }
 
-    @Test func aDeposedLeaderCannotWriteTheRegistryAndStops() async throws {
+    @Test func aLeaderWhoseLeaseEndsBehindItsBackStepsDownWritesNothingAndFollowsItsSuccessor() async throws {
         try await withLocalEtcd { endpoints in
             let (first, second) = (Coordinator(), Coordinator())
             let deposed = LeaderElection(cluster: Self.cluster(endpoints, port: 1001), coordinator: first)
             let successor = LeaderElection(cluster: Self.cluster(endpoints, port: 1002), coordinator: second)
+            let returned = ElectionEnded()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                let stopped = AsyncStream.makeStream(of: String.self)
                 group.addTask {
-                    do {
-                        try await deposed.run()
-                        stopped.continuation.yield("returned")
-                    } catch let error as ClusterError {
-                        stopped.continuation.yield("\(error)")
-                    }
+                    await deposed.run()
+                    returned.value.store(true, ordering: .releasing)
                 }
                 try await eventually("the first coordinator leads") { deposed.role.isLeader }
-                group.addTask { try await successor.run() }
-                // Its lease ends behind its back (as after a long stall) and the other coordinator is elected; the
-                // first still believes it leads when a worker registers with it.
+                let early = CoordinatorFixture.registration("p0", .prefill, instance: 1)
+                let session = Mailbox(identity: early.identity)
+                try await first.register(early, outbox: session.outbox)
+                group.addTask { await successor.run() }
+                // Its lease ends behind its back (as after a long stall) and the other coordinator is elected.
                 try await withEtcdClient(endpoints) { etcd in
                     let candidacies = try await etcd.range(prefix: "/handoff/test/leader")
                     let first = try #require(candidacies.first { $0.value == Data("127.0.0.1:1001".utf8) })
                     try await etcd.revokeLease(first.lease)
                 }
                 try await eventually("the second coordinator leads") { successor.role.isLeader }
-                let worker = CoordinatorFixture.registration("p9", .prefill, instance: 9)
-                try await first.register(worker, outbox: Mailbox(identity: worker.identity).outbox)
 
-                var reasons = stopped.stream.makeAsyncIterator()
-                let reason = try #require(await reasons.next())
-                #expect(reason.contains("another coordinator leads") || reason.contains("lease was lost"), "\(reason)")
-                #expect(try await Self.registryKeys(endpoints).isEmpty, "a deposed leader wrote the registry")
+                // The first gave up at once: its worker's session is closed, and it refuses to act.
+                try await eventually("the first stepped down") { !deposed.role.isLeader }
+                try await eventually("the worker's session was closed") { session.outbox.isFinished }
+                let late = CoordinatorFixture.registration("p9", .prefill, instance: 9)
+                await #expect(throws: CoordinatorError.self) {
+                    try await first.register(late, outbox: Mailbox(identity: late.identity).outbox)
+                }
+                #expect(
+                    try await !Self.registryKeys(endpoints).contains("/handoff/test/workers/p9"),
+                    "a deposed leader wrote the registry")
+                // It keeps running, follows its successor, and campaigns to lead after it.
+                try await eventually("the first follows the second") {
+                    deposed.role.current == .follower(leader: "127.0.0.1:1002")
+                }
+                let ended = returned.value.load(ordering: .acquiring)
+                #expect(!ended, "the election of the deposed coordinator ended")
+                await successor.stepDown()
+                try await eventually("the first leads again") { deposed.role.isLeader }
+                #expect(await first.isLeading)
                 group.cancelAll()
             }
         }
@@ -109,4 +121,9 @@ func eventually(
     }
     Issue.record("not within \(timeout): \(what)")
     throw CancellationError()
+}
+
+/// Set when an election's `run` returned.
+final class ElectionEnded: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -87,6 +87,70 @@ import Testing
     }
 }
 
+/// A leader whose fence stops holding (its etcd lease lapsed while it was paused) acts on nothing afterwards.
+@Suite struct LeadershipFenceTests {
+    @Test func aLeaderWhoseFenceLapsedAdmitsNothingClosesItsSessionsAndSendsItsWaitersToTheLeader() async throws {
+        let fixture = CoordinatorFixture()
+        let fence = SwitchedFence()
+        await fixture.coordinator.takeOver([], store: RecordingStore(), term: 3, fence: fence)
+        let prefill = try await fixture.register("p0", .prefill, instance: 1)
+        let decode = try await fixture.register("d0", .decode, instance: 2)
+        let admission = try await fixture.coordinator.admit(
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        #expect(admission.ticket.hasPrefix("t3."))
+        let coordinator = fixture.coordinator
+        let waiting = Task { () async -> Result<RequestAccount?, CoordinatorError> in
+            do throws(CoordinatorError) {
+                return .success(try await coordinator.outcome(of: "r1"))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let sentBefore = await decode.drain().count
+
+        // The lease lapsed behind the coordinator's back: the next call finds out and refuses, before acting.
+        fence.holds.store(false, ordering: .releasing)
+        await #expect(throws: CoordinatorError.self) {
+            try await fixture.coordinator.admit(AdmitRequest(requestID: "r2", model: "tiny", promptTokens: 16))
+        }
+        // The waiter on r1 is told to go to the leader, not that r1 failed or timed out.
+        let result = await waiting.value
+        guard case .failure(.unavailable) = result else {
+            Issue.record("the waiter got \(result)")
+            return
+        }
+        // Nothing more went to the workers, and their sessions were closed so that they find the leader.
+        #expect(await decode.drain().count == sentBefore)
+        #expect(prefill.outbox.isFinished && decode.outbox.isFinished)
+        await #expect(throws: CoordinatorError.self) {
+            try await fixture.coordinator.report(
+                .prefillStarted, ticket: admission.ticket, from: prefill.identity)
+        }
+        await #expect(throws: CoordinatorError.self) {
+            try await fixture.coordinator.register(
+                CoordinatorFixture.registration("p1", .prefill, instance: 3), outbox: BatchingOutbox())
+        }
+        #expect(await fixture.coordinator.isLeading == false)
+
+        // Elected again later, it starts from the registry, with nothing of the old leadership left.
+        fence.holds.store(true, ordering: .releasing)
+        await fixture.coordinator.takeOver([], store: RecordingStore(), term: 5, fence: fence)
+        let again = try await fixture.register("p0", .prefill, instance: 1)
+        _ = try await fixture.register("d0", .decode, instance: 2)
+        let readmitted = try await fixture.coordinator.admit(
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16))
+        #expect(readmitted.ticket.hasPrefix("t5."))
+        #expect(await again.prefillOrders().map(\.ticket) == [readmitted.ticket])
+    }
+}
+
+/// A fence a test opens and closes.
+final class SwitchedFence: LeadershipFence {
+    let holds = Atomic<Bool>(true)
+    var holdsLeadership: Bool { holds.load(ordering: .acquiring) }
+}
+
 /// Records what the coordinator asked of its registry store.
 final class RecordingStore: WorkerRegistryStore {
     private let recorded = Mutex<[String]>([])

@@ -102,6 +102,11 @@ import Testing
             { (m: inout Handoff_V1_Register) in m.workerID = "p0\u{1B}]0;pwned\u{07}" },
             { (m: inout Handoff_V1_Register) in m.rack = "r1\nlevel=error msg=forged" },
             { (m: inout Handoff_V1_Register) in m.transports = ["tcp\r"] },
+            // Format and separator characters reorder or split what a reader sees: a bidi override, U+2028.
+            { (m: inout Handoff_V1_Register) in m.workerID = "p0\u{202E}1p" },
+            { (m: inout Handoff_V1_Register) in m.node = "n1\u{2028}level=error" },
+            { (m: inout Handoff_V1_Register) in m.rack = "r\u{2029}" },
+            { (m: inout Handoff_V1_Register) in m.layout.model = "ti\u{200B}ny" },
         ] {
             var message = base
             mutate(&message)
@@ -111,6 +116,8 @@ import Testing
         for request in [
             AdmitRequest(requestID: "r1\u{1B}[2J", model: "tiny", promptTokens: 16),
             AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, rack: "r\nforged"),
+            AdmitRequest(requestID: "r1\u{202E}", model: "tiny", promptTokens: 16),
+            AdmitRequest(requestID: "r1", model: "tiny", promptTokens: 16, node: "n\u{2028}"),
             AdmitRequest(requestID: "r1", model: String(repeating: "m", count: 257), promptTokens: 16),
         ] {
             await #expect(throws: CoordinatorError.self) { _ = try await coordinator.admit(request) }

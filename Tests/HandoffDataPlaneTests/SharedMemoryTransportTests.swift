@@ -135,6 +135,18 @@ struct SharedMemoryTransportTests {
         stolen.transportAddress = offer.encoded()
         await expectPeerFailed(client, stolen, containing: "not its KV pool's memfd")
 
+        // One of its files: the refusal names the kind of file, never the serving process's path.
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("handoff-secret-\(getpid())")
+        _ = FileManager.default.createFile(atPath: secret.path, contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(at: secret) }
+        let file = try FileHandle(forReadingFrom: secret)
+        defer { try? file.close() }
+        var named = genuine
+        offer.spans[0].descriptor = file.fileDescriptor
+        named.transportAddress = offer.encoded()
+        await expectPeerFailed(client, named, containing: "is a file, not its KV pool's memfd")
+        await expectPeerFailed(client, named, notContaining: "handoff-secret")
+
         var beyond = genuine
         beyond.regions[0].length = UInt64(offer.spans[0].length) + 1
         await #expect(throws: DataPlaneError.self) { _ = try await client.connect(to: beyond) }
@@ -234,7 +246,8 @@ struct SharedMemoryTransportTests {
     }
 
     private func expectPeerFailed(
-        _ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String
+        _ transport: SharedMemoryTransport, _ descriptor: PoolDescriptor, containing text: String = "",
+        notContaining hidden: String? = nil
     ) async {
         do {
             _ = try await transport.connect(to: descriptor)
@@ -244,7 +257,8 @@ struct SharedMemoryTransportTests {
                 Issue.record("unexpected \(error)")
                 return
             }
-            #expect(reason.contains(text), "\(reason)")
+            if !text.isEmpty { #expect(reason.contains(text), "\(reason)") }
+            if let hidden { #expect(!reason.contains(hidden), "\(reason)") }
         }
     }
 }

@@ -54,6 +54,11 @@ import Testing
         #expect(try object(completion.prefillBody(ticket: "t"))["max_tokens"] as? Int == 1)
     }
 
+    @Test(arguments: [#""n": 1"#, #""n": 1.0"#, #""n": null"#])
+    func oneCompletionMayBeAskedForExplicitly(_ n: String) throws {
+        #expect(try request(#"{"model": "m", "prompt": [1], \#(n)}"#).promptTokenIDs == [1])
+    }
+
     @Test func aSingletonBatchIsOnePrompt() throws {
         #expect(try request(#"{"model": "m", "prompt": [[4, 5]]}"#).promptTokenIDs == [4, 5])
     }
@@ -61,6 +66,10 @@ import Testing
     @Test(arguments: [
         "[1, 2]", "not json", #"{"prompt": [1]}"#, #"{"model": "", "prompt": [1]}"#, #"{"model": "m"}"#,
         #"{"model": "m", "prompt": [[1], [2]]}"#, #"{"model": "m", "prompt": [1], "n": 2}"#,
+        // Only the integer 1 is one completion: a string, a fraction or a boolean would reach the engines.
+        #"{"model": "m", "prompt": [1], "n": "2"}"#, #"{"model": "m", "prompt": [1], "n": 1.5}"#,
+        #"{"model": "m", "prompt": [1], "n": "1"}"#, #"{"model": "m", "prompt": [1], "n": true}"#,
+        #"{"model": "m", "prompt": [1], "n": 0}"#, #"{"model": "m", "prompt": [1], "n": [1]}"#,
         #"{"model": "m", "prompt": [1], "kv_transfer_params": {"handoff_ticket": "t1"}}"#,
     ])
     func requestsTheRouterCannotServeAreRefusedAsBadRequests(_ json: String) {

@@ -12,13 +12,16 @@ public struct ClusterConfiguration: Sendable {
     /// routers and tools are given.
     public var advertise: HostPort
     /// The TTL asked for the leader's etcd lease, seconds. A dead leader is replaced about this long after it
-    /// stops renewing; etcd raises it to 1.5 × its election timeout (1 s needs `--election-timeout 500`).
+    /// stops renewing; etcd raises it to 1.5 × its election timeout (1 s needs `--election-timeout 500`). The
+    /// leader renews it five times per TTL and steps down once 0.9 TTL (TTL − 100 ms at least) passed since the
+    /// last renewal etcd answered was sent.
     public var leaderTTLSeconds: Int64
     /// The TTL of each worker's registry key: renewed on its heartbeats, at most every third of it.
     public var workerTTLSeconds: Int64
 
     public init(
-        etcd: EtcdEndpoints, name: String, advertise: HostPort, leaderTTLSeconds: Int64 = 1,
+        etcd: EtcdEndpoints, name: String, advertise: HostPort,
+        leaderTTLSeconds: Int64 = ClusterConfiguration.defaultLeaderTTLSeconds,
         workerTTLSeconds: Int64 = 10
     ) {
         self.etcd = etcd
@@ -27,6 +30,11 @@ public struct ClusterConfiguration: Sendable {
         self.leaderTTLSeconds = leaderTTLSeconds
         self.workerTTLSeconds = workerTTLSeconds
     }
+
+    /// The default leader lease: 3 s, with a renewal every 600 ms, so that a coordinator on a loaded machine (a
+    /// renewal a second or two late, a short stall of etcd's disk) keeps leading, while a crashed leader is
+    /// replaced within about 3 s. A demo or a test on an idle machine may use 1 s.
+    public static let defaultLeaderTTLSeconds: Int64 = 3
 
     /// The prefix of the cluster's keys.
     var prefix: String { "/handoff/\(name)/" }

@@ -1,6 +1,6 @@
 import HandoffEtcd
 
-/// Why a clustered coordinator stopped: it exits, and its supervisor starts it again as a follower.
+/// Why a clustered coordinator stopped leading or campaigning: it steps down and campaigns again (`LeaderElection`).
 public enum ClusterError: Error, Sendable, CustomStringConvertible {
     /// Its etcd lease ended (etcd unreachable for the whole TTL, or the process stalled that long): another
     /// coordinator may lead now, so nothing this one knows can be trusted.

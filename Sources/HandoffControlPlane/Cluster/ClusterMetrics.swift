@@ -8,6 +8,8 @@ public final class ClusterMetrics: Sendable {
     let isLeader: Gauge
     let term: Gauge
     let leaderships: Counter
+    /// Leaderships this coordinator gave up without being asked to (lease lapsed, deposed, etcd lost).
+    let stepDowns: Counter
     let takeoverSeconds: Timer
     let adoptedWorkers: Gauge
     let registryWrites: [String: Counter]
@@ -17,6 +19,7 @@ public final class ClusterMetrics: Sendable {
         isLeader = Gauge(label: "handoff_cluster_is_leader", factory: factory)
         term = Gauge(label: "handoff_cluster_leader_term", factory: factory)
         leaderships = Counter(label: "handoff_cluster_leaderships_total", factory: factory)
+        stepDowns = Counter(label: "handoff_cluster_step_downs_total", factory: factory)
         takeoverSeconds = Timer(label: "handoff_cluster_takeover_seconds", factory: factory)
         adoptedWorkers = Gauge(label: "handoff_cluster_adopted_workers", factory: factory)
         registryWrites = Dictionary(

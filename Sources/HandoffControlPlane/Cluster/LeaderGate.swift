@@ -19,7 +19,10 @@ struct LeaderGate: ServerInterceptor {
         case .follower(let leader):
             var metadata = Metadata()
             metadata.addString(leader ?? "", forKey: LeaderRedirect.metadataKey)
-            let whereabouts = leader.map { "the leader is at \($0)" } ?? "no leader is elected yet; retry shortly"
+            let whereabouts =
+                leader.map { "the leader is at \($0)" }
+                ?? "no leader is elected yet; retry shortly"
+                + (role.problem.map { " (this coordinator cannot lead now: \($0))" } ?? "")
             throw RPCError(
                 code: .unavailable, message: "coordinator \(advertised) does not lead its cluster: \(whereabouts)",
                 metadata: metadata)

@@ -10,6 +10,7 @@ extension Coordinator {
     public func admit(_ request: AdmitRequest, watcher: RequestWatcher? = nil) throws(CoordinatorError) -> Admission {
         let started = now()
         guard admitting else { throw .unavailable("the coordinator is shutting down and admits no new requests") }
+        try requireLeadership()
         if request.requestID.isEmpty || request.requestID.utf8.count > 256 {
             throw .invalidArgument("request id must be 1 to 256 bytes long")
         }
@@ -131,6 +132,7 @@ extension Coordinator {
         if requestID.isEmpty || requestID.utf8.count > 256 {
             throw .invalidArgument("request id must be 1 to 256 bytes long")
         }
+        try requireLeadership()
         let why = "cancelled: " + (reason.isEmpty ? "the client gave up" : String(reason.prefix(256)))
         if let ticketID = activeRequests[requestID], tickets[ticketID] != nil {
             finish(ticketID, as: .failed, reason: why)

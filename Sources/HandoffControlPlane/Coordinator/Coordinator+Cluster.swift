@@ -9,12 +9,17 @@ extension Coordinator {
     /// `Registered` goes first). A worker whose session does not come back within the liveness timeout is lost
     /// as usual. Later registrations, heartbeats and losses go to `store`.
     ///
-    /// - Parameter term: the cluster's count of leaderships, this one included: ticket ids carry it.
+    /// - Parameters:
+    ///   - term: the cluster's count of leaderships, this one included: ticket ids carry it.
+    ///   - fence: asked before every action from now on: when it no longer holds, the coordinator relinquishes
+    ///     everything (`relinquish`). Nil: it leads until `relinquish` is called.
     /// - Returns: the instances adopted; entries that fail validation are skipped with a warning.
     @discardableResult
     public func takeOver(
-        _ registrations: [WorkerRegistration], store: any WorkerRegistryStore, term: Int
+        _ registrations: [WorkerRegistration], store: any WorkerRegistryStore, term: Int,
+        fence: (any LeadershipFence)? = nil
     ) -> [WorkerIdentity] {
+        leadership = fence.map { .leading(fence: $0) } ?? .alone
         ticketPrefix = "t\(term)."
         var adopted: [WorkerIdentity] = []
         let time = now()

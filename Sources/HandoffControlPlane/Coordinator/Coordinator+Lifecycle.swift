@@ -176,6 +176,7 @@ extension Coordinator {
 
     /// Expires or fails every ticket whose deadline or lease has passed, and loses silent workers.
     public func sweep() {
+        guard leads() else { return }
         let time = now()
         checkLiveness(at: time)
         expireLostWorkers(at: time)

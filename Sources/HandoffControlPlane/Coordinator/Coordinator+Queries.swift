@@ -22,7 +22,9 @@ extension Coordinator {
         guard activeRequests[requestID] != nil || awaitingPair[requestID] != nil else {
             throw .notFound("unknown request \(requestID)")
         }
-        return await wait(for: requestID, reservation: false)
+        let account = await wait(for: requestID, reservation: false)
+        try requireLeadership()
+        return account
     }
 
     /// Waits until the request's decode worker has reserved its blocks (`reserved` in the account), or the request
@@ -32,7 +34,9 @@ extension Coordinator {
     public func reservation(of requestID: String) async throws(CoordinatorError) -> RequestAccount? {
         let current = try account(of: requestID)
         if current.reserved || current.state.isFinal { return current }
-        return await wait(for: requestID, reservation: true)
+        let account = await wait(for: requestID, reservation: true)
+        try requireLeadership()
+        return account
     }
 
     private func wait(for requestID: String, reservation: Bool) async -> RequestAccount? {

@@ -9,6 +9,7 @@ extension Coordinator {
     public func report(
         _ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity
     ) throws(CoordinatorError) {
+        try requireLeadership()
         guard var ticket = tickets[ticketID] else {
             throw .notFound("unknown ticket \(ticketID) (never issued, or already finished)")
         }
@@ -138,6 +139,7 @@ extension Coordinator {
     public func report(
         _ event: ProgressEvent, ticket ticketID: String, from sender: WorkerIdentity, reportKey: UInt64
     ) throws(CoordinatorError) {
+        try requireLeadership()
         guard let record = workers[sender.id], record.live, record.identity == sender,
             reportKey != 0, record.reportKey == reportKey
         else {

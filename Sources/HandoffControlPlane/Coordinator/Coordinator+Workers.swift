@@ -15,6 +15,7 @@ extension Coordinator {
         _ registration: WorkerRegistration, outbox: BatchingOutbox<WorkerInstruction>
     ) throws(CoordinatorError) {
         try Self.validate(registration)
+        try requireLeadership()
         let identity = registration.identity
         if let existing = workers[identity.id], existing.live, !existing.attached {
             // Adopted from the registry at a takeover: the same instance reconnects, a new one replaces it.
@@ -49,7 +50,7 @@ extension Coordinator {
 
     /// Records a heartbeat from `identity`; ignored when that instance is no longer registered.
     public func heartbeat(_ identity: WorkerIdentity, freeBlocks: Int, queueDepth: Int) {
-        guard var record = workers[identity.id], record.identity == identity, record.live else { return }
+        guard leads(), var record = workers[identity.id], record.identity == identity, record.live else { return }
         record.lastHeartbeat = now()
         record.reportedFree = min(max(0, freeBlocks), record.registration.layout.numBlocks)
         record.queueDepth = max(0, queueDepth)
@@ -60,6 +61,7 @@ extension Coordinator {
     /// The worker's session ended: the instance is out of service. `graceful` when the worker closed it itself
     /// (a shutdown), otherwise the stream broke (process gone, network).
     public func sessionEnded(_ identity: WorkerIdentity, reason: String, graceful: Bool = false) {
+        guard leads() else { return }
         loseWorker(identity, reason: reason, graceful: graceful)
     }
 

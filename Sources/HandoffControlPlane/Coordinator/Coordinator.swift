@@ -47,6 +47,8 @@ public actor Coordinator {
     var pairs: [PairKey: PairStats] = [:]
     /// Where registrations are kept for a successor (set by `takeOver` on a cluster's leader); nil alone.
     var registryStore: (any WorkerRegistryStore)?
+    /// Whether this coordinator may act: alone always; in a cluster only while it leads.
+    var leadership = Leadership.alone
 
     var totals = Totals()
     var componentWindows: [String: RollingPercentiles] = [:]
@@ -129,6 +131,16 @@ public actor Coordinator {
         var deadline: UInt64
         /// Why the last try found no pair.
         var lastRefusal = ""
+    }
+
+    /// Where a coordinator stands in its cluster, for the checks before every action.
+    enum Leadership {
+        /// No cluster: it always acts.
+        case alone
+        /// A cluster's leader, while `fence` holds.
+        case leading(fence: any LeadershipFence)
+        /// A cluster's follower (or a leader that gave up): it refuses every call that would act.
+        case following
     }
 
     struct PairKey: Hashable {

@@ -75,6 +75,8 @@ public struct CoordinatorServer: Service {
         let server = GRPCServer(
             transport: transport, services: [CoordinatorService(coordinator: coordinator)], interceptors: interceptors)
         let coordinator = self.coordinator
+        // A clustered coordinator acts only once elected.
+        if election != nil { await coordinator.follow() }
         try await withThrowingTaskGroup(of: ServerTask.self) { group in
             group.addTask {
                 try await server.serve()
@@ -117,28 +119,39 @@ public struct CoordinatorServer: Service {
                 ])
             onListening(address.port, boundMetrics)
             if let election {
+                // Campaigns again after every loss of leadership or of etcd: it ends only when cancelled.
                 group.addTask {
-                    try await election.run()
+                    await election.run()
                     return .other
                 }
             }
-            // Until a graceful shutdown is asked for, or a task fails (a clustered coordinator that lost its lease).
+            // Until a graceful shutdown is asked for, or a task fails (the metrics endpoint).
             group.addTask {
                 try? await gracefulShutdown()
                 throw ShutdownRequested()
             }
+            var failure: (any Error)?
+            var serverEnded = false
             do {
-                _ = try await group.next()
+                serverEnded = try await group.next() == .server
             } catch is ShutdownRequested {
                 await coordinator.shutDown(grace: configuration.shutdownGrace)
-                await election?.stepDown()
-                server.beginGracefulShutdown()
-                // Until the server has ended its streams (the election, stepped down, may end first).
-                while let ended = try await group.next(), ended != .server {}
-                group.cancelAll()
-                return
+            } catch {
+                failure = error
+                logger.critical("coordinator stopping: \(error)")
+                await coordinator.shutDown(grace: .zero)
+            }
+            await election?.stepDown()
+            // The server ends its streams before anything is cancelled: a server cancelled with connections open
+            // drops HTTP/2 streams that arrive meanwhile without finishing their writers, which traps in swift-nio.
+            server.beginGracefulShutdown()
+            do {
+                while !serverEnded, let ended = try await group.next() { serverEnded = ended == .server }
+            } catch {
+                logger.warning("a coordinator task failed while stopping: \(error)")
             }
             group.cancelAll()
+            if let failure { throw failure }
         }
         logger.info("coordinator stopped")
     }

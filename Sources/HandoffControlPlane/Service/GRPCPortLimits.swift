@@ -23,6 +23,10 @@ public struct GRPCPortLimits: Sendable, Hashable {
     /// before closing the connection (a peer that vanished without closing).
     public var keepaliveInterval: Duration
     public var keepaliveTimeout: Duration
+    /// How often clients may ping, with or without calls open: Handoff's clients ping every second to notice a
+    /// paused or unreachable coordinator (`CoordinatorAddress.keepalive`). Pings more often count as strikes, and a
+    /// few strikes close the connection.
+    public static let minClientPingInterval = Duration.milliseconds(500)
 
     public init(
         maxConnections: Int = 1024, firstCallTimeout: Duration = .seconds(10), maxIdleTime: Duration = .seconds(60),
@@ -48,6 +52,8 @@ public struct GRPCPortLimits: Sendable, Hashable {
             config.connection.maxGraceTime = maxGraceTime
             config.connection.keepalive.time = keepaliveInterval
             config.connection.keepalive.timeout = keepaliveTimeout
+            config.connection.keepalive.clientBehavior = .init(
+                minPingIntervalWithoutCalls: Self.minClientPingInterval, allowWithoutCalls: true)
             config.http2.maxConcurrentStreams = maxConcurrentStreams
             config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
                 guard connections.admit(channel) else {

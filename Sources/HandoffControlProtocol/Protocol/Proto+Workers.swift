@@ -76,14 +76,22 @@ extension WorkerRegistration {
         )
     }
 
-    /// Labels are shown in terminals, logs and pages: no control characters (escape sequences, line breaks).
+    /// Labels are shown in terminals, logs and pages: none of `unprintableCategories`.
     package static func checkPrintable(_ name: String, _ value: String) throws(ProtocolError) {
-        if let bad = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+        if let bad = value.unicodeScalars.first(where: { unprintableCategories.contains($0.properties.generalCategory) }
+        ) {
             throw ProtocolError(
-                "\(name) must not contain control characters (found U+\(String(bad.value, radix: 16, uppercase: true)))"
-            )
+                "\(name) must not contain control, format or separator characters "
+                    + "(found U+\(String(bad.value, radix: 16, uppercase: true)))")
         }
     }
+
+    /// What an id or label may not contain, since it ends up in terminals, logs and pages: controls (Cc: escapes,
+    /// newlines), format characters (Cf: bidirectional overrides such as U+202E, zero-width joiners) and line and
+    /// paragraph separators (Zl, Zp: U+2028, U+2029), which reorder, hide or split what a reader sees.
+    static let unprintableCategories: Set<Unicode.GeneralCategory> = [
+        .control, .format, .lineSeparator, .paragraphSeparator,
+    ]
 
     /// An endpoint is empty or an http(s) URL of printable ASCII, at most 512 bytes.
     package static func checkEndpoint(_ endpoint: String) throws(ProtocolError) {

@@ -48,6 +48,17 @@ final class SharedPeerMapping: Sendable {
         return SharedPeerMapping(regionAddresses: addresses, spans: mapped)
     }
 
+    /// What kind of file a `/proc/PID/fd` link names, without naming it.
+    static func kind(ofLink link: String) -> String {
+        if link.hasPrefix("/memfd:") { return "another memfd" }
+        if link.hasPrefix("socket:") { return "a socket" }
+        if link.hasPrefix("pipe:") { return "a pipe" }
+        if link.hasPrefix("anon_inode:") { return "an anonymous inode" }
+        if link.hasPrefix("/dev/") { return "a device" }
+        if link.hasPrefix("/") { return "a file" }
+        return "no file it can show"
+    }
+
     private static func mapSpan(
         _ span: SharedMemoryOffer.Span, from pidfd: Int32, name: String
     )
@@ -60,7 +71,9 @@ final class SharedPeerMapping: Sendable {
         // later pool's memfd under a released pool's numbers, is refused, so that it cannot be written into.
         let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)")) ?? ""
         guard link == "/memfd:\(name) (deleted)" else {
-            throw .refused("descriptor \(span.descriptor) of the peer is '\(link)', not its KV pool's memfd")
+            // The kind of file only: the peer's paths are none of a descriptor sender's business, nor of our logs'.
+            throw .refused(
+                "descriptor \(span.descriptor) of the peer is \(Self.kind(ofLink: link)), not its KV pool's memfd")
         }
         // A size seal means no process can shrink the file under this mapping (a read past its end is SIGBUS).
         var status = stat()

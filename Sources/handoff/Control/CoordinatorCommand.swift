@@ -23,8 +23,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
             With --etcd, several coordinators of one --cluster name campaign for leadership through etcd; only the \
             leader admits and pairs, the others refuse every call with the leader's address. The worker registry \
-            lives in etcd, so a new leader knows the fleet at once. A coordinator whose etcd lease is lost exits \
-            with status 3 for its supervisor to restart it.
+            lives in etcd, so a new leader knows the fleet at once. A coordinator whose etcd lease lapses, or that \
+            loses etcd, steps down (its requests go to the next leader), keeps refusing calls with the leader's \
+            address, reconnects and campaigns again: it never exits for that.
             """)
 
     @Option(help: "Address of the gRPC API.") var listen = HostPort(host: "0.0.0.0", port: 50051)
@@ -46,8 +47,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
             "The gRPC address clients are sent to when this coordinator leads (default: --listen, which then needs a host)."
     )
     var advertise: HostPort?
-    @Option(help: "TTL of the leader's etcd lease, seconds: a dead leader is replaced about this long after.")
-    var leaderTtlSeconds: Int64 = 1
+    @Option(
+        help: ArgumentHelp(
+            "TTL of the leader's etcd lease, seconds: a dead leader is replaced about this long after; renewed 5 "
+                + "times per TTL, and a leader that goes 0.9 TTL without a renewal answered steps down."))
+    var leaderTtlSeconds: Int64 = ClusterConfiguration.defaultLeaderTTLSeconds
 
     func run() async throws {
         CommandLogging.bootstrap(level: logLevel)
@@ -93,12 +97,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration: .init(
                 services: (tracing.map { [.init(service: $0)] } ?? []) + [.init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch let error as ClusterError {
-            logger.critical("leaving the cluster: \(error)")
-            throw ExitCode(3)
-        }
+        try await group.run()
     }
 
     private func clusterConfiguration() throws -> ClusterConfiguration? {

@@ -18,13 +18,19 @@ final class DemoCluster {
     private let coordinatorArguments: [HostPort: [String]]
     private(set) var workers: [String: PeerProcess] = [:]
     private let workerArguments: [String: [String]]
+    /// With `cuttableEtcd`: each coordinator's forwarders to the etcd members, so that its link can be cut alone.
+    private var etcdLinks: [HostPort: [LoopbackForwarder]] = [:]
+    /// Coordinators the demo killed on purpose (and has not restarted yet).
+    private var killedCoordinators: Set<HostPort> = []
 
     /// Starts the coordinators and waits for each to listen, then starts the workers.
     ///
-    /// - Parameter etcd: with several coordinators, the etcd cluster they campaign in.
+    /// - Parameters:
+    ///   - etcd: with several coordinators, the etcd cluster they campaign in.
+    ///   - cuttableEtcd: each coordinator reaches etcd through forwarders of its own (`cutEtcd`).
     init(
         coordinatorArguments common: [String], coordinators count: Int = 1, etcd: EtcdEndpoints? = nil,
-        leaderTTLSeconds: Int = 1, workers: [(id: String, arguments: [String])]
+        leaderTTLSeconds: Int = 1, cuttableEtcd: Bool = false, workers: [(id: String, arguments: [String])]
     ) async throws {
         token = BearerToken.random()
         var arguments: [HostPort: [String]] = [:]
@@ -34,10 +40,16 @@ final class DemoCluster {
             for index in 0..<count {
                 let grpc = HostPort(host: "127.0.0.1", port: ports[2 * index])
                 endpoints.append(grpc)
+                var members = etcd
+                if cuttableEtcd {
+                    let links = try etcd.members.map { try LoopbackForwarder(to: $0) }
+                    etcdLinks[grpc] = links
+                    members = EtcdEndpoints(members: links.map { HostPort(host: "127.0.0.1", port: $0.port) })
+                }
                 arguments[grpc] =
                     [
                         "coordinator", "--listen", "\(grpc)", "--metrics", "127.0.0.1:\(ports[2 * index + 1])",
-                        "--etcd", "\(etcd)", "--cluster", "demo", "--advertise", "\(grpc)",
+                        "--etcd", "\(members)", "--cluster", "demo", "--advertise", "\(grpc)",
                         "--leader-ttl-seconds", "\(leaderTTLSeconds)",
                     ] + common
             }
@@ -92,7 +104,25 @@ final class DemoCluster {
 
     /// Kills the coordinator at `endpoint` without warning, as a crash would.
     func killCoordinator(_ endpoint: HostPort) {
+        killedCoordinators.insert(endpoint)
         coordinators[endpoint]?.send(signal: SIGKILL)
+    }
+
+    /// Pauses the coordinator at `endpoint` (SIGSTOP), or resumes it (SIGCONT), as a stalled VM or a long GC would.
+    func pauseCoordinator(_ endpoint: HostPort, _ paused: Bool) {
+        coordinators[endpoint]?.send(signal: paused ? SIGSTOP : SIGCONT)
+    }
+
+    /// Cuts the links of the coordinator at `endpoint` to every etcd member (a black hole), or restores them.
+    func cutEtcd(of endpoint: HostPort, _ cut: Bool) {
+        for link in etcdLinks[endpoint] ?? [] { link.setCut(cut) }
+    }
+
+    /// Coordinators that ended without the demo killing or stopping them, with how they ended (a crash, an exit).
+    var unexpectedEndings: [String] {
+        coordinators.filter { !killedCoordinators.contains($0.key) }.compactMap { endpoint, process in
+            process.ending.map { "\(endpoint): \($0)" }
+        }.sorted()
     }
 
     /// Starts the coordinator at `endpoint` again (with the same ports) and waits until it listens.
@@ -101,11 +131,13 @@ final class DemoCluster {
         await coordinators[endpoint]?.finish(timeout: .seconds(5))
         let (_, metrics, process) = try await Self.startCoordinator(arguments, token: token)
         coordinators[endpoint] = process
+        killedCoordinators.remove(endpoint)
         metricsPorts[endpoint] = metrics
     }
 
     /// Stops workers, then the coordinators, gracefully; returns the worst coordinator exit status.
     func stop() async -> Int32 {
+        defer { for links in etcdLinks.values { for link in links { link.stop() } } }
         for worker in workers.values { worker.send(signal: SIGTERM) }
         for worker in workers.values { await worker.finish(timeout: .seconds(10)) }
         for coordinator in coordinators.values { coordinator.send(signal: SIGTERM) }

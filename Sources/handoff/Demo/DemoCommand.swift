@@ -44,10 +44,19 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "etcd member URLs for several coordinators (default: start 3 members of Debian's etcd).")
     var etcd: String?
     @Option(
+        name: [.customLong("faults"), .customLong("kill-leader")],
         help:
-            "With several coordinators: kill the leader (SIGKILL) this many times, spread over the run, each restarted a second later (default 2)."
+            "With several coordinators: inject the fault (--fault) this many times, spread over the run (default 2)."
     )
-    var killLeader: Int?
+    var faults: Int?
+    @Option(
+        help: ArgumentHelp(
+            "With several coordinators, the fault to inject: kill-leader (SIGKILL, restarted 1 s later), pause-leader "
+                + "(SIGSTOP, then SIGCONT), cut-leader-etcd (its links to etcd black-holed), etcd-member (one member "
+                + "SIGKILLed), etcd-quorum (a majority SIGKILLed); each but the first undone after --fault-seconds."))
+    var fault: DemoFault = .killLeader
+    @Option(help: "How long a pause, cut or etcd outage lasts, seconds.") var faultSeconds = 5.0
+    @Flag(help: "Run one busy process per core beside the demo for the whole run.") var cpuHog = false
     @Option(
         help:
             "With several coordinators: the leader's etcd lease TTL, seconds (1: the demo's etcd runs a 500 ms election timeout; more: etcd's defaults)."
@@ -101,6 +110,12 @@ struct DemoCommand: AsyncParsableCommand {
         say(
             "starting a coordinator, \(prefillWorkers) prefill and \(decodeWorkers) decode workers (\(preset.name), \(blocks) blocks of \(spec.blockBytes >> 10) KiB each)"
         )
+        if coordinators > 1, etcd != nil, !fault.targetsLeader {
+            throw ValidationError("--fault \(fault.rawValue) needs the demo's own etcd members: leave --etcd out")
+        }
+        let hog = cpuHog ? try CPUHog() : nil
+        defer { hog?.stop() }
+        if cpuHog { say("running \(ProcessInfo.processInfo.activeProcessorCount) busy processes beside the demo") }
         let (etcdCluster, etcdEndpoints) = try await startEtcd(say: say)
         let cluster: DemoCluster
         do {
@@ -109,7 +124,8 @@ struct DemoCommand: AsyncParsableCommand {
                     "--heartbeat-ms", "\(Self.heartbeatMilliseconds)", "--transfer-timeout-seconds", "10",
                     "--state-timeout-seconds", "30", "--log-level", "warning",
                 ],
-                coordinators: coordinators, etcd: etcdEndpoints, leaderTTLSeconds: leaderTtlSeconds, workers: workers)
+                coordinators: coordinators, etcd: etcdEndpoints, leaderTTLSeconds: leaderTtlSeconds,
+                cuttableEtcd: fault == .cutLeaderEtcd, workers: workers)
         } catch {
             await etcdCluster?.stop()
             throw error
@@ -117,6 +133,7 @@ struct DemoCommand: AsyncParsableCommand {
         let outcome: DemoOutcome
         var leaderMetrics: [String: Double] = [:]
         var finalWorkers: [Handoff_V1_WorkerInfo] = []
+        var unexpectedEndings: [String] = []
         let observation: DemoObservation?
         do {
             observation = observe ? try await Self.startObservation(cluster, say: say) : nil
@@ -133,8 +150,13 @@ struct DemoCommand: AsyncParsableCommand {
                 var driver = DemoDriver(
                     connection: connection, cluster: cluster, model: preset.name, mix: mix, requests: requests,
                     rate: rate, policy: policy, killPrefillAfter: killPrefillAfter, seed: seed)
-                driver.leaderKills = leaderKillPoints()
+                driver.faultPoints = faultPoints()
+                if coordinators > 1 {
+                    driver.injector = DemoFaultInjector(fault: fault, cluster: cluster, etcd: etcdCluster)
+                }
+                driver.faultSeconds = faultSeconds
                 let outcome = try await driver.run()
+                unexpectedEndings = cluster.unexpectedEndings
                 if coordinators > 1, let port = cluster.metricsPorts[try await DemoDriver.leader(connection)] {
                     leaderMetrics = try await MetricsScrape.samples(port: port)
                     finalWorkers = try await connection.call { try await $0.listWorkers(.init()).workers }
@@ -163,8 +185,16 @@ struct DemoCommand: AsyncParsableCommand {
                         "decision_p99_ms": outcome.decisionP99 * 1000, "admission_retries": outcome.admissionRetries,
                         "recomputed": outcome.recomputed, "coordinator_exit": Int(coordinatorStatus),
                         "killed_workers": outcome.killed, "restart": outcome.restart.map(Self.json) ?? NSNull(),
-                        "coordinators": coordinators, "failovers": outcome.failovers.map(Self.json),
+                        "coordinators": coordinators, "failovers": outcome.faults.map(Self.json),
                         "readmissions": outcome.readmissions,
+                        "overlapping_admissions": outcome.overlappingAdmissions, "refusals": outcome.refusals,
+                        "coordinators_ended_unexpectedly": unexpectedEndings,
+                        "queued_at_paused_leader": outcome.queuedAtPausedLeader.map {
+                            [
+                                "sent": $0.sent, "admitted": $0.admitted, "refused": $0.refused, "other": $0.other,
+                                "first_other": $0.firstOther,
+                            ] as [String: Any]
+                        } ?? NSNull(),
                         "leader_metrics": leaderMetrics.filter {
                             $0.key.hasPrefix("handoff_cluster_") && !$0.key.contains("_bucket")
                         },
@@ -181,8 +211,18 @@ struct DemoCommand: AsyncParsableCommand {
                     requests, outcome.succeeded.count, outcome.failed.count, outcome.decisionP99 * 1000,
                     outcome.admissionRetries))
             if let restart = outcome.restart { print(Self.describe(restart, recomputed: outcome.recomputed)) }
-            for failover in outcome.failovers { print(Self.describe(failover)) }
+            for failover in outcome.faults { print(Self.describe(failover)) }
             if coordinators > 1 {
+                print(
+                    "admissions by an older leadership after a newer one's: \(outcome.overlappingAdmissions); "
+                        + "coordinators that ended on their own: "
+                        + (unexpectedEndings.isEmpty ? "none" : unexpectedEndings.joined(separator: ", ")))
+                for refusal in outcome.refusals.prefix(3) { print("refusal seen: \(refusal)") }
+                if let queued = outcome.queuedAtPausedLeader {
+                    print(
+                        "admissions queued at the paused leader: \(queued.sent) sent, \(queued.refused) refused when "
+                            + "it woke, \(queued.admitted) admitted, \(queued.other) failed otherwise")
+                }
                 print(
                     "requests admitted again after their coordinator was lost: \(outcome.readmissions); leader term "
                         + "\(leaderMetrics["handoff_cluster_leader_term"].map { String(Int($0)) } ?? "?") "
@@ -190,7 +230,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             for failure in outcome.failed.prefix(10) { print("failed \(failure.id): \(failure.reason)") }
         }
-        if !outcome.failed.isEmpty && !allowFailures { throw ExitCode(1) }
+        if (!outcome.failed.isEmpty || !unexpectedEndings.isEmpty) && !allowFailures { throw ExitCode(1) }
     }
 
     /// Starts Prometheus on the coordinators and says where to look.
@@ -232,25 +272,39 @@ struct DemoCommand: AsyncParsableCommand {
         return (members, members.endpoints)
     }
 
-    /// The request indices before which the leader is killed: evenly spread over the run.
-    private func leaderKillPoints() -> [Int] {
+    /// The request indices before which a fault strikes: evenly spread over the run.
+    private func faultPoints() -> [Int] {
         guard coordinators > 1 else { return [] }
-        let kills = killLeader ?? 2
+        let kills = faults ?? 2
         return (1...max(kills, 1)).prefix(kills).map { requests * $0 / (kills + 1) }
     }
 
-    static func json(_ failover: FailoverReport) -> [String: Any] {
-        [
-            "killed": failover.killed.description, "new_leader": failover.newLeader?.description ?? NSNull(),
-            "next_admission_ms": failover.nextAdmissionSeconds.map { $0 * 1000 } ?? NSNull(),
+    static func json(_ fault: FaultReport) -> [String: Any] {
+        let milliseconds: (Double?) -> Any = { $0.map { $0 * 1000 } ?? NSNull() }
+        return [
+            "fault": fault.kind.rawValue, "killed": fault.target,
+            "new_leader": fault.newLeader?.description ?? NSNull(),
+            "next_admission_ms": milliseconds(fault.nextAdmissionSeconds),
+            "longest_admission_wait_ms": milliseconds(fault.longestAdmissionWaitSeconds),
+            "recovery_ms": milliseconds(fault.recoverySeconds),
+            "lasted_ms": milliseconds(fault.healedAt.map { ($0 - fault.startedAt).seconds }),
         ]
     }
 
-    static func describe(_ failover: FailoverReport) -> String {
-        let next =
-            failover.nextAdmissionSeconds.map { String(format: "next request admitted %.0f ms later", $0 * 1000) }
-            ?? "no request admitted after"
-        return "leader \(failover.killed) killed (SIGKILL): \(next), by \(failover.newLeader?.description ?? "?")"
+    static func describe(_ fault: FaultReport) -> String {
+        let ms: (Double?) -> String = { $0.map { String(format: "%.0f ms", $0 * 1000) } ?? "never" }
+        let what =
+            switch fault.kind {
+            case .killLeader: "leader \(fault.target) killed (SIGKILL)"
+            case .pauseLeader: "leader \(fault.target) paused (SIGSTOP)"
+            case .cutLeaderEtcd: "leader \(fault.target) cut off from etcd"
+            case .etcdMember, .etcdQuorum: "\(fault.target) killed (SIGKILL)"
+            }
+        return "\(what): next request admitted \(ms(fault.nextAdmissionSeconds)) later"
+            + (fault.kind.targetsLeader ? " by another coordinator" : "")
+            + ", longest wait for an admission \(ms(fault.longestAdmissionWaitSeconds)), "
+            + "first admission after it was undone \(ms(fault.recoverySeconds)); leader next: "
+            + (fault.newLeader?.description ?? "?")
     }
 
     static func json(_ restart: RestartReport) -> [String: Any] {

@@ -17,18 +17,36 @@ struct DemoOutcome: Sendable {
     var recomputed = 0
     var killed: [String] = []
     var restart: RestartReport?
-    /// The leaders killed, in order (several coordinators only).
-    var failovers: [FailoverReport] = []
+    /// The faults injected into the control plane, in order (several coordinators only).
+    var faults: [FaultReport] = []
     /// Requests admitted again after the coordinator that admitted them was lost.
     var readmissions = 0
+    /// Admissions that a coordinator of an older leadership made after one of a newer leadership had admitted
+    /// (two leaders admitting at once): the admission was sent after another term's admission had been answered.
+    var overlappingAdmissions = 0
+    /// A few of the refusals seen while looking for the leader (distinct messages).
+    var refusals: [String] = []
+    /// Admissions sent straight to a paused leader (`--fault pause-leader`), answered when it woke up.
+    var queuedAtPausedLeader: QueuedAdmissions.Outcome?
 }
 
-/// One SIGKILL of the coordinators' leader and how the cluster came back.
-struct FailoverReport: Sendable {
-    var killed: HostPort
-    var killedAt: ContinuousClock.Instant
-    /// SIGKILL → the next request admitted (by the new leader), seconds; nil if none was.
+/// One fault injected into the control plane and how the cluster came back.
+struct FaultReport: Sendable {
+    var kind: DemoFault
+    /// What was struck: a coordinator's address, or etcd members.
+    var target: String
+    /// The coordinator struck, for faults on the leader.
+    var victim: HostPort?
+    var startedAt: ContinuousClock.Instant
+    /// When the fault was undone (the coordinator restarted or resumed, the link or the members back).
+    var healedAt: ContinuousClock.Instant?
+    /// Fault → the next request admitted (for a fault on the leader, by another coordinator), seconds.
     var nextAdmissionSeconds: Double?
+    /// The longest a request waited to be admitted (from its first try, through refusals and retries, to its
+    /// admission) among those first tried from the fault until 3 s after it was undone, seconds.
+    var longestAdmissionWaitSeconds: Double?
+    /// Undone → the next request admitted, seconds.
+    var recoverySeconds: Double?
     /// The coordinator that led next, as the driver found it.
     var newLeader: HostPort?
 }
@@ -57,8 +75,13 @@ struct DemoDriver {
     let rate: Double
     let policy: LoadFailurePolicy
     let killPrefillAfter: Int?
-    /// Request indices before which the coordinators' leader is killed (SIGKILL) and restarted a second later.
-    var leaderKills: [Int] = []
+    /// Request indices before which a fault strikes the control plane, and what does it.
+    var faultPoints: [Int] = []
+    var injector: DemoFaultInjector?
+    /// How long a pause, cut or etcd outage lasts.
+    var faultSeconds = 5.0
+    /// Admissions to queue at a paused leader.
+    var queuedAdmissions = 8
     let seed: UInt64
 
     /// Waits (at most 5 s) until `worker` has a ticket in flight, so that killing it tests recovery rather than
@@ -86,10 +109,13 @@ struct DemoDriver {
         var restartAt: ContinuousClock.Instant?
         var killedInstance: UInt64 = 0
         let victim = "prefill-0"
-        var leaderRestart: (endpoint: HostPort, due: ContinuousClock.Instant)?
+        var activeFault: (target: DemoFaultInjector.Target, due: ContinuousClock.Instant, report: Int)?
         let connection = self.connection
         let model = self.model
         let policy = self.policy
+        let token = cluster.token
+        let queued = queuedAdmissions
+        let faultSeconds = self.faultSeconds
         let events = try await withThrowingTaskGroup(of: DriverEvent.self) { group in
             func restart() throws {
                 try cluster.start(victim)
@@ -102,17 +128,38 @@ struct DemoDriver {
             }
             for index in 0..<requests {
                 try await Task.sleep(until: start + .seconds(Double(index) / rate))
-                if let (endpoint, due) = leaderRestart, due <= .now || leaderKills.contains(index) {
-                    try await Task.sleep(until: due)
-                    try await cluster.restartCoordinator(endpoint)
-                    leaderRestart = nil
+                if let active = activeFault, let injector, active.due <= .now || faultPoints.contains(index) {
+                    try await Task.sleep(until: active.due)
+                    try await injector.heal(active.target)
+                    outcome.faults[active.report].healedAt = .now
+                    activeFault = nil
                 }
-                if leaderKills.contains(index) {
+                if let injector, faultPoints.contains(index) {
                     let leader = try await Self.leader(connection)
-                    if let last = outcome.failovers.indices.last { outcome.failovers[last].newLeader = leader }
-                    cluster.killCoordinator(leader)
-                    outcome.failovers.append(FailoverReport(killed: leader, killedAt: .now))
-                    leaderRestart = (leader, .now + .seconds(1))
+                    if let last = outcome.faults.indices.last { outcome.faults[last].newLeader = leader }
+                    if injector.fault == .pauseLeader, queued > 0 {
+                        // A client that does not follow the leader, connected before the pause.
+                        let ready = AsyncStream.makeStream(of: Void.self)
+                        group.addTask {
+                            let probe = QueuedAdmissions(endpoint: leader, token: token, count: queued)
+                            let outcome = await probe.send(
+                                model: model, connected: { ready.continuation.finish() },
+                                // Once the paused leader's lease surely lapsed and another may lead.
+                                sendAt: { try? await Task.sleep(for: .seconds(min(faultSeconds / 2, 2))) },
+                                timeout: .seconds(faultSeconds + 10))
+                            return .queued(outcome)
+                        }
+                        for await _ in ready.stream {}
+                    }
+                    let target = injector.inject(leader: leader)
+                    outcome.faults.append(
+                        FaultReport(
+                            kind: injector.fault, target: DemoFaultInjector.describe(target),
+                            victim: injector.fault.targetsLeader ? leader : nil, startedAt: .now))
+                    activeFault = (
+                        target, .now + injector.fault.duration(faultSeconds: faultSeconds), outcome.faults.count - 1
+                    )
+
                 }
                 // From request `killPrefillAfter` on, at the first request when one waits on the victim (or 40
                 // requests later regardless).
@@ -144,9 +191,10 @@ struct DemoDriver {
                 try await Task.sleep(until: due)
                 try restart()
             }
-            if let (endpoint, due) = leaderRestart {
-                try await Task.sleep(until: due)
-                try await cluster.restartCoordinator(endpoint)
+            if let active = activeFault, let injector {
+                try await Task.sleep(until: active.due)
+                try await injector.heal(active.target)
+                outcome.faults[active.report].healedAt = .now
             }
             var all: [DriverEvent] = []
             for try await event in group { all.append(event) }
@@ -158,20 +206,23 @@ struct DemoDriver {
             switch event {
             case .finished(let result): results.append(result)
             case .rejoined(let times): rejoin = times
+            case .queued(let queued): outcome.queuedAtPausedLeader = queued
             }
         }
         let admissions = results.flatMap(\.admissions)
-        for index in outcome.failovers.indices {
-            let (killed, killedAt) = (outcome.failovers[index].killed, outcome.failovers[index].killedAt)
-            // Admitted by another coordinator: an answer the killed one sent just before it died does not count.
-            outcome.failovers[index].nextAdmissionSeconds =
-                admissions.filter { $0.at > killedAt && $0.by != killed }.map(\.at).min().map {
-                    ($0 - killedAt).seconds
-                }
+        let end = ContinuousClock.now
+        for index in outcome.faults.indices {
+            outcome.faults[index].measure(admissions, end: end)
         }
-        if let last = outcome.failovers.indices.last {
-            outcome.failovers[last].newLeader = try await Self.leader(connection)
+        if let last = outcome.faults.indices.last {
+            outcome.faults[last].newLeader = try await Self.leader(connection)
         }
+        outcome.overlappingAdmissions = Self.overlapping(admissions)
+        var refusals: [String] = []
+        for message in results.flatMap(\.refusals) where !refusals.contains(message) && refusals.count < 5 {
+            refusals.append(message)
+        }
+        outcome.refusals = refusals
         for result in results.sorted(by: { $0.id < $1.id }) {
             outcome.admissionRetries += result.retries
             outcome.readmissions += result.readmissions
@@ -208,8 +259,10 @@ struct DemoDriver {
         /// The prefill worker the first attempt was paired with, and when.
         var prefillWorker = ""
         var admittedAt: ContinuousClock.Instant?
-        /// When each attempt was admitted, and by which coordinator.
-        var admissions: [(at: ContinuousClock.Instant, by: HostPort)] = []
+        /// Each attempt's admission.
+        var admissions: [Admitted] = []
+        /// Refusals seen while looking for the leader (their messages, without the request's id).
+        var refusals: [String] = []
         /// Admissions again after the coordinator that admitted it was lost.
         var readmissions = 0
     }
@@ -218,6 +271,8 @@ struct DemoDriver {
         case finished(RequestResult)
         /// When the restarted worker's process started, and when its new instance was seen registered.
         case rejoined((started: ContinuousClock.Instant, registered: ContinuousClock.Instant?))
+        /// What became of the admissions queued at a paused leader.
+        case queued(QueuedAdmissions.Outcome)
     }
 
     /// The coordinator that leads now: the one that answers a call.
@@ -266,14 +321,26 @@ struct DemoDriver {
             $0.traceparent = span.map { TraceParent.of($0.context) } ?? ""
         }
         let deadline = ContinuousClock.now + .seconds(60)
+        var tried = ContinuousClock.now
         while true {
             do {
-                let admission = try await connection.call { try await $0.admit(request) }
+                var sent = ContinuousClock.now
+                let admission = try await connection.call(
+                    onRetry: { error in
+                        sent = .now
+                        if let error = error as? RPCError, result.refusals.count < 8 {
+                            result.refusals.append("\(error.code): \(error.message)")
+                        }
+                    },
+                    { try await $0.admit(request) })
                 if result.admittedAt == nil {
                     result.prefillWorker = admission.prefillWorker
                     result.admittedAt = .now
                 }
-                result.admissions.append((.now, connection.currentLeader))
+                result.admissions.append(
+                    Admitted(
+                        tried: tried, sent: sent, at: .now, by: connection.currentLeader,
+                        term: Admitted.term(of: admission.ticket)))
             } catch let error as RPCError where error.code == .resourceExhausted && ContinuousClock.now < deadline {
                 result.retries += 1
                 try? await Task.sleep(for: .milliseconds(10))
@@ -302,6 +369,7 @@ struct DemoDriver {
             {
                 // The coordinator that admitted it is gone; its successor never heard of the request.
                 result.readmissions += 1
+                tried = .now
             } catch {
                 result.failure = "await failed: \(error)"
                 return result
@@ -321,6 +389,53 @@ final class DemoProgress: Sendable {
             $0.done += 1
             if failed { $0.failed += 1 }
             $0.bar.update(done: $0.done, note: "finished, \($0.failed) failed")
+        }
+    }
+}
+
+/// One admission as the driver saw it.
+struct Admitted: Sendable {
+    /// When this admission was first tried (retries after refusals included).
+    var tried: ContinuousClock.Instant
+    /// When the call that was answered was sent (no later than the coordinator admitted).
+    var sent: ContinuousClock.Instant
+    /// When the answer came (no earlier than the coordinator admitted).
+    var at: ContinuousClock.Instant
+    var by: HostPort
+    /// The leadership that admitted it, from its ticket id (`t3.17`); 0 for a coordinator alone.
+    var term: Int
+
+    static func term(of ticket: String) -> Int {
+        guard ticket.hasPrefix("t"), let dot = ticket.firstIndex(of: ".") else { return 0 }
+        return Int(ticket[ticket.index(after: ticket.startIndex)..<dot]) ?? 0
+    }
+}
+
+extension DemoDriver {
+    /// Admissions proven to come after a newer leadership's: sent after an admission of a later term was answered.
+    static func overlapping(_ admissions: [Admitted]) -> Int {
+        var firstAnswer: [Int: ContinuousClock.Instant] = [:]
+        for admission in admissions {
+            firstAnswer[admission.term] = min(firstAnswer[admission.term] ?? admission.at, admission.at)
+        }
+        return admissions.filter { admission in
+            firstAnswer.contains { term, answered in term > admission.term && admission.sent > answered }
+        }.count
+    }
+}
+
+extension FaultReport {
+    /// Fills in the times from the run's admissions.
+    mutating func measure(_ admissions: [Admitted], end: ContinuousClock.Instant) {
+        let start = startedAt
+        let victim = self.victim
+        nextAdmissionSeconds =
+            admissions.filter { $0.at > start && $0.by != victim }.map(\.at).min().map { ($0 - start).seconds }
+        let windowEnd = min(end, (healedAt ?? end) + .seconds(3))
+        longestAdmissionWaitSeconds =
+            admissions.filter { $0.tried >= start && $0.tried < windowEnd }.map { ($0.at - $0.tried).seconds }.max()
+        if let healed = healedAt {
+            recoverySeconds = admissions.map(\.at).filter { $0 > healed }.min().map { ($0 - healed).seconds }
         }
     }
 }

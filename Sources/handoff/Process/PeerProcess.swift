@@ -48,6 +48,13 @@ final class PeerProcess {
         return kib * 1024
     }
 
+    /// How it ended, once it has: `exit N` or `signal N` (a crash: SIGILL for a Swift trap); nil while running.
+    var ending: String? {
+        guard !process.isRunning else { return nil }
+        return process.terminationReason == .uncaughtSignal
+            ? "signal \(process.terminationStatus)" : "exit \(process.terminationStatus)"
+    }
+
     /// Sends `signal` (e.g. SIGTERM for a graceful stop, SIGKILL to simulate a crash).
     func send(signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
