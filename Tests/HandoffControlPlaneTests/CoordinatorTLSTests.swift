@@ -139,4 +139,53 @@ import Testing
         }
     }
 
+    /// Connections that each make a call without the token, again and again, more of them than the cap: they must
+    /// not count as clients' connections. Each is closed after its refused call and makes way at the cap, so a
+    /// worker registers and calls are answered throughout.
+    @Test func connectionsMakingUnauthenticatedCallsCannotLockClientsOut() async throws {
+        let limits = GRPCPortLimits(maxConnections: 8, firstCallTimeout: .seconds(60))
+        try await withCoordinatorServer(limits: limits) { address, coordinator in
+            let intruder = CoordinatorAddress(endpoints: address.endpoints, token: BearerToken.random())
+            let attack = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<24 {
+                        group.addTask {
+                            let deadline = ContinuousClock.now + .seconds(6)
+                            while ContinuousClock.now < deadline && !Task.isCancelled {
+                                _ = try? await withCoordinatorClient(intruder) { client in
+                                    _ = try? await client.listWorkers(Handoff_V1_ListWorkersRequest())
+                                    try await Task.sleep(for: .seconds(2))  // and hold the connection
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            defer { attack.cancel() }
+            try await Task.sleep(for: .seconds(1))  // the intruders hold every slot
+            var options = CallOptions.defaults
+            options.timeout = .seconds(3)
+            var sessions: [Task<Void, any Error>] = []
+            defer { for session in sessions { session.cancel() } }
+            for index in 0..<4 {
+                // A fresh connection each time, as a restarted worker or a new router's would be.
+                let workers = try await withCoordinatorClient(address) { client in
+                    try await client.listWorkers(Handoff_V1_ListWorkersRequest(), options: options).workers
+                }
+                #expect(workers.count == index)
+                let registration = CoordinatorFixture.registration("p\(index)", .prefill, instance: UInt64(index + 1))
+                let session = WorkerSession(registration: registration, coordinator: address)
+                sessions.append(
+                    Task {
+                        try await session.run(load: { WorkerLoad(freeBlocks: 64, queueDepth: 0) }, handle: { _ in })
+                    })
+                try await eventually("worker p\(index) registers") {
+                    await coordinator.workerStatuses().contains { $0.registration.identity == registration.identity }
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            attack.cancel()
+        }
+    }
+
 }

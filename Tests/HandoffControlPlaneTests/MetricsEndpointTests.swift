@@ -7,19 +7,25 @@ import Testing
 /// The `/metrics` port takes no token: whoever reaches it must not be able to hold its connections (and the
 /// coordinator's file descriptors) by connecting and saying nothing.
 @Suite struct MetricsEndpointTests {
-    @Test func beyondTheCapConnectionsAreClosedAtOnceWhileScrapesAreServed() async throws {
-        try await withEndpoint(idleTimeout: .seconds(60), maxConnections: 4) { port in
-            var silent = try (0..<6).map { _ in try RawConnection(port: port) }
-            // Four are served (and wait for a request); the two beyond the cap are closed at once.
+    @Test func atTheCapNewConnectionsTakeThePlaceOfTheOldestWithoutARequestWhileScrapesAreServed() async throws {
+        try await withEndpoint(requestTimeout: .seconds(60), maxConnections: 4) { port in
+            var silent: [RawConnection] = []
+            for _ in 0..<6 {
+                silent.append(try RawConnection(port: port))
+                try await Task.sleep(for: .milliseconds(100))  // one after the other, so that "oldest" is clear
+            }
+            // Four are served (and wait for a request); the two beyond the cap make the two oldest go.
             #expect(await closed(silent, count: 2, within: .seconds(20)) == 2)
+            let closedOnes = silent.indices.filter { silent[$0].closedByPeer(within: .zero) }
+            #expect(closedOnes == [0, 1], "not the oldest were closed")
             #expect(silent.filter { $0.closedByPeer(within: .milliseconds(200)) }.count == 2)
             silent.removeAll()  // the client closes them: the slots come free
             #expect(await scrapeAnswered(port: port, within: .seconds(20)))
         }
     }
 
-    @Test func silentConnectionsAreClosedAfterTheIdleTimeout() async throws {
-        try await withEndpoint(idleTimeout: .seconds(3), maxConnections: 64) { port in
+    @Test func silentConnectionsAreClosedAfterTheRequestTimeout() async throws {
+        try await withEndpoint(requestTimeout: .seconds(3), maxConnections: 64) { port in
             let silent = try (0..<3).map { _ in try RawConnection(port: port) }
             // Not at once: only after 3 s without a byte.
             #expect(silent.allSatisfy { !$0.closedByPeer(within: .zero) })
@@ -28,11 +34,34 @@ import Testing
         }
     }
 
+    /// Connections that send a header byte every 300 ms (a byte now and then, never a whole request) filling the
+    /// cap: each is closed when its request's time is up, and a scrape is served meanwhile.
+    @Test func tricklingHeadersNeitherKeepAConnectionNorHoldTheCap() async throws {
+        try await withEndpoint(requestTimeout: .seconds(2), maxConnections: 4) { port in
+            let tricklers = try (0..<4).map { _ in try RawConnection(port: port) }
+            let descriptors = tricklers.map(\.descriptor)
+            let trickle = Task {
+                for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(97), count: 100) {
+                    for descriptor in descriptors {
+                        var one = byte
+                        _ = send(descriptor, &one, 1, Int32(MSG_NOSIGNAL))
+                    }
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+            }
+            defer { trickle.cancel() }
+            #expect(await scrapeAnswered(port: port, within: .seconds(1)), "a scrape waited for the tricklers")
+            let started = ContinuousClock.now
+            #expect(await closed(tricklers, count: 4, within: .seconds(15)) == 4)
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
     private func withEndpoint(
-        idleTimeout: Duration, maxConnections: Int, _ body: (Int) async throws -> Void
+        requestTimeout: Duration, maxConnections: Int, _ body: (Int) async throws -> Void
     ) async throws {
         var configured = MetricsEndpoint(registry: PrometheusCollectorRegistry(), host: "127.0.0.1", port: 0)
-        configured.idleTimeout = idleTimeout
+        configured.requestTimeout = requestTimeout
         configured.maxConnections = maxConnections
         let endpoint = configured
         let ports = AsyncStream.makeStream(of: Int.self)

@@ -64,7 +64,7 @@ public struct CoordinatorServer: Service {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port),
             transportSecurity: configuration.tls.map(\.serverSecurity) ?? .plaintext,
-            config: configuration.limits.transportConfig())
+            config: configuration.limits.transportConfig(token: configuration.token))
         let election = configuration.cluster.map {
             LeaderElection(cluster: $0, coordinator: self.coordinator, logger: logger)
         }

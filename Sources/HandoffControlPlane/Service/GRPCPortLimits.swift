@@ -1,4 +1,5 @@
 import GRPCNIOTransportHTTP2
+import HandoffControlProtocol
 import NIOCore
 import Synchronization
 
@@ -43,8 +44,10 @@ public struct GRPCPortLimits: Sendable, Hashable {
         self.keepaliveTimeout = keepaliveTimeout
     }
 
-    /// The transport configuration that enforces these limits, counting connections afresh.
-    func transportConfig() -> HTTP2ServerTransport.Posix.Config {
+    /// The transport configuration that enforces these limits, counting connections afresh. A connection counts
+    /// as a client's (kept at the cap) only once it makes a call carrying `token` (`CallAuthentication`); one that
+    /// makes a call without it is closed after that call's refusal.
+    func transportConfig(token: BearerToken) -> HTTP2ServerTransport.Posix.Config {
         let connections = OpenConnections(limit: maxConnections)
         let firstCallTimeout = self.firstCallTimeout
         return .defaults { config in
@@ -68,8 +71,9 @@ public struct GRPCPortLimits: Sendable, Hashable {
                 }
             }
             config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
-                stream.parent?.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
-                return stream.eventLoop.makeSucceededVoidFuture()
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(CallAuthentication(token: token), position: .first)
+                }
             }
         }
     }

@@ -9,20 +9,23 @@ import Synchronization
 /// A small HTTP server for Prometheus: `GET /metrics` returns the registry in the text exposition format,
 /// `GET /healthz` returns `ok`; with a `liveView`, `GET /` is its page and `GET /api/live` its snapshot.
 ///
-/// Its port needs no token, so it is bounded: a connection that sends nothing for `idleTimeout` is closed (one that
-/// never finishes its headers with it), and beyond `maxConnections` new connections are closed at once.
+/// Its port needs no token, so it is bounded: a request must arrive whole within `requestTimeout` of the connection
+/// opening or of the previous answer, however slowly its bytes trickle in (`RequestDeadline`), and at
+/// `maxConnections` a new connection takes the place of the oldest one whose request is still incomplete, or is
+/// closed at once when every open connection has a whole request being answered.
 public struct MetricsEndpoint: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let host: String
     public let port: Int
-    /// How long a connection may stay silent; scrapers reconnect.
-    public var idleTimeout: Duration = .seconds(10)
+    /// How long a request may take to arrive whole (headers and body), from the connection opening or the previous
+    /// answer on it; scrapers reconnect.
+    public var requestTimeout: Duration = .seconds(10)
     /// Connections served at once.
     public var maxConnections = 64
     /// The coordinator's live view, served at `/` and `/api/live`; nil serves neither.
     public var liveView: LiveView?
     let logger: Logger
-    private let openConnections = OpenConnections()
+    private let openConnections = MetricsConnections()
 
     public init(
         registry: PrometheusCollectorRegistry, host: String, port: Int,
@@ -38,12 +41,13 @@ public struct MetricsEndpoint: Sendable {
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { [idleTimeout] channel in
+            .bind(host: host, port: port) { [requestTimeout, openConnections] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let idle = TimeAmount.nanoseconds(Int64(clamping: idleTimeout.nanoseconds))
-                    try channel.pipeline.syncOperations.addHandlers(
-                        IdleStateHandler(readTimeout: idle), CloseOnIdleHandler())
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestDeadline(
+                            timeout: .nanoseconds(Int64(clamping: requestTimeout.nanoseconds)),
+                            connections: openConnections))
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
                 }
@@ -53,13 +57,13 @@ public struct MetricsEndpoint: Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
-                        guard openConnections.enter(limit: maxConnections) else {
-                            logger.debug("metrics connection refused: \(maxConnections) open")
+                        guard openConnections.admit(connection.channel, limit: maxConnections) else {
+                            logger.debug("metrics connection refused: \(maxConnections) open, each with a request")
                             group.addTask { try? await connection.executeThenClose { _, _ in } }  // closes it now
                             continue
                         }
                         group.addTask {
-                            defer { openConnections.leave() }
+                            defer { openConnections.leave(connection.channel) }
                             await serve(connection)
                         }
                     }
@@ -106,31 +110,96 @@ public struct MetricsEndpoint: Sendable {
     }
 }
 
-/// Counts the connections being served.
-private final class OpenConnections: Sendable {
-    private let count = Mutex(0)
-
-    /// Counts one more connection unless `limit` are open; whether it was counted.
-    func enter(limit: Int) -> Bool {
-        count.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
+/// The connections being served, oldest first, and whether each is still waiting for a whole request.
+private final class MetricsConnections: Sendable {
+    private struct Entry {
+        let channel: any Channel
+        var incomplete = true
     }
 
-    func leave() { count.withLock { $0 -= 1 } }
+    private let state = Mutex<(entries: [ObjectIdentifier: Entry], order: [ObjectIdentifier])>(([:], []))
+
+    /// Counts `channel`, closing the oldest connection with an incomplete request for it at `limit`; false (and
+    /// not counted) when every open connection has a whole request.
+    func admit(_ channel: any Channel, limit: Int) -> Bool {
+        let (admitted, evicted) = state.withLock { state -> (Bool, (any Channel)?) in
+            var evicted: (any Channel)?
+            if state.entries.count >= limit {
+                guard let oldest = state.order.first(where: { state.entries[$0]?.incomplete == true }) else {
+                    return (false, nil)
+                }
+                evicted = state.entries.removeValue(forKey: oldest)?.channel
+                state.order.removeAll { $0 == oldest }
+            }
+            let id = ObjectIdentifier(channel)
+            state.entries[id] = Entry(channel: channel)
+            state.order.append(id)
+            return (true, evicted)
+        }
+        evicted?.close(promise: nil)
+        return admitted
+    }
+
+    /// Whether `channel` is waiting for (part of) a request.
+    func setIncomplete(_ channel: any Channel, _ incomplete: Bool) {
+        let id = ObjectIdentifier(channel)
+        state.withLock { $0.entries[id]?.incomplete = incomplete }
+    }
+
+    func leave(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        state.withLock { state in
+            if state.entries.removeValue(forKey: id) != nil { state.order.removeAll { $0 == id } }
+        }
+    }
 }
 
-/// Closes a connection that `IdleStateHandler` reports silent.
-private final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
+/// Closes a connection whose request does not arrive whole within the timeout: armed when the connection opens and
+/// again after each answer, disarmed by a request's end. Unlike an idle timeout, a byte now and then does not keep
+/// it open.
+private final class RequestDeadline: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
+    private let timeout: TimeAmount
+    private let connections: MetricsConnections
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount, connections: MetricsConnections) {
+        self.timeout = timeout
+        self.connections = connections
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { arm(context) }
+
+    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) {
+            disarm()
+            connections.setIncomplete(context.channel, false)
         }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            connections.setIncomplete(context.channel, true)
+            arm(context)
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
     }
 }
