@@ -293,7 +293,13 @@ let package = Package(
             path: "Tests/HandoffTestSupport"
         ),
         .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
-        .testTarget(name: "HandoffRouterTests", dependencies: ["HandoffRouter", "HandoffProto"]),
+        .testTarget(
+            name: "HandoffRouterTests",
+            dependencies: [
+                "HandoffRouter", "HandoffProto", "HandoffClient", "HandoffTestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .testTarget(
             name: "HandoffDataPlaneTests",
             dependencies: ["HandoffCore", "HandoffDataPlane", "HandoffUCX", "CUCX", "HandoffTestSupport"]

@@ -23,6 +23,8 @@ final class CompletionRouter: Sendable {
     let logger: Logger
     private let inFlight = Atomic<Int>(0)
     private let tokenizer: TokenizerEndpoint
+    /// The bytes of request bodies held at once.
+    let bodyBudget: BodyBudget
 
     init(
         configuration: RouterConfiguration, coordinator: CoordinatorGateway, http: HTTPClient, metrics: RouterMetrics,
@@ -34,23 +36,44 @@ final class CompletionRouter: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.tokenizer = TokenizerEndpoint(coordinator: coordinator)
+        self.bodyBudget = BodyBudget(capacity: configuration.maxBufferedBodyBytes)
     }
 
     func respond(_ api: CompletionAPI, to request: Request) async -> Response {
         let arrived = ContinuousClock.now
-        let slot = InFlightSlot(router: self)
         let trace = RouterTrace.start(api, headers: request.headers)
+        // The body first, within its deadline: a client still sending holds no slot.
+        let body: Data
+        let reservation: BodyBudget.Reservation
+        do {
+            (body, reservation) = try await receiveBody(request)
+        } catch {
+            var response = finish(
+                api, error, outcome: error.status == .serviceUnavailable ? "refused" : "client_error", trace: trace)
+            if error.status == .requestTimeout { response.headers[.connection] = "close" }
+            return response
+        }
+        let slot = InFlightSlot(router: self)
         guard slot.active <= configuration.maxConcurrentRequests else {
             return finish(
                 api, RouterError.unavailable("the router is handling \(configuration.maxConcurrentRequests) requests"),
                 outcome: "refused", trace: trace)
         }
+        // The body's bytes count against the budget until the request has been served.
+        defer { withExtendedLifetime(reservation) {} }
+        return await serve(api, body: body, headers: request.headers, arrived: arrived, slot: slot, trace: trace)
+    }
+
+    /// Admits and serves a request whose body is in.
+    private func serve(
+        _ api: CompletionAPI, body: Data, headers: HTTPFields, arrived: ContinuousClock.Instant, slot: InFlightSlot,
+        trace: RouterTrace
+    ) async -> Response {
         var admitted: String?
         do {
-            let body = try await collectBody(request)
             var completion = try CompletionRequest(api: api, json: body)
             let promptTokens = try await countTokens(&completion)
-            let requestID = Self.requestID(request.headers)
+            let requestID = Self.requestID(headers)
             let admission = try await coordinator.admit(
                 requestID: requestID, model: completion.model, promptTokens: promptTokens, mode: configuration.mode,
                 traceparent: trace.traceparent)
@@ -94,14 +117,41 @@ final class CompletionRouter: Sendable {
         deinit { router.metrics.inFlight(router.inFlight.wrappingSubtract(1, ordering: .relaxed).newValue) }
     }
 
-    private func collectBody(_ request: Request) async throws(RouterError) -> Data {
-        do {
-            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-            return Data(buffer: buffer)
-        } catch {
-            throw RouterError(
-                .contentTooLarge, "the request body exceeds \(configuration.maxBodyBytes) bytes or broke off")
+    /// Reads the request's body within `bodyTimeout`, once its bytes fit `bodyBudget` (its `Content-Length`, or the
+    /// most a body may have when it does not say); the reservation holds them until the request ends.
+    ///
+    /// - Throws: 413 for a body over `maxBodyBytes` (before reading it when it says so), 503 when the router already
+    ///   holds `maxBufferedBodyBytes`, 408 when it does not arrive in time, 400 when it broke off.
+    private func receiveBody(_ request: Request) async throws(RouterError) -> (Data, BodyBudget.Reservation) {
+        let limit = configuration.maxBodyBytes
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit {
+            throw RouterError(.contentTooLarge, "the request body has \(declared) bytes; at most \(limit) are taken")
         }
+        guard let reservation = bodyBudget.reserve(declared ?? limit) else {
+            throw .unavailable(
+                "the router holds \(bodyBudget.capacity) bytes of request bodies already; retry shortly")
+        }
+        let timeout = configuration.bodyTimeout
+        let body = request.body
+        let received: ByteBuffer?
+        do {
+            received = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+        } catch {
+            throw RouterError(.contentTooLarge, "the request body exceeds \(limit) bytes or broke off")
+        }
+        guard let received else {
+            throw RouterError(.requestTimeout, "the request body did not arrive whole within \(timeout)")
+        }
+        return (Data(buffer: received), reservation)
     }
 
     /// The prompt's tokens as the engines count them: the client's ids, or what an engine's `/tokenize` says.

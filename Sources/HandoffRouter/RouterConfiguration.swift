@@ -5,8 +5,19 @@ public struct RouterConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var coordinator: CoordinatorAddress
-    /// The most bytes a client's request body may have.
-    public var maxBodyBytes = 16 << 20
+    /// The longest prompt the engines take, in tokens (their max model length): it bounds a request's body.
+    public var maxPromptTokens = 131_072 {
+        didSet { maxBodyBytes = Self.bodyBytes(forPromptTokens: maxPromptTokens) }
+    }
+    /// The most bytes a client's request body may have: what the longest prompt takes as JSON token ids (8 bytes a
+    /// token: a six-digit id, a comma and a space) or text, plus 64 KiB for the rest of the request.
+    public private(set) var maxBodyBytes = bodyBytes(forPromptTokens: 131_072)
+    /// The most bytes of request bodies held at once, across every request; a request whose body does not fit is
+    /// refused with 503 before it is read.
+    public var maxBufferedBodyBytes = 256 << 20
+    /// How long a client may take to send its whole body (from the request's headers); a slot among
+    /// `maxConcurrentRequests` is taken only once the body is in.
+    public var bodyTimeout: Duration = .seconds(30)
     /// How long the prefill engine may take to answer.
     public var prefillTimeout: Duration = .seconds(120)
     /// How long the decode engine may take to start answering; its stream then runs as long as it sends.
@@ -33,6 +44,12 @@ public struct RouterConfiguration: Sendable {
         /// Prefill and decode get the request at once: decode reserves its blocks at admission and prefill engines
         /// running HandoffConnector with `"mode": "push"` write each layer into them as soon as it is computed.
         case push
+    }
+
+    /// The body size `maxPromptTokens` allows.
+    static func bodyBytes(forPromptTokens tokens: Int) -> Int {
+        let (bytes, overflow) = max(1, tokens).multipliedReportingOverflow(by: 8)
+        return overflow ? Int.max / 2 : bytes + (64 << 10)
     }
 
     public init(host: String, port: Int, coordinator: CoordinatorAddress) {

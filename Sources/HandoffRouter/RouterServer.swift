@@ -38,7 +38,10 @@ public struct RouterServer: Service {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(
             connect: .seconds(5), read: .nanoseconds(CompletionRouter.nanoseconds(configuration.readIdleTimeout)))
-        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60))
+        // A connection per request in flight to one engine, as many as the router takes requests: AsyncHTTPClient's
+        // default of 8 per host made the ninth concurrent stream to an engine wait, then fail.
+        httpConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentRequests)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         do {
             try await withCoordinatorConnection(configuration.coordinator) { connection in

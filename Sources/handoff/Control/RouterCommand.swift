@@ -32,6 +32,11 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Seconds the decode engine may take to start answering, and to stay silent while streaming.")
     var decodeTimeoutSeconds = 120.0
     @Option(help: "Requests handled at once; more are refused with 503.") var maxConcurrentRequests = 1024
+    @Option(help: "The longest prompt the engines take, tokens (their max model length): it bounds a request's body.")
+    var maxPromptTokens = 131_072
+    @Option(help: "MiB of request bodies held at once, across all requests; more are refused with 503 unread.")
+    var maxBufferedBodyMib = 256
+    @Option(help: "Seconds a client may take to send its whole request body; 408 after.") var bodyTimeoutSeconds = 30.0
     @Option(
         help: """
             How KV moves: pull (prefill answers, then decode gets the request and pulls the KV) or push (both get the \
@@ -58,6 +63,16 @@ struct RouterCommand: AsyncParsableCommand {
         guard pushReserveWaitSeconds >= 0, pushReserveWaitSeconds <= 3600 else {
             throw ValidationError("--push-reserve-wait-seconds must be 0 to 3600, got \(pushReserveWaitSeconds)")
         }
+        guard bodyTimeoutSeconds > 0, bodyTimeoutSeconds <= 3600 else {
+            throw ValidationError(
+                "--body-timeout-seconds must be more than 0 and at most 3600, got \(bodyTimeoutSeconds)")
+        }
+        guard (1...(1 << 24)).contains(maxPromptTokens) else {
+            throw ValidationError("--max-prompt-tokens must be 1 to 16777216, got \(maxPromptTokens)")
+        }
+        guard (1...(1 << 20)).contains(maxBufferedBodyMib) else {
+            throw ValidationError("--max-buffered-body-mib must be 1 to 1048576, got \(maxBufferedBodyMib)")
+        }
         guard (1...65_536).contains(maxConcurrentRequests) else {
             throw ValidationError("--max-concurrent-requests must be 1 to 65536, got \(maxConcurrentRequests)")
         }
@@ -81,6 +96,9 @@ struct RouterCommand: AsyncParsableCommand {
         configuration.decodeTimeout = .seconds(decodeTimeoutSeconds)
         configuration.readIdleTimeout = .seconds(decodeTimeoutSeconds)
         configuration.maxConcurrentRequests = maxConcurrentRequests
+        configuration.maxPromptTokens = maxPromptTokens
+        configuration.maxBufferedBodyBytes = maxBufferedBodyMib << 20
+        configuration.bodyTimeout = .seconds(bodyTimeoutSeconds)
         configuration.mode = mode
         configuration.pushReserveWait = .seconds(pushReserveWaitSeconds)
         let logger = Logger(label: "handoff.router")
