@@ -9,6 +9,6 @@ struct Handoff: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, CoordinatorCommand.self, WorkerCommand.self, BenchCommand.self,
             BenchControlPlaneCommand.self, BenchPeerCommand.self, TopoCommand.self, RequestCommand.self,
-            RouterCommand.self, AccountCommand.self,
+            RouterCommand.self, AccountCommand.self, BenchEngineCommand.self, BenchRouterCommand.self,
         ])
 }
