@@ -50,7 +50,7 @@ import Testing
                 }
             }
             defer { trickle.cancel() }
-            #expect(await scrapeAnswered(port: port, within: .seconds(1)), "a scrape waited for the tricklers")
+            #expect(await scrapeAnswered(port: port, within: .seconds(5)), "a scrape waited for the tricklers")
             let started = ContinuousClock.now
             #expect(await closed(tricklers, count: 4, within: .seconds(15)) == 4)
             #expect(ContinuousClock.now - started < .seconds(10))

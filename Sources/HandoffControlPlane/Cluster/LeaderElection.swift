@@ -52,6 +52,7 @@ public final class LeaderElection: Sendable {
     /// Campaigns, leads, and after any loss of leadership or of etcd campaigns again, until cancelled or
     /// `stepDown` is called. Never throws: a clustered coordinator that cannot reach etcd keeps serving refusals.
     public func run() async {
+        await coordinator.follow()  // acts only once elected
         var pause = Self.retryPauses.first
         while !Task.isCancelled && !steppedDown.load(ordering: .acquiring) {
             let started = ContinuousClock.now

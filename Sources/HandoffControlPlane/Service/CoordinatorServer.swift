@@ -77,9 +77,28 @@ public struct CoordinatorServer: Service {
         let coordinator = self.coordinator
         // A clustered coordinator acts only once elected.
         if election != nil { await coordinator.follow() }
+        // The server runs in a task of its own that is never cancelled: it ends by a graceful shutdown, which stops
+        // accepting before it ends. A gRPC server cancelled while its listener is open drops a connection accepted
+        // meanwhile without finishing its writer, which traps in swift-nio ("Deinited NIOAsyncWriter without
+        // calling finish()"). Cancelling `run` therefore shuts the server down gracefully (its connections get
+        // `GRPCPortLimits.maxGraceTime`) and ends the coordinator's sessions at once.
+        let serving = Task { try await server.serve() }
+        try await withTaskCancellationHandler {
+            try await serve(server, serving: serving, election: election)
+        } onCancel: {
+            server.beginGracefulShutdown()
+            Task { await coordinator.shutDown(grace: .zero) }
+        }
+        logger.info("coordinator stopped")
+    }
+
+    private func serve(
+        _ server: GRPCServer<HTTP2ServerTransport.Posix>, serving: Task<Void, any Error>, election: LeaderElection?
+    ) async throws {
+        let coordinator = self.coordinator
         try await withThrowingTaskGroup(of: ServerTask.self) { group in
             group.addTask {
-                try await server.serve()
+                try await serving.value
                 return .server
             }
             group.addTask {
@@ -101,12 +120,14 @@ public struct CoordinatorServer: Service {
             } else {
                 metricsPort.continuation.finish()
             }
-            guard let address = try await transport.listeningAddress.ipv4 else {
+            guard let address = try await server.listeningAddress?.ipv4 else {
+                server.beginGracefulShutdown()
                 throw RPCError(code: .internalError, message: "the gRPC server is not listening on IPv4")
             }
             var boundMetrics: Int?
             for await port in metricsPort.stream { boundMetrics = port }
             if configuration.metricsHost != nil && boundMetrics == nil {
+                server.beginGracefulShutdown()
                 _ = try await group.next()  // the metrics endpoint failed to bind: surface its error
             }
             logger.info(
@@ -142,18 +163,19 @@ public struct CoordinatorServer: Service {
                 await coordinator.shutDown(grace: .zero)
             }
             await election?.stepDown()
-            // The server ends its streams before anything is cancelled: a server cancelled with connections open
-            // drops HTTP/2 streams that arrive meanwhile without finishing their writers, which traps in swift-nio.
             server.beginGracefulShutdown()
-            do {
-                while !serverEnded, let ended = try await group.next() { serverEnded = ended == .server }
-            } catch {
-                logger.warning("a coordinator task failed while stopping: \(error)")
+            // Until the server has ended its connections; what the other tasks end with no longer matters.
+            while !serverEnded {
+                do {
+                    guard let ended = try await group.next() else { break }
+                    serverEnded = ended == .server
+                } catch {
+                    continue
+                }
             }
             group.cancelAll()
             if let failure { throw failure }
         }
-        logger.info("coordinator stopped")
     }
 
     /// Ends the server's task group when a graceful shutdown is asked for.
