@@ -52,17 +52,17 @@ public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { endpoints.map(\.description).joined(separator: ",") }
 
-    /// How often a client pings a coordinator its connection has heard nothing from, and how long it waits for the
-    /// answer before it closes the connection. A coordinator that is paused (SIGSTOP, a stalled VM) or cut off
-    /// keeps its TCP connections open: without pings its workers and routers would wait on it for as long as it is
-    /// gone, instead of going to the next leader within about two seconds. The coordinator allows pings this often
-    /// (`GRPCPortLimits.minClientPingInterval`).
+    /// How often a client pings a coordinator, and how long it waits for the answer before it closes the connection.
+    /// A coordinator that is paused (SIGSTOP, a stalled VM) or cut off keeps its TCP connections open: without
+    /// pings its workers and routers would wait on it for as long as it is gone, instead of going to the next
+    /// leader within about four seconds. The 3 s answer time leaves room for a loaded coordinator; the coordinator
+    /// allows pings this often (`GRPCPortLimits.minClientPingInterval`).
     public static let keepalive = HTTP2ClientTransport.Config.Keepalive(
         time: .seconds(1), timeout: .seconds(1), allowWithoutCalls: true)
 
     /// How long a new connection may wait for the coordinator's first bytes (TLS or the HTTP/2 settings) before it
     /// is closed (`ServerGreetingDeadline`).
-    public static let greetingTimeout = TimeAmount.seconds(2)
+    public static let greetingTimeout = TimeAmount.seconds(3)
 
     /// The transport configuration of every coordinator client: `keepalive`, `greetingTimeout`, and the defaults
     /// otherwise.

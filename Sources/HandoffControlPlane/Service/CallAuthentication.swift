@@ -4,17 +4,15 @@ import NIOHTTP2
 
 /// Reads the `authorization` header of each call as its HTTP/2 stream opens, before gRPC does, and tells the
 /// connection: `FirstCallDeadline.CallOpened` for a call with the coordinator's token (the connection is then a
-/// client's, kept at the connection cap), `CallRefused` for one without (the connection is closed once that call's
-/// refusal is written). `BearerTokenServerInterceptor` still refuses the call itself.
+/// client's, kept at the connection cap), or, for one without, asks the connection to quiesce: gRPC sends GOAWAY,
+/// takes no new call on it, and closes it once the calls open on it (this one's refusal included) are answered.
+/// `BearerTokenServerInterceptor` still refuses the call itself.
 ///
 /// Connections that only make unauthenticated calls thus never count as established: they are evicted first at the
 /// cap, and each lives for one refused call at most.
 final class CallAuthentication: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias InboundOut = HTTP2Frame.FramePayload
-
-    /// A call on the connection carried no valid token.
-    struct CallRefused: Sendable {}
 
     private let token: BearerToken
 
@@ -27,9 +25,7 @@ final class CallAuthentication: ChannelInboundHandler, RemovableChannelHandler {
                 if authorized {
                     connection.pipeline.fireUserInboundEventTriggered(FirstCallDeadline.CallOpened())
                 } else {
-                    connection.pipeline.fireUserInboundEventTriggered(CallRefused())
-                    // Once the refusal is written: the stream closes after its status.
-                    context.channel.closeFuture.whenComplete { _ in connection.close(promise: nil) }
+                    connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
                 }
             }
             context.fireChannelRead(data)

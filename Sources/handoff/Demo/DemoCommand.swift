@@ -144,7 +144,10 @@ struct DemoCommand: AsyncParsableCommand {
         }
         defer { observation?.stop() }
         do {
-            outcome = try await withCoordinatorConnection(cluster.address) { connection in
+            // With several coordinators a call follows the leader through faults that last a while (a lost etcd
+            // quorum, a leadership that flaps on a starved machine) before it gives up.
+            let failover: Duration = coordinators > 1 ? .seconds(60) : .seconds(15)
+            outcome = try await withCoordinatorConnection(cluster.address, failoverTimeout: failover) { connection in
                 try await Self.waitForWorkers(connection, count: prefillWorkers + decodeWorkers)
                 say("workers registered; driving \(requests) requests at \(rate)/s")
                 var driver = DemoDriver(

@@ -341,6 +341,10 @@ struct DemoDriver {
                     Admitted(
                         tried: tried, sent: sent, at: .now, by: connection.currentLeader,
                         term: Admitted.term(of: admission.ticket)))
+            } catch let error as RPCError where error.code == .alreadyExists && result.refusals.count > 0 {
+                // A retried admission whose first answer was lost (the connection broke after the coordinator
+                // admitted it): it is in, so wait for it like any other.
+                if result.admittedAt == nil { result.admittedAt = .now }
             } catch let error as RPCError where error.code == .resourceExhausted && ContinuousClock.now < deadline {
                 result.retries += 1
                 try? await Task.sleep(for: .milliseconds(10))
