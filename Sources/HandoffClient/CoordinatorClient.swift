@@ -52,17 +52,17 @@ public struct CoordinatorAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { endpoints.map(\.description).joined(separator: ",") }
 
-    /// How often a client pings a coordinator, and how long it waits for the answer before it closes the connection.
-    /// A coordinator that is paused (SIGSTOP, a stalled VM) or cut off keeps its TCP connections open: without
-    /// pings its workers and routers would wait on it for as long as it is gone, instead of going to the next
-    /// leader within about four seconds. The 3 s answer time leaves room for a loaded coordinator; the coordinator
-    /// allows pings this often (`GRPCPortLimits.minClientPingInterval`).
+    /// How often a client pings a coordinator, and how long it waits for the answer before it closes the connection:
+    /// a coordinator that vanished without closing (a host gone, a cut link) is left within about 30 s. Shorter
+    /// times broke healthy sessions of engines whose process was busy computing (a vLLM server on two cores missed
+    /// 1 s answers), and a session that breaks fails its requests; a paused leader instead closes its workers'
+    /// sessions itself when it wakes and finds its lease lapsed.
     public static let keepalive = HTTP2ClientTransport.Config.Keepalive(
-        time: .seconds(1), timeout: .seconds(1), allowWithoutCalls: true)
+        time: .seconds(10), timeout: .seconds(20), allowWithoutCalls: true)
 
     /// How long a new connection may wait for the coordinator's first bytes (TLS or the HTTP/2 settings) before it
     /// is closed (`ServerGreetingDeadline`).
-    public static let greetingTimeout = TimeAmount.seconds(3)
+    public static let greetingTimeout = TimeAmount.seconds(10)
 
     /// The transport configuration of every coordinator client: `keepalive`, `greetingTimeout`, and the defaults
     /// otherwise.
