@@ -9,9 +9,9 @@ import Testing
 @Suite struct MetricsEndpointTests {
     @Test func atTheCapNewConnectionsTakeThePlaceOfTheOldestWithoutARequestWhileScrapesAreServed() async throws {
         try await withEndpoint(requestTimeout: .seconds(60), maxConnections: 4) { port in
-            var silent: [RawConnection] = []
+            var silent: [LoopbackConnection] = []
             for _ in 0..<6 {
-                silent.append(try RawConnection(port: port))
+                silent.append(try LoopbackConnection(port: port))
                 try await Task.sleep(for: .milliseconds(100))  // one after the other, so that "oldest" is clear
             }
             // Four are served (and wait for a request); the two beyond the cap make the two oldest go.
@@ -26,7 +26,7 @@ import Testing
 
     @Test func silentConnectionsAreClosedAfterTheRequestTimeout() async throws {
         try await withEndpoint(requestTimeout: .seconds(3), maxConnections: 64) { port in
-            let silent = try (0..<3).map { _ in try RawConnection(port: port) }
+            let silent = try (0..<3).map { _ in try LoopbackConnection(port: port) }
             // Not at once: only after 3 s without a byte.
             #expect(silent.allSatisfy { !$0.closedByPeer(within: .zero) })
             #expect(await closed(silent, count: 3, within: .seconds(20)) == 3)
@@ -38,7 +38,7 @@ import Testing
     /// cap: each is closed when its request's time is up, and a scrape is served meanwhile.
     @Test func tricklingHeadersNeitherKeepAConnectionNorHoldTheCap() async throws {
         try await withEndpoint(requestTimeout: .seconds(2), maxConnections: 4) { port in
-            let tricklers = try (0..<4).map { _ in try RawConnection(port: port) }
+            let tricklers = try (0..<4).map { _ in try LoopbackConnection(port: port) }
             let descriptors = tricklers.map(\.descriptor)
             let trickle = Task {
                 for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(97), count: 100) {
@@ -80,7 +80,7 @@ import Testing
     }
 
     /// How many of `connections` the server has closed, waiting (up to `within`) until `count` are.
-    private func closed(_ connections: [RawConnection], count: Int, within wait: Duration) async -> Int {
+    private func closed(_ connections: [LoopbackConnection], count: Int, within wait: Duration) async -> Int {
         let deadline = ContinuousClock.now + wait
         var closed = 0
         repeat {
@@ -97,7 +97,7 @@ import Testing
         repeat {
             // The wait for the answer blocks: on a thread of its own, not one the server's tasks need.
             let answered = try? await runOnOwnThread { () -> Bool in
-                guard let scrape = try? RawConnection(port: port) else { return false }
+                guard let scrape = try? LoopbackConnection(port: port) else { return false }
                 scrape.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
                 return scrape.received(within: .seconds(2)).hasPrefix("HTTP/1.1 200")
             }
@@ -105,55 +105,5 @@ import Testing
             try? await Task.sleep(for: .milliseconds(100))
         } while ContinuousClock.now < deadline
         return false
-    }
-}
-
-private struct ConnectFailed: Error {
-    var errno: Int32
-}
-
-/// A blocking loopback TCP client, enough to hold a connection open and see whether the server closed it.
-private final class RawConnection {
-    let descriptor: Int32
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else { throw ConnectFailed(errno: errno) }
-    }
-
-    deinit { close(descriptor) }
-
-    func send(_ text: String) {
-        _ = text.utf8CString.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count - 1) }
-    }
-
-    /// Whether the peer closed the connection (end of stream or reset) within `wait`.
-    func closedByPeer(within wait: Duration) -> Bool {
-        guard readable(within: wait) else { return false }
-        var byte: UInt8 = 0
-        return recv(descriptor, &byte, 1, Int32(MSG_PEEK)) <= 0
-    }
-
-    /// What arrived within `wait`, as text.
-    func received(within wait: Duration) -> String {
-        guard readable(within: wait) else { return "" }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(descriptor, &buffer, buffer.count)
-        return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
-    }
-
-    private func readable(within wait: Duration) -> Bool {
-        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-        return poll(&entry, 1, milliseconds) > 0
     }
 }

@@ -15,7 +15,7 @@ import Testing
     /// trickler gets 408 once its body's time is up.
     @Test func clientsTricklingTheirBodiesHoldNoSlotAndGet408() async throws {
         try await withRouter(maxConcurrentRequests: 2, bodyTimeout: .seconds(1)) { port in
-            let tricklers = try (0..<4).map { _ in try HTTPConnection(port: port) }
+            let tricklers = try (0..<4).map { _ in try LoopbackConnection(port: port) }
             for trickler in tricklers {
                 trickler.send(Self.head(contentLength: Self.request.utf8.count))
                 trickler.send("{")
@@ -45,7 +45,7 @@ import Testing
     /// One body reserves its declared size; another that does not fit beside it is refused without being read.
     @Test func bodiesBeyondTheSharedBudgetAreRefusedUntilItFrees() async throws {
         try await withRouter(bodyTimeout: .seconds(4), maxBufferedBodyBytes: 1000) { port in
-            let holder = try HTTPConnection(port: port)
+            let holder = try LoopbackConnection(port: port)
             holder.send(Self.head(contentLength: 800) + "{")
             // Once the router has read the holder's headers (on a loaded machine, not at once).
             var refused = ""
@@ -70,7 +70,7 @@ import Testing
 
     /// Sends `text` on a new connection and returns the answer's first bytes.
     static func exchange(port: Int, _ text: String) async throws -> String {
-        let connection = try HTTPConnection(port: port)
+        let connection = try LoopbackConnection(port: port)
         connection.send(text)
         return try await runOnOwnThread { connection.received(within: .seconds(15)) }
     }
@@ -116,43 +116,5 @@ import Testing
                 group.cancelAll()
             }
         }
-    }
-}
-
-/// A blocking loopback HTTP/1.1 client connection, enough to send bytes slowly and read the answer.
-final class HTTPConnection: @unchecked Sendable {
-    // @unchecked: one test task uses it at a time; the descriptor is only read and written.
-    let descriptor: Int32
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    deinit { close(descriptor) }
-
-    func send(_ text: String) {
-        _ = text.utf8CString.withUnsafeBufferPointer {
-            Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL))
-        }
-    }
-
-    /// The first bytes that arrive within `wait`, as text ("" if none).
-    func received(within wait: Duration) -> String {
-        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&entry, 1, milliseconds) > 0 else { return "" }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(descriptor, &buffer, buffer.count)
-        return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
     }
 }
