@@ -125,6 +125,9 @@ final class CompletionRouter: Sendable {
     private func receiveBody(_ request: Request) async throws(RouterError) -> (Data, BodyBudget.Reservation) {
         let limit = configuration.maxBodyBytes
         let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared < 0 {
+            throw .badRequest("Content-Length must not be negative")
+        }
         if let declared, declared > limit {
             throw RouterError(.contentTooLarge, "the request body has \(declared) bytes; at most \(limit) are taken")
         }
