@@ -106,6 +106,53 @@ def test_refused_inputs_raise_with_the_library_message() -> None:
             served.descriptor()
 
 
+def test_closing_the_transport_closes_its_pools_and_peers_and_releases_their_views() -> None:
+    """Closing a transport frees the memory it allocated: its pools and peers raise Closed from then on, and the
+    region views handed out earlier are released (using one raises ValueError) instead of reading freed memory."""
+    layout = handoff.KVLayout(2, 2, 4096, 8)
+    with handoff.Transport("tcp", tcp_listen_host="127.0.0.1") as served_by:
+        served = served_by.allocate(layout)
+        transport = handoff.Transport("tcp", tcp_listen_host="127.0.0.1")
+        pool = transport.allocate(layout)
+        peer = transport.connect(served.descriptor())
+        view = pool.region(0)
+        view[0] = 7
+        transport.close()
+        assert pool.closed and peer.closed
+        with pytest.raises(handoff.Closed):
+            pool.region(0)
+        with pytest.raises(handoff.Closed):
+            pool.descriptor()
+        with pytest.raises(handoff.Closed):
+            peer.read(pool, [0], [0])
+        with pytest.raises(ValueError, match="released"):
+            view[0]
+        with pytest.raises(ValueError, match="released"):
+            bytes(view)
+        transport.close()  # a second close does nothing
+
+
+def test_a_pool_whose_view_is_exported_stays_open_until_the_export_is_gone() -> None:
+    """A region view made into a NumPy array cannot be released: closing the pool, or its transport, raises
+    BufferError and leaves the memory mapped, until the array is dropped."""
+    layout = handoff.KVLayout(2, 2, 4096, 8)
+    transport = handoff.Transport("tcp", tcp_listen_host="127.0.0.1")
+    pool = transport.allocate(layout)
+    array = np.frombuffer(pool.region(1), dtype=np.uint8)
+    array[:3] = (1, 2, 3)
+    with pytest.raises(BufferError, match="still reachable"):
+        pool.close()
+    with pytest.raises(BufferError, match="still reachable"):
+        transport.close()
+    assert not pool.closed and not transport.closed
+    assert bytes(pool.region(1)[:3]) == b"\x01\x02\x03"
+    del array
+    transport.close()
+    assert pool.closed
+    with pytest.raises(handoff.Closed):
+        pool.region(1)
+
+
 def test_grants_limit_what_a_tcp_peer_reads() -> None:
     layout = handoff.KVLayout(2, 2, 4096, 8)
     with handoff.Transport("tcp", tcp_listen_host="127.0.0.1") as a, handoff.Transport("tcp", tcp_listen_host="127.0.0.1") as b:

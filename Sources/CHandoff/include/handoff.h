@@ -190,8 +190,9 @@ handoff_status handoff_engine_layout_resolve(const handoff_engine_layout *engine
 handoff_status handoff_transport_create(
     const handoff_transport_options *options, handoff_transport **out, char **error);
 /**
- * Stops a data plane: cancels running transfers, disconnects peers, deregisters pools (their handles must still
- * be released), stops its threads. Blocks until done.
+ * Stops a data plane: cancels running transfers, disconnects peers, deregisters pools and frees the memory it
+ * allocated, stops its threads. Blocks until done. Its pool and peer handles must still be released; every other
+ * call on them then returns HANDOFF_E_CLOSED (an address from handoff_pool_region is no longer valid).
  */
 void handoff_transport_destroy(handoff_transport *transport);
 
@@ -206,7 +207,7 @@ handoff_status handoff_pool_register(
 /** Allocates a zero-filled pool (shared memory where UCX can); handoff_pool_region gives its memory. */
 handoff_status handoff_pool_allocate(
     handoff_transport *transport, const handoff_layout *layout, handoff_pool **out, char **error);
-/** The address and length of a pool's region `index`. */
+/** The address and length of a pool's region `index`, valid until the pool or its transport goes. */
 handoff_status handoff_pool_region(
     const handoff_pool *pool, uint32_t index, void **address, uint64_t *length, char **error);
 /** The descriptor a peer connects with, as bytes the caller frees with handoff_bytes_free. */

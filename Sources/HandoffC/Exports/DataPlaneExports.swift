@@ -32,6 +32,7 @@ public func handoff_transport_create(
 @_cdecl("handoff_transport_destroy")
 public func handoff_transport_destroy(_ handle: OpaquePointer?) {
     guard let handle = OpaqueHandle.take(handle, as: TransportHandle.self) else { return }
+    handle.markDestroyed()
     runBlocking { await handle.transport.shutdown() }
 }
 
@@ -63,7 +64,7 @@ public func handoff_pool_register(
             try await transport.registerPool(layout, regions: regionBuffers.value, memoryType: .host)
         }
         out.pointee = OpaqueHandle.retain(
-            PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
+            PoolHandle(owner: handle, pool: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }
@@ -82,7 +83,7 @@ public func handoff_pool_allocate(
             try await transport.allocatePool(layout, memoryType: .host)
         }
         out.pointee = OpaqueHandle.retain(
-            PoolHandle(transport: transport, pool: try result.mapError(CFailure.init).get()))
+            PoolHandle(owner: handle, pool: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }
@@ -93,7 +94,7 @@ public func handoff_pool_region(
     _ length: UnsafeMutablePointer<UInt64>?, _ error: CErrorOut
 ) -> handoff_status {
     exported(error) { () throws(CFailure) in
-        let handle = try OpaqueHandle.borrow(pool, as: PoolHandle.self)
+        let handle = try PoolHandle.borrowOpen(pool)
         try region(of: handle.pool, index: index, address: address, length: length)
         return HANDOFF_OK
     }
@@ -118,7 +119,7 @@ public func handoff_pool_descriptor(
     _ length: UnsafeMutablePointer<Int>?, _ error: CErrorOut
 ) -> handoff_status {
     exported(error) { () throws(CFailure) in
-        let handle = try OpaqueHandle.borrow(pool, as: PoolHandle.self)
+        let handle = try PoolHandle.borrowOpen(pool)
         guard let bytes, let length else { throw .invalidArgument("a NULL out pointer") }
         let encoded: [UInt8]
         do throws(DataPlaneError) {
@@ -139,7 +140,7 @@ public func handoff_pool_descriptor(
 @_cdecl("handoff_pool_require_grants")
 public func handoff_pool_require_grants(_ pool: OpaquePointer?, _ error: CErrorOut) -> handoff_status {
     exported(error) { () throws(CFailure) in
-        let handle = try OpaqueHandle.borrow(pool, as: PoolHandle.self)
+        let handle = try PoolHandle.borrowOpen(pool)
         do throws(DataPlaneError) {
             try handle.transport.requireGrants(on: handle.pool)
         } catch {
@@ -155,7 +156,7 @@ public func handoff_pool_grant(
     _ token: UnsafeMutablePointer<UInt64>?, _ error: CErrorOut
 ) -> handoff_status {
     exported(error) { () throws(CFailure) in
-        let handle = try OpaqueHandle.borrow(pool, as: PoolHandle.self)
+        let handle = try PoolHandle.borrowOpen(pool)
         guard let token else { throw .invalidArgument("a NULL out token") }
         let grant = AccessGrant(
             pool: handle.pool, operation: try TransferOperation(operation), blocks: try cBlocks(blocks, count, "blocks")
@@ -172,7 +173,7 @@ public func handoff_pool_grant(
 
 @_cdecl("handoff_pool_revoke")
 public func handoff_pool_revoke(_ pool: OpaquePointer?, _ token: UInt64) {
-    guard let handle = try? OpaqueHandle.borrow(pool, as: PoolHandle.self) else { return }
+    guard let handle = try? PoolHandle.borrowOpen(pool) else { return }
     let transport = handle.transport
     runBlocking { await transport.revoke(token) }
 }
@@ -200,14 +201,14 @@ public func handoff_peer_connect(
             try await transport.connect(to: PoolDescriptor(decoding: bytes))
         }
         out.pointee = OpaqueHandle.retain(
-            PeerHandle(transport: transport, peer: try result.mapError(CFailure.init).get()))
+            PeerHandle(owner: handle, peer: try result.mapError(CFailure.init).get()))
         return HANDOFF_OK
     }
 }
 
 @_cdecl("handoff_peer_layout")
 public func handoff_peer_layout(_ peer: OpaquePointer?, _ out: UnsafeMutablePointer<handoff_layout>?) {
-    guard let handle = try? OpaqueHandle.borrow(peer, as: PeerHandle.self), let out else { return }
+    guard let handle = try? PeerHandle.borrowOpen(peer), let out else { return }
     out.pointee = handle.peer.descriptor.layout.cLayout
 }
 

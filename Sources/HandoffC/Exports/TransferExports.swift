@@ -123,8 +123,8 @@ private func transferEnds(
 )
     throws(CFailure) -> (PeerHandle, PoolHandle, TransferOperation)
 {
-    let peer = try OpaqueHandle.borrow(peer, as: PeerHandle.self)
-    let pool = try OpaqueHandle.borrow(local, as: PoolHandle.self)
+    let peer = try PeerHandle.borrowOpen(peer)
+    let pool = try PoolHandle.borrowOpen(local)
     guard peer.transport === pool.transport else {
         throw .invalidArgument("the peer and the pool belong to different transports")
     }

@@ -228,10 +228,28 @@ static int data_plane(const char *kind) {
         handoff_transfer_destroy(transfer);
     }
 
+    /* A destroyed transport freed its pools' memory: their handles and its peers' refuse every call with
+       HANDOFF_E_CLOSED (not an address of freed memory) until they are released. */
+    handoff_transport_destroy(client);
+    {
+        void *address = NULL;
+        uint64_t length = 0;
+        char *message = NULL;
+        handoff_status status = handoff_pool_region(local, 0, &address, &length, &message);
+        CHECK(status == HANDOFF_E_CLOSED && address == NULL, "a region after its transport was destroyed: %d %s",
+              status, message ? message : "");
+        handoff_string_free(message);
+        message = NULL;
+        int64_t block = 0;
+        handoff_transfer *transfer = NULL;
+        status = handoff_transfer_blocks(peer, local, HANDOFF_READ, &block, &block, 1, NULL, &transfer, &message);
+        CHECK(status == HANDOFF_E_CLOSED && transfer == NULL, "a READ after its transport was destroyed: %d %s",
+              status, message ? message : "");
+        handoff_string_free(message);
+    }
     handoff_peer_disconnect(peer);
     handoff_pool_release(local);
     handoff_pool_release(served);
-    handoff_transport_destroy(client);
     handoff_transport_destroy(server);
     for (int i = 0; i < 4; i++) free(server_regions[i]);
     return 0;

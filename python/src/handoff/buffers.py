@@ -1,10 +1,11 @@
 """Memory the caller owns, as an address and a length: NumPy arrays, torch tensors, mmaps, bytearrays, or an
-explicit (address, length) pair."""
+explicit (address, length) pair; and the views handed out over memory the library owns."""
 
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Tuple
+import sys
+from typing import Any, List, Tuple
 
 
 class Buffer:
@@ -51,3 +52,70 @@ def _address_of(source: Any) -> Tuple[int, int, Any]:
         raise ValueError("an empty buffer cannot be registered")
     exported = (ctypes.c_char * length).from_buffer(view)
     return ctypes.addressof(exported), length, (source, view, exported)
+
+
+class HandedOutViews:
+    """The memoryviews a pool or runtime handed out over memory it owns, so that closing it never leaves one
+    reading freed memory: `release()` releases each view (any later use of it raises ValueError), then checks that
+    nothing else still reaches the memory: a slice of a view, or a NumPy array or tensor made from one, holds the
+    underlying buffer past the view's release. Then it raises BufferError, as `mmap.close()` does, and the owner
+    stays open, its memory valid, until those are gone.
+
+    Relies on CPython's reference counts, as ctypes does: each entry's ctypes array is referenced by its entry
+    and, while any view or export of it lives, by the one buffer they share."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: List[Tuple[Any, memoryview]] = []
+
+    def view(self, address: int, length: int) -> memoryview:
+        """A writable byte view of `length` bytes at `address`, tracked until nothing reaches it any more."""
+        self._entries = [entry for entry in self._entries if not _forgotten(entry)]
+        array = (ctypes.c_char * length).from_address(address)
+        view = memoryview(array).cast("B")
+        self._entries.append((array, view))
+        return view
+
+    def release(self, owner: str) -> None:
+        """Releases every view handed out; raises BufferError when the memory is still reachable through a slice
+        of one or an export (those entries stay, to be checked again at the next close)."""
+        for entry in self._entries:
+            try:
+                entry[1].release()
+            except BufferError:  # exported as it is (torch.frombuffer): still reachable, reported below
+                pass
+        self._entries = [entry for entry in self._entries if _reachable(entry)]
+        if self._entries:
+            raise BufferError(
+                f"{len(self._entries)} region(s) of this {owner}'s memory are still reachable through a slice of a "
+                f"view or an array or tensor made from one: drop them before closing it; it stays open until then")
+
+
+def _reachable(entry: Tuple[Any, memoryview]) -> bool:
+    """True while a buffer still holds the entry's ctypes array: an unreleased view, a slice of one, an export."""
+    return sys.getrefcount(entry[0]) > _UNREACHED
+
+
+def _forgotten(entry: Tuple[Any, memoryview]) -> bool:
+    """True when the caller no longer holds the entry's view (it released or dropped it; a dropped one is released
+    here) and nothing else reaches its memory."""
+    if sys.getrefcount(entry[1]) <= _UNHELD:
+        entry[1].release()
+    return not _reachable(entry)
+
+
+def _baselines() -> Tuple[int, int]:
+    """The reference counts `sys.getrefcount` reports, through the functions above, for an entry's view that only
+    the entry holds and for its array once that view is released (measured: interpreters count arguments
+    differently)."""
+    buffer = ctypes.create_string_buffer(1)
+    array = (ctypes.c_char * 1).from_address(ctypes.addressof(buffer))
+    entry = (array, memoryview(array).cast("B"))
+    del array
+    unheld = sys.getrefcount(entry[1])
+    entry[1].release()
+    return unheld, sys.getrefcount(entry[0])
+
+
+_UNHELD, _UNREACHED = _baselines()

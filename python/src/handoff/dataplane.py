@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import array
 import ctypes
+import weakref
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from ._library import OK, PENDING, CLayout, CRange, CReport, CTransferOptions, CTransportOptions, lib
-from .buffers import Buffer
+from .buffers import Buffer, HandedOutViews
 from .errors import Closed, HandoffError, TransferTimeout, raise_for
 from .layout import KVLayout
 
@@ -121,7 +122,8 @@ class Transport(_Handle):
     """A data plane: `auto` (same-host shared memory, else UCX where both peers have it, else native TCP), `ucx`,
     `tcp` or `shm` (same-host peers only).
 
-    Closing it stops its threads, disconnects every peer and deregisters every pool.
+    Closing it first closes what it made that is still open (transfers, which are cancelled; peers; pools, whose
+    `region()` views it releases) and then stops its threads: nothing of this package reaches the memory it frees.
     """
 
     _free = staticmethod(lambda handle: lib.handoff_transport_destroy(handle))
@@ -134,7 +136,21 @@ class Transport(_Handle):
         _call(lib.handoff_transport_create, ctypes.byref(options), ctypes.byref(handle))
         super().__init__(handle)
         self.kind = kind
-        self._children: List[_Handle] = []
+        self._children: "weakref.WeakSet[_Handle]" = weakref.WeakSet()
+
+    def _adopt(self, child: "_Handle") -> Any:
+        """Records a pool, peer or transfer of this transport, to close with it."""
+        self._children.add(child)
+        return child
+
+    def close(self) -> None:
+        """Closes the transport and, first, everything of it still open. Raises BufferError, closing nothing
+        further, when a pool's `region()` view is still exported (see `Pool.close`)."""
+        if self._handle is not None:
+            for kind in (Transfer, Peer, Pool):
+                for child in [child for child in self._children if isinstance(child, kind)]:
+                    child.close()
+        super().close()
 
     def register(self, layout: KVLayout, buffers: Sequence[Any]) -> "Pool":
         """Registers memory the caller owns as a pool: one buffer per layer, each at least `layout.region_bytes`.
@@ -148,14 +164,14 @@ class Transport(_Handle):
         handle = ctypes.c_void_p()
         _call(lib.handoff_pool_register, self.handle, ctypes.byref(c_layout), addresses, lengths, len(regions),
               ctypes.byref(handle))
-        return Pool(handle, self, layout, regions)
+        return self._adopt(Pool(handle, self, layout, regions))
 
     def allocate(self, layout: KVLayout) -> "Pool":
         """Allocates a zero-filled pool (shared memory where UCX can); `Pool.region(i)` gives its memory."""
         c_layout = layout.to_c()
         handle = ctypes.c_void_p()
         _call(lib.handoff_pool_allocate, self.handle, ctypes.byref(c_layout), ctypes.byref(handle))
-        return Pool(handle, self, layout, None)
+        return self._adopt(Pool(handle, self, layout, None))
 
     def connect(self, descriptor: bytes) -> "Peer":
         """Connects to the pool a peer's descriptor describes."""
@@ -163,7 +179,7 @@ class Transport(_Handle):
             raise ValueError("a descriptor is the non-empty bytes that Pool.descriptor() returned")
         handle = ctypes.c_void_p()
         _call(lib.handoff_peer_connect, self.handle, bytes(descriptor), len(descriptor), ctypes.byref(handle))
-        return Peer(handle, self)
+        return self._adopt(Peer(handle, self))
 
 
 def _transport_options(kind: str, listen: Optional[str], advertised: Optional[Sequence[str]],
@@ -174,7 +190,8 @@ def _transport_options(kind: str, listen: Optional[str], advertised: Optional[Se
 
 
 class Pool(_Handle):
-    """A pool registered with a transport. Releasing it (close, `with` exit) deregisters the memory."""
+    """A pool registered with a transport. Releasing it (close, `with` exit, or closing the transport)
+    deregisters the memory and makes every view `region()` handed out unusable."""
 
     _free = staticmethod(lambda handle: lib.handoff_pool_release(handle))
 
@@ -184,8 +201,14 @@ class Pool(_Handle):
         self.transport = transport  # keeps the transport alive while the pool is
         self.layout = layout
         self._buffers = buffers
+        self._views = HandedOutViews()
 
     def close(self) -> None:
+        """Releases the pool. Every `region()` view is released first (using one then raises ValueError); when one
+        was exported further (`numpy.frombuffer(view)`, `torch.frombuffer(view)`), raises BufferError and the pool
+        stays open, its memory valid, until those are dropped (as `mmap.close()` does)."""
+        if self._handle is not None:
+            self._views.release("pool")
         super().close()
         self._buffers = None
 
@@ -200,12 +223,16 @@ class Pool(_Handle):
             lib.handoff_bytes_free(data)
 
     def region(self, index: int) -> memoryview:
-        """Region `index`'s memory, writable (for an allocated pool, the only way to reach it); valid until the
-        pool is released."""
+        """Region `index`'s memory, writable (for an allocated pool, the only way to reach it), until the pool or
+        its transport is closed, which releases the view. Raises `Closed` once either is.
+
+        A slice of the view or `numpy.frombuffer(view)` keeps the pool open (`close` raises BufferError until they
+        are gone); `torch.frombuffer` takes no buffer export, only a reference to the view, so a tensor made with
+        it must be dropped before the pool is closed (or made with `torch.frombuffer(bytearray(view))`, a copy)."""
         address = ctypes.c_void_p()
         length = ctypes.c_uint64()
         _call(lib.handoff_pool_region, self.handle, index, ctypes.byref(address), ctypes.byref(length))
-        return memoryview((ctypes.c_char * length.value).from_address(address.value)).cast("B")
+        return self._views.view(address.value, length.value)
 
     def require_grants(self) -> None:
         """From now on serves peers only blocks a live grant covers (native TCP; UCX cannot check grants)."""
@@ -260,7 +287,7 @@ class Peer(_Handle):
         handle = ctypes.c_void_p()
         _call(lib.handoff_transfer_ranges, self.handle, local.handle, int(operation), c_ranges, len(items),
               ctypes.byref(_transfer_options(timeout, grant, window)), ctypes.byref(handle))
-        return Transfer(handle, self, local)
+        return self.transport._adopt(Transfer(handle, self, local))
 
     def _blocks(self, local: Pool, operation: Operation, sources: Iterable[int], destinations: Iterable[int],
                 timeout: Optional[float], grant: int, window: int) -> "Transfer":
@@ -272,7 +299,7 @@ class Peer(_Handle):
         _call(lib.handoff_transfer_blocks, self.handle, local.handle, int(operation),
               source_ids[0] if source_ids else None, destination_ids[0] if destination_ids else None, count,
               ctypes.byref(_transfer_options(timeout, grant, window)), ctypes.byref(handle))
-        return Transfer(handle, self, local)
+        return self.transport._adopt(Transfer(handle, self, local))
 
 
 def _transfer_options(timeout: Optional[float], grant: int, window: int) -> CTransferOptions:

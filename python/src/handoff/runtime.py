@@ -9,7 +9,7 @@ from enum import IntEnum
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ._library import CEvent, CLayout, CRuntimeOptions, lib
-from .buffers import Buffer
+from .buffers import Buffer, HandedOutViews
 from .dataplane import Report, _call, _Handle, _int64s, _transport_options
 from .errors import Closed
 from .layout import EngineLayout, KVLayout
@@ -118,8 +118,13 @@ class Runtime(_Handle):
         super().__init__(handle)
         self.id = id
         self.role = role
+        self._views = HandedOutViews()
 
     def close(self) -> None:
+        """Ends the session. Every `region()` view is released first; raises BufferError, staying open, when one
+        was exported further (see `Pool.close`)."""
+        if self._handle is not None:
+            self._views.release("runtime")
         super().close()
         self._buffers = []
 
@@ -131,11 +136,12 @@ class Runtime(_Handle):
         return KVLayout.from_c(c)
 
     def region(self, index: int) -> memoryview:
-        """Region `index` of the pool (the runtime's own memory when it allocated the pool)."""
+        """Region `index` of the pool (the runtime's own memory when it allocated the pool), until the runtime is
+        closed, which releases the view."""
         address = ctypes.c_void_p()
         length = ctypes.c_uint64()
         _call(lib.handoff_runtime_region, self.handle, index, ctypes.byref(address), ctypes.byref(length))
-        return memoryview((ctypes.c_char * length.value).from_address(address.value)).cast("B")
+        return self._views.view(address.value, length.value)
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The next event, waiting up to `timeout` seconds (None: until one comes); None when none came.
