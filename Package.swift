@@ -275,6 +275,7 @@ let package = Package(
                 "HandoffDataPlane",
                 "HandoffControlProtocol",
                 "HandoffControlPlane",
+                "HandoffRouter",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -297,7 +298,7 @@ let package = Package(
         .testTarget(
             name: "HandoffRouterTests",
             dependencies: [
-                "HandoffRouter", "HandoffProto", "HandoffClient", "HandoffTestSupport",
+                "HandoffRouter", "HandoffProto", "HandoffClient", "HandoffCore", "HandoffTestSupport",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),

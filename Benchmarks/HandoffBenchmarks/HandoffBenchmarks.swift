@@ -1,8 +1,10 @@
 import Benchmark
+import Foundation
 import HandoffControlPlane
 import HandoffControlProtocol
 import HandoffCore
 import HandoffDataPlane
+import HandoffRouter
 import Metrics
 import Prometheus
 
@@ -97,5 +99,37 @@ let benchmarks: @Sendable () -> Void = {
         var percentiles = RollingPercentiles(capacity: 10_000)
         for value in 0..<10_000 { percentiles.record(Double(value % 977)) }
         for _ in benchmark.scaledIterations { blackHole(percentiles.summary()) }
+    }
+
+    routerBenchmarks()
+}
+
+/// The router reading a client's request and writing decode's body: in place (`JSONDocument`, issue 29) against
+/// Foundation's object tree (the router before), on the longest prompt `handoff router` takes by default (131,072
+/// token ids, 0.9 MB) and on the most top-level keys a body under that cap holds.
+func routerBenchmarks() {
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal, .peakMemoryResidentDelta], warmupIterations: 2,
+        maxDuration: .seconds(3))
+    let ids = (0..<131_072).map { ($0 * 7919) % 128_000 }
+    let tokens = Array(#"{"model": "m", "prompt": \#(ids), "max_tokens": 16}"#.utf8)
+    var manyKeys = #"{"model": "m", "prompt": [1]"#
+    for key in 0..<150_000 { manyKeys += #","k\#(key)":0"# }
+    let keys = Array((manyKeys + "}").utf8)
+    for (name, body) in [("131,072 token ids", tokens), ("150,000 keys", keys)] {
+        Benchmark("router: \(name), in place", configuration: configuration) { benchmark in
+            for _ in benchmark.scaledIterations {
+                let request = try CompletionRequest(api: .completions, json: body)
+                blackHole(request.decodeBody(ticket: "t-1"))
+            }
+        }
+        Benchmark("router: \(name), Foundation objects (before)", configuration: configuration) { benchmark in
+            for _ in benchmark.scaledIterations {
+                var object = try JSONSerialization.jsonObject(with: Data(body)) as! [String: Any]
+                blackHole((object["prompt"] as? [Any])?.compactMap { $0 as? Int })
+                object["kv_transfer_params"] = ["handoff_ticket": "t-1", "do_remote_prefill": true]
+                blackHole(try JSONSerialization.data(withJSONObject: object))
+            }
+        }
     }
 }

@@ -43,7 +43,7 @@ final class CompletionRouter: Sendable {
         let arrived = ContinuousClock.now
         let trace = RouterTrace.start(api, headers: request.headers)
         // The body first, within its deadline: a client still sending holds no slot.
-        let body: Data
+        let body: [UInt8]
         let reservation: BodyBudget.Reservation
         do {
             (body, reservation) = try await receiveBody(request)
@@ -66,7 +66,7 @@ final class CompletionRouter: Sendable {
 
     /// Admits and serves a request whose body is in.
     private func serve(
-        _ api: CompletionAPI, body: Data, headers: HTTPFields, arrived: ContinuousClock.Instant, slot: InFlightSlot,
+        _ api: CompletionAPI, body: [UInt8], headers: HTTPFields, arrived: ContinuousClock.Instant, slot: InFlightSlot,
         trace: RouterTrace
     ) async -> Response {
         var admitted: String?
@@ -122,7 +122,7 @@ final class CompletionRouter: Sendable {
     ///
     /// - Throws: 413 for a body over `maxBodyBytes` (before reading it when it says so), 503 when the router already
     ///   holds `maxBufferedBodyBytes`, 408 when it does not arrive in time, 400 when it broke off.
-    private func receiveBody(_ request: Request) async throws(RouterError) -> (Data, BodyBudget.Reservation) {
+    private func receiveBody(_ request: Request) async throws(RouterError) -> ([UInt8], BodyBudget.Reservation) {
         let limit = configuration.maxBodyBytes
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         if let declared, declared < 0 {
@@ -154,7 +154,7 @@ final class CompletionRouter: Sendable {
         guard let received else {
             throw RouterError(.requestTimeout, "the request body did not arrive whole within \(timeout)")
         }
-        return (Data(buffer: received), reservation)
+        return (Array(received.readableBytesView), reservation)
     }
 
     /// The prompt's tokens as the engines count them: the client's ids, or what an engine's `/tokenize` says.

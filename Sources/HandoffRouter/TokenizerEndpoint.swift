@@ -19,32 +19,37 @@ final class TokenizerEndpoint: Sendable {
         guard let endpoint = try await endpoints().randomElement() else {
             throw .unavailable("no live prefill engine registered an endpoint to tokenize the prompt with")
         }
-        let data: Data
+        let bytes: [UInt8]
         do {
             var request = HTTPClientRequest(url: endpoint + "/tokenize")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try CompletionRequest.encode(completion.tokenizeBody)))
+            request.body = .bytes(ByteBuffer(data: completion.tokenizeBody))
             let response = try await http.execute(request, timeout: .nanoseconds(CompletionRouter.nanoseconds(timeout)))
             let answer = try await response.body.collect(upTo: 64 << 20)
             guard response.status == .ok else {
                 throw RouterError.badRequest(
                     "the engine could not tokenize the prompt: \(String(buffer: answer).prefix(512))")
             }
-            data = Data(buffer: answer)
+            bytes = Array(answer.readableBytesView)
         } catch let error as RouterError {
             throw error
         } catch {
             throw .badGateway("tokenizing at \(endpoint) failed: \(error)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let tokens = object["tokens"] as? [Any]
-        else {
+        guard let ids = Self.tokens(in: bytes) else {
             throw .badGateway("\(endpoint)/tokenize answered without a token list")
         }
-        let ids = tokens.compactMap { $0 as? Int }
-        guard ids.count == tokens.count, !ids.isEmpty else { throw .badRequest("the prompt has no tokens") }
+        guard !ids.isEmpty else { throw .badRequest("the prompt has no tokens") }
         return ids
+    }
+
+    /// The `tokens` of a `/tokenize` answer, read in place; nil when it has none.
+    static func tokens(in answer: [UInt8]) -> [Int]? {
+        guard let document = try? JSONDocument(validating: answer), document.isObject(document.root),
+            let tokens = document.members(ofObject: document.root).last(where: { $0.key == "tokens" })
+        else { return nil }
+        return document.nonNegativeIntegers(ofArray: tokens.value)
     }
 
     /// Live prefill engines' endpoints, refreshed at most once a second.
