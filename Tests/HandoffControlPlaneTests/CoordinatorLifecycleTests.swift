@@ -231,6 +231,31 @@ import Testing
         #expect(status.first { $0.registration.identity == prefill.identity }?.live == false)
     }
 
+    /// A coordinator that did not run for longer than the liveness timeout (starved of CPU, stopped) read no
+    /// heartbeat meanwhile: its next sweep must not find every worker silent. Workers that stay silent once it runs
+    /// again are lost as usual.
+    @Test func aCoordinatorsOwnPauseDoesNotLoseItsWorkers() async throws {
+        let fixture = CoordinatorFixture()
+        let c = fixture.coordinator
+        let prefill = try await fixture.register("p0", .prefill)
+        let decode = try await fixture.register("d0", .decode)
+        await c.sweep()
+        fixture.clock.advance(milliseconds: 900)
+        await c.heartbeat(decode.identity, freeBlocks: 63, queueDepth: 0)
+        fixture.clock.advance(milliseconds: 4_000)  // no sweep ran: the coordinator was paused
+        await c.sweep()
+        var live = await c.workerStatuses().filter(\.live).map(\.registration.identity)
+        #expect(Set(live) == [prefill.identity, decode.identity])
+        // Running again, it hears from decode only: prefill is lost once it has been silent for 3 s of running.
+        for step in 1...62 {
+            fixture.clock.advance(milliseconds: 50)
+            if step % 20 == 0 { await c.heartbeat(decode.identity, freeBlocks: 63, queueDepth: 0) }
+            await c.sweep()
+        }
+        live = await c.workerStatuses().filter(\.live).map(\.registration.identity)
+        #expect(live == [decode.identity])
+    }
+
     @Test func shutdownStopsAdmittingAndFailsWhatIsLeftWithAReason() async throws {
         let fixture = CoordinatorFixture()
         try await fixture.register("p0", .prefill)

@@ -178,6 +178,7 @@ extension Coordinator {
     public func sweep() {
         guard leads() else { return }
         let time = now()
+        forgiveOwnPause(sweptAt: time)
         checkLiveness(at: time)
         expireLostWorkers(at: time)
         if workerGaugesStale { publishWorkerGauges() }

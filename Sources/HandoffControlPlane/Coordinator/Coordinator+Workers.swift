@@ -131,6 +131,24 @@ extension Coordinator {
         target.send(.peerUp(source.announcement))
     }
 
+    /// Moves every live worker's last heartbeat forward by the time this coordinator did not run: a sweep that
+    /// comes much later than `sweepInterval` (the process was starved of CPU, stopped, or its actor busy) could
+    /// read no heartbeat meanwhile, and without this would find every worker silent at once and fail all their
+    /// requests (seen on a 2-core machine running two vLLM servers: both workers lost in the same sweep).
+    func forgiveOwnPause(sweptAt time: UInt64) {
+        defer { lastSweep = time }
+        guard let last = lastSweep, time > last, time - last > configuration.sweepInterval.nanoseconds else { return }
+        let pause = time - last - configuration.sweepInterval.nanoseconds
+        guard pause > configuration.heartbeatInterval.nanoseconds / 4 else { return }
+        for (id, record) in workers where record.live {
+            workers[id]?.lastHeartbeat = min(time, record.lastHeartbeat &+ pause)
+        }
+        logger.log(
+            level: pause > configuration.heartbeatInterval.nanoseconds ? .notice : .debug,
+            "the coordinator did not run for a while; workers' heartbeat deadlines moved by as much",
+            metadata: ["paused_ms": "\(pause / 1_000_000)"])
+    }
+
     /// Declares lost every live worker whose last heartbeat is older than the liveness timeout.
     func checkLiveness(at time: UInt64) {
         let timeout = configuration.livenessTimeout.nanoseconds

@@ -22,6 +22,8 @@ public actor Coordinator {
     var internedLabels: [String: Int] = [:]
     /// Whether workers came or went since the worker gauges were last set.
     var workerGaugesStale = false
+    /// When the last sweep ran: a sweep much later than due means this coordinator itself did not run meanwhile.
+    var lastSweep: UInt64?
     var tickets: [String: Ticket] = [:]
     /// Request id → ticket id of the active attempt.
     var activeRequests: [String: String] = [:]
