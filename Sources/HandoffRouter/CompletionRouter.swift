@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
@@ -14,7 +15,8 @@ import Tracing
 /// decode engine, which loads that KV, and streams decode's answer back.
 ///
 /// When anything fails after admission the router cancels the request at the coordinator, so both workers release
-/// its blocks; when the client goes away mid-answer, the decode request is cancelled too.
+/// its blocks; when the client goes away (its connection closes, `ClientDisconnect`), whatever runs for it stops at
+/// once: admission, prefill, or decode's answer, whose engine request is then cancelled too.
 final class CompletionRouter: Sendable {
     let configuration: RouterConfiguration
     let coordinator: CoordinatorGateway
@@ -39,7 +41,7 @@ final class CompletionRouter: Sendable {
         self.bodyBudget = BodyBudget(capacity: configuration.maxBufferedBodyBytes)
     }
 
-    func respond(_ api: CompletionAPI, to request: Request) async -> Response {
+    func respond(_ api: CompletionAPI, to request: Request, client: ClientDisconnect? = nil) async -> Response {
         let arrived = ContinuousClock.now
         let trace = RouterTrace.start(api, headers: request.headers)
         // The body first, within its deadline: a client still sending holds no slot.
@@ -61,13 +63,24 @@ final class CompletionRouter: Sendable {
         }
         // The body's bytes count against the budget until the request has been served.
         defer { withExtendedLifetime(reservation) {} }
-        return await serve(api, body: body, headers: request.headers, arrived: arrived, slot: slot, trace: trace)
+        // Served in a task of its own, which the client's leaving cancels.
+        let headers = request.headers
+        let work = Task {
+            await self.serve(
+                api, body: body, headers: headers, arrived: arrived, slot: slot, trace: trace, client: client)
+        }
+        client?.onClose { work.cancel() }
+        return await withTaskCancellationHandler {
+            await work.value
+        } onCancel: {
+            work.cancel()
+        }
     }
 
     /// Admits and serves a request whose body is in.
     private func serve(
         _ api: CompletionAPI, body: [UInt8], headers: HTTPFields, arrived: ContinuousClock.Instant, slot: InFlightSlot,
-        trace: RouterTrace
+        trace: RouterTrace, client: ClientDisconnect?
     ) async -> Response {
         var admitted: String?
         do {
@@ -86,20 +99,40 @@ final class CompletionRouter: Sendable {
                     "workers \(admission.prefillWorker) and \(admission.decodeWorker) registered no endpoint to send requests to"
                 )
             }
-            if configuration.mode == .push {
-                return try await prefillBesideDecode(
-                    completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
-            }
+            let answer = Answer(
+                completion: completion, admission: admission, requestID: requestID, arrived: arrived, slot: slot,
+                trace: trace, client: client)
+            if configuration.mode == .push { return try await prefillBesideDecode(answer) }
             try await prefill(completion, admission, trace: trace)
-            return try await decode(
-                completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
-        } catch let error as RouterError {
-            if let admitted { await cancelAtCoordinator(requestID: admitted, reason: error.message) }
-            return finish(api, error, outcome: Self.outcome(of: error, admitted: admitted != nil), trace: trace)
+            return try await decode(answer)
         } catch {
-            if let admitted { await cancelAtCoordinator(requestID: admitted, reason: "\(error)") }
-            return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed", trace: trace)
+            if client?.isClosed == true {
+                let reason = "the client disconnected"
+                logger.notice("request cancelled", metadata: ["request": "\(admitted ?? "-")", "reason": "\(reason)"])
+                if let admitted { await cancelAtCoordinator(requestID: admitted, reason: reason) }
+                return finish(api, RouterError(Self.clientClosedRequest, reason), outcome: "client_gone", trace: trace)
+            }
+            guard let failure = error as? RouterError else {
+                if let admitted { await cancelAtCoordinator(requestID: admitted, reason: "\(error)") }
+                return finish(api, RouterError.badGateway("\(error)"), outcome: "decode_failed", trace: trace)
+            }
+            if let admitted { await cancelAtCoordinator(requestID: admitted, reason: failure.message) }
+            return finish(api, failure, outcome: Self.outcome(of: failure, admitted: admitted != nil), trace: trace)
         }
+    }
+
+    /// nginx's status for a request whose client closed the connection first; no client reads it.
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
+
+    /// An admitted request on its way to decode's answer.
+    private struct Answer: Sendable {
+        let completion: CompletionRequest
+        let admission: Handoff_V1_AdmitResponse
+        let requestID: String
+        let arrived: ContinuousClock.Instant
+        let slot: InFlightSlot
+        let trace: RouterTrace
+        let client: ClientDisconnect?
     }
 
     /// One request counted in flight from its arrival until the last reference to it goes: the end of the
@@ -207,29 +240,25 @@ final class CompletionRouter: Sendable {
     /// Push mode: sends the client's request to decode first and the prompt to prefill once decode has reserved
     /// its blocks (or `pushReserveWait` passed), so that prefill knows where to write before it computes. A prefill
     /// that fails cancels the request at the coordinator at once, which ends decode's wait for the KV.
-    private func prefillBesideDecode(
-        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
-        arrived: ContinuousClock.Instant, slot: InFlightSlot, trace: RouterTrace
-    ) async throws -> Response {
-        async let answer = decode(
-            completion, admission, requestID: requestID, arrived: arrived, slot: slot, trace: trace)
+    private func prefillBesideDecode(_ request: Answer) async throws -> Response {
+        async let answer = decode(request)
         if configuration.pushReserveWait > .zero {
-            _ = await coordinator.awaitReservation(requestID: requestID, timeout: configuration.pushReserveWait)
+            _ = await coordinator.awaitReservation(requestID: request.requestID, timeout: configuration.pushReserveWait)
         }
         do {
-            try await prefill(completion, admission, trace: trace)
+            try await prefill(request.completion, request.admission, trace: request.trace)
         } catch {
-            await cancelAtCoordinator(requestID: requestID, reason: "prefill failed: \(error)")
+            await cancelAtCoordinator(requestID: request.requestID, reason: "prefill failed: \(error)")
             throw error  // leaving cancels decode's request
         }
         return try await answer
     }
 
     /// Sends the client's request to decode and streams its answer back.
-    private func decode(
-        _ completion: CompletionRequest, _ admission: Handoff_V1_AdmitResponse, requestID: String,
-        arrived: ContinuousClock.Instant, slot: InFlightSlot, trace: RouterTrace
-    ) async throws -> Response {
+    private func decode(_ request: Answer) async throws -> Response {
+        let (completion, admission, requestID, trace) = (
+            request.completion, request.admission, request.requestID, request.trace
+        )
         let url = admission.decodeEndpoint + completion.api.path
         let call = trace.call("handoff.router.decode", engine: admission.decodeWorker, url: url)
         let response: HTTPClientResponse
@@ -251,44 +280,66 @@ final class CompletionRouter: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
         headers[HTTPField.Name("x-request-id")!] = requestID
-        let api = completion.api
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { [self] writer in
-                _ = slot  // held until the answer is written
                 defer { call.span?.end() }
-                var first = true
-                var clientGone = false
+                try await stream(response, of: request, to: &writer, span: call.span)
+            })
+    }
+
+    /// Writes decode's answer to the client as it comes. Decode's body is read by a task of its own, handed over one
+    /// chunk at a time (the client's pace holds the engine's), which the client's connection closing cancels at once:
+    /// leaving the loop, or that task's cancellation, drops decode's response, which cancels its engine request.
+    private func stream(
+        _ response: HTTPClientResponse, of request: Answer, to writer: inout any ResponseBodyWriter, span: (any Span)?
+    ) async throws {
+        _ = request.slot  // held until the answer is written
+        let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
+        let reader = Task {
+            do {
+                for try await chunk in response.body { await chunks.send(chunk) }
+                try Task.checkCancellation()
+                chunks.finish()
+            } catch {
+                chunks.fail(error)
+            }
+        }
+        request.client?.onClose { reader.cancel() }
+        defer {
+            reader.cancel()
+            request.client?.clear()
+        }
+        let api = request.completion.api
+        var first = true
+        var writeFailed = false
+        do {
+            for try await chunk in chunks {
+                if first {
+                    metrics.firstByte(nanoseconds: Self.nanoseconds(since: request.arrived))
+                    span?.addEvent("first byte")
+                    first = false
+                }
                 do {
-                    for try await chunk in response.body {
-                        if first {
-                            metrics.firstByte(nanoseconds: Self.nanoseconds(since: arrived))
-                            call.span?.addEvent("first byte")
-                            first = false
-                        }
-                        do {
-                            try await writer.write(chunk)
-                        } catch {
-                            clientGone = true
-                            throw error
-                        }
-                    }
-                    try await writer.finish(nil)
-                    metrics.finished(api: api, outcome: "ok")
-                    trace.end(outcome: "ok")
+                    try await writer.write(chunk)
                 } catch {
-                    // Leaving the loop drops decode's response body, which cancels that request on the engine. A
-                    // client that leaves may show as a failed write or as this task's cancellation.
-                    let clientLeft = clientGone || Task.isCancelled
-                    let outcome = clientLeft ? "client_gone" : "decode_failed"
-                    metrics.finished(api: api, outcome: outcome)
-                    let reason = clientLeft ? "the client disconnected" : "decode's answer broke off: \(error)"
-                    trace.end(outcome: outcome, reason: reason)
-                    logger.notice("request cancelled", metadata: ["request": "\(requestID)", "reason": "\(reason)"])
-                    await cancelAtCoordinator(requestID: requestID, reason: reason)
+                    writeFailed = true
                     throw error
                 }
-            })
+            }
+            try await writer.finish(nil)
+            metrics.finished(api: api, outcome: "ok")
+            request.trace.end(outcome: "ok")
+        } catch {
+            let clientLeft = writeFailed || Task.isCancelled || request.client?.isClosed == true
+            let outcome = clientLeft ? "client_gone" : "decode_failed"
+            metrics.finished(api: api, outcome: outcome)
+            let reason = clientLeft ? "the client disconnected" : "decode's answer broke off: \(error)"
+            request.trace.end(outcome: outcome, reason: reason)
+            logger.notice("request cancelled", metadata: ["request": "\(request.requestID)", "reason": "\(reason)"])
+            await cancelAtCoordinator(requestID: request.requestID, reason: reason)
+            throw error
+        }
     }
 
     /// Cancels the request at the coordinator even when the calling task is itself cancelled (its client left):

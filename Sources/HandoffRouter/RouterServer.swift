@@ -63,9 +63,11 @@ public struct RouterServer: Service {
     }
 
     private func serve(_ completions: CompletionRouter, gateway: CoordinatorGateway) async throws {
-        let routes = Router(context: BasicRequestContext.self)
+        let routes = Router(context: RouterRequestContext.self)
         for api in CompletionAPI.allCases {
-            routes.post(RouterPath(api.path)) { request, _ in await completions.respond(api, to: request) }
+            routes.post(RouterPath(api.path)) { request, context in
+                await completions.respond(api, to: request, client: await context.clientDisconnect())
+            }
         }
         routes.get("/health") { _, _ in await Self.health(gateway) }
         let registry = self.registry
@@ -77,7 +79,8 @@ public struct RouterServer: Service {
         let onListening = self.onListening
         let app = Application(
             router: routes,
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [ClientDisconnect()], idleTimeout: .seconds(60))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "handoff-router"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },

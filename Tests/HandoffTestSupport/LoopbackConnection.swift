@@ -32,6 +32,9 @@ public final class LoopbackConnection: @unchecked Sendable {
         }
     }
 
+    /// Closes both directions, as a client that leaves does (the descriptor is released at deinit).
+    public func hangUp() { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
+
     /// Whether the peer closed the connection (end of stream or reset) within `wait`.
     public func closedByPeer(within wait: Duration) -> Bool {
         guard readable(within: wait) else { return false }

@@ -33,7 +33,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Flag(help: "Serve no /metrics endpoint.") var noMetrics = false
     @Option(help: "File holding the bearer token (default: $HANDOFF_TOKEN).") var tokenFile: String?
     @OptionGroup(title: "TLS") var tls: TLSOptions
-    @Option(help: "Worker heartbeat interval, ms; three missed heartbeats take a worker out.") var heartbeatMs = 1000
+    @Option(help: "Worker heartbeat interval, ms.") var heartbeatMs = 1000
+    @Option(
+        help: """
+            Heartbeats a worker may miss before it is lost (one whose session ends is lost at once). Raise it where \
+            engines pin their process, and so the connector's threads, to busy cores (vLLM's CPU build).
+            """)
+    var missedHeartbeats = 3
     @Option(help: "Lease on prefill blocks after prefill, seconds.") var leaseSeconds = 30.0
     @Option(help: "Stall timeout of a transfer, seconds.") var transferTimeoutSeconds = 30.0
     @Option(help: "Deadline of every other ticket state, seconds.") var stateTimeoutSeconds = 60.0
@@ -70,6 +76,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
         var configuration = CoordinatorConfiguration()
         configuration.heartbeatInterval = .milliseconds(heartbeatMs)
+        configuration.missedHeartbeats = missedHeartbeats
         configuration.lease = .seconds(leaseSeconds)
         configuration.transferTimeout = .seconds(transferTimeoutSeconds)
         for keyPath: WritableKeyPath<CoordinatorConfiguration, Duration> in [
@@ -100,6 +107,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try await group.run()
     }
 
+    func validate() throws {
+        guard (1...1000).contains(missedHeartbeats) else {
+            throw ValidationError("--missed-heartbeats takes 1 to 1000")
+        }
+    }
+
     private func clusterConfiguration() throws -> ClusterConfiguration? {
         guard let etcd else { return nil }
         let advertised = advertise ?? listen
@@ -110,6 +123,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         return ClusterConfiguration(
             etcd: try EtcdEndpoints(parsing: etcd), name: cluster, advertise: advertised,
             leaderTTLSeconds: leaderTtlSeconds,
-            workerTTLSeconds: max(10, 3 * Int64((3 * heartbeatMs + 999) / 1000)))
+            workerTTLSeconds: max(10, 3 * Int64((missedHeartbeats * heartbeatMs + 999) / 1000)))
     }
 }

@@ -181,6 +181,7 @@ class HandoffProcess:
     """A `handoff` subcommand that prints `LISTENING key=port ...` once bound."""
 
     def __init__(self, arguments: List[str], token: str, log_path: Path, environment: Optional[dict] = None) -> None:
+        self.log_path = log_path
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [str(handoff_executable()), *arguments], stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -199,6 +200,14 @@ class HandoffProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.log.close()
+
+
+def log_lines(path: Path, *needles: str, last: int = 40) -> str:
+    """The last `last` lines of a log that contain any of `needles` (every line when none is given), for a
+    failing assertion's message."""
+    lines = [line for line in path.read_text(errors="replace").splitlines()
+             if not needles or any(needle in line for needle in needles)]
+    return "\n".join(lines[-last:])
 
 
 def connector_config(role: str, coordinator: str, endpoint: str, worker_id: str, **extra) -> dict:
