@@ -53,6 +53,7 @@ struct StandinAnswers: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream"],
             body: ResponseBody { writer in
+                defer { if let ticket { Task { await engine.finished(ticket: ticket) } } }
                 for index in 0..<tokens {
                     if index > 0 { try await Task.sleep(for: interval) }
                     let chunk = #"data: {"object":"text_completion","choices":[{"index":0,"text":"t"}]}"# + "\n\n"
@@ -70,6 +71,7 @@ struct StandinAnswers: Sendable {
     private func whole(ticket: String?, started: ContinuousClock.Instant) async -> Response {
         if let ticket { await engine.firstToken(ticket: ticket, seconds: (ContinuousClock.now - started).seconds) }
         try? await Task.sleep(for: tokenInterval * max(0, outputTokens - 1))
+        if let ticket { await engine.finished(ticket: ticket) }
         let text = String(repeating: "t", count: outputTokens)
         let answer = #"{"object":"text_completion","choices":[{"index":0,"text":"\#(text)","finish_reason":"length"}]}"#
         return Response(

@@ -125,6 +125,14 @@ actor StandinEngine {
         loadWaiters.removeValue(forKey: ticket)?.resume(returning: "the KV was not loaded in time")
     }
 
+    /// Decode finished (or abandoned) `ticket`'s answer: its blocks are free again, as an engine frees a finished
+    /// request's. Without this, 31,000-token prompts (1,938 blocks each) exhausted a million-block pool after about
+    /// 540 requests and every later one failed.
+    func finished(ticket: String) {
+        allocator.release(ticket: ticket)
+        loads[ticket] = nil
+    }
+
     /// Decode produced the first token of `ticket`.
     func firstToken(ticket: String, seconds: Double) {
         try? runtime.firstToken(ticket: ticket, decodeSeconds: seconds)
