@@ -5,13 +5,14 @@ import NIOCore
 
 /// Keeps the router's connections to the coordinator and to every live engine open before requests need them: the
 /// first request then pays no connection setup (as workers' data-plane connections are made at registration).
-/// Every few seconds it lists the workers and asks each engine endpoint's `/health`, which leaves a pooled
+/// Every 3 s it lists the workers and asks each engine endpoint's `/health`, which leaves a pooled
 /// connection behind.
 struct EngineConnections: Sendable {
     let gateway: CoordinatorGateway
     let http: HTTPClient
     let logger: Logger
-    var interval: Duration = .seconds(5)
+    /// Below the router's pool idle timeout (4 s), so that the warm connection stays open.
+    var interval: Duration = .seconds(3)
 
     func keepWarm() async {
         while !Task.isCancelled {

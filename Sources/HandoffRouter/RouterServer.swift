@@ -39,9 +39,11 @@ public struct RouterServer: Service {
         httpConfiguration.timeout = .init(
             connect: .seconds(5), read: .nanoseconds(CompletionRouter.nanoseconds(configuration.readIdleTimeout)))
         // A connection per request in flight to one engine, as many as the router takes requests: AsyncHTTPClient's
-        // default of 8 per host made the ninth concurrent stream to an engine wait, then fail.
+        // default of 8 per host made the ninth concurrent stream to an engine wait, then fail. Idle connections are
+        // closed before the engine's own keep-alive ends (uvicorn's, vLLM's server, is 5 s): reusing one the engine
+        // was closing failed a request with "I/O on closed channel" (1 of 64 at 16 streams to vLLM).
         httpConfiguration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentRequests)
+            idleTimeout: .seconds(4), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentRequests)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         do {
             try await withCoordinatorConnection(configuration.coordinator) { connection in

@@ -19,12 +19,19 @@ struct BenchRouterCommand: AsyncParsableCommand {
     @Option(help: "Prompt tokens (sent as token ids).") var promptTokens = 64
     @Option(help: "max_tokens of each request.") var maxTokens = 16
     @Option(help: "Model name.") var model = "tiny"
+    @Option(
+        help: """
+            The model's vocabulary size: each request then gets a prompt of its own, of ids below it (a real \
+            engine's prefix cache does not hit). 0: one prompt of six-digit ids for every request (stand-ins).
+            """)
+    var vocabulary = 0
     @Option(help: "Seconds a request may take in all.") var timeoutSeconds = 120.0
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
-        guard concurrency > 0, requests > 0, promptTokens > 0 else {
-            throw ValidationError("--concurrency, --requests and --prompt-tokens must be positive")
+        guard concurrency > 0, requests > 0, promptTokens > 0, vocabulary == 0 || vocabulary > 3 else {
+            throw ValidationError(
+                "--concurrency, --requests and --prompt-tokens must be positive, --vocabulary 0 or over 3")
         }
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(
@@ -32,6 +39,9 @@ struct BenchRouterCommand: AsyncParsableCommand {
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(timeoutSeconds)))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let body = Self.body(model: model, promptTokens: promptTokens, maxTokens: maxTokens)
+        let (model, promptTokens, maxTokens, vocabulary) = (
+            self.model, self.promptTokens, self.maxTokens, self.vocabulary
+        )
         let results = Results()
         let (target, total) = (url + "/v1/completions", requests)
         let started = ContinuousClock.now
@@ -39,7 +49,12 @@ struct BenchRouterCommand: AsyncParsableCommand {
             for _ in 0..<concurrency {
                 group.addTask {
                     while results.take(below: total) {
-                        results.record(await Self.one(client, url: target, body: body))
+                        let own =
+                            vocabulary > 0
+                            ? Self.body(
+                                model: model, promptTokens: promptTokens, maxTokens: maxTokens,
+                                vocabulary: vocabulary, seed: UInt64.random(in: 0...UInt64.max)) : body
+                        results.record(await Self.one(client, url: target, body: own))
                     }
                 }
             }
@@ -63,6 +78,19 @@ struct BenchRouterCommand: AsyncParsableCommand {
         for index in 0..<promptTokens {
             if index > 0 { text += "," }
             text += String(100_000 + index % 900_000)
+        }
+        text += "]}"
+        return ByteBuffer(string: text)
+    }
+
+    /// A streaming completion request whose prompt is `promptTokens` ids below `vocabulary` drawn from `seed`.
+    static func body(model: String, promptTokens: Int, maxTokens: Int, vocabulary: Int, seed: UInt64) -> ByteBuffer {
+        var generator = SplitMix64(seed: seed)
+        var text = #"{"model":"\#(model)","stream":true,"max_tokens":\#(maxTokens),"prompt":["#
+        text.reserveCapacity(promptTokens * 7 + 128)
+        for index in 0..<promptTokens {
+            if index > 0 { text += "," }
+            text += String(Int.random(in: 3..<vocabulary, using: &generator))
         }
         text += "]}"
         return ByteBuffer(string: text)
