@@ -52,17 +52,13 @@ struct JSONValidator {
             switch expect {
             case .value, .valueOrClose:
                 if expect == .valueOrClose, byte == UInt8(ascii: "]") {
-                    index += 1
-                    open.removeLast()
-                    expect = .commaOrClose
+                    expect = closeContainer()
                 } else {
                     expect = try value(startingWith: byte)
                 }
             case .keyOrClose, .key:
                 if expect == .keyOrClose, byte == UInt8(ascii: "}") {
-                    index += 1
-                    open.removeLast()
-                    expect = .commaOrClose
+                    expect = closeContainer()
                 } else {
                     guard byte == UInt8(ascii: "\"") else { throw fail("expected a key") }
                     try string()
@@ -74,17 +70,23 @@ struct JSONValidator {
                 expect = .value
             case .commaOrClose:
                 guard let object = open.last else { throw fail("text after the value") }
-                index += 1
                 if byte == UInt8(ascii: ",") {
+                    index += 1
                     expect = object ? .key : .value
                 } else if byte == (object ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
-                    open.removeLast()
+                    expect = closeContainer()
                 } else {
-                    index -= 1
                     throw fail(object ? "expected ',' or '}'" : "expected ',' or ']'")
                 }
             }
         }
+    }
+
+    /// Consumes the closing bracket of the innermost container.
+    private mutating func closeContainer() -> Expect {
+        index += 1
+        open.removeLast()
+        return .commaOrClose
     }
 
     /// Reads a value that starts with `byte`: a scalar whole, a container's opening bracket.

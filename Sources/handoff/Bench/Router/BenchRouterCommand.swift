@@ -73,24 +73,26 @@ struct BenchRouterCommand: AsyncParsableCommand {
     /// A streaming completion request whose prompt is `promptTokens` token ids of six digits (a 220 KB body is
     /// about 31,000 of them).
     static func body(model: String, promptTokens: Int, maxTokens: Int) -> ByteBuffer {
-        var text = #"{"model":"\#(model)","stream":true,"max_tokens":\#(maxTokens),"prompt":["#
-        text.reserveCapacity(promptTokens * 8 + 128)
-        for index in 0..<promptTokens {
-            if index > 0 { text += "," }
-            text += String(100_000 + index % 900_000)
-        }
-        text += "]}"
-        return ByteBuffer(string: text)
+        body(model: model, promptTokens: promptTokens, maxTokens: maxTokens) { 100_000 + $0 % 900_000 }
     }
 
     /// A streaming completion request whose prompt is `promptTokens` ids below `vocabulary` drawn from `seed`.
     static func body(model: String, promptTokens: Int, maxTokens: Int, vocabulary: Int, seed: UInt64) -> ByteBuffer {
         var generator = SplitMix64(seed: seed)
+        return body(model: model, promptTokens: promptTokens, maxTokens: maxTokens) { _ in
+            Int.random(in: 3..<vocabulary, using: &generator)
+        }
+    }
+
+    /// A streaming completion request whose prompt's token at each index is `id(index)`.
+    private static func body(
+        model: String, promptTokens: Int, maxTokens: Int, id: (Int) -> Int
+    ) -> ByteBuffer {
         var text = #"{"model":"\#(model)","stream":true,"max_tokens":\#(maxTokens),"prompt":["#
-        text.reserveCapacity(promptTokens * 7 + 128)
+        text.reserveCapacity(promptTokens * 8 + 128)
         for index in 0..<promptTokens {
             if index > 0 { text += "," }
-            text += String(Int.random(in: 3..<vocabulary, using: &generator))
+            text += String(id(index))
         }
         text += "]}"
         return ByteBuffer(string: text)
