@@ -439,12 +439,12 @@ def test_a_client_that_leaves_cancels_the_request_on_decode(stack):
         assert time.monotonic() - left < 20, "decode still generates for a client that left" + evidence()
         time.sleep(0.2)
     stopped = time.monotonic() - left
-    # Stopped, not finished: decode generated far fewer tokens than asked for.
+    # Stopped soon after the client left, not finished. How many tokens decode made before then varies: on two
+    # cores the stream lags seconds behind the engine (the first chunk once came 2.6 s in, over 1,000 tokens later).
     generated = metric(prometheus(stack.decode.url + "/metrics"), "vllm:generation_tokens_total") - generated_before
-    assert generated < asked / 2, (
-        f"decode generated {generated} of {asked} tokens for a client that left (it stopped {stopped:.1f} s after; "
-        f"chunks came {arrivals} s after the request)"
-        + evidence())
+    report = (f"decode generated {generated} of {asked} tokens for a client that left (it stopped {stopped:.1f} s "
+              f"after; chunks came {arrivals} s after the request)")
+    assert generated < asked and stopped < 5, report + evidence()
     # The router records the outcome when its answer task ends, which may be just after decode stopped.
     deadline = time.monotonic() + 10
     while metric(prometheus(stack.url + "/metrics"), "handoff_router_requests_total", outcome="client_gone") < 1:
